@@ -1,0 +1,186 @@
+#include "closer.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Descriptors per message; the kernel caps SCM_RIGHTS at 253. */
+#define BATCH 250
+
+struct held {
+	int *fds;
+	size_t n, cap, next;
+};
+
+static void keep(struct held *h, int fd)
+{
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? 2 * h->cap : 1024;
+		int *fds = realloc(h->fds, cap * sizeof(*fds));
+		if (!fds) {
+			close(fd); /* no memory: pay the close now */
+			return;
+		}
+		h->fds = fds;
+		h->cap = cap;
+	}
+	h->fds[h->n++] = fd;
+}
+
+/* Receives one message; 1: got one, 0: peer gone, -errno otherwise. */
+static int receive(int sock, int flags, struct held *h)
+{
+	char data[1];
+	union {
+		char buf[CMSG_SPACE(BATCH * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = ctl.buf,
+			     .msg_controllen = sizeof(ctl.buf)};
+	ssize_t r = recvmsg(sock, &msg, flags | MSG_CMSG_CLOEXEC);
+	if (r < 0)
+		return -errno;
+	if (r == 0)
+		return 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c;
+	     c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+			keep(h, fd);
+		}
+	}
+	return 1;
+}
+
+static _Noreturn void serve(int sock)
+{
+	struct held h = {0};
+	int open_peer = 1;
+
+	prctl(PR_SET_NAME, "autoperf-close");
+	/* Shed what we inherited; cheap, the parent still holds it all. */
+	if (sock > 3)
+		syscall(SYS_close_range, 3U, (unsigned)sock - 1, 0U);
+	syscall(SYS_close_range, (unsigned)sock + 1, ~0U, 0U);
+
+	for (;;) {
+		/* Take in everything pending before each slow close, so that
+		 * descriptors never pile up in flight (the kernel limits how
+		 * many a sender may have in flight). */
+		while (open_peer) {
+			int busy = h.next < h.n;
+			int r = receive(sock, busy ? MSG_DONTWAIT : 0, &h);
+			if (r == 0 || (r < 0 && r != -EINTR && r != -EAGAIN))
+				open_peer = 0;
+			if (r == -EAGAIN)
+				break;
+		}
+		if (h.next < h.n) {
+			close(h.fds[h.next++]);
+			continue;
+		}
+		h.n = h.next = 0;
+		if (!open_peer)
+			_exit(0);
+	}
+}
+
+int ap_closer_start(struct ap_closer *c)
+{
+	int sv[2];
+	c->sock = -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	pid_t pid = fork();
+	if (pid < 0) {
+		int err = -errno;
+		close(sv[0]);
+		close(sv[1]);
+		return err;
+	}
+	if (pid == 0) {
+		/* Detach twice: the closer is nobody's child and has no
+		 * terminal, so it never becomes our zombie nor gets Ctrl-C. */
+		close(sv[0]);
+		setsid();
+		signal(SIGINT, SIG_IGN);
+		signal(SIGTERM, SIG_IGN);
+		pid_t p2 = fork();
+		if (p2 == 0)
+			serve(sv[1]);
+		_exit(p2 < 0);
+	}
+	close(sv[1]);
+	int st;
+	pid_t r;
+	do
+		r = waitpid(pid, &st, 0);
+	while (r < 0 && errno == EINTR);
+	if (r < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		close(sv[0]);
+		return -ECHILD;
+	}
+	c->sock = sv[0];
+	return 0;
+}
+
+static int send_batch(int sock, const int *fds, size_t n)
+{
+	union {
+		char buf[CMSG_SPACE(BATCH * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	memset(&ctl, 0, sizeof(ctl));
+	struct iovec iov = {.iov_base = "c", .iov_len = 1};
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = ctl.buf,
+			     .msg_controllen = CMSG_SPACE(n * sizeof(int))};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, n * sizeof(int));
+	ssize_t r;
+	do
+		r = sendmsg(sock, &msg, MSG_NOSIGNAL);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : 0;
+}
+
+size_t ap_closer_give(struct ap_closer *c, const int *fds, size_t n)
+{
+	size_t given = 0;
+	while (c->sock >= 0 && given < n) {
+		size_t k = n - given < BATCH ? n - given : BATCH;
+		if (send_batch(c->sock, fds + given, k) < 0) {
+			ap_closer_stop(c);
+			break;
+		}
+		given += k;
+	}
+	/* Handed over or not, our references go now (siblings first). */
+	for (size_t i = n; i-- > 0;)
+		close(fds[i]);
+	return given;
+}
+
+void ap_closer_stop(struct ap_closer *c)
+{
+	if (c->sock >= 0)
+		close(c->sock);
+	c->sock = -1;
+}

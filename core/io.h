@@ -1,0 +1,42 @@
+/* io: zlib-backed line streams; writes land atomically (temp + rename). */
+#ifndef AP_IO_H
+#define AP_IO_H
+
+#include <stddef.h>
+#include <zlib.h>
+
+struct ap_writer {
+	gzFile gz;
+	char *path; /* final name */
+	char *tmp;  /* where the bytes go until commit */
+};
+
+/* Opens path.tmp for writing; gzip-compressed when compress != 0, plain
+ * otherwise. Returns 0 or -errno. */
+int ap_writer_open(struct ap_writer *w, const char *path, int compress);
+int ap_writer_write(struct ap_writer *w, const void *buf, size_t len);
+/* Flushes, fsyncs and renames onto path. Returns 0 or -errno; on error
+ * the temp file is removed. */
+int ap_writer_commit(struct ap_writer *w);
+/* Drops the temp file; safe to call after commit or twice. */
+void ap_writer_abort(struct ap_writer *w);
+
+struct ap_reader {
+	gzFile gz;
+	char *line;   /* current line, NUL-terminated, without newline */
+	size_t cap;
+	long lineno;  /* 1-based number of the current line */
+	int eof;
+	char err[160];
+};
+
+/* Reads plain and gzip files alike. Returns 0 or -errno. */
+int ap_reader_open(struct ap_reader *r, const char *path);
+/* Next line: 1 got one, 0 end of file, -1 error (see ap_reader_error).
+ * A last line without a newline is reported as an error: the file was
+ * cut short. */
+int ap_reader_next(struct ap_reader *r, size_t *len);
+const char *ap_reader_error(struct ap_reader *r);
+void ap_reader_close(struct ap_reader *r);
+
+#endif

@@ -1,0 +1,111 @@
+#include "lcore.h"
+
+#include "counters.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+
+int ap_lua_fail(lua_State *L, int err, const char *what)
+{
+	lua_pushnil(L);
+	if (what)
+		lua_pushfstring(L, "%s: %s", what, strerror(err));
+	else
+		lua_pushstring(L, strerror(err));
+	lua_pushinteger(L, err);
+	return 3;
+}
+
+void ap_lua_class(lua_State *L, const char *name, const luaL_Reg *methods,
+		  lua_CFunction gc)
+{
+	luaL_newmetatable(L, name);
+	lua_newtable(L);
+	luaL_setfuncs(L, methods, 0);
+	lua_setfield(L, -2, "__index");
+	lua_pushcfunction(L, gc);
+	lua_setfield(L, -2, "__gc");
+	lua_pushcfunction(L, gc);
+	lua_setfield(L, -2, "__close");
+	lua_pop(L, 1);
+}
+
+/*
+ * The one piece of process-wide state: a signal handler can only reach a
+ * static. The handler just records the signal; the Lua loop that waits on
+ * the workload sees its wait interrupted and decides what to do.
+ */
+static volatile sig_atomic_t caught;
+
+static void on_signal(int sig)
+{
+	caught = sig;
+}
+
+static int l_trap_signals(lua_State *L)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal; /* no SA_RESTART: waits must wake up */
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigaction(sigs[i], &sa, NULL) < 0)
+			return ap_lua_fail(L, errno, "sigaction");
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int l_caught_signal(lua_State *L)
+{
+	if (!caught)
+		return 0;
+	lua_pushinteger(L, caught);
+	return 1;
+}
+
+static int l_now_ns(lua_State *L)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	lua_pushinteger(L, (lua_Integer)ts.tv_sec * 1000000000 + ts.tv_nsec);
+	return 1;
+}
+
+static int l_raise_nofile(lua_State *L)
+{
+	long n = ap_raise_nofile();
+	if (n < 0)
+		return ap_lua_fail(L, (int)-n, "setrlimit");
+	lua_pushinteger(L, n);
+	return 1;
+}
+
+static int l_sleep_ms(lua_State *L)
+{
+	lua_Integer ms = luaL_checkinteger(L, 1);
+	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+	nanosleep(&ts, NULL);
+	return 0;
+}
+
+static const luaL_Reg funcs[] = {
+	{"trap_signals", l_trap_signals},
+	{"caught_signal", l_caught_signal},
+	{"now_ns", l_now_ns},
+	{"raise_nofile", l_raise_nofile},
+	{"sleep_ms", l_sleep_ms},
+	{NULL, NULL},
+};
+
+int luaopen_autoperf_core(lua_State *L)
+{
+	luaL_newlib(L, funcs);
+	ap_lua_counters(L);
+	ap_lua_proc(L);
+	ap_lua_io(L);
+	ap_lua_catalog(L);
+	return 1;
+}

@@ -1,0 +1,23 @@
+/* lcore: the autoperf.core Lua module; each l*.c adds its functions. */
+#ifndef AP_LCORE_H
+#define AP_LCORE_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+/* Each adds its functions (and metatables) to the table on top of L. */
+void ap_lua_counters(lua_State *L);
+void ap_lua_proc(lua_State *L);
+void ap_lua_io(lua_State *L);
+void ap_lua_catalog(lua_State *L);
+
+/* Pushes nil, message (with strerror of -err) and errno; returns 3. */
+int ap_lua_fail(lua_State *L, int err, const char *what);
+
+/* Resource userdata: a named metatable with __gc, __close and methods. */
+void ap_lua_class(lua_State *L, const char *name, const luaL_Reg *methods,
+		  lua_CFunction gc);
+
+int luaopen_autoperf_core(lua_State *L);
+
+#endif

@@ -1,0 +1,237 @@
+#include "closer.h"
+#include "counters.h"
+#include "io.h"
+#include "lcore.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GROUP "autoperf.group"
+#define CLOSER "autoperf.closer"
+
+struct lgroup {
+	struct ap_group g;
+	uint64_t *values; /* scratch for reads, g.n entries */
+};
+
+static struct lgroup *check_group(lua_State *L)
+{
+	return luaL_checkudata(L, 1, GROUP);
+}
+
+/* core.group(pid, cpu): an empty group counting pid (-1: all) on cpu
+ * (-1: any). */
+static int l_group(lua_State *L)
+{
+	lua_Integer pid = luaL_checkinteger(L, 1);
+	lua_Integer cpu = luaL_optinteger(L, 2, -1);
+	luaL_argcheck(L, pid >= -1, 1, "pid must be >= -1");
+	luaL_argcheck(L, cpu >= -1, 2, "cpu must be >= -1");
+	luaL_argcheck(L, pid != -1 || cpu != -1, 2,
+		      "counting every task needs a cpu");
+	struct lgroup *lg = lua_newuserdatauv(L, sizeof(*lg), 0);
+	memset(lg, 0, sizeof(*lg));
+	ap_group_init(&lg->g, (pid_t)pid, (int)cpu);
+	luaL_setmetatable(L, GROUP);
+	return 1;
+}
+
+static uint64_t field_u64(lua_State *L, int t, const char *k, int required)
+{
+	int type = lua_getfield(L, t, k);
+	lua_Integer v = 0;
+	if (type == LUA_TNUMBER && lua_isinteger(L, -1))
+		v = lua_tointeger(L, -1);
+	else if (type != LUA_TNIL || required)
+		luaL_error(L, "attr.%s must be an integer", k);
+	lua_pop(L, 1);
+	return (uint64_t)v;
+}
+
+static int field_flag(lua_State *L, int t, const char *k)
+{
+	lua_getfield(L, t, k);
+	int v = lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	return v;
+}
+
+/* group:add(attr, tag) -> true | nil, message, errno. attr: {type=,
+ * config=, config1=, config2=, exclude_user=, exclude_kernel=,
+ * exclude_hv=, exclude_idle=}. */
+static int l_add(lua_State *L)
+{
+	struct lgroup *lg = check_group(L);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	lua_Integer tag = luaL_checkinteger(L, 3);
+	struct perf_event_attr a;
+	memset(&a, 0, sizeof(a));
+	a.type = (uint32_t)field_u64(L, 2, "type", 1);
+	a.config = field_u64(L, 2, "config", 1);
+	a.config1 = field_u64(L, 2, "config1", 0);
+	a.config2 = field_u64(L, 2, "config2", 0);
+	a.exclude_user = field_flag(L, 2, "exclude_user");
+	a.exclude_kernel = field_flag(L, 2, "exclude_kernel");
+	a.exclude_hv = field_flag(L, 2, "exclude_hv");
+	a.exclude_idle = field_flag(L, 2, "exclude_idle");
+	int err = ap_group_add(&lg->g, &a, (int)tag);
+	if (!err) {
+		uint64_t *v = realloc(lg->values, lg->g.n * sizeof(*v));
+		if (!v)
+			return luaL_error(L, "out of memory");
+		lg->values = v;
+	}
+	if (err)
+		return ap_lua_fail(L, -err, NULL);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int l_size(lua_State *L)
+{
+	lua_pushinteger(L, (lua_Integer)check_group(L)->g.n);
+	return 1;
+}
+
+/* group:tags() -> array of the members' tags, leader first. */
+static int l_tags(lua_State *L)
+{
+	struct lgroup *lg = check_group(L);
+	lua_createtable(L, (int)lg->g.n, 0);
+	for (size_t i = 0; i < lg->g.n; i++) {
+		lua_pushinteger(L, lg->g.tags[i]);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
+/* group:read() -> enabled_ns, running_ns, {values...} */
+static int l_read(lua_State *L)
+{
+	struct lgroup *lg = check_group(L);
+	struct ap_reading r = {.values = lg->values};
+	int err = ap_group_read(&lg->g, &r);
+	if (err)
+		return ap_lua_fail(L, -err, "read");
+	lua_pushinteger(L, (lua_Integer)r.enabled);
+	lua_pushinteger(L, (lua_Integer)r.running);
+	lua_createtable(L, (int)lg->g.n, 0);
+	for (size_t i = 0; i < lg->g.n; i++) {
+		lua_pushinteger(L, (lua_Integer)r.values[i]);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 3;
+}
+
+/* group:sample(writer, index, time_ns, cpu) -> enabled, running: reads the
+ * group once and writes one CSV row per member to writer:
+ * index,time_ns,cpu,tag,value,enabled,running (raw cumulative values). */
+static int l_sample(lua_State *L)
+{
+	struct lgroup *lg = check_group(L);
+	struct ap_writer *w = luaL_checkudata(L, 2, "autoperf.writer");
+	lua_Integer index = luaL_checkinteger(L, 3);
+	lua_Integer t = luaL_checkinteger(L, 4);
+	lua_Integer cpu = luaL_checkinteger(L, 5);
+	struct ap_reading r = {.values = lg->values};
+	int err = ap_group_read(&lg->g, &r);
+	if (err)
+		return ap_lua_fail(L, -err, "read");
+	char row[160];
+	for (size_t i = 0; i < lg->g.n; i++) {
+		int len = snprintf(row, sizeof(row),
+				   "%lld,%lld,%lld,%d,%" PRIu64 ",%" PRIu64
+				   ",%" PRIu64 "\n",
+				   (long long)index, (long long)t,
+				   (long long)cpu, lg->g.tags[i], r.values[i],
+				   r.enabled, r.running);
+		err = ap_writer_write(w, row, (size_t)len);
+		if (err)
+			return ap_lua_fail(L, -err, "write");
+	}
+	lua_pushinteger(L, (lua_Integer)r.enabled);
+	lua_pushinteger(L, (lua_Integer)r.running);
+	return 2;
+}
+
+static int l_enable(lua_State *L)
+{
+	int err = ap_group_enable(&check_group(L)->g);
+	if (err)
+		return ap_lua_fail(L, -err, "enable");
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int l_disable(lua_State *L)
+{
+	int err = ap_group_disable(&check_group(L)->g);
+	if (err)
+		return ap_lua_fail(L, -err, "disable");
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* group:close([closer]): with a closer, the descriptors are closed in the
+ * closer's process (see closer.h); safe to call twice. */
+static int l_group_close(lua_State *L)
+{
+	struct lgroup *lg = check_group(L);
+	struct ap_closer *c = NULL;
+	if (lua_gettop(L) >= 2 && !lua_isnil(L, 2) && lua_type(L, 2) == LUA_TUSERDATA)
+		c = luaL_testudata(L, 2, CLOSER);
+	if (c && lg->g.n) {
+		size_t n;
+		int *fds = ap_group_take_fds(&lg->g, &n);
+		ap_closer_give(c, fds, n);
+		free(fds);
+	} else {
+		ap_group_close(&lg->g);
+	}
+	free(lg->values);
+	lg->values = NULL;
+	return 0;
+}
+
+static int l_closer(lua_State *L)
+{
+	struct ap_closer *c = lua_newuserdatauv(L, sizeof(*c), 0);
+	c->sock = -1;
+	luaL_setmetatable(L, CLOSER);
+	int err = ap_closer_start(c);
+	if (err)
+		return ap_lua_fail(L, -err, "closer");
+	return 1;
+}
+
+static int l_closer_stop(lua_State *L)
+{
+	ap_closer_stop(luaL_checkudata(L, 1, CLOSER));
+	return 0;
+}
+
+static const luaL_Reg group_methods[] = {
+	{"add", l_add},       {"size", l_size},       {"tags", l_tags},
+	{"read", l_read},     {"sample", l_sample},   {"enable", l_enable},
+	{"disable", l_disable}, {"close", l_group_close}, {NULL, NULL},
+};
+
+static const luaL_Reg closer_methods[] = {
+	{"stop", l_closer_stop},
+	{NULL, NULL},
+};
+
+void ap_lua_counters(lua_State *L)
+{
+	ap_lua_class(L, GROUP, group_methods, l_group_close);
+	ap_lua_class(L, CLOSER, closer_methods, l_closer_stop);
+	lua_pushcfunction(L, l_group);
+	lua_setfield(L, -2, "group");
+	lua_pushcfunction(L, l_closer);
+	lua_setfield(L, -2, "closer");
+	lua_pushinteger(L, AP_GROUP_MAX);
+	lua_setfield(L, -2, "GROUP_MAX");
+}

@@ -1,0 +1,172 @@
+#include "lcore.h"
+#include "proc.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#define PROC "autoperf.proc"
+
+struct lproc {
+	struct ap_proc p;
+};
+
+static struct lproc *check_proc(lua_State *L)
+{
+	return luaL_checkudata(L, 1, PROC);
+}
+
+/* A NULL-terminated copy of the strings of array t; lives in a userdata
+ * left on the stack so that an error cannot leak it. */
+static char **strings(lua_State *L, int t, const char *what)
+{
+	lua_Integer n = luaL_len(L, t);
+	char **v = lua_newuserdatauv(L, (size_t)(n + 1) * sizeof(*v), 0);
+	for (lua_Integer i = 1; i <= n; i++) {
+		lua_rawgeti(L, t, i);
+		if (lua_type(L, -1) != LUA_TSTRING)
+			luaL_error(L, "%s[%d] must be a string", what, (int)i);
+		v[i - 1] = (char *)lua_tostring(L, -1);
+		/* The string stays referenced by t, which the caller holds. */
+		lua_pop(L, 1);
+	}
+	v[n] = NULL;
+	return v;
+}
+
+/* core.spawn(argv, {env={"K=V",...}, cwd=, cpus={0,1}}) -> proc held at
+ * its start barrier | nil, message, errno */
+static int l_spawn(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	luaL_argcheck(L, luaL_len(L, 1) > 0, 1, "argv is empty");
+	struct ap_spawn_opts o = {0};
+	cpu_set_t cpus;
+	o.argv = strings(L, 1, "argv");
+	if (lua_istable(L, 2)) {
+		if (lua_getfield(L, 2, "env") == LUA_TTABLE)
+			o.envp = strings(L, lua_gettop(L), "env");
+		if (lua_getfield(L, 2, "cwd") == LUA_TSTRING)
+			o.cwd = lua_tostring(L, -1);
+		if (lua_getfield(L, 2, "cpus") == LUA_TTABLE) {
+			CPU_ZERO(&cpus);
+			lua_Integer n = luaL_len(L, -1);
+			for (lua_Integer i = 1; i <= n; i++) {
+				lua_rawgeti(L, -1, i);
+				lua_Integer c = lua_tointeger(L, -1);
+				if (c < 0 || c >= CPU_SETSIZE)
+					return luaL_error(L, "cpus[%d]: no such cpu", (int)i);
+				CPU_SET((int)c, &cpus);
+				lua_pop(L, 1);
+			}
+			o.cpus = &cpus;
+		}
+	}
+	struct lproc *lp = lua_newuserdatauv(L, sizeof(*lp), 0);
+	memset(lp, 0, sizeof(*lp));
+	lp->p.go_fd = lp->p.err_fd = lp->p.pidfd = -1;
+	luaL_setmetatable(L, PROC);
+	int err = ap_spawn(&lp->p, &o);
+	if (err)
+		return ap_lua_fail(L, -err, "fork");
+	return 1;
+}
+
+static int l_pid(lua_State *L)
+{
+	lua_pushinteger(L, check_proc(L)->p.pid);
+	return 1;
+}
+
+/* proc:release() -> true | nil, message, errno (exec failed: the errno
+ * of execvp, chdir or sched_setaffinity). */
+static int l_release(lua_State *L)
+{
+	struct lproc *lp = check_proc(L);
+	int r = ap_release(&lp->p);
+	if (r < 0)
+		return ap_lua_fail(L, -r, "release");
+	if (r > 0)
+		return ap_lua_fail(L, r, NULL);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static void push_status(lua_State *L, const struct ap_proc *p)
+{
+	lua_createtable(L, 0, 6);
+	if (WIFEXITED(p->status)) {
+		lua_pushinteger(L, WEXITSTATUS(p->status));
+		lua_setfield(L, -2, "code");
+	} else if (WIFSIGNALED(p->status)) {
+		int sig = WTERMSIG(p->status);
+		lua_pushinteger(L, sig);
+		lua_setfield(L, -2, "signal");
+		lua_pushstring(L, sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
+		lua_setfield(L, -2, "signame");
+		lua_pushboolean(L, WCOREDUMP(p->status));
+		lua_setfield(L, -2, "core");
+	}
+	double ut = (double)p->ru.ru_utime.tv_sec + p->ru.ru_utime.tv_usec / 1e6;
+	double st = (double)p->ru.ru_stime.tv_sec + p->ru.ru_stime.tv_usec / 1e6;
+	lua_pushnumber(L, ut);
+	lua_setfield(L, -2, "utime");
+	lua_pushnumber(L, st);
+	lua_setfield(L, -2, "stime");
+	lua_pushinteger(L, p->ru.ru_maxrss);
+	lua_setfield(L, -2, "maxrss_kb");
+}
+
+/* proc:wait([timeout_ms]) -> status table | false (timeout) |
+ * nil, "interrupted", EINTR | nil, message, errno */
+static int l_wait(lua_State *L)
+{
+	struct lproc *lp = check_proc(L);
+	lua_Integer ms = luaL_optinteger(L, 2, -1);
+	int r = ap_wait(&lp->p, (int)(ms > 0x7fffffff ? 0x7fffffff : ms));
+	if (r == -EINTR) {
+		lua_pushnil(L);
+		lua_pushliteral(L, "interrupted");
+		lua_pushinteger(L, EINTR);
+		return 3;
+	}
+	if (r < 0)
+		return ap_lua_fail(L, -r, "wait");
+	if (r == 0) {
+		lua_pushboolean(L, 0);
+		return 1;
+	}
+	push_status(L, &lp->p);
+	return 1;
+}
+
+/* proc:kill([signal]) signals the workload's whole process group. */
+static int l_kill(lua_State *L)
+{
+	struct lproc *lp = check_proc(L);
+	int err = ap_kill(&lp->p, (int)luaL_optinteger(L, 2, SIGKILL));
+	if (err)
+		return ap_lua_fail(L, -err, "kill");
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int l_close(lua_State *L)
+{
+	ap_proc_close(&check_proc(L)->p);
+	return 0;
+}
+
+static const luaL_Reg methods[] = {
+	{"pid", l_pid},   {"release", l_release}, {"wait", l_wait},
+	{"kill", l_kill}, {"close", l_close},     {NULL, NULL},
+};
+
+void ap_lua_proc(lua_State *L)
+{
+	ap_lua_class(L, PROC, methods, l_close);
+	lua_pushcfunction(L, l_spawn);
+	lua_setfield(L, -2, "spawn");
+}

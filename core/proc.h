@@ -1,0 +1,49 @@
+/* proc: a workload held at a start barrier, released, waited for, reaped. */
+#ifndef AP_PROC_H
+#define AP_PROC_H
+
+#include <sched.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+enum ap_proc_state { AP_HELD, AP_RUNNING, AP_EXITED };
+
+struct ap_proc {
+	pid_t pid;       /* also the workload's process group id */
+	int go_fd;       /* write end of the start barrier (-1 once used) */
+	int err_fd;      /* read end of the exec-error pipe (-1 once used) */
+	int pidfd;       /* pollable exit notification (-1 if unsupported) */
+	enum ap_proc_state state;
+	int status;      /* wait status once exited */
+	struct rusage ru;
+};
+
+struct ap_spawn_opts {
+	char *const *argv;     /* argv[0] is looked up in PATH */
+	char *const *envp;     /* NULL: inherit ours */
+	const char *cwd;       /* NULL: ours */
+	const cpu_set_t *cpus; /* NULL: no pinning */
+};
+
+/* Forks the workload into its own process group and holds it before exec.
+ * Returns 0 or -errno. */
+int ap_spawn(struct ap_proc *p, const struct ap_spawn_opts *o);
+
+/* Lets the workload exec. Returns 0 once exec succeeded, the exec errno
+ * (positive; the child then exits 127) when it failed, or -errno. */
+int ap_release(struct ap_proc *p);
+
+/* Waits up to timeout_ms (-1: forever) for the workload to exit and reaps
+ * it; the rest of its process group is killed so no orphan remains.
+ * Returns 1 when exited, 0 on timeout, -EINTR when a signal arrived, or
+ * -errno. */
+int ap_wait(struct ap_proc *p, int timeout_ms);
+
+/* Signals the workload's whole process group. Returns 0 or -errno. */
+int ap_kill(struct ap_proc *p, int sig);
+
+/* Kills, reaps and frees everything; safe to call twice. */
+void ap_proc_close(struct ap_proc *p);
+
+#endif

@@ -1,0 +1,1 @@
+local M = {} function M.main(argv) print("hello", #argv) return 0 end return M
