@@ -22,9 +22,9 @@ const char *ap_tracefs_root(void)
 	return NULL;
 }
 
-static int skip(const struct dirent *d)
+static int visible(const struct dirent *d)
 {
-	return d->d_name[0] == '.';
+	return d->d_name[0] != '.';
 }
 
 static int is_dir(int dirfd, const struct dirent *d)
@@ -58,7 +58,7 @@ static int sorted(int dirfd, struct dirent ***list)
 {
 	char path[40];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", dirfd);
-	int n = scandir(path, list, skip, alphasort);
+	int n = scandir(path, list, visible, alphasort);
 	return n < 0 ? -errno : n;
 }
 

@@ -15,7 +15,9 @@
 
 struct held {
 	int *fds;
-	size_t n, cap, next;
+	size_t n, cap;
+	size_t ready; /* fds[0..ready) may be closed: the sender let go */
+	size_t next;  /* fds[0..next) are closed */
 };
 
 static void keep(struct held *h, int fd)
@@ -51,6 +53,8 @@ static int receive(int sock, int flags, struct held *h)
 		return -errno;
 	if (r == 0)
 		return 0;
+	if (data[0] == 'd')
+		h->ready = h->n;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c;
 	     c = CMSG_NXTHDR(&msg, c)) {
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
@@ -81,18 +85,21 @@ static _Noreturn void serve(int sock)
 		 * descriptors never pile up in flight (the kernel limits how
 		 * many a sender may have in flight). */
 		while (open_peer) {
-			int busy = h.next < h.n;
+			int busy = h.next < h.ready;
 			int r = receive(sock, busy ? MSG_DONTWAIT : 0, &h);
-			if (r == 0 || (r < 0 && r != -EINTR && r != -EAGAIN))
+			if (r == 0 || (r < 0 && r != -EINTR && r != -EAGAIN)) {
 				open_peer = 0;
+				h.ready = h.n; /* the sender is gone */
+			}
 			if (r == -EAGAIN)
 				break;
 		}
-		if (h.next < h.n) {
+		if (h.next < h.ready) {
 			close(h.fds[h.next++]);
 			continue;
 		}
-		h.n = h.next = 0;
+		if (h.next == h.n)
+			h.n = h.ready = h.next = 0;
 		if (!open_peer)
 			_exit(0);
 	}
@@ -137,6 +144,9 @@ int ap_closer_start(struct ap_closer *c)
 	return 0;
 }
 
+/* Sends fds (n > 0) with data byte 'c', or with n == 0 the byte 'd':
+ * "my copies are closed, yours may go now". Closing in the closer before
+ * our own close would make ours the last, costly one. */
 static int send_batch(int sock, const int *fds, size_t n)
 {
 	union {
@@ -144,16 +154,17 @@ static int send_batch(int sock, const int *fds, size_t n)
 		struct cmsghdr align;
 	} ctl;
 	memset(&ctl, 0, sizeof(ctl));
-	struct iovec iov = {.iov_base = "c", .iov_len = 1};
-	struct msghdr msg = {.msg_iov = &iov,
-			     .msg_iovlen = 1,
-			     .msg_control = ctl.buf,
-			     .msg_controllen = CMSG_SPACE(n * sizeof(int))};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(n * sizeof(int));
-	memcpy(CMSG_DATA(c), fds, n * sizeof(int));
+	struct iovec iov = {.iov_base = n ? "c" : "d", .iov_len = 1};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (n) {
+		msg.msg_control = ctl.buf;
+		msg.msg_controllen = CMSG_SPACE(n * sizeof(int));
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(n * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, n * sizeof(int));
+	}
 	ssize_t r;
 	do
 		r = sendmsg(sock, &msg, MSG_NOSIGNAL);
@@ -175,6 +186,8 @@ size_t ap_closer_give(struct ap_closer *c, const int *fds, size_t n)
 	/* Handed over or not, our references go now (siblings first). */
 	for (size_t i = n; i-- > 0;)
 		close(fds[i]);
+	if (given && c->sock >= 0 && send_batch(c->sock, NULL, 0) < 0)
+		ap_closer_stop(c); /* at its end the closer closes all anyway */
 	return given;
 }
 

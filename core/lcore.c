@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 int ap_lua_fail(lua_State *L, int err, const char *what)
 {
@@ -91,7 +93,31 @@ static int l_sleep_ms(lua_State *L)
 	return 0;
 }
 
+/* core.mkdir(path) -> true | nil, message, errno (an existing directory
+ * is fine). */
+static int l_mkdir(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	if (mkdir(path, 0755) < 0) {
+		int err = errno;
+		struct stat st;
+		if (err != EEXIST || stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+			return ap_lua_fail(L, err == EEXIST ? ENOTDIR : err, path);
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* core.isatty(fd) -> boolean */
+static int l_isatty(lua_State *L)
+{
+	lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+	return 1;
+}
+
 static const luaL_Reg funcs[] = {
+	{"mkdir", l_mkdir},
+	{"isatty", l_isatty},
 	{"trap_signals", l_trap_signals},
 	{"caught_signal", l_caught_signal},
 	{"now_ns", l_now_ns},
@@ -107,5 +133,22 @@ int luaopen_autoperf_core(lua_State *L)
 	ap_lua_proc(L);
 	ap_lua_io(L);
 	ap_lua_catalog(L);
+
+	/* The errno values callers branch on. */
+	static const struct {
+		const char *name;
+		int value;
+	} errnos[] = {
+		{"E2BIG", E2BIG},   {"EACCES", EACCES}, {"EINVAL", EINVAL},
+		{"EMFILE", EMFILE}, {"ENFILE", ENFILE}, {"ENOENT", ENOENT},
+		{"ENOEXEC", ENOEXEC}, {"ENODEV", ENODEV}, {"EOPNOTSUPP", EOPNOTSUPP},
+		{"EPERM", EPERM},   {"ESRCH", ESRCH},
+	};
+	lua_createtable(L, 0, (int)(sizeof(errnos) / sizeof(errnos[0])));
+	for (size_t i = 0; i < sizeof(errnos) / sizeof(errnos[0]); i++) {
+		lua_pushinteger(L, errnos[i].value);
+		lua_setfield(L, -2, errnos[i].name);
+	}
+	lua_setfield(L, -2, "errno");
 	return 1;
 }

@@ -1,1 +1,259 @@
-local M = {} function M.main(argv) print("hello", #argv) return 0 end return M
+-- The command line: parses arguments, calls the API, prints results.
+-- Expected failures end as one line "autoperf: ..." and a non-zero code.
+local argparse = require "argparse"
+local cjson = require "cjson"
+local core = require "autoperf.core"
+local aggregate = require "autoperf.aggregate"
+local catalog = require "autoperf.catalog"
+local profile = require "autoperf.profile"
+local util = require "autoperf.util"
+
+local M = {}
+
+local function errorf(fmt, ...)
+  io.stderr:write("autoperf: ", string.format(fmt, ...), "\n")
+end
+
+local function build_parser()
+  local p = argparse("autoperf",
+    "Measures every performance event of this machine for a workload, without multiplexing:\n" ..
+    "schedules events into as few runs as the PMU allows, runs the workload once per run,\n" ..
+    "verifies every event was counted the whole time, and merges the results.")
+    :command_target("command")
+    :epilog("Run 'autoperf COMMAND --help' for a command's options.")
+  p:flag("--version", "Print the version and exit.")
+    :action(function()
+      print("autoperf " .. profile.VERSION)
+      os.exit(0)
+    end)
+
+  local list = p:command("list", "List the events this machine offers.")
+  list:argument("pattern", "Only names matching this glob (e.g. 'sched:*') or substring.")
+    :args("?")
+  list:flag("--json", "Print a JSON array instead of a table.")
+  list:epilog("Examples:\n  autoperf list 'sched:*'\n  autoperf list clock --json")
+
+  local prof = p:command("profile", "Measure a command with every event (or those given with -e).")
+  prof:usage("Usage: autoperf profile [-o DIR] [-e SPEC,...] [-I MS] [-a] [-r N] [--dry-run] -- CMD [ARGS...]")
+  prof:option("-o --output", "Output directory.", "out")
+  prof:option("-e --event",
+    "Events to measure, comma-separated: names, perf aliases, globs such as 'sched:*', " ..
+    "pmu/term=value,.../ or 'all' (the default). May be repeated.")
+    :count("*")
+  prof:option("-I --interval", "Sampling interval in milliseconds (0: totals only).", "100")
+  prof:flag("-a --all-cpus", "Count on every CPU, system-wide, while the command runs.")
+  prof:option("-r --repeat", "Runs of the workload per planned run.", "1")
+  prof:flag("--dry-run", "Print the plan (runs and groups) and exit without running.")
+  prof:flag("--force", "Replace an output directory that holds a different profile.")
+  prof:flag("-q --quiet", "No progress output.")
+  prof:argument("cmd", "The command to profile and its arguments."):args("*")
+  prof:epilog("Examples:\n  autoperf profile -- ./app --size 10\n" ..
+    "  autoperf profile -o sched -e 'sched:*,task-clock' -I 10 -- make -j2\n" ..
+    "An interrupted profile resumes when rerun with the same arguments.")
+
+  local agg = p:command("aggregate", "Merge an output directory into results.csv and summary.csv.")
+  agg:argument("dir", "Output directory of 'autoperf profile'.")
+  agg:option("-o --output", "Results file (default DIR/results.csv; a .gz name compresses).")
+  agg:epilog("Example:\n  autoperf aggregate out")
+  return p
+end
+
+-- Options of 'profile' that take a value: their value is not the command.
+local VALUE_OPTS = { ["-o"] = true, ["--output"] = true, ["-e"] = true, ["--event"] = true,
+                     ["-I"] = true, ["--interval"] = true, ["-r"] = true, ["--repeat"] = true }
+
+-- Splits 'profile' arguments into ours and the workload's: the workload
+-- starts after "--" or at the first argument that is not an option.
+function M.split_command(args, first)
+  local ours, cmd = {}, {}
+  local i = first
+  while i <= #args do
+    local a = args[i]
+    if a == "--" then
+      i = i + 1
+      break
+    elseif a:sub(1, 1) == "-" and a ~= "-" then
+      ours[#ours + 1] = a
+      if VALUE_OPTS[a] and args[i + 1] then
+        ours[#ours + 1] = args[i + 1]
+        i = i + 1
+      end
+    else
+      break
+    end
+    i = i + 1
+  end
+  for j = i, #args do cmd[#cmd + 1] = args[j] end
+  return ours, cmd
+end
+
+local function integer_opt(value, name, min)
+  local n = math.tointeger(tonumber(value))
+  if not n or n < min then return nil, string.format("%s must be an integer >= %d, not '%s'", name, min, value) end
+  return n
+end
+
+local function cmd_list(a)
+  local cat = catalog.load()
+  local events = catalog.filter(cat.events, a.pattern)
+  if a.json then
+    local out = {}
+    for i, ev in ipairs(events) do
+      out[i] = { name = ev.name, pmu = ev.pmu, source = ev.source, encoding = ev.encoding,
+                 type = ev.type, config = ev.config, config1 = ev.config1 or 0,
+                 config2 = ev.config2 or 0, desc = ev.desc }
+    end
+    io.write(#out == 0 and "[]" or cjson.encode(out), "\n")
+    return 0
+  end
+  if #events == 0 then
+    errorf("no event matches '%s'", a.pattern or "")
+    for _, s in ipairs(cat.skipped) do errorf("skipped %s", s) end
+    return 1
+  end
+  local w1, w2, w3 = #"NAME", #"PMU", #"ENCODING"
+  for _, ev in ipairs(events) do
+    w1 = math.max(w1, #ev.name)
+    w2 = math.max(w2, #ev.pmu)
+    w3 = math.max(w3, #ev.encoding)
+  end
+  local fmt = "%-" .. w1 .. "s  %-" .. w2 .. "s  %-" .. w3 .. "s  %s\n"
+  local out = { string.format(fmt, "NAME", "PMU", "ENCODING", "DESCRIPTION") }
+  for _, ev in ipairs(events) do
+    out[#out + 1] = string.format(fmt, ev.name, ev.pmu, ev.encoding, ev.desc or "")
+  end
+  io.write(table.concat(out))
+  for _, s in ipairs(cat.skipped) do errorf("skipped %s", s) end
+  return 0
+end
+
+local function print_plan(plan, nevents)
+  print(string.format("plan: %d events in %d run%s (lower bound %d)", nevents, #plan.runs,
+    #plan.runs == 1 and "" or "s", plan.lower_bound))
+  for i, run in ipairs(plan.runs) do
+    local parts = {}
+    for _, g in ipairs(run.groups) do parts[#parts + 1] = string.format("%s group of %d", g.pmu, #g.events) end
+    print(string.format("  run %d: %s", i, table.concat(parts, ", ")))
+  end
+end
+
+local function list_names(items, max)
+  local out = {}
+  for i = 1, math.min(#items, max) do out[i] = items[i] end
+  local s = table.concat(out, ", ")
+  if #items > max then s = s .. string.format(", ... and %d more", #items - max) end
+  return s
+end
+
+local function cmd_profile(a, cmd, opts)
+  if #cmd == 0 then
+    errorf("no command to profile (usage: autoperf profile [OPTIONS] -- CMD [ARGS...])")
+    return 2
+  end
+  local interval, ierr = integer_opt(a.interval, "-I", 0)
+  if not interval then errorf("%s", ierr) return 2 end
+  local reps, rerr = integer_opt(a["repeat"], "-r", 1)
+  if not reps then errorf("%s", rerr) return 2 end
+
+  local cat = catalog.load()
+  local specs = {}
+  for _, e in ipairs(a.event) do
+    for _, s in ipairs(util.split(e, ",")) do specs[#specs + 1] = s end
+  end
+  if #specs == 0 then specs = { "all" } end
+  local events, serr = catalog.select(cat, specs)
+  if not events then errorf("%s", serr) return 2 end
+  for _, s in ipairs(cat.skipped) do errorf("skipped %s", s) end
+
+  local tty = core.isatty(2) and not a.quiet
+  local pmus = {}
+  for _, p in ipairs(cat.pmus) do pmus[#pmus + 1] = { name = p.name, type = p.type, events = #p.events } end
+  local result, err, code = profile.run({
+    argv = cmd, events = events, out = a.output, interval_ms = interval,
+    repetitions = reps, system_wide = a.all_cpus, force = a.force, dry_run = a.dry_run,
+    pmus = pmus,
+    progress = tty and function(msg) io.stderr:write("autoperf: ", msg, "\n") end or nil,
+  })
+  if not result then
+    errorf("%s", err)
+    return code or 1
+  end
+  if result.dry_run then
+    print_plan(result.plan, #events)
+    return 0
+  end
+  print(string.format("autoperf: profiled '%s': %d events in %d run%s x %d repetition%s (%s)%s",
+    util.shell_join(cmd), result.events, #result.plan.runs, #result.plan.runs == 1 and "" or "s",
+    result.repetitions, result.repetitions == 1 and "" or "s", util.human_duration(result.elapsed_s),
+    result.resumed > 0 and string.format(", %d resumed from an earlier attempt", result.resumed) or ""))
+  if #result.refused > 0 then
+    local names = {}
+    for i, r in ipairs(result.refused) do names[i] = r.name .. " (" .. r.error .. ")" end
+    print(string.format("  refused by the kernel, skipped (%d): %s", #names, list_names(names, 8)))
+  end
+  if #result.flagged > 0 then
+    print(string.format("  FLAGGED, not counted all the time (%d): %s", #result.flagged,
+      list_names(result.flagged, 8)))
+  else
+    print("  every event was counted the whole time (time_enabled == time_running)")
+  end
+  print(string.format("  output: %s/  (merge with: autoperf aggregate %s)", result.dir, result.dir))
+  if #result.failed > 0 then
+    errorf("the workload failed in %d run%s: %s", #result.failed, #result.failed == 1 and "" or "s",
+      list_names(result.failed, 3))
+    return 1
+  end
+  return 0
+end
+
+local function cmd_aggregate(a)
+  local r, err = aggregate.aggregate(a.dir, { output = a.output })
+  if not r then
+    errorf("%s", err)
+    return 1
+  end
+  print(string.format("autoperf: wrote %s (%d rows: %d events from %d run file%s) and %s",
+    r.results, r.rows, r.events, r.runs, r.runs == 1 and "" or "s", r.summary))
+  if r.flagged > 0 then print(string.format("  FLAGGED (not counted all the time): %d events", r.flagged)) end
+  if r.refused > 0 then print(string.format("  refused by the kernel: %d events (listed in the summary)", r.refused)) end
+  return 0
+end
+
+-- argv: the arguments (without the program name); env: {lua_dir=, argv0=}.
+function M.main(argv, env)
+  local args = {}
+  for i, v in ipairs(argv) do args[i] = v end
+  local cmd = {}
+  -- 'profile' takes the workload's arguments verbatim.
+  for i, v in ipairs(args) do
+    if v == "profile" then
+      local ours
+      ours, cmd = M.split_command(args, i + 1)
+      local head = {}
+      for j = 1, i do head[j] = args[j] end
+      for _, o in ipairs(ours) do head[#head + 1] = o end
+      args = head
+      break
+    elseif v:sub(1, 1) ~= "-" then
+      break
+    end
+  end
+  local parser = build_parser()
+  if #args == 0 then
+    io.stdout:write(parser:get_help(), "\n")
+    return 0
+  end
+  local ok, a = parser:pparse(args)
+  if not ok then
+    errorf("%s", a)
+    io.stderr:write("Try 'autoperf --help'.\n")
+    return 2
+  end
+  if a.command == "list" then return cmd_list(a) end
+  if a.command == "profile" then return cmd_profile(a, cmd, env or {}) end
+  if a.command == "aggregate" then return cmd_aggregate(a) end
+  errorf("unknown command '%s'", tostring(a.command))
+  return 2
+end
+
+return M

@@ -1,0 +1,144 @@
+-- aggregate: merges an output directory's run files into results.csv
+-- (the original autoperf's columns) and a per-event summary.csv.
+--
+-- results.csv has one row per event, interval and CPU; SAMPLE_VALUE is the
+-- count during that interval, so an event's rows sum to its total.
+-- Repetitions follow each other on one timeline: INDEX and TIME continue
+-- from the previous repetition. Per-task profiles have no CPU: SOCKET,
+-- CORE, CPU and NODE are -1 (perf's "any cpu").
+local core = require "autoperf.core"
+local store_mod = require "autoperf.store"
+
+local M = {}
+
+M.RESULTS_HEADER = "EVENT_NAME,INDEX,TIME,SOCKET,CORE,CPU,NODE,UNIT,SAMPLE_VALUE\n"
+M.SUMMARY_HEADER = "EVENT_NAME,UNIT,STATUS,REPETITIONS,TOTAL,MEAN,MIN,MAX,TIME_ENABLED_NS,TIME_RUNNING_NS\n"
+
+local function csv_field(s)
+  s = tostring(s)
+  if s:find('[,"\n]') then return '"' .. s:gsub('"', '""') .. '"' end
+  return s
+end
+
+local function by_run(a, b)
+  if a.run ~= b.run then return a.run < b.run end
+  return a.rep < b.rep
+end
+
+-- dir: an output directory. opts.output: results path (default
+-- dir/results.csv; .gz compresses), opts.summary: summary path.
+-- Returns {results=, summary=, events=, rows=, flagged=} or nil, message.
+function M.aggregate(dir, opts)
+  opts = opts or {}
+  local loaded, err = store_mod.load(dir)
+  if not loaded then return nil, err end
+  local manifest, journal = loaded.manifest, loaded.journal
+  if #journal == 0 then
+    return nil, dir .. ": no completed run to aggregate (profile first, or resume it)"
+  end
+  local out_path = opts.output or (dir .. "/results.csv")
+  local sum_path = opts.summary or (dir .. "/summary.csv")
+
+  local topo = {}
+  for _, c in ipairs((manifest.machine or {}).cpus or {}) do topo[c.cpu] = c end
+  local none = { socket = -1, core = -1, node = -1 }
+
+  local w, werr = core.writer(out_path, out_path:match("%.gz$") ~= nil)
+  if not w then return nil, werr end
+  w:write(M.RESULTS_HEADER)
+
+  -- Per event: totals of each repetition, times, flags.
+  local stats, order = {}, {}
+  local flagged = {}
+  table.sort(journal, by_run)
+  local offsets = {} -- per run: index and time where the next repetition starts
+  local rows_out = 0
+  for _, entry in ipairs(journal) do
+    for _, name in ipairs(entry.flagged or {}) do flagged[name] = true end
+    local off = offsets[entry.run] or { index = 0, time = 0 }
+    local raw, names, units = {}, {}, {}
+    local last = {} -- [tag][cpu] = {value, enabled, running}
+    local max_index, max_time = -1, 0
+    local buf = {}
+    local ok, rerr = store_mod.read_run(dir .. "/" .. entry.file,
+      function(tag, unit, name)
+        raw[tag], names[tag], units[tag] = name, csv_field(name), csv_field(unit)
+        if not stats[name] then
+          stats[name] = { unit = unit, reps = {}, enabled = 0, running = 0 }
+          order[#order + 1] = name
+        end
+      end,
+      function(index, t, cpu, tag, value, enabled, running)
+        local per = last[tag]
+        if not per then
+          per = {}
+          last[tag] = per
+        end
+        local prev = per[cpu]
+        local delta = value - (prev and prev[1] or 0)
+        per[cpu] = { value, enabled, running }
+        local tp = topo[cpu] or none
+        buf[#buf + 1] = string.format("%s,%d,%.6f,%d,%d,%d,%d,%s,%d\n",
+          names[tag], off.index + index, (off.time + t) / 1e9,
+          tp.socket, tp.core, cpu, tp.node, units[tag], delta)
+        if #buf >= 4096 then
+          w:write(table.concat(buf))
+          buf = {}
+        end
+        if index > max_index then max_index = index end
+        if t > max_time then max_time = t end
+      end)
+    if not ok then
+      w:abort()
+      return nil, rerr
+    end
+    w:write(table.concat(buf))
+    rows_out = rows_out + ok
+    offsets[entry.run] = { index = off.index + max_index + 1, time = off.time + max_time }
+    for tag, per in pairs(last) do
+      local s = stats[raw[tag]]
+      local total = 0
+      for _, v in pairs(per) do
+        total = total + v[1]
+        s.enabled = s.enabled + v[2]
+        s.running = s.running + v[3]
+      end
+      s.reps[#s.reps + 1] = total
+    end
+  end
+  local cok, cerr = w:commit()
+  if not cok then return nil, cerr end
+
+  local sw, swerr = core.writer(sum_path, sum_path:match("%.gz$") ~= nil)
+  if not sw then return nil, swerr end
+  sw:write(M.SUMMARY_HEADER)
+  local nflagged = 0
+  for _, name in ipairs(order) do
+    local s = stats[name]
+    local total, mn, mx = 0, math.huge, -math.huge
+    for _, v in ipairs(s.reps) do
+      total = total + v
+      mn = math.min(mn, v)
+      mx = math.max(mx, v)
+    end
+    local status = "ok"
+    if flagged[name] or s.running < s.enabled then
+      status = "flagged: not counted all the time (running < enabled)"
+      nflagged = nflagged + 1
+    end
+    sw:write(string.format("%s,%s,%s,%d,%d,%.17g,%d,%d,%d,%d\n", csv_field(name), csv_field(s.unit),
+      csv_field(status), #s.reps, total, total / #s.reps, mn, mx, s.enabled, s.running))
+  end
+  local unit_of = {}
+  for _, ev in ipairs(manifest.events or {}) do unit_of[ev.name] = ev.unit end
+  for _, r in ipairs(manifest.refused or {}) do
+    sw:write(string.format("%s,%s,%s,0,,,,,,\n", csv_field(r.name), csv_field(unit_of[r.name] or ""),
+      csv_field("refused: " .. tostring(r.error))))
+  end
+  local sok, serr = sw:commit()
+  if not sok then return nil, serr end
+  return { results = out_path, summary = sum_path, events = #order, rows = rows_out,
+           flagged = nflagged, refused = #(manifest.refused or {}), runs = #journal }
+end
+
+return M

@@ -1,0 +1,91 @@
+-- What machine this is: CPU model, topology, kernel, perf settings.
+local core = require "autoperf.core"
+local util = require "autoperf.util"
+
+local M = {}
+
+local SYS_CPU = "/sys/devices/system/cpu"
+
+-- "0-3,8,10-11" -> {0,1,2,3,8,10,11}
+function M.parse_cpulist(s)
+  local out = {}
+  for part in (s or ""):gmatch("[^,%s]+") do
+    local a, b = part:match("^(%d+)%-(%d+)$")
+    if a then
+      for c = tonumber(a), tonumber(b) do out[#out + 1] = c end
+    elseif part:match("^%d+$") then
+      out[#out + 1] = tonumber(part)
+    else
+      return nil, "bad cpu list '" .. s .. "'"
+    end
+  end
+  return out
+end
+
+function M.online_cpus(root)
+  root = root or SYS_CPU
+  return M.parse_cpulist(util.read_line(root .. "/online") or "0")
+end
+
+local function node_of(root, cpu)
+  for _, e in ipairs(core.listdir(root .. "/cpu" .. cpu) or {}) do
+    local n = e.name:match("^node(%d+)$")
+    if n then return tonumber(n) end
+  end
+  return 0
+end
+
+-- {[cpu] = {socket=, core=, node=}} for every online cpu.
+function M.topology(root)
+  root = root or SYS_CPU
+  local topo = {}
+  for _, cpu in ipairs(M.online_cpus(root)) do
+    local base = root .. "/cpu" .. cpu .. "/topology/"
+    topo[cpu] = {
+      cpu = cpu,
+      socket = tonumber(util.read_line(base .. "physical_package_id") or "") or 0,
+      core = tonumber(util.read_line(base .. "core_id") or "") or cpu,
+      node = node_of(root, cpu),
+    }
+  end
+  return topo
+end
+
+function M.cpu_model()
+  local f = io.open("/proc/cpuinfo", "r")
+  if not f then return "unknown" end
+  for line in f:lines() do
+    local v = line:match("^model name%s*:%s*(.-)%s*$")
+      or line:match("^CPU part%s*:%s*(.-)%s*$")
+    if v then
+      f:close()
+      return v
+    end
+  end
+  f:close()
+  return "unknown"
+end
+
+local function proc_int(path)
+  return tonumber(util.read_line(path) or "")
+end
+
+-- Everything the manifest records about the machine.
+function M.describe()
+  local topo = M.topology()
+  local cpus = {}
+  for cpu, t in pairs(topo) do cpus[#cpus + 1] = t end
+  table.sort(cpus, function(a, b) return a.cpu < b.cpu end)
+  local uts = util.read_line("/proc/sys/kernel/osrelease") or "unknown"
+  return {
+    hostname = util.read_line("/proc/sys/kernel/hostname") or "unknown",
+    kernel = uts,
+    cpu_model = M.cpu_model(),
+    cpus = cpus,
+    perf_event_paranoid = proc_int("/proc/sys/kernel/perf_event_paranoid"),
+    nmi_watchdog = proc_int("/proc/sys/kernel/nmi_watchdog"),
+    kptr_restrict = proc_int("/proc/sys/kernel/kptr_restrict"),
+  }
+end
+
+return M

@@ -1,0 +1,82 @@
+-- Turns a list of events into runs of counter groups.
+--
+-- Kernel events (software, tracepoints, uncounted-by-hardware PMUs) never
+-- compete for counters, so a run is bounded only by what the kernel lets
+-- one process hold: the group read size (core.GROUP_MAX members) and the
+-- descriptor budget (RLIMIT_NOFILE). Events are grouped per PMU, so one
+-- read(2) per group collects them all.
+local core = require "autoperf.core"
+
+local M = {}
+
+-- Descriptors kept free for everything else the process opens.
+M.RESERVED_FDS = 64
+
+-- opts: group_max (default core.GROUP_MAX), fd_budget (descriptors a run
+-- may use), ncpus (groups are opened once per cpu in system-wide mode).
+-- Returns {runs={{groups={{pmu=, events={...}}}}}, lower_bound=n} or nil, msg.
+function M.make(events, opts)
+  opts = opts or {}
+  local group_max = opts.group_max or core.GROUP_MAX
+  local ncpus = opts.ncpus or 1
+  local budget = opts.fd_budget or (1 << 20)
+  local per_run = budget // ncpus
+  if per_run < 1 then
+    return nil, string.format("no descriptor budget left for counters (%d descriptors, %d cpus); raise 'ulimit -n'", budget, ncpus)
+  end
+  local chunk_max = math.min(group_max, per_run)
+
+  -- One list per PMU, in order of first appearance.
+  local order, by_pmu = {}, {}
+  for _, ev in ipairs(events) do
+    local list = by_pmu[ev.pmu]
+    if not list then
+      list = {}
+      by_pmu[ev.pmu] = list
+      order[#order + 1] = ev.pmu
+    end
+    list[#list + 1] = ev
+  end
+
+  local runs, run, used = {}, nil, 0
+  local function place(pmu, chunk)
+    if not run or used + #chunk > per_run then
+      run = { groups = {} }
+      runs[#runs + 1] = run
+      used = 0
+    end
+    run.groups[#run.groups + 1] = { pmu = pmu, events = chunk }
+    used = used + #chunk
+  end
+  for _, pmu in ipairs(order) do
+    local list, chunk = by_pmu[pmu], {}
+    for _, ev in ipairs(list) do
+      chunk[#chunk + 1] = ev
+      -- A chunk may not overflow the current run: cut it where it fills.
+      local room = run and (per_run - used) or per_run
+      if #chunk == chunk_max or (#chunk == room and room < chunk_max) then
+        place(pmu, chunk)
+        chunk = {}
+      end
+    end
+    if #chunk > 0 then place(pmu, chunk) end
+  end
+  return { runs = runs, lower_bound = math.ceil(#events / per_run) }
+end
+
+-- {{{pmu=, events={names}}}} for the manifest.
+function M.describe(plan)
+  local out = {}
+  for i, run in ipairs(plan.runs) do
+    local groups = {}
+    for j, g in ipairs(run.groups) do
+      local names = {}
+      for k, ev in ipairs(g.events) do names[k] = ev.name end
+      groups[j] = { pmu = g.pmu, events = names }
+    end
+    out[i] = { groups = groups }
+  end
+  return out
+end
+
+return M

@@ -1,0 +1,289 @@
+-- profile: runs a workload once per planned run (and repetition), counting
+-- every event of the run the whole time, sampling at intervals, and writes
+-- the output directory (see store.lua).
+local core = require "autoperf.core"
+local machine = require "autoperf.machine"
+local plan_mod = require "autoperf.plan"
+local store_mod = require "autoperf.store"
+local util = require "autoperf.util"
+
+local M = {}
+
+M.VERSION = "0.1.0"
+
+local E = core.errno
+
+local function attr_of(ev)
+  return {
+    type = ev.type, config = ev.config, config1 = ev.config1, config2 = ev.config2,
+    exclude_user = ev.exclude_user, exclude_kernel = ev.exclude_kernel,
+    exclude_hv = ev.exclude_hv,
+  }
+end
+
+-- Opens the run's groups on target (pid, or -1 with cpus). Events the
+-- kernel refuses land in refused[name]; events that did not fit in the
+-- descriptor budget are returned as leftovers for an extra run.
+local function open_groups(run, pid, cpus, refused)
+  local opened, leftovers = {}, {}
+  local out_of_fds = false
+  for _, cpu in ipairs(cpus) do
+    for _, pg in ipairs(run.groups) do
+      local g = core.group(pid, cpu)
+      for _, ev in ipairs(pg.events) do
+        if not refused[ev.name] and not out_of_fds then
+          local ok, err, errno = g:add(attr_of(ev), ev.tag)
+          if not ok and errno == E.E2BIG and g:size() > 0 then
+            opened[#opened + 1] = { group = g, cpu = cpu }
+            g = core.group(pid, cpu)
+            ok, err, errno = g:add(attr_of(ev), ev.tag)
+          end
+          if not ok then
+            if errno == E.EMFILE or errno == E.ENFILE then
+              out_of_fds = true
+            else
+              refused[ev.name] = err
+            end
+          end
+        end
+        if out_of_fds and cpu == cpus[1] then leftovers[#leftovers + 1] = ev end
+      end
+      if g:size() > 0 then opened[#opened + 1] = { group = g, cpu = cpu } end
+    end
+  end
+  return opened, leftovers
+end
+
+local function close_groups(opened, closer)
+  for _, o in ipairs(opened) do o.group:close(closer) end
+end
+
+local function exit_text(st)
+  if st.signal then
+    return "killed by " .. (st.signame and ("SIG" .. st.signame) or ("signal " .. st.signal))
+      .. (st.core and " (core dumped)" or "")
+  end
+  return "exited with " .. st.code
+end
+M.exit_text = exit_text
+
+-- One execution of the workload under one run's groups. Returns an entry
+-- for the journal, or nil, message, exit code.
+local function execute(ctx, run, ri, rep)
+  local opts = ctx.opts
+  local proc, err = core.spawn(opts.argv, { env = opts.env, cwd = opts.cwd, cpus = opts.cpus })
+  if not proc then return nil, err, 1 end
+  local system_wide = opts.system_wide
+  local cpus = system_wide and ctx.cpus or { -1 }
+  local opened, leftovers = open_groups(run, system_wide and -1 or proc:pid(), cpus, ctx.refused)
+  local fname = store_mod.run_file(ri, rep)
+  local w, werr = core.writer(ctx.store:path(fname), true)
+  if not w then
+    proc:close()
+    close_groups(opened, ctx.closer)
+    return nil, werr, 1
+  end
+  local function fail(msg, code)
+    proc:kill(9)
+    proc:close()
+    w:abort()
+    close_groups(opened, ctx.closer)
+    return nil, msg, code
+  end
+
+  -- Header: the events this file holds (those the kernel opened).
+  local header = { string.format("#autoperf-run %d %d\n", ri, rep) }
+  local seen, nevents = {}, 0
+  for _, o in ipairs(opened) do
+    for _, tag in ipairs(o.group:tags()) do
+      if not seen[tag] then
+        seen[tag] = true
+        nevents = nevents + 1
+        local ev = ctx.by_tag[tag]
+        header[#header + 1] = string.format("#event %d %s %s\n", tag, ev.pmu, ev.name)
+      end
+    end
+  end
+  header[#header + 1] = store_mod.HEADER .. "\n"
+  w:write(table.concat(header))
+
+  if system_wide then
+    for _, o in ipairs(opened) do o.group:enable() end
+  end
+  local t0 = core.now_ns()
+  local ok, rerr, rerrno = proc:release()
+  if not ok then
+    local code = (rerrno == E.ENOENT) and 127 or 126
+    return fail(string.format("cannot run '%s': %s", opts.argv[1], rerr), code)
+  end
+
+  local rows, index = 0, 0
+  local function sample(t)
+    for _, o in ipairs(opened) do
+      local sok, serr = o.group:sample(w, index, t, o.cpu)
+      if not sok then return nil, serr end
+      rows = rows + o.group:size()
+    end
+    index = index + 1
+    return true
+  end
+
+  local interval_ns = (opts.interval_ms or 0) * 1000000
+  local next_tick = t0 + interval_ns
+  local status
+  while true do
+    local timeout = -1
+    if interval_ns > 0 then
+      timeout = math.max(0, (next_tick - core.now_ns() + 999999) // 1000000)
+    end
+    local st, werr2 = proc:wait(timeout)
+    if st then
+      status = st
+      break
+    elseif st == nil and werr2 ~= "interrupted" then
+      return fail(werr2, 1)
+    elseif st == nil or core.caught_signal() then
+      local sig = core.caught_signal() or 2
+      return fail("interrupted by signal " .. sig .. "; completed runs are kept, rerun to resume", 128 + sig)
+    elseif core.now_ns() >= next_tick then
+      local sok, serr = sample(core.now_ns() - t0)
+      if not sok then return fail(serr, 1) end
+      -- Skip ticks we slept through rather than bunching samples.
+      repeat next_tick = next_tick + interval_ns until next_tick > core.now_ns()
+    end
+  end
+  local elapsed = core.now_ns() - t0
+  if system_wide then
+    for _, o in ipairs(opened) do o.group:disable() end
+  end
+  local sok, serr = sample(elapsed)
+  if not sok then return fail(serr, 1) end
+
+  -- Verification: every event must have been counted the whole time.
+  local flagged = {}
+  for _, o in ipairs(opened) do
+    local enabled, running = o.group:read()
+    if enabled and running < enabled then
+      for _, tag in ipairs(o.group:tags()) do
+        flagged[#flagged + 1] = ctx.by_tag[tag].name
+      end
+    end
+  end
+  w:write(string.format("#end rows=%d\n", rows))
+  local cok, cerr = w:commit()
+  proc:close()
+  close_groups(opened, ctx.closer)
+  if not cok then return nil, cerr, 1 end
+
+  return {
+    run = ri, rep = rep, file = fname, events = nevents,
+    elapsed_ns = elapsed, samples = index,
+    exit_code = status.code, signal = status.signame and ("SIG" .. status.signame) or nil,
+    status = exit_text(status), flagged = #flagged > 0 and flagged or nil,
+    utime = status.utime, stime = status.stime, maxrss_kb = status.maxrss_kb,
+  }, leftovers
+end
+
+local function default_progress() end
+
+-- opts: argv, events (catalog records), out, interval_ms, repetitions,
+-- system_wide, force, dry_run, env, cwd, cpus, progress(fn(msg)).
+-- Returns a summary table, or nil, message, exit code.
+function M.run(opts)
+  local progress = opts.progress or default_progress
+  if not opts.argv or #opts.argv == 0 then return nil, "no command to profile", 2 end
+  if not util.which(opts.argv[1]) then
+    return nil, "command not found: " .. opts.argv[1], 127
+  end
+  local nofile = core.raise_nofile() or 1024
+  local ncpus = 1
+  local cpus = machine.online_cpus()
+  if opts.system_wide then ncpus = #cpus end
+  -- Tags number the events; the planner and the run files use them.
+  for i, ev in ipairs(opts.events) do ev.tag = i end
+  local plan, perr = plan_mod.make(opts.events, {
+    fd_budget = nofile - plan_mod.RESERVED_FDS, ncpus = ncpus,
+  })
+  if not plan then return nil, perr, 1 end
+  if opts.dry_run then return { plan = plan, dry_run = true } end
+
+  local names = {}
+  for _, ev in ipairs(opts.events) do names[#names + 1] = ev.name end
+  local reps = opts.repetitions or 1
+  local settings = {
+    interval_ms = opts.interval_ms or 0, repetitions = reps,
+    system_wide = opts.system_wide and true or false,
+  }
+  local manifest = {
+    tool = "autoperf", version = M.VERSION,
+    created = os.date("!%Y-%m-%dT%H:%M:%SZ"),
+    command = opts.argv, cwd = opts.cwd or os.getenv("PWD"),
+    settings = settings,
+    key = { command = opts.argv, events = names, settings = settings },
+    machine = machine.describe(),
+    pmus = { sysfs = opts.pmus or {}, libpfm = core.pfm_pmus() or {} },
+    events = {},
+    plan = plan_mod.describe(plan),
+    refused = {},
+  }
+  for i, ev in ipairs(opts.events) do
+    manifest.events[i] = { name = ev.name, unit = ev.pmu, source = ev.source, encoding = ev.encoding }
+  end
+  local store, serr = store_mod.open(opts.out, manifest, { force = opts.force })
+  if not store then return nil, serr, 1 end
+
+  local closer = core.closer()
+  local ctx = { opts = opts, store = store, closer = closer, cpus = cpus, refused = {}, by_tag = {} }
+  for _, r in ipairs(manifest.refused) do ctx.refused[r.name] = r.error end
+  for _, ev in ipairs(opts.events) do ctx.by_tag[ev.tag] = ev end
+  core.trap_signals()
+
+  local summary = { dir = opts.out, plan = plan, runs = 0, failed = {}, flagged = {}, resumed = 0 }
+  local t_start = core.now_ns()
+  local ri = 1
+  while ri <= #plan.runs do
+    local run = plan.runs[ri]
+    for rep = 1, reps do
+      if store:is_done(ri, rep) then
+        summary.resumed = summary.resumed + 1
+      else
+        progress(string.format("run %d/%d, repetition %d/%d: %d events", ri, #plan.runs, rep, reps,
+          (function() local n = 0 for _, g in ipairs(run.groups) do n = n + #g.events end return n end)()))
+        local entry, eerr, code = execute(ctx, run, ri, rep)
+        if not entry then
+          if closer then closer:stop() end
+          return nil, eerr, code
+        end
+        local leftovers = eerr
+        if rep == 1 and #leftovers > 0 then
+          -- Out of descriptors: measure the rest in an extra run.
+          local extra = plan_mod.make(leftovers, { fd_budget = #leftovers, ncpus = 1 })
+          plan.runs[#plan.runs + 1] = extra.runs[1]
+          manifest.plan = plan_mod.describe(plan)
+        end
+        local cok, cerr = store:complete(entry)
+        if not cok then return nil, cerr, 1 end
+        if entry.exit_code ~= 0 then
+          summary.failed[#summary.failed + 1] = string.format("run %d rep %d: %s", ri, rep, entry.status)
+        end
+        for _, name in ipairs(entry.flagged or {}) do summary.flagged[#summary.flagged + 1] = name end
+        summary.runs = summary.runs + 1
+      end
+    end
+    -- Record refusals as they are learnt, so a resumed profile skips them.
+    manifest.refused = {}
+    for name, err in pairs(ctx.refused) do manifest.refused[#manifest.refused + 1] = { name = name, error = err } end
+    table.sort(manifest.refused, function(a, b) return a.name < b.name end)
+    local mok, merr = store:save()
+    if not mok then return nil, merr, 1 end
+    ri = ri + 1
+  end
+  if closer then closer:stop() end
+  summary.elapsed_s = (core.now_ns() - t_start) / 1e9
+  summary.refused = manifest.refused
+  summary.events = #opts.events - #manifest.refused
+  summary.repetitions = reps
+  return summary
+end
+
+return M

@@ -1,0 +1,208 @@
+-- The output directory: manifest.json, one file per run (written
+-- atomically), and journal.jsonl, the list of completed runs.
+--
+-- A run file is CSV (gzip-compressed), self-describing:
+--   #autoperf-run <run> <rep>
+--   #event <tag> <unit> <name>            one per event measured
+--   index,time_ns,cpu,tag,value,enabled,running
+--   ... one row per event, cpu and sample (raw cumulative values) ...
+--   #end rows=<n>
+local cjson = require "cjson"
+local core = require "autoperf.core"
+local util = require "autoperf.util"
+
+local M = {}
+M.__index = M
+
+M.MANIFEST = "manifest.json"
+M.JOURNAL = "journal.jsonl"
+M.HEADER = "index,time_ns,cpu,tag,value,enabled,running"
+
+function M.run_file(run, rep)
+  return string.format("run-%03d-%02d.csv.gz", run, rep)
+end
+
+local function decode(s, where)
+  local ok, v = pcall(cjson.decode, s)
+  if not ok then return nil, where .. ": not valid JSON (" .. tostring(v) .. ")" end
+  return v
+end
+
+local function read_manifest(dir)
+  local path = dir .. "/" .. M.MANIFEST
+  local s = util.read_file(path)
+  if not s then return nil end
+  return decode(s, path)
+end
+
+-- Completed runs, in the order they completed. A last line cut short by a
+-- crash is not a completed run; any other bad line is corruption.
+local function read_journal(dir)
+  local path = dir .. "/" .. M.JOURNAL
+  local s = util.read_file(path)
+  local out = {}
+  if not s then return out end
+  local lineno = 0
+  for line in s:gmatch("([^\n]*)\n") do
+    lineno = lineno + 1
+    local e, err = decode(line, path .. ":" .. lineno)
+    if not e then return nil, err end
+    if type(e.run) ~= "number" or type(e.rep) ~= "number" or type(e.file) ~= "string" then
+      return nil, path .. ":" .. lineno .. ": entry lacks run, rep or file"
+    end
+    out[#out + 1] = e
+  end
+  return out
+end
+
+-- Opens dir for a new or resumed profile. key identifies the profile
+-- (command, events, settings): a directory holding another profile is
+-- refused unless force.
+function M.open(dir, manifest, opts)
+  opts = opts or {}
+  local self = setmetatable({ dir = dir, manifest = manifest, journal = {}, done = {} }, M)
+  local entries = core.listdir(dir)
+  if entries and #entries > 0 then
+    local old, err = read_manifest(dir)
+    if not old and err then return nil, err end
+    if not old then
+      return nil, dir .. " exists and is not an autoperf output directory; use -o to choose another"
+    end
+    if cjson.encode(old.key) ~= cjson.encode(manifest.key) and not opts.force then
+      return nil, dir .. " holds a profile of something else (" ..
+        util.shell_join(old.command or {}) .. "); use --force to replace it or -o another directory"
+    end
+    if cjson.encode(old.key) == cjson.encode(manifest.key) then
+      local journal, jerr = read_journal(dir)
+      if not journal then return nil, jerr end
+      self.journal = journal
+      for _, e in ipairs(journal) do self.done[e.run .. "/" .. e.rep] = e end
+      manifest.refused = old.refused or manifest.refused
+    else
+      for _, e in ipairs(entries) do
+        if e.name:match("^run%-.*%.csv%.gz") or e.name == M.JOURNAL then
+          os.remove(dir .. "/" .. e.name)
+        end
+      end
+    end
+  else
+    local ok, err = util.mkdirs(dir)
+    if not ok then return nil, err end
+  end
+  local ok, err = self:save()
+  if not ok then return nil, err end
+  return self
+end
+
+function M:save()
+  return util.write_atomic(self.dir .. "/" .. M.MANIFEST, cjson.encode(self.manifest) .. "\n")
+end
+
+function M:is_done(run, rep)
+  return self.done[run .. "/" .. rep] ~= nil
+end
+
+function M:path(name)
+  return self.dir .. "/" .. name
+end
+
+-- Records a completed run (its file already committed).
+function M:complete(entry)
+  self.journal[#self.journal + 1] = entry
+  self.done[entry.run .. "/" .. entry.rep] = entry
+  local lines = {}
+  for i, e in ipairs(self.journal) do lines[i] = cjson.encode(e) end
+  return util.write_atomic(self:path(M.JOURNAL), table.concat(lines, "\n") .. "\n")
+end
+
+-- Reads a finished output directory: manifest, journal.
+function M.load(dir)
+  if not util.is_dir(dir) then return nil, dir .. ": no such directory" end
+  local manifest, err = read_manifest(dir)
+  if not manifest then
+    return nil, err or (dir .. " is not an autoperf output directory (no " .. M.MANIFEST .. ")")
+  end
+  local journal, jerr = read_journal(dir)
+  if not journal then return nil, jerr end
+  return { dir = dir, manifest = manifest, journal = journal }
+end
+
+local function bad(path, lineno, msg)
+  return nil, string.format("%s:%d: %s", path, lineno, msg)
+end
+
+-- Streams a run file: on_event(tag, unit, name) for each header line, then
+-- on_row(index, time_ns, cpu, tag, value, enabled, running) per row.
+-- Returns the number of rows, or nil, "file:line: what is wrong".
+function M.read_run(path, on_event, on_row)
+  local r, err = core.reader(path)
+  if not r then return nil, err end
+  local tags, rows, ended = {}, 0, false
+  local prev = {}
+  while true do
+    local line, rerr, lineno = r:read()
+    if not line then
+      if rerr then
+        r:close()
+        return bad(path, lineno, rerr)
+      end
+      break
+    end
+    lineno = r:lineno()
+    if ended then
+      r:close()
+      return bad(path, lineno, "data after the end marker")
+    end
+    local c = line:sub(1, 1)
+    if c == "#" then
+      local tag, unit, name = line:match("^#event (%d+) (%S+) (.+)$")
+      local n = line:match("^#end rows=(%d+)$")
+      if tag then
+        tags[tonumber(tag)] = true
+        on_event(tonumber(tag), unit, name)
+      elseif n then
+        if tonumber(n) ~= rows then
+          r:close()
+          return bad(path, lineno, string.format("end marker says %s rows, file has %d", n, rows))
+        end
+        ended = true
+      elseif lineno > 1 and not line:match("^#autoperf%-run ") then
+        r:close()
+        return bad(path, lineno, "unknown header line")
+      end
+    elseif line ~= M.HEADER then
+      local f = { line:match("^(%d+),(%d+),(%-?%d+),(%d+),(%d+),(%d+),(%d+)$") }
+      if #f ~= 7 then
+        r:close()
+        return bad(path, lineno, "expected 7 integer fields, got: " .. line:sub(1, 60))
+      end
+      for i = 1, 7 do
+        f[i] = math.tointeger(tonumber(f[i]))
+        if not f[i] then
+          r:close()
+          return bad(path, lineno, "number out of range: " .. line:sub(1, 60))
+        end
+      end
+      if not tags[f[4]] then
+        r:close()
+        return bad(path, lineno, "row for undeclared event tag " .. f[4])
+      end
+      local key = f[4] * 65536 + f[3] + 1
+      local p = prev[key]
+      if p and (f[1] <= p[1] or f[5] < p[2]) then
+        r:close()
+        return bad(path, lineno, "samples out of order or counter went backwards")
+      end
+      prev[key] = { f[1], f[5] }
+      rows = rows + 1
+      on_row(f[1], f[2], f[3], f[4], f[5], f[6], f[7])
+    end
+  end
+  r:close()
+  if not ended then
+    return nil, string.format("%s:%d: file ends without its end marker (cut short)", path, r:lineno() + 1)
+  end
+  return rows
+end
+
+return M

@@ -1,0 +1,184 @@
+-- Small helpers shared by the modules: strings, files, globs.
+local core = require "autoperf.core"
+
+local M = {}
+
+function M.trim(s)
+  return (s:gsub("^%s+", ""):gsub("%s+$", ""))
+end
+
+-- Splits s at every sep (a plain string); empty fields are kept.
+function M.split(s, sep)
+  local out, i = {}, 1
+  while true do
+    local j = s:find(sep, i, true)
+    if not j then
+      out[#out + 1] = s:sub(i)
+      return out
+    end
+    out[#out + 1] = s:sub(i, j - 1)
+    i = j + #sep
+  end
+end
+
+-- The whole file, or nil, message.
+function M.read_file(path)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+-- First line of a small (sysfs, procfs) file without its newline, or nil.
+function M.read_line(path)
+  local f = io.open(path, "r")
+  if not f then return nil end
+  local s = f:read("l")
+  f:close()
+  return s
+end
+
+-- Writes data to path atomically (temp file, fsync, rename).
+function M.write_atomic(path, data)
+  local w, err = core.writer(path, false)
+  if not w then return nil, err end
+  local ok, werr = w:write(data)
+  if not ok then
+    w:abort()
+    return nil, werr
+  end
+  return w:commit()
+end
+
+function M.exists(path)
+  local f = io.open(path, "r")
+  if f then f:close() end
+  return f ~= nil
+end
+
+function M.is_dir(path)
+  return core.listdir(path) ~= nil
+end
+
+-- mkdir -p
+function M.mkdirs(path)
+  local prefix = path:sub(1, 1) == "/" and "/" or ""
+  for part in path:gmatch("[^/]+") do
+    prefix = prefix .. part
+    local ok, err = core.mkdir(prefix)
+    if not ok then return nil, err end
+    prefix = prefix .. "/"
+  end
+  return true
+end
+
+-- Is s a glob (has * ? or [)?
+function M.is_glob(s)
+  return s:find("[%*%?%[]") ~= nil
+end
+
+-- A Lua pattern matching exactly what the shell glob g matches.
+function M.glob_pattern(g)
+  local out = { "^" }
+  local i = 1
+  while i <= #g do
+    local c = g:sub(i, i)
+    if c == "*" then
+      out[#out + 1] = ".*"
+    elseif c == "?" then
+      out[#out + 1] = "."
+    elseif c == "[" then
+      local j = g:find("]", i + 1, true)
+      if j then
+        local body = g:sub(i + 1, j - 1):gsub("^!", "^"):gsub("%%", "%%%%")
+        out[#out + 1] = "[" .. body .. "]"
+        i = j
+      else
+        out[#out + 1] = "%["
+      end
+    else
+      out[#out + 1] = c:gsub("%W", "%%%0")
+    end
+    i = i + 1
+  end
+  out[#out + 1] = "$"
+  return table.concat(out)
+end
+
+-- Levenshtein distance, for "did you mean".
+function M.distance(a, b)
+  local prev, cur = {}, {}
+  for j = 0, #b do prev[j] = j end
+  for i = 1, #a do
+    cur[0] = i
+    local ca = a:byte(i)
+    for j = 1, #b do
+      local cost = ca == b:byte(j) and 0 or 1
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+    end
+    prev, cur = cur, prev
+  end
+  return prev[#b]
+end
+
+-- The names in candidates closest to name (at most n of them).
+function M.closest(name, candidates, n)
+  local scored = {}
+  local lname = name:lower()
+  for _, c in ipairs(candidates) do
+    local lc = c:lower()
+    local d = M.distance(lname, lc)
+    if lc:find(lname, 1, true) then d = math.min(d, 1) end
+    scored[#scored + 1] = { c, d }
+  end
+  table.sort(scored, function(x, y)
+    if x[2] ~= y[2] then return x[2] < y[2] end
+    return x[1] < y[1]
+  end)
+  local out = {}
+  local limit = math.max(2, #name // 2)
+  for i = 1, math.min(n, #scored) do
+    if scored[i][2] <= limit then out[#out + 1] = scored[i][1] end
+  end
+  return out
+end
+
+-- Quotes argv for display the way a shell user would type it.
+function M.shell_join(argv)
+  local out = {}
+  for i, a in ipairs(argv) do
+    if a == "" or a:find("[^%w%-%./_=:,+@%%]") then
+      out[i] = "'" .. a:gsub("'", "'\\''") .. "'"
+    else
+      out[i] = a
+    end
+  end
+  return table.concat(out, " ")
+end
+
+-- The executable argv0 resolves to through PATH, or nil.
+function M.which(argv0, path)
+  local function executable(p)
+    local ok = io.open(p, "r")
+    if not ok then return false end
+    ok:close()
+    return not M.is_dir(p)
+  end
+  if argv0:find("/", 1, true) then
+    return executable(argv0) and argv0 or nil
+  end
+  for dir in ((path or os.getenv("PATH") or "/usr/bin:/bin") .. ":"):gmatch("([^:]*):") do
+    local p = (dir == "" and "." or dir) .. "/" .. argv0
+    if executable(p) then return p end
+  end
+  return nil
+end
+
+function M.human_duration(s)
+  if s < 1 then return string.format("%.0f ms", s * 1000) end
+  if s < 120 then return string.format("%.1f s", s) end
+  return string.format("%dm%02ds", math.floor(s / 60), math.floor(s % 60))
+end
+
+return M
