@@ -47,7 +47,9 @@ local function read_journal(dir)
     lineno = lineno + 1
     local e, err = decode(line, path .. ":" .. lineno)
     if not e then return nil, err end
-    if type(e.run) ~= "number" or type(e.rep) ~= "number" or type(e.file) ~= "string" then
+    -- cjson decodes every number as a float.
+    e.run, e.rep = math.tointeger(e.run), math.tointeger(e.rep)
+    if not e.run or not e.rep or type(e.file) ~= "string" then
       return nil, path .. ":" .. lineno .. ": entry lacks run, rep or file"
     end
     out[#out + 1] = e
@@ -68,11 +70,12 @@ function M.open(dir, manifest, opts)
     if not old then
       return nil, dir .. " exists and is not an autoperf output directory; use -o to choose another"
     end
-    if cjson.encode(old.key) ~= cjson.encode(manifest.key) and not opts.force then
+    local same = util.canonical(old.key) == util.canonical(manifest.key)
+    if not same and not opts.force then
       return nil, dir .. " holds a profile of something else (" ..
         util.shell_join(old.command or {}) .. "); use --force to replace it or -o another directory"
     end
-    if cjson.encode(old.key) == cjson.encode(manifest.key) then
+    if same then
       local journal, jerr = read_journal(dir)
       if not journal then return nil, jerr end
       self.journal = journal
@@ -200,7 +203,7 @@ function M.read_run(path, on_event, on_row)
   end
   r:close()
   if not ended then
-    return nil, string.format("%s:%d: file ends without its end marker (cut short)", path, r:lineno() + 1)
+    return nil, string.format("%s:%d: file ends here without its end marker (cut short)", path, r:lineno())
   end
   return rows
 end

@@ -175,6 +175,21 @@ function M.which(argv0, path)
   return nil
 end
 
+-- A deterministic text for a plain value (tables with sorted keys), to
+-- compare decoded JSON structures.
+function M.canonical(v)
+  if type(v) ~= "table" then return string.format("%q", v) end
+  local keys = {}
+  for k in pairs(v) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b)
+    if type(a) ~= type(b) then return type(a) < type(b) end
+    return a < b
+  end)
+  local out = {}
+  for i, k in ipairs(keys) do out[i] = M.canonical(k) .. "=" .. M.canonical(v[k]) end
+  return "{" .. table.concat(out, ",") .. "}"
+end
+
 function M.human_duration(s)
   if s < 1 then return string.format("%.0f ms", s * 1000) end
   if s < 120 then return string.format("%.1f s", s) end

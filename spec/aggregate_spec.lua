@@ -1,0 +1,211 @@
+local cjson = require "cjson"
+local core = require "autoperf.core"
+local aggregate = require "autoperf.aggregate"
+local store = require "autoperf.store"
+local T = require "spec.support"
+
+-- A hand-made output directory: two cpus' topology, one run with two
+-- repetitions of two events sampled three times (raw cumulative values).
+local function fixture(dir, opts)
+  opts = opts or {}
+  local manifest = {
+    tool = "autoperf", command = { "x" }, key = {},
+    machine = { cpus = { { cpu = 0, socket = 0, core = 0, node = 0 }, { cpu = 1, socket = 1, core = 5, node = 1 } } },
+    events = { { name = "a", unit = "software" }, { name = "b:c", unit = "tracepoint" }, { name = "z:z", unit = "tracepoint" } },
+    refused = { { name = "z:z", error = "Operation not permitted" } },
+  }
+  local f = assert(io.open(dir .. "/manifest.json", "w"))
+  f:write(cjson.encode(manifest))
+  f:close()
+  local journal = {}
+  for rep = 1, 2 do
+    local name = store.run_file(1, rep)
+    local w = assert(core.writer(dir .. "/" .. name, true))
+    local cpu = opts.cpu or -1
+    w:write(string.format("#autoperf-run 1 %d\n#event 1 software a\n#event 2 tracepoint b:c\n", rep))
+    w:write(store.HEADER, "\n")
+    local rows = 0
+    for i = 0, 2 do
+      w:write(string.format("%d,%d,%d,1,%d,%d,%d\n", i, (i + 1) * 100000000, cpu, 10 * (i + 1) * rep, (i + 1) * 100, (i + 1) * 100))
+      w:write(string.format("%d,%d,%d,2,%d,%d,%d\n", i, (i + 1) * 100000000, cpu, (i + 1) * (i + 1), (i + 1) * 100, (i + 1) * 100))
+      rows = rows + 2
+    end
+    w:write(string.format("#end rows=%d\n", rows))
+    assert(w:commit())
+    journal[#journal + 1] = cjson.encode({ run = 1, rep = rep, file = name })
+  end
+  f = assert(io.open(dir .. "/journal.jsonl", "w"))
+  f:write(table.concat(journal, "\n"), "\n")
+  f:close()
+end
+
+local function rewrite_run(dir, edit)
+  local path = dir .. "/" .. store.run_file(1, 1)
+  local r = assert(core.reader(path))
+  local lines = {}
+  while true do
+    local l = r:read()
+    if not l then break end
+    lines[#lines + 1] = l
+  end
+  r:close()
+  local w = assert(core.writer(path, true))
+  w:write(edit(table.concat(lines, "\n") .. "\n"))
+  assert(w:commit())
+  return path
+end
+
+describe("aggregate", function()
+  local dir
+  before_each(function() dir = T.tmpdir() end)
+  after_each(function() T.rmtree(dir) end)
+
+  it("writes results.csv with the original columns and per-interval deltas", function()
+    fixture(dir)
+    local r = assert(aggregate.aggregate(dir))
+    assert.equal(dir .. "/results.csv", r.results)
+    local rows = T.csv(r.results)
+    assert.same({ "EVENT_NAME", "INDEX", "TIME", "SOCKET", "CORE", "CPU", "NODE", "UNIT", "SAMPLE_VALUE" }, rows[1])
+    assert.same({ "a", "0", "0.100000", "-1", "-1", "-1", "-1", "software", "10" }, rows[2])
+    assert.same({ "b:c", "2", "0.300000", "-1", "-1", "-1", "-1", "tracepoint", "5" }, rows[7])
+    -- repetition 2 continues the timeline
+    assert.same({ "a", "3", "0.400000", "-1", "-1", "-1", "-1", "software", "20" }, rows[8])
+    assert.equal(13, #rows)
+    assert.equal(30 + 60, T.event_total(r.results, "a"))
+    assert.equal(9 + 9, T.event_total(r.results, "b:c"))
+  end)
+
+  it("maps cpus to their socket, core and node", function()
+    fixture(dir, { cpu = 1 })
+    local r = assert(aggregate.aggregate(dir))
+    local rows = T.csv(r.results)
+    assert.same({ "1", "5", "1", "1" }, { rows[2][4], rows[2][5], rows[2][6], rows[2][7] })
+  end)
+
+  it("summarizes each event over repetitions and lists refused ones", function()
+    fixture(dir)
+    local r = assert(aggregate.aggregate(dir))
+    local rows = T.csv(r.summary)
+    assert.same({ "EVENT_NAME", "UNIT", "STATUS", "REPETITIONS", "TOTAL", "MEAN", "MIN", "MAX",
+                  "TIME_ENABLED_NS", "TIME_RUNNING_NS" }, rows[1])
+    assert.same({ "a", "software", "ok", "2", "90", "45", "30", "60", "600", "600" }, rows[2])
+    assert.same({ "b:c", "tracepoint", "ok", "2", "18", "9", "9", "9", "600", "600" }, rows[3])
+    assert.equal("z:z", rows[4][1])
+    assert.equal("refused: Operation not permitted", rows[4][3])
+    assert.equal(1, r.refused)
+  end)
+
+  it("flags events whose running time is below the enabled time", function()
+    fixture(dir)
+    rewrite_run(dir, function(s) return (s:gsub("\n(2,%d+,%-1,1,%d+,300),300\n", "\n%1,250\n")) end)
+    local r = assert(aggregate.aggregate(dir))
+    assert.equal(1, r.flagged)
+    local rows = T.csv(r.summary)
+    assert.matches("^flagged", rows[2][3])
+  end)
+
+  it("compresses when the output name ends in .gz", function()
+    fixture(dir)
+    local r = assert(aggregate.aggregate(dir, { output = dir .. "/all.csv.gz" }))
+    local rd = assert(core.reader(r.results))
+    assert.equal("EVENT_NAME,INDEX,TIME,SOCKET,CORE,CPU,NODE,UNIT,SAMPLE_VALUE", rd:read())
+    rd:close()
+    local raw = T.slurp(r.results)
+    assert.equal("\31\139", raw:sub(1, 2))
+  end)
+
+  local function refuses(edit, pattern)
+    fixture(dir)
+    local path = rewrite_run(dir, edit)
+    local r, err = aggregate.aggregate(dir)
+    assert.is_nil(r)
+    assert.matches(path:gsub("%p", "%%%0") .. ":%d+: .-" .. pattern, err)
+    assert.is_false(T.slurp(dir .. "/results.csv"):find("EVENT_NAME", 1, true) ~= nil and
+      #T.csv(dir .. "/results.csv") < 13, "a half-written results.csv was left")
+    return err
+  end
+
+  it("names file and line of a run file cut short", function()
+    local err = refuses(function(s) return (s:gsub("#end rows=6\n", "")) end, "file ends here without its end marker")
+    assert.matches(":10: ", err)
+  end)
+
+  it("names file and line of a malformed row", function()
+    local err = refuses(function(s) return (s:gsub("\n1,200000000,%-1,1,", "\n1,2000x0000,-1,1,", 1)) end,
+      "expected 7 integer fields")
+    assert.matches(":7: ", err)
+  end)
+
+  it("names file and line of a row for an undeclared event", function()
+    refuses(function(s) return (s:gsub("\n(1,200000000,%-1,)1,", "\n%19,", 1)) end, "undeclared event tag 9")
+  end)
+
+  it("refuses counters that go backwards", function()
+    refuses(function(s) return (s:gsub("\n(1,200000000,%-1,1,)20,", "\n%11,", 1)) end, "went backwards")
+  end)
+
+  it("refuses a row count that disagrees with the end marker", function()
+    refuses(function(s) return (s:gsub("#end rows=6", "#end rows=7")) end, "end marker says 7 rows")
+  end)
+
+  it("reports a truncated gzip stream with its line", function()
+    fixture(dir)
+    local path = dir .. "/" .. store.run_file(1, 1)
+    local raw = T.slurp(path)
+    local f = assert(io.open(path, "wb"))
+    f:write(raw:sub(1, #raw - 30))
+    f:close()
+    local r, err = aggregate.aggregate(dir)
+    assert.is_nil(r)
+    assert.matches(path:gsub("%p", "%%%0") .. ":%d+: ", err)
+  end)
+
+  it("refuses a corrupt journal naming its line", function()
+    fixture(dir)
+    local f = assert(io.open(dir .. "/journal.jsonl", "a"))
+    f:write("{not json\n")
+    f:close()
+    local r, err = aggregate.aggregate(dir)
+    assert.is_nil(r)
+    assert.matches("journal%.jsonl:3: not valid JSON", err)
+  end)
+
+  it("explains a directory that is not a profile", function()
+    local r, err = aggregate.aggregate(dir)
+    assert.is_nil(r)
+    assert.matches("not an autoperf output directory", err)
+    local r2, err2 = aggregate.aggregate(dir .. "/missing")
+    assert.is_nil(r2)
+    assert.matches("no such directory", err2)
+  end)
+end)
+
+describe("store", function()
+  local dir
+  before_each(function() dir = T.tmpdir() end)
+  after_each(function() T.rmtree(dir) end)
+
+  it("creates the directory, resumes the same profile and refuses another", function()
+    local m = { key = { command = { "a" } }, command = { "a" } }
+    local s = assert(store.open(dir .. "/out", m))
+    assert(s:complete({ run = 1, rep = 1, file = "run-001-01.csv.gz" }))
+    local again = assert(store.open(dir .. "/out", { key = { command = { "a" } }, command = { "a" } }))
+    assert.is_true(again:is_done(1, 1))
+    assert.is_false(again:is_done(1, 2))
+    local other, err = store.open(dir .. "/out", { key = { command = { "b" } }, command = { "b" } })
+    assert.is_nil(other)
+    assert.matches("%-%-force", err)
+    local forced = assert(store.open(dir .. "/out", { key = { command = { "b" } }, command = { "b" } }, { force = true }))
+    assert.is_false(forced:is_done(1, 1))
+  end)
+
+  it("refuses a non-empty directory that is not a profile", function()
+    local f = assert(io.open(dir .. "/precious.txt", "w"))
+    f:write("x")
+    f:close()
+    local s, err = store.open(dir, { key = {} })
+    assert.is_nil(s)
+    assert.matches("not an autoperf output directory", err)
+    assert.equal("x", T.slurp(dir .. "/precious.txt"))
+  end)
+end)
