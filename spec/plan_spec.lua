@@ -72,6 +72,7 @@ describe("planner for kernel events", function()
 
   it("describes the plan by event names for the manifest", function()
     local d = plan.describe(plan.make(events(2, "software")))
-    assert.same({ { groups = { { pmu = "software", events = { "software1", "software2" } } } } }, d)
+    assert.same({ runs = { { groups = { { pmu = "software", events = { "software1", "software2" } } } } },
+                  lower_bound = 1 }, d)
   end)
 end)

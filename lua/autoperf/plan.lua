@@ -64,7 +64,8 @@ function M.make(events, opts)
   return { runs = runs, lower_bound = math.ceil(#events / per_run) }
 end
 
--- {{{pmu=, events={names}}}} for the manifest.
+-- {runs={{groups={{pmu=, events={names}}}}}, lower_bound=} for the
+-- manifest.
 function M.describe(plan)
   local out = {}
   for i, run in ipairs(plan.runs) do
@@ -76,7 +77,7 @@ function M.describe(plan)
     end
     out[i] = { groups = groups }
   end
-  return out
+  return { runs = out, lower_bound = plan.lower_bound }
 end
 
 return M

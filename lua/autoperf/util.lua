@@ -178,6 +178,11 @@ end
 -- A deterministic text for a plain value (tables with sorted keys), to
 -- compare decoded JSON structures.
 function M.canonical(v)
+  if type(v) == "number" then
+    -- JSON brings integers back as floats: 3.0 and 3 are the same here.
+    local i = math.tointeger(v)
+    return i and tostring(i) or string.format("%.17g", v)
+  end
   if type(v) ~= "table" then return string.format("%q", v) end
   local keys = {}
   for k in pairs(v) do keys[#keys + 1] = k end
