@@ -59,7 +59,8 @@ $(BUILD)/workloads/%: examples/workloads/%.c
 bootstrap:
 	@scripts/bootstrap
 
-# The tests run the binary and load core.so from a plain lua5.4; the
+# The tests run the binary and load core.so from a plain lua5.4 (the asan
+# build runs busted inside its own instrumented binary instead); the
 # summary line "N passed, N failed" is the last line of the output.
 check: all
 	AUTOPERF_BIN=$(abspath $(BIN)) AUTOPERF_BUILD=$(abspath $(BUILD)) \
@@ -73,7 +74,8 @@ asan: bootstrap
 	@$(MAKE) --no-print-directory BUILD=build-asan \
 	  CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  LDFLAGS="-fsanitize=address,undefined" \
-	  TEST_ENV="LD_PRELOAD=$$($(CC) -print-file-name=libasan.so):$$($(CC) -print-file-name=libubsan.so) ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 LSAN_OPTIONS=suppressions=$(abspath spec/lsan.supp):print_suppressions=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1" \
+	  BUSTED="$(abspath build-asan/autoperf) run /usr/bin/busted" \
+	  TEST_ENV="ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(abspath spec/lsan.supp):print_suppressions=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1" \
 	  check
 
 demo: bootstrap

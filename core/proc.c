@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -94,6 +95,8 @@ int ap_spawn(struct ap_proc *p, const struct ap_spawn_opts *o)
 
 	/* Also here, so the group exists before anyone signals it. */
 	setpgid(pid, pid);
+	/* Orphans of the workload become ours to kill and reap. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	close(go[0]);
 	close(errp[1]);
 	p->pid = pid;
@@ -167,11 +170,17 @@ static int reap(struct ap_proc *p, int options)
 
 /* Kills what the workload left behind in its process group, while its
  * leader is still an unreaped zombie so that the group id cannot have
- * been reused, then reaps the leader. */
+ * been reused, then reaps the leader and the orphans (we are their
+ * subreaper), so that neither orphan nor zombie remains. */
 static int finish(struct ap_proc *p)
 {
 	kill(-p->pid, SIGKILL);
-	return reap(p, 0);
+	int r = reap(p, 0);
+	pid_t o;
+	do
+		o = waitpid(-p->pid, NULL, 0);
+	while (o > 0 || (o < 0 && errno == EINTR));
+	return r;
 }
 
 static int exited_unreaped(struct ap_proc *p, int timeout_ms)

@@ -51,11 +51,46 @@ local function build_parser()
     "  autoperf profile -o sched -e 'sched:*,task-clock' -I 10 -- make -j2\n" ..
     "An interrupted profile resumes when rerun with the same arguments.")
 
+  local run = p:command("run", "Run a Lua script with the autoperf API loaded (require \"autoperf\").")
+  run:argument("script", "Lua file; when not found from here, looked up in the bundled examples/.")
+  run:argument("args", "Arguments for the script (its 'arg' table and '...').")
+    :args("*")
+  run:epilog("Example:\n  autoperf run experiments/sweep.lua")
+
   local agg = p:command("aggregate", "Merge an output directory into results.csv and summary.csv.")
   agg:argument("dir", "Output directory of 'autoperf profile'.")
   agg:option("-o --output", "Results file (default DIR/results.csv; a .gz name compresses).")
   agg:epilog("Example:\n  autoperf aggregate out")
   return p
+end
+
+-- The script path as given, or else under the bundled examples/ (beside
+-- lua/ in the tree and under PREFIX/share/autoperf when installed).
+function M.resolve_script(path, lua_dir)
+  if util.exists(path) or path:sub(1, 1) == "/" or not lua_dir then return path end
+  local bundled = lua_dir .. "/../examples/" .. path:gsub("^examples/", "")
+  if util.exists(bundled) then return bundled end
+  return path
+end
+
+local function cmd_run(script, args, env)
+  local path = M.resolve_script(script, env.lua_dir)
+  local chunk, err = loadfile(path)
+  if not chunk then
+    errorf("%s", (err:gsub("^cannot open (%S+)", "cannot open script %1")))
+    return 1
+  end
+  -- Scripts see their arguments as Lua's standalone interpreter passes
+  -- them: the global 'arg' and '...'.
+  local argt = { [0] = path }
+  for i, a in ipairs(args) do argt[i] = a end
+  _G.arg = argt
+  local ok, res = xpcall(chunk, debug.traceback, table.unpack(args))
+  if not ok then
+    errorf("%s", res)
+    return 1
+  end
+  return math.tointeger(res) or 0
 end
 
 -- Options of 'profile' that take a value: their value is not the command.
@@ -224,9 +259,13 @@ function M.main(argv, env)
   local args = {}
   for i, v in ipairs(argv) do args[i] = v end
   local cmd = {}
-  -- 'profile' takes the workload's arguments verbatim.
+  -- 'profile' and 'run' take the workload's (script's) arguments verbatim.
   for i, v in ipairs(args) do
-    if v == "profile" then
+    if v == "run" and args[i + 1] and args[i + 1]:sub(1, 1) ~= "-" then
+      local rest = {}
+      for j = i + 2, #args do rest[#rest + 1] = args[j] end
+      return cmd_run(args[i + 1], rest, env or {})
+    elseif v == "profile" then
       local ours
       ours, cmd = M.split_command(args, i + 1)
       local head = {}
