@@ -236,6 +236,39 @@ describe("autoperf CLI", function()
     end)
   end)
 
+  describe("run", function()
+    it("runs a Lua script with the API and its arguments", function()
+      local script = dir .. "/s.lua"
+      local f = assert(io.open(script, "w"))
+      f:write('local ap = require "autoperf"\nlocal a, b = ...\n',
+        'print(arg[0] == ... and "" or "args", a, b, arg[2], #ap.events("task-clock"))\n')
+      f:close()
+      local out, err, code = T.autoperf("run", script, "x", "y z")
+      assert.equal(0, code, err)
+      assert.equal("args\tx\ty z\ty z\t1\n", out)
+    end)
+
+    it("finds bundled examples when the path is not found from here", function()
+      local out, err, code = T.sh("cd / && " .. T.quote(T.bin) .. " run experiments/dd-writes.lua 7")
+      if not T.tracefs then return pending("tracefs is not mounted") end
+      assert.equal(0, code, err)
+      assert.matches("\n%s+7%s+7%s+%d+\n", out)
+    end)
+
+    it("reports a script error in one line and fails", function()
+      local script = dir .. "/bad.lua"
+      local f = assert(io.open(script, "w"))
+      f:write('error("boom", 0)\n')
+      f:close()
+      local _, err, code = T.autoperf("run", script)
+      assert.equal(1, code)
+      assert.equal("autoperf: boom\n", err)
+      local _, err2, code2 = T.autoperf("run", dir .. "/missing.lua")
+      assert.equal(1, code2)
+      assert.matches("cannot open script", err2)
+    end)
+  end)
+
   describe("aggregate", function()
     it("names the file and line of a truncated run file", function()
       local out = dir .. "/t"

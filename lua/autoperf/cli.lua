@@ -85,7 +85,9 @@ local function cmd_run(script, args, env)
   local argt = { [0] = path }
   for i, a in ipairs(args) do argt[i] = a end
   _G.arg = argt
-  local ok, res = xpcall(chunk, debug.traceback, table.unpack(args))
+  -- The script's own error message; the traceback only on request.
+  local handler = os.getenv("AUTOPERF_VERBOSE") and debug.traceback or tostring
+  local ok, res = xpcall(chunk, handler, table.unpack(args))
   if not ok then
     errorf("%s", res)
     return 1
