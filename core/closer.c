@@ -4,10 +4,13 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Descriptors per message; the kernel caps SCM_RIGHTS at 253. */
@@ -69,10 +72,30 @@ static int receive(int sock, int flags, struct held *h)
 	return 1;
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Closing the last event of a tracepoint holds the kernel's event_mutex
+ * through an RCU grace period (~35 ms), and opening any tracepoint event
+ * needs that mutex. So the closer (1) holds everything until the sender is
+ * done, or until it holds more than half of what it may (the sender's
+ * next runs reopen the same tracepoints, which makes these closes cheap
+ * and keeps its opens fast), and (2) after each slow close pauses as long
+ * as the close took, so that a profile starting meanwhile gets the mutex.
+ */
 static _Noreturn void serve(int sock)
 {
 	struct held h = {0};
 	int open_peer = 1;
+	struct rlimit rl;
+	size_t high_water = 512;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur / 2 > high_water)
+		high_water = rl.rlim_cur / 2;
 
 	prctl(PR_SET_NAME, "autoperf-close");
 	/* Shed what we inherited; cheap, the parent still holds it all. */
@@ -85,7 +108,8 @@ static _Noreturn void serve(int sock)
 		 * descriptors never pile up in flight (the kernel limits how
 		 * many a sender may have in flight). */
 		while (open_peer) {
-			int busy = h.next < h.ready;
+			int busy = h.next < h.ready &&
+				   h.ready - h.next > high_water;
 			int r = receive(sock, busy ? MSG_DONTWAIT : 0, &h);
 			if (r == 0 || (r < 0 && r != -EINTR && r != -EAGAIN)) {
 				open_peer = 0;
@@ -94,8 +118,16 @@ static _Noreturn void serve(int sock)
 			if (r == -EAGAIN)
 				break;
 		}
-		if (h.next < h.ready) {
+		if (h.next < h.ready &&
+		    (!open_peer || h.ready - h.next > high_water)) {
+			uint64_t t = now_ns();
 			close(h.fds[h.next++]);
+			t = now_ns() - t;
+			if (t > 1000000) {
+				struct timespec pause = {(time_t)(t / 1000000000u),
+							 (long)(t % 1000000000u)};
+				nanosleep(&pause, NULL);
+			}
 			continue;
 		}
 		if (h.next == h.n)

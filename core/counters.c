@@ -6,6 +6,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 static int perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu,
@@ -82,7 +83,20 @@ int ap_group_read(struct ap_group *g, struct ap_reading *r)
 	if (g->n == 0)
 		return -EBADF;
 	size_t want = (3 + 2 * g->n) * sizeof(uint64_t);
-	ssize_t got = read(g->fds[0], g->buf, want);
+	ssize_t got;
+	/*
+	 * While the workload forks, a child's copy of an inherited group is
+	 * built member by member; a read that sees it half-built fails with
+	 * ECHILD (kernel commit 32671e3799ca, "perf: Disallow mis-matched
+	 * inherited group reads"). The window is short: try again.
+	 */
+	for (int tries = 0;; tries++) {
+		got = read(g->fds[0], g->buf, want);
+		if (got >= 0 || errno != ECHILD || tries == 10000)
+			break;
+		struct timespec pause = {0, 20000};
+		nanosleep(&pause, NULL);
+	}
 	if (got < 0)
 		return -errno;
 	if ((size_t)got != want || g->buf[0] != g->n)

@@ -177,6 +177,32 @@ describe("autoperf CLI", function()
       assert.truthy(T.slurp(out .. "/run-001-03.csv.gz") ~= "")
     end)
 
+    it("says a complete profile is complete, and measures again with --force", function()
+      local out = dir .. "/c"
+      local args = { "profile", "-o", out, "-e", "task-clock", "--", "true" }
+      assert.equal(0, select(3, T.autoperf(table.unpack(args))))
+      local before = T.slurp(out .. "/run-001-01.csv.gz")
+      local stdout, err, code = T.autoperf(table.unpack(args))
+      assert.equal(0, code, err)
+      assert.matches("already holds this complete profile", stdout)
+      assert.equal(before, T.slurp(out .. "/run-001-01.csv.gz"))
+      stdout, err, code = T.autoperf("profile", "--force", table.unpack(args, 2))
+      assert.equal(0, code, err)
+      assert.matches("profiled 'true'", stdout)
+    end)
+
+    it("samples a workload that starts threads while it is sampled", function()
+      if not T.tracefs then return pending("tracefs is not mounted") end
+      -- A read racing with the kernel copying the group into a new thread
+      -- fails with ECHILD; sampling must retry, not abort.
+      local out = dir .. "/th"
+      local _, err, code = T.autoperf("profile", "-o", out, "-I", "1", "-e", "syscalls:*,sched:*,task-clock",
+        "--", T.workload("mix"), "1", "20")
+      assert.equal(0, code, err)
+      assert.equal(0, select(3, T.autoperf("aggregate", out)))
+      assert.truthy(T.event_total(out .. "/results.csv", "sched:sched_process_fork") >= 20)
+    end)
+
     it("refuses to overwrite another profile without --force", function()
       local out = dir .. "/f"
       assert.equal(0, select(3, T.autoperf("profile", "-o", out, "-e", "task-clock", "--", "true")))

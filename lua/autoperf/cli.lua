@@ -219,6 +219,11 @@ local function cmd_profile(a, cmd, opts)
     print_plan(result.plan, #events)
     return 0
   end
+  if result.runs == 0 and result.resumed > 0 then
+    print(string.format("autoperf: %s already holds this complete profile (%d run%s); " ..
+      "use --force to measure again, or aggregate it", result.dir, result.resumed, result.resumed == 1 and "" or "s"))
+    return 0
+  end
   print(string.format("autoperf: profiled '%s': %d events in %d run%s x %d repetition%s (%s)%s",
     util.shell_join(cmd), result.events, #result.plan.runs, #result.plan.runs == 1 and "" or "s",
     result.repetitions, result.repetitions == 1 and "" or "s", util.human_duration(result.elapsed_s),

@@ -75,15 +75,18 @@ function M.open(dir, manifest, opts)
       return nil, dir .. " holds a profile of something else (" ..
         util.shell_join(old.command or {}) .. "); use --force to replace it or -o another directory"
     end
-    if same then
+    if same and not opts.force then
+      -- The same profile: resume it.
       local journal, jerr = read_journal(dir)
       if not journal then return nil, jerr end
       self.journal = journal
       for _, e in ipairs(journal) do self.done[e.run .. "/" .. e.rep] = e end
       manifest.refused = old.refused or manifest.refused
     else
+      -- --force: start over (only our own files go).
       for _, e in ipairs(entries) do
-        if e.name:match("^run%-.*%.csv%.gz") or e.name == M.JOURNAL then
+        if e.name:match("^run%-%d+%-%d+%.csv%.gz") or e.name == M.JOURNAL
+          or e.name == "results.csv" or e.name == "summary.csv" then
           os.remove(dir .. "/" .. e.name)
         end
       end
