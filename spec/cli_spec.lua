@@ -157,6 +157,27 @@ describe("autoperf CLI", function()
       for _, c in ipairs(online) do assert.truthy(cpus[tostring(c)], "no row for cpu " .. c) end
     end)
 
+    it("splits into more runs when the descriptor limit is short", function()
+      if not T.tracefs then return pending("tracefs is not mounted") end
+      local out = dir .. "/fd"
+      local _, err, code = T.sh("ulimit -n 200 && " .. T.quote(T.bin) .. " profile -o " .. T.quote(out) ..
+        " -I 0 -e 'syscalls:*' -- true")
+      assert.equal(0, code, err)
+      local m = manifest(out)
+      assert.truthy(#m.plan.runs >= 3, "only " .. #m.plan.runs .. " runs")
+      local planned = 0
+      for _, run in ipairs(m.plan.runs) do
+        local n = 0
+        for _, g in ipairs(run.groups) do n = n + #g.events end
+        assert.truthy(n <= 200 - 64)
+        planned = planned + n
+      end
+      assert.equal(#m.events, planned)
+      assert.equal(0, select(3, T.autoperf("aggregate", out)))
+      local measured = #T.csv(out .. "/summary.csv") - 1
+      assert.equal(#m.events, measured)
+    end)
+
     it("repeats with -r and resumes only what is missing", function()
       local out = dir .. "/r"
       local args = { "profile", "-o", out, "-e", "task-clock", "-r", "3", "--", "true" }
