@@ -157,22 +157,23 @@ static int l_sample(lua_State *L)
 	return 2;
 }
 
-static int l_enable(lua_State *L)
+static int toggle(lua_State *L, int (*fn)(struct ap_group *), const char *what)
 {
-	int err = ap_group_enable(&check_group(L)->g);
+	int err = fn(&check_group(L)->g);
 	if (err)
-		return ap_lua_fail(L, -err, "enable");
+		return ap_lua_fail(L, -err, what);
 	lua_pushboolean(L, 1);
 	return 1;
 }
 
+static int l_enable(lua_State *L)
+{
+	return toggle(L, ap_group_enable, "enable");
+}
+
 static int l_disable(lua_State *L)
 {
-	int err = ap_group_disable(&check_group(L)->g);
-	if (err)
-		return ap_lua_fail(L, -err, "disable");
-	lua_pushboolean(L, 1);
-	return 1;
+	return toggle(L, ap_group_disable, "disable");
 }
 
 /* group:close([closer]): with a closer, the descriptors are closed in the
