@@ -197,6 +197,27 @@ static int l_group_close(lua_State *L)
 	return 0;
 }
 
+/* core.probe(attr) -> true | nil, message, errno: can this event be
+ * opened here (on ourselves, disabled)? */
+static int l_probe(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	struct perf_event_attr a;
+	memset(&a, 0, sizeof(a));
+	a.type = (uint32_t)field_u64(L, 1, "type", 1);
+	a.config = field_u64(L, 1, "config", 1);
+	a.config1 = field_u64(L, 1, "config1", 0);
+	a.config2 = field_u64(L, 1, "config2", 0);
+	struct ap_group g;
+	ap_group_init(&g, 0, -1);
+	int err = ap_group_add(&g, &a, 0);
+	ap_group_close(&g);
+	if (err)
+		return ap_lua_fail(L, -err, NULL);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 static int l_closer(lua_State *L)
 {
 	struct ap_closer *c = lua_newuserdatauv(L, sizeof(*c), 0);
@@ -233,6 +254,8 @@ void ap_lua_counters(lua_State *L)
 	lua_setfield(L, -2, "group");
 	lua_pushcfunction(L, l_closer);
 	lua_setfield(L, -2, "closer");
+	lua_pushcfunction(L, l_probe);
+	lua_setfield(L, -2, "probe");
 	lua_pushinteger(L, AP_GROUP_MAX);
 	lua_setfield(L, -2, "GROUP_MAX");
 }

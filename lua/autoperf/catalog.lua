@@ -2,6 +2,8 @@
 -- the events/ of every PMU in sysfs, one record per measurable event:
 --   {name=, pmu=, source=, type=, config=, config1=, config2=, desc=}
 local core = require "autoperf.core"
+local evspec = require "autoperf.evspec"
+local perfmon = require "autoperf.perfmon"
 local util = require "autoperf.util"
 
 local M = {}
@@ -24,11 +26,30 @@ M.SOFTWARE = {
   { "cgroup-switches", 11, "Context switches to a task in another cgroup" },
 }
 
--- perf's short names for software events.
+-- perf_event.h's PERF_COUNT_HW_*: generic hardware events the kernel maps
+-- onto the core PMU (only where the kernel has one).
+M.HARDWARE = {
+  { "cpu-cycles", 0, "CPU cycles" },
+  { "instructions", 1, "Instructions retired" },
+  { "cache-references", 2, "Cache accesses (usually last-level cache)" },
+  { "cache-misses", 3, "Cache misses (usually last-level cache)" },
+  { "branch-instructions", 4, "Branch instructions retired" },
+  { "branch-misses", 5, "Mispredicted branches" },
+  { "bus-cycles", 6, "Bus cycles" },
+  { "stalled-cycles-frontend", 7, "Cycles the front end stalled" },
+  { "stalled-cycles-backend", 8, "Cycles the back end stalled" },
+  { "ref-cycles", 9, "Reference cycles (not scaled by frequency)" },
+}
+
+-- perf's short names.
 M.ALIASES = {
   cs = "context-switches",
   faults = "page-faults",
   migrations = "cpu-migrations",
+  cycles = "cpu-cycles",
+  branches = "branch-instructions",
+  ["idle-cycles-frontend"] = "stalled-cycles-frontend",
+  ["idle-cycles-backend"] = "stalled-cycles-backend",
 }
 
 local function encoding(ev)
@@ -102,14 +123,19 @@ end
 -- {config=, config1=, config2=}; nil, message for an unknown term.
 function M.encode_terms(terms, formats)
   local attr = { config = 0, config1 = 0, config2 = 0 }
-  for term in (terms or ""):gmatch("[^,]+") do
-    term = util.trim(term)
-    local k, v = term:match("^([%w_]+)=(.+)$")
-    k = k or term
-    local value = v and math.tointeger(tonumber(v)) or (not v and 1) or nil
-    if value == nil then
-      return nil, "bad value in term '" .. term .. "'"
+  local list = terms
+  if type(terms) ~= "table" then
+    list = {}
+    for term in (terms or ""):gmatch("[^,]+") do
+      term = util.trim(term)
+      local k, v = term:match("^([%w_]+)=(.+)$")
+      local value = v and math.tointeger(tonumber(v))
+      if v and not value then return nil, "bad value in term '" .. term .. "'" end
+      list[#list + 1] = { k or term, value }
     end
+  end
+  for _, t in ipairs(list) do
+    local k, value = t[1], t[2] or 1
     if k == "config" or k == "config1" or k == "config2" then
       attr[k] = attr[k] | value
     else
@@ -165,21 +191,129 @@ function M.sysfs_pmus(root)
   return pmus
 end
 
--- Everything this machine offers:
--- {events={...}, by_name={}, pmus={...}, tracefs=root|nil, skipped={msgs}}
+-- Generic hardware events; available only where the kernel has a PMU.
+local function hardware()
+  local out = {}
+  for _, hw in ipairs(M.HARDWARE) do
+    out[#out + 1] = {
+      name = hw[1], pmu = "cpu", source = "kernel", type = 0, config = hw[2], desc = hw[3],
+      hardware = true,
+    }
+  end
+  return out
+end
+
+-- "EVENT:UMASK" (libpfm4) -> "EVENT.UMASK" (Intel's and perf's spelling)
+local function dotted(event, umask)
+  return umask and (event .. "." .. umask) or event
+end
+
+-- libpfm4's events: every umask a configuration. The generic "perf" and
+-- "perf_raw" PMUs repeat the kernel's own events and are left out.
+local function libpfm(force)
+  if not core.pfm_events then return {}, 0 end -- XXX until the binding lands
+  local evs, skipped = core.pfm_events(force)
+  if not evs then return nil, skipped end
+  local facts = {}
+  for _, p in ipairs(core.pfm_pmus(force) or {}) do facts[p.name] = p end
+  local out = {}
+  for _, ev in ipairs(evs) do
+    local f = facts[ev.pmu] or {}
+    if ev.pmu ~= "perf" and ev.pmu ~= "perf_raw" then
+      out[#out + 1] = {
+        name = ev.name, aliases = { dotted(ev.event, ev.umask) },
+        pmu = f.core and "cpu" or ev.pmu, model = ev.pmu, source = "libpfm4",
+        type = ev.type, config = ev.config, config1 = ev.config1, config2 = ev.config2,
+        desc = ev.desc, hardware = true,
+        counters = f.core and { generic_count = f.generic, fixed_count = f.fixed } or nil,
+      }
+    end
+  end
+  return out, skipped
+end
+
+-- The libpfm4 model a perfmon file describes (by Intel's file names), so
+-- that the two sources merge only for the same processor.
+M.PERFMON_MODELS = {
+  skylake = "skl", skylakex = "skx", cascadelakex = "clx", icelake = "icl", icelakex = "icx",
+  sapphirerapids = "spr", ivybridge = "ivb", ivytown = "ivb_ep", haswell = "hsw",
+  haswellx = "hsw_ep", broadwell = "bdw", broadwellx = "bdw_ep", sandybridge = "snb",
+  jaketown = "snb_ep", goldmont = "glm", silvermont = "slm", tremontx = "tmt",
+  knightslanding = "knl", westmereep_sp = "wsm", nehalemep = "nhm",
+}
+
+local function perfmon_model(file)
+  local stem = file:match("^(.-)_core%.json$") or file:match("^(.-)_uncore%.json$") or file:gsub("%.json$", "")
+  return M.PERFMON_MODELS[stem:lower()] or stem:lower()
+end
+
+local function merge_key(ev)
+  if not ev.model or not ev.type then return nil end
+  return table.concat({ ev.model, ev.pmu, ev.type, ev.config, ev.config1 or 0, ev.config2 or 0 }, "|")
+end
+
+-- Folds rec (another source's view of the same configuration) into ev:
+-- perfmon's facts win for constraints and names, the encoding is the
+-- same by construction (it is the merge key).
+local function merge(ev, rec)
+  ev.sources[#ev.sources + 1] = rec.source .. ":" .. rec.name
+  ev.aliases = ev.aliases or {}
+  local function alias(n) if n ~= ev.name then ev.aliases[#ev.aliases + 1] = n end end
+  if rec.source == "perfmon" and ev.source ~= "perfmon" then
+    alias(ev.name)
+    ev.name, ev.source, ev.file = rec.name, rec.source, rec.file
+    for _, k in ipairs({ "desc", "long_desc", "counters", "msr", "shared", "taken_alone", "errata",
+                         "deprecated", "event_code", "umask", "cmask", "inv", "edge", "any" }) do
+      if rec[k] ~= nil then ev[k] = rec[k] end
+    end
+    ev.facts = { constraints = "perfmon:" .. rec.file, encoding = ev.facts.encoding }
+  else
+    alias(rec.name)
+  end
+  for _, a in ipairs(rec.aliases or {}) do alias(a) end
+end
+
+-- Is there a hardware PMU in this kernel? (generic cycles open on us)
+function M.hardware_present()
+  return core.probe({ type = 0, config = 0 }) == true
+end
+
+-- Everything this machine offers, and what the options add:
+--   opts.pmu: a libpfm4 model to use instead of the detected one (also
+--     AUTOPERF_PMU); opts.events_json: perfmon files; opts.smt: HT state
+--     for perfmon counter lists (default: the machine's); opts.no_cache:
+--     skip ~/.cache/pmu-events; opts.tracefs, opts.sysfs: roots (tests).
+-- Returns {events={...}, by_name={}, pmus={...}, pfm_pmus={...},
+-- tracefs=, hardware=bool, skipped={msgs}} or nil, message.
 function M.load(opts)
   opts = opts or {}
-  local cat = { events = {}, by_name = {}, skipped = {} }
+  local cat = { events = {}, by_name = {}, by_lname = {}, skipped = {}, sources = {} }
+  local by_key = {}
+  cat.hardware = opts.hardware
+  if cat.hardware == nil then cat.hardware = M.hardware_present() end
+  local force = opts.pmu or os.getenv("AUTOPERF_PMU")
+  if force == "" then force = nil end
+  cat.model = force
+
   local function add(list)
     for _, ev in ipairs(list) do
-      if not cat.by_name[ev.name] then
-        ev.encoding = encoding(ev)
+      ev.sources = { ev.source .. ":" .. ev.name }
+      ev.facts = { constraints = ev.source, encoding = ev.source }
+      local key = merge_key(ev)
+      local into = key and by_key[key]
+      if into and into.file ~= nil and into.file == ev.file then into = nil end
+      if into then
+        merge(into, ev)
+      else
+        ev.encoding = ev.type and encoding(ev) or "(no PMU here)"
         cat.events[#cat.events + 1] = ev
-        cat.by_name[ev.name] = ev
+        if key then by_key[key] = ev end
       end
     end
   end
+
   add(software())
+  add(hardware())
   cat.tracefs = opts.tracefs or core.tracefs_root()
   if cat.tracefs then
     local tps, err = tracepoints(cat.tracefs)
@@ -190,90 +324,235 @@ function M.load(opts)
   end
   cat.pmus = M.sysfs_pmus(opts.sysfs)
   for _, pmu in ipairs(cat.pmus) do add(pmu.events) end
+
+  -- Hardware sources.
+  local pfm_pmus, perr = core.pfm_pmus(force)
+  if not pfm_pmus then return nil, perr end
+  cat.pfm_pmus = pfm_pmus
+  local pfm, skipped = libpfm(force)
+  if not pfm then return nil, skipped end
+  if skipped and skipped > 0 then
+    cat.skipped[#cat.skipped + 1] = string.format("libpfm4: %d configurations it cannot encode", skipped)
+  end
+  add(pfm)
+  local files = {}
+  for _, f in ipairs(opts.events_json or {}) do files[#files + 1] = f end
+  if not opts.no_cache then
+    for _, f in ipairs(perfmon.cache_files()) do files[#files + 1] = f end
+  end
+  for _, f in ipairs(files) do
+    local recs, err = perfmon.load(f, { smt = opts.smt, sysfs = opts.sysfs })
+    if not recs then return nil, err end
+    local model = perfmon_model(f:match("([^/]+)$"))
+    for _, r in ipairs(recs) do r.model = model end
+    add(recs)
+    cat.sources[#cat.sources + 1] = f
+  end
+
+  -- Which of these the running kernel can open.
+  local sysfs_type = {}
+  for _, p in ipairs(cat.pmus) do sysfs_type[p.name] = p.type end
+  for _, ev in ipairs(cat.events) do
+    if ev.hardware or ev.source == "perfmon" then
+      if ev.unit then
+        ev.type = sysfs_type[ev.pmu]
+        ev.available = ev.type ~= nil
+        if ev.available then ev.encoding = encoding(ev) end
+        ev.why = not ev.available and ("this kernel has no " .. ev.pmu .. " PMU") or nil
+      else
+        ev.available = cat.hardware
+        ev.why = not cat.hardware and "this kernel exposes no hardware PMU" or nil
+      end
+    else
+      ev.available = true
+    end
+  end
+  for _, ev in ipairs(cat.events) do
+    local function name(n)
+      if not cat.by_name[n] then cat.by_name[n] = ev end
+      local l = n:lower()
+      if not cat.by_lname[l] then cat.by_lname[l] = ev end
+    end
+    name(ev.name)
+    for _, a in ipairs(ev.aliases or {}) do name(a) end
+  end
   return cat
 end
 
 local function lookup(cat, name)
-  return cat.by_name[name] or cat.by_name[M.ALIASES[name] or ""]
+  name = M.ALIASES[name] or name
+  return cat.by_name[name] or cat.by_lname[name:lower()]
 end
 
--- "pmu/term=v,.../" with the PMU's own format/.
-local function raw_pmu_event(cat, spec)
-  local pmuname, terms = spec:match("^([%w_%.%-]+)/(.*)/$")
-  if not pmuname or not terms:find("=", 1, true) then return nil end
-  for _, pmu in ipairs(cat.pmus or {}) do
-    if pmu.name == pmuname then
-      local attr, err = M.encode_terms(terms, pmu.formats)
-      if not attr then return nil, "'" .. spec .. "': " .. err end
-      local ev = {
-        name = spec, pmu = pmu.name, source = "spec", type = pmu.type,
-        config = attr.config, config1 = attr.config1, config2 = attr.config2,
-        desc = "raw " .. pmu.name .. " event",
-      }
-      ev.encoding = encoding(ev)
-      return ev
-    end
+-- The formats of a PMU: sysfs, or for "cpu" without one (a forced model
+-- on a machine without the PMU) the Intel core layout Linux publishes.
+local INTEL_CPU_FORMAT = {
+  event = "config:0-7", umask = "config:8-15", edge = "config:18", pc = "config:19",
+  any = "config:21", inv = "config:23", cmask = "config:24-31",
+  offcore_rsp = "config1:0-63", ldlat = "config1:0-15", frontend = "config1:0-23",
+}
+
+local function pmu_by_name(cat, name)
+  for _, p in ipairs(cat.pmus or {}) do
+    if p.name == name then return p end
   end
-  return nil, "'" .. spec .. "': no PMU named '" .. pmuname .. "' in " .. M.SYSFS_PMUS
+  if name == "cpu" then
+    local formats = {}
+    for k, v in pairs(INTEL_CPU_FORMAT) do formats[k] = M.parse_format(v) end
+    return { name = "cpu", type = 4, formats = formats, events = {}, assumed = true }
+  end
 end
 
--- Resolves event specs (names, perf aliases, globs such as 'sched:*',
--- pmu/term=.../, or "all") into event records, without duplicates.
+local function with_mods(ev, mods, display)
+  local suffix = evspec.suffix(mods)
+  if suffix == "" and not display then return ev end
+  local copy = {}
+  for k, v in pairs(ev) do copy[k] = v end
+  for k, v in pairs(evspec.exclude_bits(mods)) do copy[k] = v end
+  copy.name = (display or ev.name) .. suffix
+  copy.aliases = nil
+  copy.base = ev.name
+  return copy
+end
+
+local function unknown(cat, name)
+  local names = {}
+  for _, e in ipairs(cat.events) do names[#names + 1] = e.name end
+  local near = util.closest(name, names, 3)
+  local msg = "unknown event '" .. name .. "'"
+  if #near > 0 then msg = msg .. " (did you mean " .. table.concat(near, ", ") .. "?)" end
+  if name:find(":", 1, true) and not cat.tracefs then
+    msg = msg .. "; tracefs is not mounted, so no tracepoint is known"
+  end
+  return nil, msg
+end
+
+-- Resolves one parsed event into records.
+local function resolve(cat, pe)
+  if pe.kind == "raw" then
+    local ev = { name = string.format("r%x", pe.config), pmu = "cpu", source = "spec", type = 4,
+                 config = pe.config, config1 = 0, config2 = 0, desc = "raw core PMU config",
+                 hardware = true, available = cat.hardware,
+                 why = not cat.hardware and "this kernel exposes no hardware PMU" or nil }
+    ev.encoding = encoding(ev)
+    return { with_mods(ev, pe.mods) }
+  end
+  if pe.kind == "pmu" then
+    local pmu = pmu_by_name(cat, pe.pmu)
+    if not pmu then
+      return nil, "'" .. pe.text .. "': no PMU named '" .. pe.pmu .. "' in " .. M.SYSFS_PMUS
+    end
+    if #pe.terms == 1 and pe.terms[1][2] == nil and not pmu.formats[pe.terms[1][1]] then
+      local ev = cat.by_name[pe.pmu .. "/" .. pe.terms[1][1] .. "/"]
+      if not ev then return unknown(cat, pe.pmu .. "/" .. pe.terms[1][1] .. "/") end
+      return { with_mods(ev, pe.mods, pe.name) }
+    end
+    local attr, err = M.encode_terms(pe.terms, pmu.formats)
+    if not attr then return nil, "'" .. pe.text .. "': " .. err end
+    local ev = {
+      name = pe.name or pe.text:gsub("/[ukh:]*$", "/"), pmu = pmu.name, source = "spec", type = pmu.type,
+      config = attr.config, config1 = attr.config1, config2 = attr.config2,
+      desc = "raw " .. pmu.name .. " event" .. (pmu.assumed and " (Intel core format assumed)" or ""),
+      hardware = pmu.assumed or nil,
+      available = not pmu.assumed or cat.hardware,
+    }
+    ev.why = not ev.available and "this kernel exposes no hardware PMU" or nil
+    ev.encoding = encoding(ev)
+    return { with_mods(ev, pe.mods) }
+  end
+  local name = pe.name
+  if name == "all" then
+    local out = {}
+    for _, ev in ipairs(cat.events) do
+      if ev.available then out[#out + 1] = with_mods(ev, pe.mods) end
+    end
+    return out
+  end
+  local ev = lookup(cat, name)
+  if ev then return { with_mods(ev, pe.mods) } end
+  if util.is_glob(name) then
+    local pat, out = util.glob_pattern(name), {}
+    for _, e in ipairs(cat.events) do
+      if e.name:match(pat) then out[#out + 1] = with_mods(e, pe.mods) end
+    end
+    if #out == 0 then return nil, "no event matches '" .. name .. "' (see 'autoperf list')" end
+    return out
+  end
+  if pe.alt then
+    local alt = lookup(cat, pe.alt.name)
+    if alt then return { with_mods(alt, pe.alt.mods) } end
+  end
+  return unknown(cat, name)
+end
+
+-- Resolves event specs (see evspec.lua: names, aliases, globs, tracepoints,
+-- pmu/terms/, rNNNN, modifiers, {groups}, "all") into event records
+-- without duplicates. Members of a {group} carry the same .group number.
 -- Returns events, or nil, message naming the first bad spec.
 function M.select(cat, specs)
-  local out, seen = {}, {}
-  local function take(ev)
-    if not seen[ev.name] then
-      seen[ev.name] = true
-      out[#out + 1] = ev
-    end
-  end
+  if type(specs) == "string" then specs = { specs } end
+  local out, seen, ngroups = {}, {}, 0
   for _, spec in ipairs(specs) do
-    spec = util.trim(spec)
-    if spec == "" then return nil, "empty event name in the event list" end
-    if spec == "all" then
-      for _, ev in ipairs(cat.events) do take(ev) end
-    elseif lookup(cat, spec) then
-      take(lookup(cat, spec))
-    elseif util.is_glob(spec) then
-      local pat, n = util.glob_pattern(spec), 0
-      for _, ev in ipairs(cat.events) do
-        if ev.name:match(pat) then
-          take(ev)
-          n = n + 1
+    local items, perr = evspec.parse(spec)
+    if not items then return nil, perr end
+    for _, item in ipairs(items) do
+      local gid
+      if item.group then
+        ngroups = ngroups + 1
+        gid = ngroups
+      end
+      for _, pe in ipairs(item.events) do
+        local evs, err = resolve(cat, pe)
+        if not evs then return nil, err end
+        for _, ev in ipairs(evs) do
+          if gid then
+            -- a copy: catalog records are shared
+            local copy = {}
+            for k, v in pairs(ev) do copy[k] = v end
+            copy.group = gid
+            ev = copy
+          end
+          if not seen[ev.name] then
+            seen[ev.name] = true
+            out[#out + 1] = ev
+          end
         end
       end
-      if n == 0 then return nil, "no event matches '" .. spec .. "' (see 'autoperf list')" end
-    else
-      local ev, err = raw_pmu_event(cat, spec)
-      if err then return nil, err end
-      if not ev then
-        local names = {}
-        for _, e in ipairs(cat.events) do names[#names + 1] = e.name end
-        local near = util.closest(spec, names, 3)
-        local msg = "unknown event '" .. spec .. "'"
-        if #near > 0 then msg = msg .. " (did you mean " .. table.concat(near, ", ") .. "?)" end
-        if spec:find(":", 1, true) and not cat.tracefs then
-          msg = msg .. "; tracefs is not mounted, so no tracepoint is known"
-        end
-        return nil, msg
-      end
-      take(ev)
     end
   end
   return out
 end
 
--- Events whose name matches a filter: a glob, or else a substring.
-function M.filter(events, pattern)
-  if not pattern or pattern == "" then return events end
+-- Events matching every given filter: pattern (a glob, or else a
+-- substring of the name or an alias), pmu, source, desc (a word of the
+-- description). All case-insensitive.
+function M.filter(events, pattern, f)
+  f = f or {}
   local out = {}
-  local pat = util.is_glob(pattern) and util.glob_pattern(pattern:lower())
+  local pat = pattern and pattern ~= "" and util.is_glob(pattern) and util.glob_pattern(pattern:lower())
+  local sub = pattern and pattern ~= "" and not pat and pattern:lower()
+  local word = f.desc and f.desc:lower()
   for _, ev in ipairs(events) do
-    local name = ev.name:lower()
-    if (pat and name:match(pat)) or (not pat and name:find(pattern:lower(), 1, true)) then
-      out[#out + 1] = ev
+    local ok = true
+    if pat or sub then
+      local function m(n)
+        n = n:lower()
+        return (pat and n:match(pat)) or (sub and n:find(sub, 1, true))
+      end
+      ok = m(ev.name)
+      for _, a in ipairs(ev.aliases or {}) do ok = ok or m(a) end
     end
+    if ok and f.pmu then ok = ev.pmu:lower() == f.pmu:lower() or (ev.model or ""):lower() == f.pmu:lower() end
+    if ok and f.source then
+      ok = false
+      for _, s in ipairs(ev.sources or { ev.source }) do
+        if s:lower():find(f.source:lower(), 1, true) == 1 then ok = true end
+      end
+    end
+    if ok and word then
+      ok = ((ev.desc or "") .. " " .. (ev.long_desc or "")):lower():find(word, 1, true) ~= nil
+    end
+    if ok then out[#out + 1] = ev end
   end
   return out
 end

@@ -6,12 +6,39 @@ local core = require "autoperf.core"
 local aggregate = require "autoperf.aggregate"
 local catalog = require "autoperf.catalog"
 local profile = require "autoperf.profile"
+local stats = require "autoperf.stats"
 local util = require "autoperf.util"
 
 local M = {}
 
 local function errorf(fmt, ...)
   io.stderr:write("autoperf: ", string.format(fmt, ...), "\n")
+end
+
+-- Options that choose where events come from (list, profile, stats).
+local function catalog_options(cmd)
+  cmd:option("--pmu", "A PMU: filters by it, and when it names a libpfm4 model this machine " ..
+    "lacks (e.g. skl, icx), uses that model (also AUTOPERF_PMU).")
+  cmd:option("--events-json", "An Intel perfmon event file (repeatable); ~/.cache/pmu-events/ " ..
+    "is read too when present."):count("*")
+  cmd:option("--smt", "Hyper-threading state for perfmon counter lists (default: this machine's).")
+    :choices({ "on", "off" })
+end
+
+-- Names of the kernel's PMUs (--pmu then filters and does not force).
+local function kernel_pmu(name)
+  if name == "software" or name == "tracepoint" or name == "cpu" then return true end
+  for _, p in ipairs(catalog.sysfs_pmus()) do
+    if p.name == name then return true end
+  end
+  return false
+end
+
+local function load_catalog(a)
+  local force = a.pmu and not kernel_pmu(a.pmu) and a.pmu or nil
+  local smt
+  if a.smt then smt = a.smt == "on" end
+  return catalog.load({ pmu = force, events_json = a.events_json, smt = smt })
 end
 
 local function build_parser()
@@ -31,7 +58,17 @@ local function build_parser()
   list:argument("pattern", "Only names matching this glob (e.g. 'sched:*') or substring.")
     :args("?")
   list:flag("--json", "Print a JSON array instead of a table.")
-  list:epilog("Examples:\n  autoperf list 'sched:*'\n  autoperf list clock --json")
+  list:option("--source", "Only events from this source: kernel, tracefs, sysfs, libpfm4, perfmon.")
+  list:option("--desc", "Only events whose description contains this word.")
+  list:flag("--long", "Print each event's long description.")
+  catalog_options(list)
+  list:epilog("Examples:\n  autoperf list 'sched:*'\n  autoperf list clock --json\n" ..
+    "  autoperf list --pmu skl --desc miss\n  autoperf list --events-json skylakex_core.json --source perfmon")
+
+  local st = p:command("stats", "Per PMU: events, counter constraints, shared registers, isolated events.")
+  catalog_options(st)
+  st:option("--csv", "Also write the numbers as CSV to this file.")
+  st:epilog("Example:\n  autoperf stats --events-json skylakex_core.json --csv stats.csv")
 
   local prof = p:command("profile", "Measure a command with every event (or those given with -e).")
   prof:usage("Usage: autoperf profile [-o DIR] [-e SPEC,...] [-I MS] [-a] [-r N] [--dry-run] -- CMD [ARGS...]")
@@ -46,6 +83,7 @@ local function build_parser()
   prof:flag("--dry-run", "Print the plan (runs and groups) and exit without running.")
   prof:flag("--force", "Replace an output directory that holds a different profile.")
   prof:flag("-q --quiet", "No progress output.")
+  catalog_options(prof)
   prof:argument("cmd", "The command to profile and its arguments."):args("*")
   prof:epilog("Examples:\n  autoperf profile -- ./app --size 10\n" ..
     "  autoperf profile -o sched -e 'sched:*,task-clock' -I 10 -- make -j2\n" ..
@@ -97,7 +135,8 @@ end
 
 -- Options of 'profile' that take a value: their value is not the command.
 local VALUE_OPTS = { ["-o"] = true, ["--output"] = true, ["-e"] = true, ["--event"] = true,
-                     ["-I"] = true, ["--interval"] = true, ["-r"] = true, ["--repeat"] = true }
+                     ["-I"] = true, ["--interval"] = true, ["-r"] = true, ["--repeat"] = true,
+                     ["--pmu"] = true, ["--events-json"] = true, ["--smt"] = true }
 
 -- Splits 'profile' arguments into ours and the workload's: the workload
 -- starts after "--" or at the first argument that is not an option.
@@ -130,21 +169,29 @@ local function integer_opt(value, name, min)
   return n
 end
 
+local function event_json(ev)
+  return {
+    name = ev.name, aliases = ev.aliases, pmu = ev.pmu, model = ev.model, source = ev.source,
+    sources = ev.sources, encoding = ev.encoding, type = ev.type, config = ev.config,
+    config1 = ev.config1 or 0, config2 = ev.config2 or 0, desc = ev.desc, long_desc = ev.long_desc,
+    available = ev.available, why = ev.why, counters = ev.counters, msr = ev.msr, shared = ev.shared,
+    taken_alone = ev.taken_alone, errata = ev.errata, deprecated = ev.deprecated,
+    unit = ev.unit, boxes = ev.boxes, facts = ev.facts,
+  }
+end
+
 local function cmd_list(a)
-  local cat = catalog.load()
-  local events = catalog.filter(cat.events, a.pattern)
+  local cat, err = load_catalog(a)
+  if not cat then errorf("%s", err) return 1 end
+  local events = catalog.filter(cat.events, a.pattern, { pmu = a.pmu, source = a.source, desc = a.desc })
   if a.json then
     local out = {}
-    for i, ev in ipairs(events) do
-      out[i] = { name = ev.name, pmu = ev.pmu, source = ev.source, encoding = ev.encoding,
-                 type = ev.type, config = ev.config, config1 = ev.config1 or 0,
-                 config2 = ev.config2 or 0, desc = ev.desc }
-    end
+    for i, ev in ipairs(events) do out[i] = event_json(ev) end
     io.write(#out == 0 and "[]" or cjson.encode(out), "\n")
     return 0
   end
   if #events == 0 then
-    errorf("no event matches '%s'", a.pattern or "")
+    errorf("no event matches%s", a.pattern and (" '" .. a.pattern .. "'") or " these filters")
     for _, s in ipairs(cat.skipped) do errorf("skipped %s", s) end
     return 1
   end
@@ -154,13 +201,46 @@ local function cmd_list(a)
     w2 = math.max(w2, #ev.pmu)
     w3 = math.max(w3, #ev.encoding)
   end
-  local fmt = "%-" .. w1 .. "s  %-" .. w2 .. "s  %-" .. w3 .. "s  %s\n"
-  local out = { string.format(fmt, "NAME", "PMU", "ENCODING", "DESCRIPTION") }
+  local fmt = "%s%-" .. w1 .. "s  %-" .. w2 .. "s  %-" .. w3 .. "s  %s\n"
+  local out = { string.format(fmt, "  ", "NAME", "PMU", "ENCODING", "DESCRIPTION") }
+  local why = {}
   for _, ev in ipairs(events) do
-    out[#out + 1] = string.format(fmt, ev.name, ev.pmu, ev.encoding, ev.desc or "")
+    out[#out + 1] = string.format(fmt, ev.available and "  " or "* ", ev.name, ev.pmu, ev.encoding, ev.desc or "")
+    if a.long and ev.long_desc and ev.long_desc ~= ev.desc then
+      out[#out + 1] = "      " .. ev.long_desc .. "\n"
+    end
+    if not ev.available then why[ev.why or "not measurable here"] = true end
   end
   io.write(table.concat(out))
+  for w in pairs(why) do errorf("* not measurable on this machine: %s", w) end
   for _, s in ipairs(cat.skipped) do errorf("skipped %s", s) end
+  return 0
+end
+
+local function cmd_stats(a)
+  local cat, err = load_catalog(a)
+  if not cat then errorf("%s", err) return 1 end
+  local events = catalog.filter(cat.events, nil, { pmu = a.pmu })
+  -- Kernel software events and tracepoints need no counters: leave them
+  -- out unless asked for by --pmu.
+  if not a.pmu then
+    local hw = {}
+    for _, ev in ipairs(events) do
+      if ev.hardware or ev.source == "perfmon" then hw[#hw + 1] = ev end
+    end
+    events = hw
+  end
+  if #events == 0 then
+    errorf("no hardware events here; give --events-json FILE or --pmu MODEL (see 'autoperf list')")
+    return 1
+  end
+  local st = stats.compute(events)
+  io.write(stats.format(st))
+  if a.csv then
+    local ok, werr = util.write_atomic(a.csv, stats.csv(st))
+    if not ok then errorf("%s", werr) return 1 end
+    print("wrote " .. a.csv)
+  end
   return 0
 end
 
@@ -192,7 +272,8 @@ local function cmd_profile(a, cmd, opts)
   local reps, rerr = integer_opt(a["repeat"], "-r", 1)
   if not reps then errorf("%s", rerr) return 2 end
 
-  local cat = catalog.load()
+  local cat, cerr = load_catalog(a)
+  if not cat then errorf("%s", cerr) return 1 end
   local specs = {}
   for _, e in ipairs(a.event) do
     for _, s in ipairs(util.split(e, ",")) do specs[#specs + 1] = s end
@@ -296,6 +377,7 @@ function M.main(argv, env)
     return 2
   end
   if a.command == "list" then return cmd_list(a) end
+  if a.command == "stats" then return cmd_stats(a) end
   if a.command == "profile" then return cmd_profile(a, cmd, env or {}) end
   if a.command == "aggregate" then return cmd_aggregate(a) end
   errorf("unknown command '%s'", tostring(a.command))

@@ -1,0 +1,98 @@
+-- stats: what a PMU's events need from the hardware, per PMU: how many
+-- events, which counters they may use (histogram of counter lists), how
+-- many need a shared register, how many must be measured alone.
+local M = {}
+
+local function counter_key(ev)
+  local c = ev.counters
+  if not c then return "any" end
+  if c.fixed and #c.fixed > 0 then return "fixed " .. table.concat(c.fixed, ",") end
+  if c.generic and #c.generic > 0 then return table.concat(c.generic, ",") end
+  if c.generic_count then return string.format("any of %d generic", c.generic_count) end
+  return "any"
+end
+M.counter_key = counter_key
+
+-- Returns {{pmu=, events=n, counters={{key, n}...}, shared={offcore=n,...},
+-- taken_alone=n, errata=n, deprecated=n, isolated=n}, ...} sorted by pmu.
+function M.compute(events)
+  local by = {}
+  local order = {}
+  for _, ev in ipairs(events) do
+    -- The same PMU name on another model (a forced libpfm4 model, a
+    -- perfmon file) is another PMU.
+    local pmu = ev.model and (ev.pmu .. " [" .. ev.model .. "]") or ev.pmu
+    local s = by[pmu]
+    if not s then
+      s = { pmu = pmu, events = 0, hist = {}, shared = {}, taken_alone = 0, errata = 0, deprecated = 0, isolated = 0 }
+      by[pmu] = s
+      order[#order + 1] = pmu
+    end
+    s.events = s.events + 1
+    local k = counter_key(ev)
+    s.hist[k] = (s.hist[k] or 0) + 1
+    if ev.shared then s.shared[ev.shared] = (s.shared[ev.shared] or 0) + 1 end
+    if ev.taken_alone then s.taken_alone = s.taken_alone + 1 end
+    if ev.errata then s.errata = s.errata + 1 end
+    if ev.deprecated then s.deprecated = s.deprecated + 1 end
+    if ev.taken_alone or ev.errata then s.isolated = s.isolated + 1 end
+  end
+  table.sort(order)
+  local out = {}
+  for _, pmu in ipairs(order) do
+    local s = by[pmu]
+    local counters = {}
+    for k, n in pairs(s.hist) do counters[#counters + 1] = { k, n } end
+    table.sort(counters, function(a, b)
+      if a[2] ~= b[2] then return a[2] > b[2] end
+      return a[1] < b[1]
+    end)
+    s.counters, s.hist = counters, nil
+    out[#out + 1] = s
+  end
+  return out
+end
+
+local SHARED = { "offcore", "ldlat", "frontend" }
+
+-- Human-readable report.
+function M.format(stats)
+  local out = {}
+  for _, s in ipairs(stats) do
+    out[#out + 1] = string.format("%s: %d events", s.pmu, s.events)
+    out[#out + 1] = "  counters                     events"
+    for _, c in ipairs(s.counters) do
+      out[#out + 1] = string.format("  %-28s %6d", c[1], c[2])
+    end
+    local sh = {}
+    for _, k in ipairs(SHARED) do
+      if s.shared[k] then sh[#sh + 1] = string.format("%s %d", k, s.shared[k]) end
+    end
+    out[#out + 1] = "  shared registers: " .. (#sh > 0 and table.concat(sh, ", ") or "none")
+    out[#out + 1] = string.format("  isolated: %d (taken alone %d, with errata %d); deprecated %d",
+      s.isolated, s.taken_alone, s.errata, s.deprecated)
+  end
+  return table.concat(out, "\n") .. "\n"
+end
+
+-- Tidy CSV: PMU,KIND,KEY,EVENTS
+function M.csv(stats)
+  local out = { "PMU,KIND,KEY,EVENTS" }
+  local function row(pmu, kind, key, n)
+    out[#out + 1] = string.format('%s,%s,"%s",%d', pmu, kind, key, n)
+  end
+  for _, s in ipairs(stats) do
+    row(s.pmu, "events", "all", s.events)
+    for _, c in ipairs(s.counters) do row(s.pmu, "counters", c[1], c[2]) end
+    for _, k in ipairs(SHARED) do
+      if s.shared[k] then row(s.pmu, "shared", k, s.shared[k]) end
+    end
+    row(s.pmu, "isolated", "taken_alone", s.taken_alone)
+    row(s.pmu, "isolated", "errata", s.errata)
+    row(s.pmu, "isolated", "any", s.isolated)
+    row(s.pmu, "deprecated", "deprecated", s.deprecated)
+  end
+  return table.concat(out, "\n") .. "\n"
+end
+
+return M
