@@ -196,16 +196,19 @@ local function cmd_list(a)
     return 1
   end
   local w1, w2, w3 = #"NAME", #"PMU", #"ENCODING"
+  local marks = false -- a marker column only when something is not measurable
   for _, ev in ipairs(events) do
+    marks = marks or not ev.available
     w1 = math.max(w1, #ev.name)
     w2 = math.max(w2, #ev.pmu)
     w3 = math.max(w3, #ev.encoding)
   end
   local fmt = "%s%-" .. w1 .. "s  %-" .. w2 .. "s  %-" .. w3 .. "s  %s\n"
-  local out = { string.format(fmt, "  ", "NAME", "PMU", "ENCODING", "DESCRIPTION") }
+  local blank = marks and "  " or ""
+  local out = { string.format(fmt, blank, "NAME", "PMU", "ENCODING", "DESCRIPTION") }
   local why = {}
   for _, ev in ipairs(events) do
-    out[#out + 1] = string.format(fmt, ev.available and "  " or "* ", ev.name, ev.pmu, ev.encoding, ev.desc or "")
+    out[#out + 1] = string.format(fmt, ev.available and blank or "* ", ev.name, ev.pmu, ev.encoding, ev.desc or "")
     if a.long and ev.long_desc and ev.long_desc ~= ev.desc then
       out[#out + 1] = "      " .. ev.long_desc .. "\n"
     end
