@@ -70,6 +70,28 @@ describe("planner for kernel events", function()
     assert.matches("ulimit", err)
   end)
 
+  it("keeps a user's group together in one group", function()
+    local evs = events(5, "software")
+    evs[2].group, evs[4].group = 1, 1
+    local p = plan.make(evs, { group_max = 2, fd_budget = 3 })
+    local found
+    for _, run in ipairs(p.runs) do
+      for _, g in ipairs(run.groups) do
+        if g.events[1].group then
+          found = g
+          assert.equal(2, #g.events)
+        end
+        for _, e in ipairs(g.events) do
+          if e.group then assert.equal(found, g) end
+        end
+      end
+    end
+    assert.truthy(found)
+    assert.equal(5, count(p))
+    local _, err = plan.make(evs, { group_max = 1 })
+    assert.matches("at most 1 fit", err)
+  end)
+
   it("describes the plan by event names for the manifest", function()
     local d = plan.describe(plan.make(events(2, "software")))
     assert.same({ runs = { { groups = { { pmu = "software", events = { "software1", "software2" } } } } },

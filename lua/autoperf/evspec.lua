@@ -79,9 +79,8 @@ local function parse_terms(body)
     elseif k then
       local n = math.tointeger(tonumber(v))
       if not n or n < 0 then
-        if v:match("^0[xX]%x+$") and #v <= 18 then
-          n = math.tointeger(tonumber(v:sub(3), 16)) -- 64-bit hex beyond maxinteger
-        end
+        -- hex up to 64 bits wraps into a negative integer: same bits
+        n = v:match("^0[xX]%x+$") and #v <= 18 and math.tointeger(tonumber(v:sub(3), 16)) or nil
         if not n then return nil, "bad value '" .. v .. "' for " .. k end
       end
       terms[#terms + 1] = { k, n }
@@ -143,6 +142,10 @@ local function parse_event(s, spec, pos)
   end
   if maybe then
     local m = M.parse_modifiers(maybe)
+    local rhex = parts[1]:match("^r(%x+)$")
+    if rhex and m and #rhex <= 16 then
+      return { kind = "raw", config = tonumber(rhex, 16), mods = m, text = s }
+    end
     return { kind = "name", name = name, mods = mods, text = s,
              alt = m and { name = parts[1], mods = m } }
   end
@@ -167,10 +170,11 @@ function M.parse(spec)
       if not inner then return err(spec, at, "text after a group's '}'") end
       local mods = {}
       if gmods ~= "" then
-        local m, merr = M.parse_modifiers((gmods:gsub("^:", "")))
-        if not m or gmods:sub(1, 1) ~= ":" then
-          return err(spec, at, m and "modifiers after a group need ':'" or merr)
+        if gmods:sub(1, 1) ~= ":" then
+          return err(spec, at, "text after a group's '}' (modifiers need ':')")
         end
+        local m, merr = M.parse_modifiers(gmods:sub(2))
+        if not m then return err(spec, at, merr) end
         mods = m
       end
       if inner:find("[{}]") then return err(spec, at, "groups do not nest") end
@@ -181,7 +185,10 @@ function M.parse(spec)
         local mt = m[1]:match("^%s*(.-)%s*$")
         local ev, eerr = parse_event(mt, spec, at + m[2])
         if not ev then return nil, eerr end
-        for k in pairs(mods) do ev.mods[k] = true end
+        for k in pairs(mods) do
+          ev.mods[k] = true
+          if ev.alt then ev.alt.mods[k] = true end
+        end
         events[#events + 1] = ev
       end
       items[#items + 1] = { events = events, group = true, text = text }

@@ -26,16 +26,26 @@ function M.make(events, opts)
   end
   local chunk_max = math.min(group_max, per_run)
 
-  -- One list per PMU, in order of first appearance.
-  local order, by_pmu = {}, {}
+  -- A user's {group} stays one group; everything else: one list per PMU,
+  -- in order of first appearance.
+  local order, by_pmu, user = {}, {}, {}
   for _, ev in ipairs(events) do
-    local list = by_pmu[ev.pmu]
+    local key = ev.group and ("{" .. ev.group .. "}") or ev.pmu
+    if ev.group and not by_pmu[key] then user[#user + 1] = key end
+    local list = by_pmu[key]
     if not list then
       list = {}
-      by_pmu[ev.pmu] = list
-      order[#order + 1] = ev.pmu
+      by_pmu[key] = list
+      order[#order + 1] = key
     end
     list[#list + 1] = ev
+  end
+  for _, key in ipairs(user) do
+    local n = #by_pmu[key]
+    if n > chunk_max then
+      return nil, string.format("the group %s has %d events; at most %d fit in one group here",
+        key, n, chunk_max)
+    end
   end
 
   local runs, run, used = {}, nil, 0
@@ -48,8 +58,15 @@ function M.make(events, opts)
     run.groups[#run.groups + 1] = { pmu = pmu, events = chunk }
     used = used + #chunk
   end
-  for _, pmu in ipairs(order) do
-    local list, chunk = by_pmu[pmu], {}
+  for _, key in ipairs(order) do
+    local list, chunk = by_pmu[key], {}
+    local pmu = list[1].pmu
+    if list[1].group then
+      -- placed whole; a fresh run when it does not fit the current one
+      if run and used + #list > per_run then run = nil end
+      place(pmu, list)
+      list = {}
+    end
     for _, ev in ipairs(list) do
       chunk[#chunk + 1] = ev
       -- A chunk may not overflow the current run: cut it where it fills.
