@@ -133,7 +133,11 @@ describe("catalog of this machine", function()
     assert.equal(2, #evs)
     assert.equal("context-switches", evs[2].name)
     local all = assert(catalog.select(cat, { "all", "task-clock" }))
-    assert.equal(#cat.events, #all)
+    local available = 0
+    for _, e in ipairs(cat.events) do
+      if e.available then available = available + 1 end
+    end
+    assert.equal(available, #all)
     if cat.tracefs then
       local sched = assert(catalog.select(cat, { "sched:*" }))
       assert.truthy(#sched > 5)
