@@ -1,7 +1,6 @@
 -- The command line: parses arguments, calls the API, prints results.
 -- Expected failures end as one line "autoperf: ..." and a non-zero code.
 local argparse = require "argparse"
-local cjson = require "cjson"
 local core = require "autoperf.core"
 local aggregate = require "autoperf.aggregate"
 local catalog = require "autoperf.catalog"
@@ -187,7 +186,7 @@ local function cmd_list(a)
   if a.json then
     local out = {}
     for i, ev in ipairs(events) do out[i] = event_json(ev) end
-    io.write(#out == 0 and "[]" or cjson.encode(out), "\n")
+    io.write(util.json_encode(out), "\n")
     return 0
   end
   if #events == 0 then

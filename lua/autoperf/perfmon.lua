@@ -103,8 +103,13 @@ local function convert(e, source, smt, sysfs)
   local codes = {}
   for c in tostring(e.EventCode or ""):gmatch("[^,%s]+") do codes[#codes + 1] = math.tointeger(tonumber(c)) end
   if #codes == 0 or not codes[1] then return nil, name .. ": bad EventCode '" .. tostring(e.EventCode) .. "'" end
+  -- Offcore events list one code (or umask) per response MSR, e.g.
+  -- "0xB7, 0xBB" or "0x01,0x02": the first programs MSR 0x1a6.
+  local umasks = {}
+  for u in tostring(e.UMask or "0"):gmatch("[^,%s]+") do umasks[#umasks + 1] = math.tointeger(tonumber(u)) end
+  if not umasks[1] then return nil, name .. ": bad UMask '" .. tostring(e.UMask) .. "'" end
   local f = {
-    code = codes[1], umask = num(e.UMask) or 0, cmask = num(e.CounterMask) or num(e.Threshold) or 0,
+    code = codes[1], umask = umasks[1], cmask = num(e.CounterMask) or num(e.Threshold) or 0,
     inv = flag(e.Invert), edge = flag(e.EdgeDetect), any = flag(e.AnyThread),
     umask_ext = num(e.UMaskExt),
   }
@@ -122,6 +127,7 @@ local function convert(e, source, smt, sysfs)
     long_desc = e.PublicDescription ~= cjson.null and e.PublicDescription or nil,
     event_code = f.code, umask = f.umask, cmask = f.cmask, inv = f.inv, edge = f.edge, any = f.any,
     alt_codes = #codes > 1 and codes or nil,
+    alt_umasks = #umasks > 1 and umasks or nil,
     counters = counters,
     msr = #msrs > 0 and { index = msrs, value = num(e.MSRValue) or 0 } or nil,
     shared = shared,
@@ -159,8 +165,8 @@ function M.load(path, opts)
   opts = opts or {}
   local text, rerr = util.read_file(path)
   if not text then return nil, rerr end
-  local ok, doc = pcall(cjson.decode, text)
-  if not ok then return nil, path .. ": not valid JSON (" .. tostring(doc) .. ")" end
+  local doc, derr = util.json_decode(text, path)
+  if not doc then return nil, derr end
   local events = type(doc) == "table" and (doc.Events or (doc[1] and doc)) or nil
   if type(events) ~= "table" then return nil, path .. ": no Events array (not a perfmon event file?)" end
   local smt = opts.smt

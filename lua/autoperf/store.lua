@@ -7,7 +7,6 @@
 --   index,time_ns,cpu,tag,value,enabled,running
 --   ... one row per event, cpu and sample (raw cumulative values) ...
 --   #end rows=<n>
-local cjson = require "cjson"
 local core = require "autoperf.core"
 local util = require "autoperf.util"
 
@@ -22,11 +21,7 @@ function M.run_file(run, rep)
   return string.format("run-%03d-%02d.csv.gz", run, rep)
 end
 
-local function decode(s, where)
-  local ok, v = pcall(cjson.decode, s)
-  if not ok then return nil, where .. ": not valid JSON (" .. tostring(v) .. ")" end
-  return v
-end
+local decode = util.json_decode
 
 local function read_manifest(dir)
   local path = dir .. "/" .. M.MANIFEST
@@ -101,7 +96,7 @@ function M.open(dir, manifest, opts)
 end
 
 function M:save()
-  return util.write_atomic(self.dir .. "/" .. M.MANIFEST, cjson.encode(self.manifest) .. "\n")
+  return util.write_atomic(self.dir .. "/" .. M.MANIFEST, util.json_encode(self.manifest) .. "\n")
 end
 
 function M:is_done(run, rep)
@@ -117,7 +112,7 @@ function M:complete(entry)
   self.journal[#self.journal + 1] = entry
   self.done[entry.run .. "/" .. entry.rep] = entry
   local lines = {}
-  for i, e in ipairs(self.journal) do lines[i] = cjson.encode(e) end
+  for i, e in ipairs(self.journal) do lines[i] = util.json_encode(e) end
   return util.write_atomic(self:path(M.JOURNAL), table.concat(lines, "\n") .. "\n")
 end
 

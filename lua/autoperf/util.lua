@@ -1,5 +1,7 @@
 -- Small helpers shared by the modules: strings, files, globs.
+local cjson = require "cjson"
 local core = require "autoperf.core"
+local dkjson = require "dkjson"
 
 local M = {}
 
@@ -173,6 +175,21 @@ function M.which(argv0, path)
     if executable(p) then return p end
   end
   return nil
+end
+
+-- JSON text of v. dkjson, because lua-cjson 2.1 prints numbers with at
+-- most 14 digits (a 48-bit MSR value loses its low bits) and empty
+-- tables as objects; dkjson writes integers exactly and {} as [].
+function M.json_encode(v)
+  return dkjson.encode(v)
+end
+
+-- The value of JSON text (lua-cjson: fast on large event files), or nil,
+-- message with where (a file name) in front.
+function M.json_decode(s, where)
+  local ok, v = pcall(cjson.decode, s)
+  if not ok then return nil, (where or "JSON") .. ": not valid JSON (" .. tostring(v) .. ")" end
+  return v
 end
 
 -- A deterministic text for a plain value (tables with sorted keys), to
