@@ -133,6 +133,7 @@ int luaopen_autoperf_core(lua_State *L)
 	ap_lua_proc(L);
 	ap_lua_io(L);
 	ap_lua_catalog(L);
+	ap_lua_plan(L);
 
 	/* The errno values callers branch on. */
 	static const struct {

@@ -10,6 +10,7 @@ void ap_lua_counters(lua_State *L);
 void ap_lua_proc(lua_State *L);
 void ap_lua_io(lua_State *L);
 void ap_lua_catalog(lua_State *L);
+void ap_lua_plan(lua_State *L);
 
 /* Pushes nil, message (with strerror of -err) and errno; returns 3. */
 int ap_lua_fail(lua_State *L, int err, const char *what);

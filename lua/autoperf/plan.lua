@@ -1,10 +1,14 @@
--- Turns a list of events into runs of counter groups.
+-- Turns a list of events into the fewest runs in which every event is
+-- counted the whole time.
 --
--- Kernel events (software, tracepoints, uncounted-by-hardware PMUs) never
--- compete for counters, so a run is bounded only by what the kernel lets
--- one process hold: the group read size (core.GROUP_MAX members) and the
--- descriptor budget (RLIMIT_NOFILE). Events are grouped per PMU, so one
--- read(2) per group collects them all.
+-- Hardware events compete for counters: core/plan.c packs them (counter
+-- masks, fixed counters, shared offcore/ldlat/frontend registers, events
+-- that must be alone, user groups) and checks every run with a bipartite
+-- matching of events to counters. Kernel events (software, tracepoints,
+-- PMUs without a counter model) never compete: they are bounded only by
+-- what the kernel lets one process hold, the group read size
+-- (core.GROUP_MAX members) and the descriptor budget (RLIMIT_NOFILE), and
+-- fill the runs the hardware needs anyway. A run holds one group per PMU.
 local core = require "autoperf.core"
 
 local M = {}
@@ -12,9 +16,121 @@ local M = {}
 -- Descriptors kept free for everything else the process opens.
 M.RESERVED_FDS = 64
 
+local FIXED = core.FIXED_SHIFT
+
+-- Default isolation policy, as the original autoperf: events Intel marks
+-- TakenAlone, and events with errata.
+M.DEFAULT_ISOLATE = { "taken-alone", "errata" }
+
+local function bits(list, shift)
+  local m = 0
+  for _, c in ipairs(list or {}) do m = m | (1 << (math.tointeger(c) + shift)) end
+  return m
+end
+
+local function all_generic(n)
+  return n and n > 0 and ((1 << n) - 1) or 0
+end
+
+-- {taken_alone=bool, errata=bool, names={}} from {"taken-alone", "errata", NAME...}
+function M.isolation(list)
+  local p = { names = {} }
+  for _, item in ipairs(list or M.DEFAULT_ISOLATE) do
+    if item == "taken-alone" then
+      p.taken_alone = true
+    elseif item == "errata" then
+      p.errata = true
+    elseif item ~= "" and item ~= "none" then
+      p.names[item] = true
+    end
+  end
+  return p
+end
+
+local function is_hardware(ev)
+  return ev.hardware or ev.source == "perfmon" or ev.counters ~= nil
+end
+
+-- The hardware model of the events: PMUs with their counters, and per
+-- event its allowed counters. opts.counters[pmu] = {generic=, fixed=}
+-- overrides what the sources say; opts.nmi_watchdog takes one generic
+-- counter away (the kernel's watchdog holds it).
+function M.model(events, opts)
+  opts = opts or {}
+  local policy = M.isolation(opts.isolate)
+  local pmus, index, hw = {}, {}, {}
+  for _, ev in ipairs(events) do
+    if is_hardware(ev) then
+      local key = ev.pmu .. (ev.model and ("@" .. ev.model) or "")
+      local p = index[key]
+      if not p then
+        p = { name = ev.pmu, model = ev.model, key = key, counters = 0, offcore_regs = 2, generic = 0 }
+        pmus[#pmus + 1] = p
+        index[key] = p
+        p.index = #pmus
+      end
+      local c = ev.counters or {}
+      local allowed
+      if c.generic or c.fixed then
+        allowed = bits(c.generic, 0) | bits(c.fixed, FIXED)
+      end
+      if c.generic_count then p.generic = math.max(p.generic, c.generic_count) end
+      if c.fixed_count then p.fixed = math.max(p.fixed or 0, c.fixed_count) end
+      hw[#hw + 1] = { ev = ev, pmu = p, allowed = allowed }
+    end
+  end
+  for _, p in ipairs(pmus) do
+    local o = opts.counters and (opts.counters[p.key] or opts.counters[p.name])
+    if o then
+      p.counters = all_generic(o.generic) | (all_generic(o.fixed) << FIXED)
+      p.offcore_regs = o.offcore_regs or p.offcore_regs
+    else
+      local m = all_generic(p.generic) | (all_generic(p.fixed) << FIXED)
+      for _, h in ipairs(hw) do
+        if h.pmu == p and h.allowed then m = m | h.allowed end
+      end
+      p.counters = m
+    end
+    if p.counters & all_generic(FIXED) == 0 and p.generic == 0 then
+      -- nothing says how many: the architectural minimum of Intel and ARM
+      p.counters = p.counters | all_generic(4)
+    end
+    if opts.nmi_watchdog then
+      local g = p.counters & all_generic(FIXED)
+      local top = 63
+      while top >= 0 and g & (1 << top) == 0 do top = top - 1 end
+      if top >= 0 then p.counters = p.counters & ~(1 << top) end
+    end
+  end
+  local out = {}
+  for i, h in ipairs(hw) do
+    local ev = h.ev
+    local isolated = (policy.taken_alone and ev.taken_alone) or (policy.errata and ev.errata ~= nil)
+      or policy.names[ev.name] or policy.names[ev.base or ""] or false
+    out[i] = {
+      ev = ev, pmu = h.pmu.index,
+      allowed = (h.allowed or (h.pmu.counters & all_generic(FIXED))) & h.pmu.counters,
+      shared = ev.shared, shared_value = ev.shared and (ev.config1 or 0) or 0,
+      isolated = isolated and true or false, group = ev.group or 0,
+    }
+  end
+  return pmus, out
+end
+
+local function core_pmus(pmus)
+  local out = {}
+  for i, p in ipairs(pmus) do
+    out[i] = { counters = p.counters, offcore_regs = p.offcore_regs }
+  end
+  return out
+end
+
 -- opts: group_max (default core.GROUP_MAX), fd_budget (descriptors a run
--- may use), ncpus (groups are opened once per cpu in system-wide mode).
--- Returns {runs={{groups={{pmu=, events={...}}}}}, lower_bound=n} or nil, msg.
+-- may use), ncpus (groups are opened once per cpu in system-wide mode),
+-- strategy ("pack" or "first-fit", the original autoperf's), isolate,
+-- counters, nmi_watchdog (see M.model).
+-- Returns {runs={{groups={{pmu=, events={...}, counters={...}}}}},
+-- lower_bound=n, hardware_runs=n} or nil, message.
 function M.make(events, opts)
   opts = opts or {}
   local group_max = opts.group_max or core.GROUP_MAX
@@ -26,19 +142,62 @@ function M.make(events, opts)
   end
   local chunk_max = math.min(group_max, per_run)
 
-  -- A user's {group} stays one group; everything else: one list per PMU,
-  -- in order of first appearance.
+  -- Hardware: packed in C.
+  local pmus, hw = M.model(events, opts)
+  local runs, lower = {}, 1
+  local hw_of = {}
+  if #hw > 0 then
+    local cp = core_pmus(pmus)
+    local nruns, assign, bad = core.plan(cp, hw, opts.strategy or "pack")
+    if not nruns then
+      local ev = hw[bad] and hw[bad].ev
+      return nil, string.format("%s can never be counted: %s", ev and ev.name or "an event",
+        ev and ev.group and "its group needs more counters than its PMU has" or
+        "none of its counters exists on this PMU")
+    end
+    lower = core.plan_lower_bound(cp, hw)
+    for r = 1, nruns do runs[r] = { groups = {}, fds = 0 } end
+    for i, h in ipairs(hw) do
+      local a = assign[i]
+      local run = runs[a.run]
+      local key = h.ev.pmu .. "#" .. (h.ev.group or 0) .. "@" .. (h.ev.model or "")
+      local g = run.by_key and run.by_key[key]
+      if not g then
+        run.by_key = run.by_key or {}
+        g = { pmu = h.ev.pmu, events = {}, counters = {} }
+        run.by_key[key] = g
+        run.groups[#run.groups + 1] = g
+      end
+      g.events[#g.events + 1] = h.ev
+      g.counters[#g.events] = a.counter
+      run.fds = run.fds + 1
+      hw_of[h.ev] = true
+    end
+    for _, run in ipairs(runs) do
+      run.by_key = nil
+      if run.fds > per_run then
+        return nil, string.format("a run needs %d descriptors, more than the %d available; raise 'ulimit -n'",
+          run.fds, per_run)
+      end
+    end
+  end
+  local hardware_runs = #runs
+
+  -- Kernel events: a user's {group} stays one group; everything else: one
+  -- list per PMU, in order of first appearance.
   local order, by_pmu, user = {}, {}, {}
   for _, ev in ipairs(events) do
-    local key = ev.group and ("{" .. ev.group .. "}") or ev.pmu
-    if ev.group and not by_pmu[key] then user[#user + 1] = key end
-    local list = by_pmu[key]
-    if not list then
-      list = {}
-      by_pmu[key] = list
-      order[#order + 1] = key
+    if not hw_of[ev] then
+      local key = ev.group and ("{" .. ev.group .. "}") or ev.pmu
+      if ev.group and not by_pmu[key] then user[#user + 1] = key end
+      local list = by_pmu[key]
+      if not list then
+        list = {}
+        by_pmu[key] = list
+        order[#order + 1] = key
+      end
+      list[#list + 1] = ev
     end
-    list[#list + 1] = ev
   end
   for _, key in ipairs(user) do
     local n = #by_pmu[key]
@@ -48,41 +207,52 @@ function M.make(events, opts)
     end
   end
 
-  local runs, run, used = {}, nil, 0
+  -- Fill the runs in order; open new ones when the budget is spent.
+  local ri = 1
+  local function room()
+    return runs[ri] and (per_run - runs[ri].fds) or per_run
+  end
   local function place(pmu, chunk)
-    if not run or used + #chunk > per_run then
-      run = { groups = {} }
-      runs[#runs + 1] = run
-      used = 0
-    end
+    while runs[ri] and runs[ri].fds + #chunk > per_run do ri = ri + 1 end
+    if not runs[ri] then runs[ri] = { groups = {}, fds = 0 } end
+    local run = runs[ri]
     run.groups[#run.groups + 1] = { pmu = pmu, events = chunk }
-    used = used + #chunk
+    run.fds = run.fds + #chunk
   end
+  local nkernel = 0
   for _, key in ipairs(order) do
-    local list, chunk = by_pmu[key], {}
+    local list = by_pmu[key]
     local pmu = list[1].pmu
+    nkernel = nkernel + #list
     if list[1].group then
-      -- placed whole; a fresh run when it does not fit the current one
-      if run and used + #list > per_run then run = nil end
       place(pmu, list)
-      list = {}
-    end
-    for _, ev in ipairs(list) do
-      chunk[#chunk + 1] = ev
-      -- A chunk may not overflow the current run: cut it where it fills.
-      local room = run and (per_run - used) or per_run
-      if #chunk == chunk_max or (#chunk == room and room < chunk_max) then
-        place(pmu, chunk)
-        chunk = {}
+    else
+      local chunk = {}
+      for _, ev in ipairs(list) do
+        chunk[#chunk + 1] = ev
+        -- A chunk may not overflow the current run: cut it where it fills.
+        local r = room()
+        if #chunk == chunk_max or (#chunk == r and r < chunk_max) then
+          place(pmu, chunk)
+          chunk = {}
+        end
       end
+      if #chunk > 0 then place(pmu, chunk) end
     end
-    if #chunk > 0 then place(pmu, chunk) end
   end
-  return { runs = runs, lower_bound = math.ceil(#events / per_run) }
+  for _, run in ipairs(runs) do run.fds = nil end
+  if #runs == 0 then runs[1] = { groups = {} } end
+  local total = #events
+  return {
+    runs = runs,
+    lower_bound = math.max(lower, math.ceil(total / per_run)),
+    hardware_runs = hardware_runs,
+    pmus = pmus,
+  }
 end
 
--- {runs={{groups={{pmu=, events={names}}}}}, lower_bound=} for the
--- manifest.
+-- {runs={{groups={{pmu=, events={names}, counters={...}}}}}, lower_bound=}
+-- for the manifest and 'autoperf plan --json'.
 function M.describe(plan)
   local out = {}
   for i, run in ipairs(plan.runs) do
@@ -90,11 +260,20 @@ function M.describe(plan)
     for j, g in ipairs(run.groups) do
       local names = {}
       for k, ev in ipairs(g.events) do names[k] = ev.name end
-      groups[j] = { pmu = g.pmu, events = names }
+      groups[j] = { pmu = g.pmu, events = names, counters = g.counters and M.counter_names(g.counters) or nil }
     end
     out[i] = { groups = groups }
   end
   return { runs = out, lower_bound = plan.lower_bound }
+end
+
+-- Counter bit indexes -> "g0", "f1" names.
+function M.counter_names(counters)
+  local out = {}
+  for i, c in ipairs(counters) do
+    out[i] = c < 0 and "-" or (c >= FIXED and ("f" .. (c - FIXED)) or ("g" .. c))
+  end
+  return out
 end
 
 return M

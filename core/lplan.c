@@ -1,0 +1,140 @@
+#include "lcore.h"
+#include "plan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const SHARED[] = {"", "offcore", "ldlat", "frontend", NULL};
+
+static lua_Integer int_field(lua_State *L, int t, const char *k, lua_Integer dflt)
+{
+	lua_getfield(L, t, k);
+	lua_Integer v = dflt;
+	if (lua_isinteger(L, -1))
+		v = lua_tointeger(L, -1);
+	else if (lua_toboolean(L, -1) && lua_type(L, -1) == LUA_TBOOLEAN)
+		v = 1;
+	else if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TBOOLEAN)
+		luaL_error(L, "field '%s' must be an integer", k);
+	lua_pop(L, 1);
+	return v;
+}
+
+/* Reads {{counters=, unlimited=, offcore_regs=}, ...} into a userdata
+ * array left on the stack. */
+static struct ap_plan_pmu *read_pmus(lua_State *L, int t, int *n)
+{
+	luaL_checktype(L, t, LUA_TTABLE);
+	*n = (int)luaL_len(L, t);
+	struct ap_plan_pmu *p = lua_newuserdatauv(L, (size_t)(*n ? *n : 1) * sizeof(*p), 0);
+	for (int i = 0; i < *n; i++) {
+		lua_rawgeti(L, t, i + 1);
+		luaL_checktype(L, -1, LUA_TTABLE);
+		int e = lua_gettop(L);
+		p[i].counters = (uint64_t)int_field(L, e, "counters", 0);
+		p[i].unlimited = (int)int_field(L, e, "unlimited", 0);
+		p[i].offcore_regs = (int)int_field(L, e, "offcore_regs", 2);
+		lua_pop(L, 1);
+	}
+	return p;
+}
+
+static struct ap_plan_event *read_events(lua_State *L, int t, int npmus, int *n)
+{
+	luaL_checktype(L, t, LUA_TTABLE);
+	*n = (int)luaL_len(L, t);
+	struct ap_plan_event *ev = lua_newuserdatauv(L, (size_t)(*n ? *n : 1) * sizeof(*ev), 0);
+	for (int i = 0; i < *n; i++) {
+		lua_rawgeti(L, t, i + 1);
+		luaL_checktype(L, -1, LUA_TTABLE);
+		int e = lua_gettop(L);
+		memset(&ev[i], 0, sizeof(ev[i]));
+		lua_Integer pmu = int_field(L, e, "pmu", 0);
+		if (pmu < 1 || pmu > npmus)
+			luaL_error(L, "event %d: pmu must be 1..%d", i + 1, npmus);
+		ev[i].pmu = (int)pmu - 1;
+		ev[i].allowed = (uint64_t)int_field(L, e, "allowed", 0);
+		lua_getfield(L, e, "shared");
+		ev[i].shared = lua_isnil(L, -1) ? AP_SHARED_NONE : luaL_checkoption(L, -1, NULL, SHARED);
+		lua_pop(L, 1);
+		ev[i].shared_value = (uint64_t)int_field(L, e, "shared_value", 0);
+		ev[i].isolated = (int)int_field(L, e, "isolated", 0);
+		ev[i].group = (int)int_field(L, e, "group", 0);
+		ev[i].run = (int)int_field(L, e, "run", 1) - 1;
+		ev[i].counter = (int)int_field(L, e, "counter", -1);
+		lua_pop(L, 1);
+	}
+	return ev;
+}
+
+/* core.plan(pmus, events[, "first-fit"]) -> nruns, {{run=, counter=}...}
+ * | nil, message, index of the event that can never be counted. Runs are
+ * 1-based; counter is the bit index (generic i, fixed 32 + i) or -1. */
+static int l_plan(lua_State *L)
+{
+	int np, ne;
+	struct ap_plan_pmu *pmus = read_pmus(L, 1, &np);
+	struct ap_plan_event *evs = read_events(L, 2, np, &ne);
+	static const char *const strategies[] = {"pack", "first-fit", NULL};
+	int strategy = luaL_checkoption(L, 3, "pack", strategies);
+	int bad;
+	int runs = ap_plan(pmus, np, evs, ne, strategy ? AP_FIRST_FIT : AP_PACK, &bad);
+	if (runs < 0) {
+		lua_pushnil(L);
+		if (bad >= 0)
+			lua_pushfstring(L, "event %d fits no run (no allowed counter, or its group is too big)", bad + 1);
+		else
+			lua_pushliteral(L, "out of memory");
+		lua_pushinteger(L, bad + 1);
+		return 3;
+	}
+	lua_pushinteger(L, runs);
+	lua_createtable(L, ne, 0);
+	for (int i = 0; i < ne; i++) {
+		lua_createtable(L, 0, 2);
+		lua_pushinteger(L, evs[i].run + 1);
+		lua_setfield(L, -2, "run");
+		lua_pushinteger(L, evs[i].counter);
+		lua_setfield(L, -2, "counter");
+		lua_rawseti(L, -2, i + 1);
+	}
+	return 2;
+}
+
+/* core.plan_lower_bound(pmus, events) -> n */
+static int l_lower_bound(lua_State *L)
+{
+	int np, ne;
+	struct ap_plan_pmu *pmus = read_pmus(L, 1, &np);
+	struct ap_plan_event *evs = read_events(L, 2, np, &ne);
+	lua_pushinteger(L, ap_plan_lower_bound(pmus, np, evs, ne));
+	return 1;
+}
+
+/* core.plan_check(pmus, events with run=) -> true | false, bad index */
+static int l_check(lua_State *L)
+{
+	int np, ne, bad;
+	struct ap_plan_pmu *pmus = read_pmus(L, 1, &np);
+	struct ap_plan_event *evs = read_events(L, 2, np, &ne);
+	int ok = ap_plan_check(pmus, np, evs, ne, &bad);
+	lua_pushboolean(L, ok);
+	if (ok)
+		return 1;
+	lua_pushinteger(L, bad + 1);
+	return 2;
+}
+
+static const luaL_Reg funcs[] = {
+	{"plan", l_plan},
+	{"plan_lower_bound", l_lower_bound},
+	{"plan_check", l_check},
+	{NULL, NULL},
+};
+
+void ap_lua_plan(lua_State *L)
+{
+	luaL_setfuncs(L, funcs, 0);
+	lua_pushinteger(L, AP_FIXED_SHIFT);
+	lua_setfield(L, -2, "FIXED_SHIFT");
+}

@@ -1,0 +1,434 @@
+#include "plan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SHARED_VALUES 4
+
+/* One run of one PMU: which event owns each counter, what the shared
+ * registers hold, whether an isolated event is there. */
+struct run {
+	int pmu;
+	int owner[64];
+	int programmable; /* events with a generic counter allowed */
+	int isolated;     /* an isolated event is here */
+	uint64_t values[AP_SHARED_KINDS][MAX_SHARED_VALUES];
+	int nvalues[AP_SHARED_KINDS];
+};
+
+static const uint64_t GENERIC = (UINT64_C(1) << AP_FIXED_SHIFT) - 1;
+
+static int popcount(uint64_t x)
+{
+	return __builtin_popcountll(x);
+}
+
+static int capacity(const struct ap_plan_pmu *p, int kind)
+{
+	if (kind == AP_SHARED_OFFCORE)
+		return p->offcore_regs < MAX_SHARED_VALUES ? p->offcore_regs
+							   : MAX_SHARED_VALUES;
+	return 1; /* ldlat, frontend: one value at a time */
+}
+
+static void run_init(struct run *r, int pmu)
+{
+	memset(r, 0, sizeof(*r));
+	r->pmu = pmu;
+	for (int c = 0; c < 64; c++)
+		r->owner[c] = -1;
+}
+
+/* Kuhn's augmenting path: finds a counter for e, moving others along. */
+static int augment(struct run *r, const struct ap_plan_pmu *p,
+		   struct ap_plan_event *evs, int e, uint64_t *seen)
+{
+	uint64_t cand = evs[e].allowed & p->counters & ~*seen;
+	while (cand) {
+		int c = __builtin_ctzll(cand);
+		cand &= cand - 1;
+		*seen |= UINT64_C(1) << c;
+		int o = r->owner[c];
+		if (o < 0 || augment(r, p, evs, o, seen)) {
+			r->owner[c] = e;
+			evs[e].counter = c;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int has_value(const struct run *r, int kind, uint64_t v)
+{
+	for (int i = 0; i < r->nvalues[kind]; i++)
+		if (r->values[kind][i] == v)
+			return 1;
+	return 0;
+}
+
+/* Adds e to r if everything still fits; leaves r unchanged otherwise. */
+static int try_add(struct run *r, const struct ap_plan_pmu *p,
+		   struct ap_plan_event *evs, int e)
+{
+	const struct ap_plan_event *ev = &evs[e];
+	int prog = (ev->allowed & GENERIC) != 0;
+	if (ev->isolated && (r->programmable || r->isolated))
+		return 0;
+	if (r->isolated && (prog || ev->isolated))
+		return 0;
+	int k = ev->shared;
+	int new_value = k != AP_SHARED_NONE && !has_value(r, k, ev->shared_value);
+	if (new_value && r->nvalues[k] >= capacity(p, k))
+		return 0;
+	uint64_t seen = 0;
+	if (!augment(r, p, evs, e, &seen))
+		return 0;
+	if (new_value)
+		r->values[k][r->nvalues[k]++] = ev->shared_value;
+	r->programmable += prog;
+	r->isolated |= ev->isolated;
+	return 1;
+}
+
+/* A unit: one event, or the members of a user group on one PMU. */
+struct unit {
+	int first;  /* index into order[] */
+	int n;
+	int pmu;
+	int key[4]; /* sort key */
+};
+
+static int cmp_unit(const void *a, const void *b)
+{
+	const struct unit *x = a, *y = b;
+	for (int i = 0; i < 4; i++)
+		if (x->key[i] != y->key[i])
+			return x->key[i] < y->key[i] ? -1 : 1;
+	return 0;
+}
+
+/* Places the whole unit in r, or nothing. */
+static int try_unit(struct run *r, const struct ap_plan_pmu *p,
+		    struct ap_plan_event *evs, const int *members, int n)
+{
+	if (n == 1)
+		return try_add(r, p, evs, members[0]);
+	if (n > 64)
+		return 0; /* more members than any PMU has counters */
+	struct run saved = *r;
+	int counters[64];
+	/* members may move counters of others: remember all assignments */
+	for (int c = 0; c < 64; c++)
+		counters[c] = r->owner[c] >= 0 ? evs[r->owner[c]].counter : -1;
+	for (int i = 0; i < n; i++) {
+		if (!try_add(r, p, evs, members[i])) {
+			*r = saved;
+			for (int c = 0; c < 64; c++)
+				if (saved.owner[c] >= 0)
+					evs[saved.owner[c]].counter = counters[c];
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static int grow_runs(struct run **runs, int *cap, int need)
+{
+	if (need <= *cap)
+		return 0;
+	int ncap = *cap ? *cap * 2 : 64;
+	while (ncap < need)
+		ncap *= 2;
+	struct run *nr = realloc(*runs, (size_t)ncap * sizeof(**runs));
+	if (!nr)
+		return -1;
+	*runs = nr;
+	*cap = ncap;
+	return 0;
+}
+
+int ap_plan(const struct ap_plan_pmu *pmus, int npmus,
+	    struct ap_plan_event *evs, int nevs, enum ap_strategy strategy,
+	    int *bad)
+{
+	int *order = NULL, *members = NULL;
+	struct unit *units = NULL;
+	struct run *runs = NULL;
+	int nruns = 0, cap = 0, nunits = 0, result = -1;
+
+	*bad = -1;
+	order = malloc((size_t)(nevs ? nevs : 1) * sizeof(*order));
+	units = malloc((size_t)(nevs ? nevs : 1) * sizeof(*units));
+	members = malloc((size_t)(nevs ? nevs : 1) * sizeof(*members));
+	if (!order || !units || !members)
+		goto out;
+
+	/* Units: user groups (by group id, per PMU) and single events, in
+	 * order of first appearance; unlimited PMUs need no planning.
+	 * members[i] is event i's unit, then order[] lists units' events
+	 * contiguously. */
+	for (int i = 0; i < nevs; i++) {
+		evs[i].run = 0;
+		evs[i].counter = -1;
+		members[i] = -1;
+		if (evs[i].pmu < 0 || evs[i].pmu >= npmus) {
+			*bad = i;
+			goto out;
+		}
+		if (pmus[evs[i].pmu].unlimited)
+			continue;
+		if ((evs[i].allowed & pmus[evs[i].pmu].counters) == 0) {
+			*bad = i;
+			goto out;
+		}
+		int u = nunits;
+		if (evs[i].group)
+			for (int j = 0; j < i && u == nunits; j++)
+				if (members[j] >= 0 && evs[j].group == evs[i].group &&
+				    evs[j].pmu == evs[i].pmu)
+					u = members[j];
+		if (u == nunits) {
+			units[nunits].n = 0;
+			units[nunits].pmu = evs[i].pmu;
+			nunits++;
+		}
+		members[i] = u;
+		units[u].n++;
+	}
+	{
+		int pos = 0;
+		for (int u = 0; u < nunits; u++) {
+			units[u].first = pos;
+			pos += units[u].n;
+			units[u].n = 0;
+		}
+		for (int i = 0; i < nevs; i++)
+			if (members[i] >= 0) {
+				struct unit *un = &units[members[i]];
+				order[un->first + un->n++] = i;
+			}
+	}
+
+	for (int u = 0; u < nunits; u++) {
+		int shared = 0, width = 64, iso = 0;
+		for (int j = 0; j < units[u].n; j++) {
+			const struct ap_plan_event *m = &evs[order[units[u].first + j]];
+			shared |= m->shared != AP_SHARED_NONE;
+			iso |= m->isolated;
+			int w = popcount(m->allowed & pmus[m->pmu].counters);
+			if (w < width)
+				width = w;
+		}
+		/* Pack: isolated first (each opens its own run), then scarce
+		 * resources (shared registers, few allowed counters), bigger
+		 * groups before smaller; first-fit keeps the given order. */
+		if (strategy == AP_PACK) {
+			units[u].key[0] = iso ? 0 : 1;
+			units[u].key[1] = shared ? 0 : 1;
+			units[u].key[2] = width * 64 - units[u].n;
+		} else {
+			units[u].key[0] = units[u].key[1] = units[u].key[2] = 0;
+		}
+		units[u].key[3] = u;
+	}
+	qsort(units, (size_t)nunits, sizeof(*units), cmp_unit);
+
+	for (int u = 0; u < nunits; u++) {
+		const int *mem = order + units[u].first;
+		int pmu = units[u].pmu;
+		const struct ap_plan_pmu *p = &pmus[pmu];
+		int placed = -1;
+		for (int r = 0; r < nruns && placed < 0; r++)
+			if (runs[r].pmu == pmu && try_unit(&runs[r], p, evs, mem, units[u].n))
+				placed = r;
+		if (placed < 0) {
+			if (grow_runs(&runs, &cap, nruns + 1) < 0)
+				goto out;
+			run_init(&runs[nruns], pmu);
+			if (!try_unit(&runs[nruns], p, evs, mem, units[u].n)) {
+				*bad = mem[0];
+				goto out;
+			}
+			placed = nruns++;
+		}
+		for (int j = 0; j < units[u].n; j++)
+			evs[mem[j]].run = placed;
+	}
+
+	/* Runs so far are per PMU; number them per PMU so that PMUs share
+	 * runs: the k-th run of every PMU becomes run k. */
+	{
+		int *seq = calloc((size_t)(npmus ? npmus : 1), sizeof(*seq));
+		int *index = malloc((size_t)(nruns ? nruns : 1) * sizeof(*index));
+		if (!seq || !index) {
+			free(seq);
+			free(index);
+			goto out;
+		}
+		result = 0;
+		for (int r = 0; r < nruns; r++) {
+			index[r] = seq[runs[r].pmu]++;
+			if (index[r] + 1 > result)
+				result = index[r] + 1;
+		}
+		for (int i = 0; i < nevs; i++)
+			if (!pmus[evs[i].pmu].unlimited)
+				evs[i].run = index[evs[i].run];
+		free(seq);
+		free(index);
+		if (result == 0)
+			result = 1; /* only unlimited PMUs: one run */
+	}
+out:
+	free(order);
+	free(units);
+	free(members);
+	free(runs);
+	return result;
+}
+
+static int ceil_div(int a, int b)
+{
+	return b ? (a + b - 1) / b : 0;
+}
+
+static int distinct(const struct ap_plan_event *evs, int nevs, int pmu, int kind)
+{
+	int n = 0;
+	for (int i = 0; i < nevs; i++) {
+		if (evs[i].pmu != pmu || evs[i].shared != kind || evs[i].isolated)
+			continue;
+		int seen = 0;
+		for (int j = 0; j < i && !seen; j++)
+			seen = evs[j].pmu == pmu && evs[j].shared == kind &&
+			       !evs[j].isolated &&
+			       evs[j].shared_value == evs[i].shared_value;
+		n += !seen;
+	}
+	return n;
+}
+
+/* max over counter subsets S of ceil(#events allowed only in S / |S|) */
+static int subset_bound(const struct ap_plan_pmu *p, const struct ap_plan_event *evs,
+			int nevs, int pmu, int want_prog)
+{
+	uint64_t masks[64];
+	int counts[64], nm = 0;
+	uint64_t all = 0;
+	for (int i = 0; i < nevs; i++) {
+		if (evs[i].pmu != pmu || evs[i].isolated)
+			continue;
+		uint64_t m = evs[i].allowed & p->counters;
+		if (((m & GENERIC) != 0) != want_prog)
+			continue;
+		int k;
+		for (k = 0; k < nm && masks[k] != m; k++)
+			;
+		if (k == nm) {
+			if (nm == 64)
+				continue; /* bound stays valid, just weaker */
+			masks[nm] = m;
+			counts[nm++] = 0;
+		}
+		counts[k]++;
+		all |= m;
+	}
+	int best = 0;
+	/* Unions of distinct masks are the subsets that matter. */
+	if (popcount(all) <= 16) {
+		for (uint64_t s = all;; s = (s - 1) & all) {
+			if (s) {
+				int n = 0;
+				for (int k = 0; k < nm; k++)
+					if ((masks[k] & ~s) == 0)
+						n += counts[k];
+				int b = ceil_div(n, popcount(s));
+				if (b > best)
+					best = b;
+			}
+			if (!s)
+				break;
+		}
+	} else {
+		for (int k = 0; k < nm; k++) {
+			int n = 0;
+			for (int j = 0; j < nm; j++)
+				if ((masks[j] & ~masks[k]) == 0)
+					n += counts[j];
+			int b = ceil_div(n, popcount(masks[k]));
+			if (b > best)
+				best = b;
+		}
+		int n = 0;
+		for (int k = 0; k < nm; k++)
+			n += counts[k];
+		int b = ceil_div(n, popcount(all));
+		if (b > best)
+			best = b;
+	}
+	return best;
+}
+
+int ap_plan_lower_bound(const struct ap_plan_pmu *pmus, int npmus,
+			const struct ap_plan_event *evs, int nevs)
+{
+	int lb = 1;
+	for (int p = 0; p < npmus; p++) {
+		if (pmus[p].unlimited)
+			continue;
+		int iso = 0;
+		for (int i = 0; i < nevs; i++)
+			iso += evs[i].pmu == p && evs[i].isolated;
+		int prog = subset_bound(&pmus[p], evs, nevs, p, 1);
+		for (int k = AP_SHARED_OFFCORE; k < AP_SHARED_KINDS; k++) {
+			int b = ceil_div(distinct(evs, nevs, p, k), capacity(&pmus[p], k));
+			if (b > prog)
+				prog = b;
+		}
+		/* fixed-only events may also sit beside isolated ones */
+		int fixed = subset_bound(&pmus[p], evs, nevs, p, 0);
+		int b = iso + prog > fixed ? iso + prog : fixed;
+		if (b > lb)
+			lb = b;
+	}
+	return lb;
+}
+
+int ap_plan_check(const struct ap_plan_pmu *pmus, int npmus,
+		  const struct ap_plan_event *evs, int nevs, int *bad)
+{
+	int nruns = 0;
+	*bad = -1;
+	for (int i = 0; i < nevs; i++) {
+		if (evs[i].pmu < 0 || evs[i].pmu >= npmus || evs[i].run < 0) {
+			*bad = i;
+			return 0;
+		}
+		if (evs[i].run + 1 > nruns)
+			nruns = evs[i].run + 1;
+	}
+	struct ap_plan_event *copy = malloc((size_t)(nevs ? nevs : 1) * sizeof(*copy));
+	if (!copy)
+		return 0;
+	memcpy(copy, evs, (size_t)nevs * sizeof(*copy));
+	int ok = 1;
+	/* Rebuild each (run, PMU) from scratch with the same rules. */
+	for (int r = 0; r < nruns && ok; r++) {
+		for (int p = 0; p < npmus && ok; p++) {
+			if (pmus[p].unlimited)
+				continue;
+			struct run run;
+			run_init(&run, p);
+			for (int i = 0; i < nevs && ok; i++) {
+				if (copy[i].run != r || copy[i].pmu != p)
+					continue;
+				if (!try_add(&run, &pmus[p], copy, i)) {
+					ok = 0;
+					*bad = i;
+				}
+			}
+		}
+	}
+	free(copy);
+	return ok;
+}

@@ -1,0 +1,59 @@
+/* plan: packs events into the fewest runs in which every event has a
+ * counter of its own the whole time (no multiplexing). */
+#ifndef AP_PLAN_H
+#define AP_PLAN_H
+
+#include <stdint.h>
+
+/* Counter bits: generic counter i is bit i, fixed counter i bit 32 + i. */
+#define AP_FIXED_SHIFT 32
+
+enum ap_shared {
+	AP_SHARED_NONE,
+	AP_SHARED_OFFCORE,  /* offcore response MSRs: pmu->offcore_regs values */
+	AP_SHARED_LDLAT,    /* load latency threshold: one value at a time */
+	AP_SHARED_FRONTEND, /* frontend MSR: one value at a time */
+	AP_SHARED_KINDS
+};
+
+struct ap_plan_pmu {
+	uint64_t counters; /* counters this PMU has (generic | fixed bits) */
+	int unlimited;     /* kernel PMU (software, tracepoints): no counters */
+	int offcore_regs;  /* offcore response MSRs (2 on Intel cores) */
+};
+
+struct ap_plan_event {
+	int pmu;              /* index into the PMU array */
+	uint64_t allowed;     /* counters it may use (ignored if unlimited) */
+	int shared;           /* enum ap_shared */
+	uint64_t shared_value;/* equal values share one register */
+	int isolated;         /* no other programmable event beside it */
+	int group;            /* user group (0: none): members share a run */
+	/* results */
+	int run;     /* 0-based run */
+	int counter; /* counter bit index, -1 on an unlimited PMU */
+};
+
+enum ap_strategy { AP_PACK, AP_FIRST_FIT };
+
+/* Plans evs in place (run, counter). Events of unlimited PMUs all go to
+ * run 0 here; the caller splits them by its own limits. Returns the
+ * number of runs, or -1 when an event can never be counted (no allowed
+ * counter on its PMU, or a user group that cannot fit one run); then
+ * *bad is its index. */
+int ap_plan(const struct ap_plan_pmu *pmus, int npmus,
+	    struct ap_plan_event *evs, int nevs, enum ap_strategy strategy,
+	    int *bad);
+
+/* A lower bound on the runs any plan needs (per counter subset, fixed
+ * counter, shared register and isolated events, per PMU). */
+int ap_plan_lower_bound(const struct ap_plan_pmu *pmus, int npmus,
+			const struct ap_plan_event *evs, int nevs);
+
+/* Checks a plan: every run's events have distinct allowed counters (a
+ * matching exists), shared registers and isolation hold. Returns 1 when
+ * feasible, 0 otherwise (*bad = an offending event). */
+int ap_plan_check(const struct ap_plan_pmu *pmus, int npmus,
+		  const struct ap_plan_event *evs, int nevs, int *bad);
+
+#endif
