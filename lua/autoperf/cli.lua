@@ -4,6 +4,7 @@ local argparse = require "argparse"
 local core = require "autoperf.core"
 local aggregate = require "autoperf.aggregate"
 local catalog = require "autoperf.catalog"
+local plan_mod = require "autoperf.plan"
 local profile = require "autoperf.profile"
 local stats = require "autoperf.stats"
 local util = require "autoperf.util"
@@ -22,6 +23,14 @@ local function catalog_options(cmd)
     "is read too when present."):count("*")
   cmd:option("--smt", "Hyper-threading state for perfmon counter lists (default: this machine's).")
     :choices({ "on", "off" })
+end
+
+-- Options of the planner (plan, profile).
+local function plan_options(cmd)
+  cmd:option("--isolate", "Events measured alone: taken-alone, errata and/or event names, " ..
+    "comma-separated; 'none' for none.", "taken-alone,errata")
+  cmd:option("--strategy", "pack (fewest runs) or first-fit (the original autoperf's).", "pack")
+    :choices({ "pack", "first-fit" })
 end
 
 -- Names of the kernel's PMUs (--pmu then filters and does not force).
@@ -64,6 +73,18 @@ local function build_parser()
   list:epilog("Examples:\n  autoperf list 'sched:*'\n  autoperf list clock --json\n" ..
     "  autoperf list --pmu skl --desc miss\n  autoperf list --events-json skylakex_core.json --source perfmon")
 
+  local pl = p:command("plan", "Plan the runs that measure the events without multiplexing; runs nothing.")
+  pl:option("-e --event", "Events (as for profile; default: all, or every event of --events-json/--pmu).")
+    :count("*")
+  catalog_options(pl)
+  plan_options(pl)
+  pl:flag("-a --all-cpus", "Plan for system-wide counting (descriptors per CPU).")
+  pl:flag("--csv", "Print one line per event: RUN,PMU,GROUP,COUNTER,EVENT.")
+  pl:flag("--json", "Print the plan as JSON.")
+  pl:epilog("Examples:\n  autoperf plan -e 'sched:*,task-clock'\n" ..
+    "  autoperf plan --events-json ../shared/pmu-data/intel/skylake_core.json\n" ..
+    "  autoperf plan --pmu skl --strategy first-fit --csv")
+
   local st = p:command("stats", "Per PMU: events, counter constraints, shared registers, isolated events.")
   catalog_options(st)
   st:option("--csv", "Also write the numbers as CSV to this file.")
@@ -83,6 +104,7 @@ local function build_parser()
   prof:flag("--force", "Replace an output directory that holds a different profile.")
   prof:flag("-q --quiet", "No progress output.")
   catalog_options(prof)
+  plan_options(prof)
   prof:argument("cmd", "The command to profile and its arguments."):args("*")
   prof:epilog("Examples:\n  autoperf profile -- ./app --size 10\n" ..
     "  autoperf profile -o sched -e 'sched:*,task-clock' -I 10 -- make -j2\n" ..
@@ -135,7 +157,8 @@ end
 -- Options of 'profile' that take a value: their value is not the command.
 local VALUE_OPTS = { ["-o"] = true, ["--output"] = true, ["-e"] = true, ["--event"] = true,
                      ["-I"] = true, ["--interval"] = true, ["-r"] = true, ["--repeat"] = true,
-                     ["--pmu"] = true, ["--events-json"] = true, ["--smt"] = true }
+                     ["--pmu"] = true, ["--events-json"] = true, ["--smt"] = true,
+                     ["--isolate"] = true, ["--strategy"] = true }
 
 -- Splits 'profile' arguments into ours and the workload's: the workload
 -- starts after "--" or at the first argument that is not an option.
@@ -219,6 +242,86 @@ local function cmd_list(a)
   return 0
 end
 
+-- The event specs of -e; by default all events measurable here, or, when
+-- --events-json or a forced --pmu model is given, those events.
+local function event_specs(a, cat)
+  local specs = {}
+  for _, e in ipairs(a.event or {}) do specs[#specs + 1] = e end
+  if #specs > 0 then return catalog.select(cat, specs) end
+  if (a.events_json and #a.events_json > 0) or cat.model then
+    local out = {}
+    for _, ev in ipairs(cat.events) do
+      local from_file = ev.source == "perfmon"
+      local from_model = cat.model and ev.model == cat.model
+      if from_file or from_model then out[#out + 1] = ev end
+    end
+    return out
+  end
+  return catalog.select(cat, { "all" })
+end
+
+local function plan_opts(a, ncpus)
+  local nofile = core.raise_nofile() or 1024
+  return {
+    fd_budget = nofile - plan_mod.RESERVED_FDS, ncpus = ncpus,
+    isolate = util.split(a.isolate or "taken-alone,errata", ","),
+    strategy = a.strategy,
+  }
+end
+
+local function print_plan(plan, nevents, ms)
+  print(string.format("plan: %d events in %d run%s (lower bound %d)%s",
+    nevents, #plan.runs, #plan.runs == 1 and "" or "s", plan.lower_bound,
+    ms and string.format(", planned in %.1f ms", ms) or ""))
+  for r, run in ipairs(plan.runs) do
+    local parts = {}
+    for _, grp in ipairs(run.groups) do
+      if grp.counters then
+        local names = plan_mod.counter_names(grp.counters)
+        local evs = {}
+        for i, ev in ipairs(grp.events) do evs[i] = names[i] .. "=" .. ev.name end
+        parts[#parts + 1] = grp.pmu .. " {" .. table.concat(evs, " ") .. "}"
+      else
+        parts[#parts + 1] = string.format("%s: %d event%s", grp.pmu, #grp.events, #grp.events == 1 and "" or "s")
+      end
+    end
+    print(string.format("  run %d: %s", r, table.concat(parts, "; ")))
+  end
+end
+
+local function cmd_plan(a)
+  local cat, err = load_catalog(a)
+  if not cat then errorf("%s", err) return 1 end
+  local events, serr = event_specs(a, cat)
+  if not events then errorf("%s", serr) return 2 end
+  local ncpus = a.all_cpus and #require("autoperf.machine").online_cpus() or 1
+  local t0 = core.now_ns()
+  local plan, perr = plan_mod.make(events, plan_opts(a, ncpus))
+  if not plan then errorf("%s", perr) return 1 end
+  local ms = (core.now_ns() - t0) / 1e6
+  if a.json then
+    local d = plan_mod.describe(plan)
+    d.events, d.planning_ms = #events, ms
+    io.write(util.json_encode(d), "\n")
+    return 0
+  end
+  if a.csv then
+    local out = { "RUN,PMU,GROUP,COUNTER,EVENT" }
+    for r, run in ipairs(plan.runs) do
+      for g, grp in ipairs(run.groups) do
+        local names = grp.counters and plan_mod.counter_names(grp.counters) or {}
+        for i, ev in ipairs(grp.events) do
+          out[#out + 1] = string.format("%d,%s,%d,%s,%s", r, grp.pmu, g, names[i] or "-", ev.name)
+        end
+      end
+    end
+    io.write(table.concat(out, "\n"), "\n")
+    return 0
+  end
+  print_plan(plan, #events, ms)
+  return 0
+end
+
 local function cmd_stats(a)
   local cat, err = load_catalog(a)
   if not cat then errorf("%s", err) return 1 end
@@ -244,16 +347,6 @@ local function cmd_stats(a)
     print("wrote " .. a.csv)
   end
   return 0
-end
-
-local function print_plan(plan, nevents)
-  print(string.format("plan: %d events in %d run%s (lower bound %d)", nevents, #plan.runs,
-    #plan.runs == 1 and "" or "s", plan.lower_bound))
-  for i, run in ipairs(plan.runs) do
-    local parts = {}
-    for _, g in ipairs(run.groups) do parts[#parts + 1] = string.format("%s group of %d", g.pmu, #g.events) end
-    print(string.format("  run %d: %s", i, table.concat(parts, ", ")))
-  end
 end
 
 local function list_names(items, max)
@@ -288,8 +381,10 @@ local function cmd_profile(a, cmd, opts)
   local tty = core.isatty(2) and not a.quiet
   local pmus = {}
   for _, p in ipairs(cat.pmus) do pmus[#pmus + 1] = { name = p.name, type = p.type, events = #p.events } end
+  local popts = plan_opts(a, 1)
   local result, err, code = profile.run({
     argv = cmd, events = events, out = a.output, interval_ms = interval,
+    isolate = popts.isolate, strategy = popts.strategy, hardware = cat.hardware,
     repetitions = reps, system_wide = a.all_cpus, force = a.force, dry_run = a.dry_run,
     pmus = pmus,
     progress = tty and function(msg) io.stderr:write("autoperf: ", msg, "\n") end or nil,
@@ -380,6 +475,7 @@ function M.main(argv, env)
   end
   if a.command == "list" then return cmd_list(a) end
   if a.command == "stats" then return cmd_stats(a) end
+  if a.command == "plan" then return cmd_plan(a) end
   if a.command == "profile" then return cmd_profile(a, cmd, env or {}) end
   if a.command == "aggregate" then return cmd_aggregate(a) end
   errorf("unknown command '%s'", tostring(a.command))

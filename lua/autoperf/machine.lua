@@ -70,6 +70,11 @@ local function proc_int(path)
   return tonumber(util.read_line(path) or "")
 end
 
+-- Does the kernel's NMI watchdog hold a hardware counter?
+function M.nmi_watchdog()
+  return proc_int("/proc/sys/kernel/nmi_watchdog") == 1
+end
+
 -- Everything the manifest records about the machine.
 function M.describe()
   local topo = M.topology()

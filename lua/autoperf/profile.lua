@@ -203,6 +203,9 @@ function M.run(opts)
   for i, ev in ipairs(opts.events) do ev.tag = i end
   local plan, perr = plan_mod.make(opts.events, {
     fd_budget = nofile - plan_mod.RESERVED_FDS, ncpus = ncpus,
+    isolate = opts.isolate, strategy = opts.strategy,
+    -- the kernel's NMI watchdog holds a counter of a real PMU
+    nmi_watchdog = opts.hardware and machine.nmi_watchdog(),
   })
   if not plan then return nil, perr, 1 end
   if opts.dry_run then return { plan = plan, dry_run = true } end
