@@ -33,7 +33,7 @@ BIN      := $(if $(filter build,$(BUILD)),autoperf,$(BUILD)/autoperf)
 LUA      := lua5.4
 BUSTED   := $(LUA) /usr/bin/busted
 
-.PHONY: all test check demo asan install uninstall clean bootstrap workloads
+.PHONY: all test check demo asan install uninstall clean bootstrap workloads bench bench-plan
 
 all: $(BIN) $(BUILD)/lib/autoperf/core.so workloads
 
@@ -81,6 +81,12 @@ asan: bootstrap
 demo: bootstrap
 	@$(MAKE) --no-print-directory all
 	@scripts/demo
+
+# Benchmarks (numbers, not pass/fail).
+bench: bench-plan
+
+bench-plan: all
+	./$(BIN) run scripts/bench-plan.lua
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(DATADIR)/lua/autoperf \
