@@ -104,6 +104,32 @@ describe("aggregate", function()
     assert.matches("^flagged", rows[2][3])
   end)
 
+  it("counts a re-measured event from its new run only", function()
+    fixture(dir)
+    -- run 1 flagged "a"; run 2 measured it again, fully
+    local m = cjson.decode(T.slurp(dir .. "/manifest.json"))
+    m.replanned = { { name = "a", from_run = 1, to_run = 2, why = "not counted all the time" } }
+    local f = assert(io.open(dir .. "/manifest.json", "w"))
+    f:write(cjson.encode(m))
+    f:close()
+    local w = assert(core.writer(dir .. "/run-002-01.csv.gz", true))
+    w:write("#autoperf-run 2 1\n#event 1 software a\n", store.HEADER, "\n",
+      "0,100000000,-1,1,7,100,100\n#end rows=1\n")
+    assert(w:commit())
+    f = assert(io.open(dir .. "/journal.jsonl", "a"))
+    f:write(cjson.encode({ run = 2, rep = 1, file = "run-002-01.csv.gz" }), "\n")
+    f:close()
+    local r = assert(aggregate.aggregate(dir))
+    assert.equal(7, T.event_total(r.results, "a"))
+    assert.equal(18, T.event_total(r.results, "b:c"))
+    local a
+    for _, row in ipairs(T.csv(r.summary)) do
+      if row[1] == "a" then a = row end
+    end
+    assert.same({ "a", "software", "ok", "1", "7" }, { a[1], a[2], a[3], a[4], a[5] })
+    assert.equal(0, r.flagged)
+  end)
+
   it("compresses when the output name ends in .gz", function()
     fixture(dir)
     local r = assert(aggregate.aggregate(dir, { output = dir .. "/all.csv.gz" }))

@@ -51,10 +51,20 @@ function M.aggregate(dir, opts)
   local stats, order = {}, {}
   local flagged = {}
   table.sort(journal, by_run)
+  -- An event measured again (re-planned after it was not fully counted)
+  -- counts from its new run, once that run is complete.
+  local completed, superseded = {}, {}
+  for _, e in ipairs(journal) do completed[e.run] = true end
+  for _, rp in ipairs(manifest.replanned or {}) do
+    local to = math.tointeger(rp.to_run)
+    if to and completed[to] then superseded[math.tointeger(rp.from_run) .. "|" .. rp.name] = true end
+  end
   local offsets = {} -- per run: index and time where the next repetition starts
   local rows_out = 0
   for _, entry in ipairs(journal) do
-    for _, name in ipairs(entry.flagged or {}) do flagged[name] = true end
+    for _, name in ipairs(entry.flagged or {}) do
+      if not superseded[entry.run .. "|" .. name] then flagged[name] = true end
+    end
     local off = offsets[entry.run] or { index = 0, time = 0 }
     local raw, names, units = {}, {}, {}
     local last = {} -- [tag][cpu] = {value, enabled, running}
@@ -62,6 +72,7 @@ function M.aggregate(dir, opts)
     local buf = {}
     local ok, rerr = store_mod.read_run(dir .. "/" .. entry.file,
       function(tag, unit, name)
+        if superseded[entry.run .. "|" .. name] then return end
         raw[tag], names[tag], units[tag] = name, csv_field(name), csv_field(unit)
         if not stats[name] then
           stats[name] = { unit = unit, reps = {}, enabled = 0, running = 0 }
@@ -69,6 +80,7 @@ function M.aggregate(dir, opts)
         end
       end,
       function(index, t, cpu, tag, value, enabled, running)
+        if not raw[tag] then return end -- superseded
         local per = last[tag]
         if not per then
           per = {}
@@ -78,6 +90,7 @@ function M.aggregate(dir, opts)
         local delta = value - (prev and prev[1] or 0)
         per[cpu] = { value, enabled, running }
         local tp = topo[cpu] or none
+        rows_out = rows_out + 1
         buf[#buf + 1] = string.format("%s,%d,%.6f,%d,%d,%d,%d,%s,%d\n",
           names[tag], off.index + index, (off.time + t) / 1e9,
           tp.socket, tp.core, cpu, tp.node, units[tag], delta)
@@ -93,7 +106,6 @@ function M.aggregate(dir, opts)
       return nil, rerr
     end
     w:write(table.concat(buf))
-    rows_out = rows_out + ok
     offsets[entry.run] = { index = off.index + max_index + 1, time = off.time + max_time }
     for tag, per in pairs(last) do
       local s = stats[raw[tag]]

@@ -21,9 +21,16 @@ local function attr_of(ev)
   }
 end
 
+local function is_hardware(ev)
+  return ev.hardware or ev.source == "perfmon"
+end
+
 -- Opens the run's groups on target (pid, or -1 with cpus). Events the
 -- kernel refuses land in refused[name]; events that did not fit in the
--- descriptor budget are returned as leftovers for an extra run.
+-- descriptor budget, and hardware events the kernel refused beside the
+-- others of their group (it validates a group at open: the plan asked for
+-- more than the PMU can do), are returned as leftovers {ev=, why=} for
+-- extra runs.
 local function open_groups(run, pid, cpus, refused)
   local opened, leftovers = {}, {}
   local out_of_fds = false
@@ -41,12 +48,18 @@ local function open_groups(run, pid, cpus, refused)
           if not ok then
             if errno == E.EMFILE or errno == E.ENFILE then
               out_of_fds = true
+            elseif is_hardware(ev) and g:size() > 0 and (errno == E.EINVAL or errno == E.ENOSPC) then
+              if cpu == cpus[1] then
+                leftovers[#leftovers + 1] = { ev = ev, why = "refused beside its group at open (" .. err .. ")" }
+              end
             else
               refused[ev.name] = err
             end
           end
         end
-        if out_of_fds and cpu == cpus[1] then leftovers[#leftovers + 1] = ev end
+        if out_of_fds and cpu == cpus[1] then
+          leftovers[#leftovers + 1] = { ev = ev, why = "out of file descriptors" }
+        end
       end
       if g:size() > 0 then opened[#opened + 1] = { group = g, cpu = cpu } end
     end
@@ -159,13 +172,20 @@ local function execute(ctx, run, ri, rep)
   local sok, serr = sample(elapsed)
   if not sok then return fail(serr, 1) end
 
-  -- Verification: every event must have been counted the whole time.
+  -- Verification: every event must have been counted the whole time;
+  -- the ones that were not are measured again in extra runs.
   local flagged = {}
   for _, o in ipairs(opened) do
     local enabled, running = o.group:read()
     if enabled and running < enabled then
       for _, tag in ipairs(o.group:tags()) do
-        flagged[#flagged + 1] = ctx.by_tag[tag].name
+        local ev = ctx.by_tag[tag]
+        if not seen[-tag] then
+          seen[-tag] = true
+          flagged[#flagged + 1] = ev.name
+          leftovers[#leftovers + 1] = { ev = ev, flagged = true,
+            why = string.format("not counted all the time (running %d of %d ns)", running, enabled) }
+        end
       end
     end
   end
@@ -182,6 +202,38 @@ local function execute(ctx, run, ri, rep)
     status = exit_text(status), flagged = #flagged > 0 and flagged or nil,
     utime = status.utime, stime = status.stime, maxrss_kb = status.maxrss_kb,
   }, leftovers
+end
+
+-- Plans leftovers of run ri (see open_groups and the verification) into
+-- extra runs, once per event: an event that fails again stays as it is.
+-- The manifest records what moved where and why.
+local function replan(ctx, plan, manifest, ri, leftovers, plan_opts)
+  local events = {}
+  manifest.replanned = manifest.replanned or {}
+  for _, l in ipairs(leftovers) do
+    if not ctx.replanned[l.ev.name] then
+      ctx.replanned[l.ev.name] = true
+      events[#events + 1] = l.ev
+      manifest.replanned[#manifest.replanned + 1] = { name = l.ev.name, from_run = ri, why = l.why }
+    end
+  end
+  if #events == 0 then return nil end
+  local extra, err = plan_mod.make(events, plan_opts)
+  if not extra then return err end
+  local first = #plan.runs + 1
+  for _, run in ipairs(extra.runs) do plan.runs[#plan.runs + 1] = run end
+  -- where each went
+  local to = {}
+  for r = first, #plan.runs do
+    for _, g in ipairs(plan.runs[r].groups) do
+      for _, ev in ipairs(g.events) do to[ev.name] = r end
+    end
+  end
+  for _, rp in ipairs(manifest.replanned) do
+    if rp.from_run == ri and not rp.to_run then rp.to_run = to[rp.name] end
+  end
+  manifest.plan = plan_mod.describe(plan)
+  return nil
 end
 
 local function default_progress() end
@@ -201,12 +253,13 @@ function M.run(opts)
   if opts.system_wide then ncpus = #cpus end
   -- Tags number the events; the planner and the run files use them.
   for i, ev in ipairs(opts.events) do ev.tag = i end
-  local plan, perr = plan_mod.make(opts.events, {
+  local plan_opts = {
     fd_budget = nofile - plan_mod.RESERVED_FDS, ncpus = ncpus,
     isolate = opts.isolate, strategy = opts.strategy,
     -- the kernel's NMI watchdog holds a counter of a real PMU
     nmi_watchdog = opts.hardware and machine.nmi_watchdog(),
-  })
+  }
+  local plan, perr = plan_mod.make(opts.events, plan_opts)
   if not plan then return nil, perr, 1 end
   if opts.dry_run then return { plan = plan, dry_run = true } end
 
@@ -236,9 +289,28 @@ function M.run(opts)
   if not store then return nil, serr, 1 end
 
   local closer = core.closer()
-  local ctx = { opts = opts, store = store, closer = closer, cpus = cpus, refused = {}, by_tag = {} }
+  local ctx = { opts = opts, store = store, closer = closer, cpus = cpus, refused = {}, by_tag = {}, replanned = {} }
   for _, r in ipairs(manifest.refused) do ctx.refused[r.name] = r.error end
   for _, ev in ipairs(opts.events) do ctx.by_tag[ev.tag] = ev end
+  -- A resumed profile replays the extra runs of the first attempt
+  -- (planning is deterministic, so they come out the same).
+  local earlier = manifest.replanned or {}
+  manifest.replanned = nil
+  local by_name = {}
+  for _, ev in ipairs(opts.events) do by_name[ev.name] = ev end
+  local from, order = {}, {}
+  for _, rp in ipairs(earlier) do
+    local r = math.tointeger(rp.from_run)
+    if not from[r] then
+      from[r] = {}
+      order[#order + 1] = r
+    end
+    if by_name[rp.name] then from[r][#from[r] + 1] = { ev = by_name[rp.name], why = rp.why } end
+  end
+  for _, r in ipairs(order) do
+    local rerr = replan(ctx, plan, manifest, r, from[r], plan_opts)
+    if rerr then return nil, rerr, 1 end
+  end
   core.trap_signals()
 
   local summary = { dir = opts.out, plan = plan, runs = 0, failed = {}, flagged = {}, resumed = 0 }
@@ -259,10 +331,8 @@ function M.run(opts)
         end
         local leftovers = eerr
         if rep == 1 and #leftovers > 0 then
-          -- Out of descriptors: measure the rest in an extra run.
-          local extra = plan_mod.make(leftovers, { fd_budget = #leftovers, ncpus = 1 })
-          plan.runs[#plan.runs + 1] = extra.runs[1]
-          manifest.plan = plan_mod.describe(plan)
+          local rerr = replan(ctx, plan, manifest, ri, leftovers, plan_opts)
+          if rerr then return nil, rerr, 1 end
         end
         local cok, cerr = store:complete(entry)
         if not cok then return nil, cerr, 1 end

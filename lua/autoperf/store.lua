@@ -77,6 +77,7 @@ function M.open(dir, manifest, opts)
       self.journal = journal
       for _, e in ipairs(journal) do self.done[e.run .. "/" .. e.rep] = e end
       manifest.refused = old.refused or manifest.refused
+      manifest.replanned = old.replanned
     else
       -- --force: start over (only our own files go).
       for _, e in ipairs(entries) do
