@@ -4,6 +4,7 @@ local argparse = require "argparse"
 local core = require "autoperf.core"
 local aggregate = require "autoperf.aggregate"
 local catalog = require "autoperf.catalog"
+local doctor = require "autoperf.doctor"
 local plan_mod = require "autoperf.plan"
 local profile = require "autoperf.profile"
 local stats = require "autoperf.stats"
@@ -72,6 +73,9 @@ local function build_parser()
   catalog_options(list)
   list:epilog("Examples:\n  autoperf list 'sched:*'\n  autoperf list clock --json\n" ..
     "  autoperf list --pmu skl --desc miss\n  autoperf list --events-json skylakex_core.json --source perfmon")
+
+  local doc = p:command("doctor", "Check what this machine lets autoperf measure, and how to change it.")
+  doc:epilog("Example:\n  autoperf doctor")
 
   local pl = p:command("plan", "Plan the runs that measure the events without multiplexing; runs nothing.")
   pl:option("-e --event", "Events (as for profile; default: all, or every event of --events-json/--pmu).")
@@ -322,6 +326,36 @@ local function cmd_plan(a)
   return 0
 end
 
+-- Colors only on a terminal, and never with NO_COLOR set.
+local function color_ok(fd)
+  local nc = os.getenv("NO_COLOR")
+  return core.isatty(fd) and (nc == nil or nc == "")
+end
+
+local function cmd_doctor()
+  local checks = doctor.checks()
+  io.write(doctor.format(checks, color_ok(1)))
+  local cat = catalog.load({ no_cache = false })
+  local count = { software = 0, tracepoint = 0, hardware = 0, other = 0, unavailable = 0 }
+  for _, ev in ipairs(cat.events) do
+    if not ev.available then
+      count.unavailable = count.unavailable + 1
+    elseif ev.pmu == "software" or ev.pmu == "tracepoint" then
+      count[ev.pmu] = count[ev.pmu] + 1
+    elseif ev.hardware or ev.source == "perfmon" then
+      count.hardware = count.hardware + 1
+    else
+      count.other = count.other + 1
+    end
+  end
+  print(string.format("\nmeasurable here: %d software events, %d tracepoints, %d hardware events, %d other PMU events",
+    count.software, count.tracepoint, count.hardware, count.other))
+  if count.unavailable > 0 then
+    print(string.format("described but not measurable here: %d (plan them with 'autoperf plan')", count.unavailable))
+  end
+  return 0
+end
+
 local function cmd_stats(a)
   local cat, err = load_catalog(a)
   if not cat then errorf("%s", err) return 1 end
@@ -379,6 +413,10 @@ local function cmd_profile(a, cmd, opts)
   for _, s in ipairs(cat.skipped) do errorf("skipped %s", s) end
 
   local tty = core.isatty(2) and not a.quiet
+  -- Preflight: say what limits this profile, but never refuse.
+  if not a.quiet and not a.dry_run then
+    for _, w in ipairs(doctor.warnings(doctor.checks())) do errorf("warning: %s", w) end
+  end
   local pmus = {}
   for _, p in ipairs(cat.pmus) do pmus[#pmus + 1] = { name = p.name, type = p.type, events = #p.events } end
   local popts = plan_opts(a, 1)
@@ -476,6 +514,7 @@ function M.main(argv, env)
   if a.command == "list" then return cmd_list(a) end
   if a.command == "stats" then return cmd_stats(a) end
   if a.command == "plan" then return cmd_plan(a) end
+  if a.command == "doctor" then return cmd_doctor() end
   if a.command == "profile" then return cmd_profile(a, cmd, env or {}) end
   if a.command == "aggregate" then return cmd_aggregate(a) end
   errorf("unknown command '%s'", tostring(a.command))
