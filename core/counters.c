@@ -59,7 +59,7 @@ int ap_group_add(struct ap_group *g, const struct perf_event_attr *attr,
 	a.read_format = AP_READ_FORMAT;
 	/* Only the leader carries the start condition: siblings follow it. */
 	a.disabled = g->n == 0;
-	a.enable_on_exec = g->n == 0 && g->pid > 0;
+	a.enable_on_exec = g->n == 0 && g->pid > 0 && !g->manual;
 	a.inherit = g->pid > 0;
 
 	int fd = perf_event_open(&a, g->pid, g->cpu, g->n ? g->fds[0] : -1);

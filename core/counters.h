@@ -22,6 +22,7 @@
 struct ap_group {
 	pid_t pid;     /* task to count (-1: every task on cpu) */
 	int cpu;       /* cpu to count on (-1: wherever pid runs) */
+	int manual;    /* per-task but started by ap_group_enable, not exec */
 	size_t n;      /* members opened, leader first */
 	int *fds;      /* n descriptors */
 	uint64_t *ids; /* kernel event ids (PERF_FORMAT_ID) */

@@ -108,6 +108,20 @@ static int l_mkdir(lua_State *L)
 	return 1;
 }
 
+extern char **environ;
+
+/* core.environ() -> {"K=V", ...}: our environment, to extend for a
+ * workload. */
+static int l_environ(lua_State *L)
+{
+	lua_newtable(L);
+	for (int i = 0; environ[i]; i++) {
+		lua_pushstring(L, environ[i]);
+		lua_rawseti(L, -2, i + 1);
+	}
+	return 1;
+}
+
 /* core.isatty(fd) -> boolean */
 static int l_isatty(lua_State *L)
 {
@@ -118,6 +132,7 @@ static int l_isatty(lua_State *L)
 static const luaL_Reg funcs[] = {
 	{"mkdir", l_mkdir},
 	{"isatty", l_isatty},
+	{"environ", l_environ},
 	{"trap_signals", l_trap_signals},
 	{"caught_signal", l_caught_signal},
 	{"now_ns", l_now_ns},

@@ -22,8 +22,9 @@ static struct lgroup *check_group(lua_State *L)
 	return luaL_checkudata(L, 1, GROUP);
 }
 
-/* core.group(pid, cpu): an empty group counting pid (-1: all) on cpu
- * (-1: any). */
+/* core.group(pid, cpu[, manual]): an empty group counting pid (-1: all)
+ * on cpu (-1: any). A per-task group starts when pid execs, or with
+ * manual, only at group:enable(). */
 static int l_group(lua_State *L)
 {
 	lua_Integer pid = luaL_checkinteger(L, 1);
@@ -35,6 +36,7 @@ static int l_group(lua_State *L)
 	struct lgroup *lg = lua_newuserdatauv(L, sizeof(*lg), 0);
 	memset(lg, 0, sizeof(*lg));
 	ap_group_init(&lg->g, (pid_t)pid, (int)cpu);
+	lg->g.manual = lua_toboolean(L, 3);
 	luaL_setmetatable(L, GROUP);
 	return 1;
 }

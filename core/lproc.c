@@ -5,7 +5,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #define PROC "autoperf.proc"
 
@@ -36,8 +38,9 @@ static char **strings(lua_State *L, int t, const char *what)
 	return v;
 }
 
-/* core.spawn(argv, {env={"K=V",...}, cwd=, cpus={0,1}}) -> proc held at
- * its start barrier | nil, message, errno */
+/* core.spawn(argv, {env={"K=V",...}, cwd=, cpus={0,1}, keep={fd,...}})
+ * -> proc held at its start barrier | nil, message, errno. keep: our
+ * descriptors the workload inherits (all others are closed at exec). */
 static int l_spawn(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
@@ -50,6 +53,17 @@ static int l_spawn(lua_State *L)
 			o.envp = strings(L, lua_gettop(L), "env");
 		if (lua_getfield(L, 2, "cwd") == LUA_TSTRING)
 			o.cwd = lua_tostring(L, -1);
+		if (lua_getfield(L, 2, "keep") == LUA_TTABLE) {
+			lua_Integer n = luaL_len(L, -1);
+			int *keep = lua_newuserdatauv(L, (size_t)(n ? n : 1) * sizeof(int), 0);
+			for (lua_Integer i = 1; i <= n; i++) {
+				lua_rawgeti(L, -2, i);
+				keep[i - 1] = (int)luaL_checkinteger(L, -1);
+				lua_pop(L, 1);
+			}
+			o.keep = keep;
+			o.nkeep = (int)n;
+		}
 		if (lua_getfield(L, 2, "cpus") == LUA_TTABLE) {
 			CPU_ZERO(&cpus);
 			lua_Integer n = luaL_len(L, -1);
@@ -119,13 +133,18 @@ static void push_status(lua_State *L, const struct ap_proc *p)
 	lua_setfield(L, -2, "maxrss_kb");
 }
 
-/* proc:wait([timeout_ms]) -> status table | false (timeout) |
- * nil, "interrupted", EINTR | nil, message, errno */
+/* proc:wait([timeout_ms[, fd]]) -> status table | false (timeout) |
+ * "fd" (fd is readable) | nil, "interrupted", EINTR | nil, message, errno */
 static int l_wait(lua_State *L)
 {
 	struct lproc *lp = check_proc(L);
 	lua_Integer ms = luaL_optinteger(L, 2, -1);
-	int r = ap_wait(&lp->p, (int)(ms > 0x7fffffff ? 0x7fffffff : ms));
+	lua_Integer fd = luaL_optinteger(L, 3, -1);
+	int r = ap_wait(&lp->p, (int)(ms > 0x7fffffff ? 0x7fffffff : ms), (int)fd);
+	if (r == 2) {
+		lua_pushliteral(L, "fd");
+		return 1;
+	}
 	if (r == -EINTR) {
 		lua_pushnil(L);
 		lua_pushliteral(L, "interrupted");
@@ -159,6 +178,101 @@ static int l_close(lua_State *L)
 	return 0;
 }
 
+/* The region-of-interest channel: a socket pair, one end for the
+ * workload (AUTOPERF_CTL_FD), where it writes "enable\n" or "disable\n"
+ * and reads a one-byte acknowledgement once counting changed. */
+#define ROI "autoperf.roi"
+
+struct lroi {
+	int ours, theirs;
+};
+
+static int l_roi(lua_State *L)
+{
+	struct lroi *r = lua_newuserdatauv(L, sizeof(*r), 0);
+	r->ours = r->theirs = -1;
+	luaL_setmetatable(L, ROI);
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return ap_lua_fail(L, errno, "socketpair");
+	r->ours = sv[0];
+	r->theirs = sv[1];
+	return 1;
+}
+
+static struct lroi *check_roi(lua_State *L)
+{
+	return luaL_checkudata(L, 1, ROI);
+}
+
+/* roi:fds() -> ours (to wait on), theirs (for the workload) */
+static int l_roi_fds(lua_State *L)
+{
+	struct lroi *r = check_roi(L);
+	lua_pushinteger(L, r->ours);
+	lua_pushinteger(L, r->theirs);
+	return 2;
+}
+
+/* roi:spawned(): the workload has its end; drop ours of it, so that its
+ * exit shows as end of file. */
+static int l_roi_spawned(lua_State *L)
+{
+	struct lroi *r = check_roi(L);
+	if (r->theirs >= 0)
+		close(r->theirs);
+	r->theirs = -1;
+	return 0;
+}
+
+/* roi:read() -> what the workload wrote (may hold several commands) | nil
+ * at end of file | nil, message, errno */
+static int l_roi_read(lua_State *L)
+{
+	struct lroi *r = check_roi(L);
+	char buf[256];
+	ssize_t n;
+	do
+		n = read(r->ours, buf, sizeof(buf));
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return ap_lua_fail(L, errno, "read");
+	if (n == 0)
+		return 0;
+	lua_pushlstring(L, buf, (size_t)n);
+	return 1;
+}
+
+/* roi:ack(): tells the workload its command took effect. */
+static int l_roi_ack(lua_State *L)
+{
+	struct lroi *r = check_roi(L);
+	ssize_t n;
+	do
+		n = send(r->ours, "a", 1, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return ap_lua_fail(L, errno, "ack");
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int l_roi_close(lua_State *L)
+{
+	struct lroi *r = check_roi(L);
+	if (r->ours >= 0)
+		close(r->ours);
+	if (r->theirs >= 0)
+		close(r->theirs);
+	r->ours = r->theirs = -1;
+	return 0;
+}
+
+static const luaL_Reg roi_methods[] = {
+	{"fds", l_roi_fds},   {"spawned", l_roi_spawned}, {"read", l_roi_read},
+	{"ack", l_roi_ack},   {"close", l_roi_close},     {NULL, NULL},
+};
+
 static const luaL_Reg methods[] = {
 	{"pid", l_pid},   {"release", l_release}, {"wait", l_wait},
 	{"kill", l_kill}, {"close", l_close},     {NULL, NULL},
@@ -167,6 +281,9 @@ static const luaL_Reg methods[] = {
 void ap_lua_proc(lua_State *L)
 {
 	ap_lua_class(L, PROC, methods, l_close);
+	ap_lua_class(L, ROI, roi_methods, l_roi_close);
 	lua_pushcfunction(L, l_spawn);
 	lua_setfield(L, -2, "spawn");
+	lua_pushcfunction(L, l_roi);
+	lua_setfield(L, -2, "roi");
 }

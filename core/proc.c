@@ -38,12 +38,17 @@ static void write_all(int fd, const void *buf, size_t len)
 	}
 }
 
-static _Noreturn void child(int go, int errfd, const struct ap_spawn_opts *o)
+static _Noreturn void child(int go, int errfd, const struct ap_spawn_opts *o,
+			    pid_t parent)
 {
 	struct failure f = {0, 0};
 	sigset_t none;
 
 	setpgid(0, 0);
+	/* If autoperf dies (even by SIGKILL), so does the workload. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(126);
 	/* The workload starts with default signal handling whatever we
 	 * ignore or block (ignored dispositions survive exec). */
 	sigemptyset(&none);
@@ -51,8 +56,11 @@ static _Noreturn void child(int go, int errfd, const struct ap_spawn_opts *o)
 	for (int s = 1; s < NSIG; s++)
 		if (s != SIGKILL && s != SIGSTOP)
 			signal(s, SIG_DFL);
-	/* No descriptor of ours, inherited or not, reaches the workload. */
+	/* No descriptor of ours, inherited or not, reaches the workload,
+	 * but those it is meant to have (the region-of-interest control). */
 	syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+	for (int i = 0; i < o->nkeep; i++)
+		fcntl(o->keep[i], F_SETFD, 0);
 
 	if (o->cwd && chdir(o->cwd) < 0)
 		f = (struct failure){'c', errno};
@@ -87,11 +95,12 @@ int ap_spawn(struct ap_proc *p, const struct ap_spawn_opts *o)
 	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)
 		goto fail_errno;
 
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0)
 		goto fail_errno;
 	if (pid == 0)
-		child(go[0], errp[1], o);
+		child(go[0], errp[1], o, parent);
 
 	/* Also here, so the group exists before anyone signals it. */
 	setpgid(pid, pid);
@@ -176,27 +185,33 @@ static int finish(struct ap_proc *p)
 {
 	kill(-p->pid, SIGKILL);
 	int r = reap(p, 0);
-	pid_t o;
-	do
-		o = waitpid(-p->pid, NULL, 0);
-	while (o > 0 || (o < 0 && errno == EINTR));
+	/* Again until the group is empty: a fork bomb forks while it is
+	 * being killed. Bounded (5 s), in case a member escaped our reach. */
+	struct timespec step = {0, 1000000};
+	for (int i = 0; i < 5000; i++) {
+		pid_t o = waitpid(-p->pid, NULL, WNOHANG);
+		if (o > 0)
+			continue;
+		if (kill(-p->pid, SIGKILL) < 0 && errno == ESRCH)
+			break;
+		nanosleep(&step, NULL);
+	}
 	return r;
 }
 
-static int exited_unreaped(struct ap_proc *p, int timeout_ms)
+/* 1: exited (not reaped yet), 2: extra_fd readable, 0: timeout. */
+static int exited_unreaped(struct ap_proc *p, int timeout_ms, int extra_fd)
 {
-	siginfo_t si;
-	if (p->pidfd >= 0) {
-		struct pollfd pfd = {.fd = p->pidfd, .events = POLLIN};
-		int r = poll(&pfd, 1, timeout_ms);
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			return 0;
-	} else {
-		/* Kernels before 5.3: poll for the exit in small steps. */
-		struct timespec step = {0, 1000000};
-		for (int waited = 0;; waited++) {
+	struct pollfd pfd[2];
+	int n = 0;
+	if (p->pidfd >= 0)
+		pfd[n++] = (struct pollfd){.fd = p->pidfd, .events = POLLIN};
+	if (extra_fd >= 0)
+		pfd[n++] = (struct pollfd){.fd = extra_fd, .events = POLLIN};
+	for (int waited = 0;; waited++) {
+		if (p->pidfd < 0) {
+			/* Kernels before 5.3: look for the exit every ms. */
+			siginfo_t si;
 			memset(&si, 0, sizeof(si));
 			if (waitid(P_PID, (id_t)p->pid, &si,
 				   WEXITED | WNOHANG | WNOWAIT) < 0)
@@ -205,21 +220,27 @@ static int exited_unreaped(struct ap_proc *p, int timeout_ms)
 				return 1;
 			if (timeout_ms >= 0 && waited >= timeout_ms)
 				return 0;
-			if (nanosleep(&step, NULL) < 0)
-				return -errno;
 		}
+		int r = poll(pfd, (nfds_t)n, p->pidfd >= 0 ? timeout_ms : 1);
+		if (r < 0)
+			return -errno;
+		if (p->pidfd >= 0 && pfd[0].revents)
+			return 1;
+		if (extra_fd >= 0 && pfd[n - 1].revents)
+			return 2;
+		if (p->pidfd >= 0)
+			return 0;
 	}
-	return 1;
 }
 
-int ap_wait(struct ap_proc *p, int timeout_ms)
+int ap_wait(struct ap_proc *p, int timeout_ms, int extra_fd)
 {
 	if (p->state == AP_EXITED)
 		return 1;
 	if (p->state == AP_HELD)
 		return -EINVAL;
-	int r = exited_unreaped(p, timeout_ms);
-	if (r <= 0)
+	int r = exited_unreaped(p, timeout_ms, extra_fd);
+	if (r <= 0 || r == 2)
 		return r;
 	r = finish(p);
 	return r < 0 ? r : 1;

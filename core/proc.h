@@ -24,6 +24,8 @@ struct ap_spawn_opts {
 	char *const *envp;     /* NULL: inherit ours */
 	const char *cwd;       /* NULL: ours */
 	const cpu_set_t *cpus; /* NULL: no pinning */
+	const int *keep;       /* descriptors the workload inherits */
+	int nkeep;
 };
 
 /* Forks the workload into its own process group and holds it before exec.
@@ -36,9 +38,10 @@ int ap_release(struct ap_proc *p);
 
 /* Waits up to timeout_ms (-1: forever) for the workload to exit and reaps
  * it; the rest of its process group is killed so no orphan remains.
- * Returns 1 when exited, 0 on timeout, -EINTR when a signal arrived, or
- * -errno. */
-int ap_wait(struct ap_proc *p, int timeout_ms);
+ * Also wakes when extra_fd (>= 0) is readable. Returns 1 when exited, 2
+ * when extra_fd is readable, 0 on timeout, -EINTR when a signal arrived,
+ * or -errno. */
+int ap_wait(struct ap_proc *p, int timeout_ms, int extra_fd);
 
 /* Signals the workload's whole process group. Returns 0 or -errno. */
 int ap_kill(struct ap_proc *p, int sig);

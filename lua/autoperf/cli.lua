@@ -107,6 +107,10 @@ local function build_parser()
   prof:flag("--dry-run", "Print the plan (runs and groups) and exit without running.")
   prof:flag("--force", "Replace an output directory that holds a different profile.")
   prof:flag("-q --quiet", "No progress output.")
+  prof:option("--timeout", "Kill a run of the workload (its whole process group) after SEC seconds.")
+  prof:flag("--fail-fast", "Stop at the first run whose workload fails (default: record it and go on).")
+  prof:option("--delay", "Start counting MS milliseconds after the workload starts.")
+  prof:flag("--roi", "Count only inside the workload's region of interest (examples/include/autoperf.h).")
   catalog_options(prof)
   plan_options(prof)
   prof:argument("cmd", "The command to profile and its arguments."):args("*")
@@ -162,7 +166,8 @@ end
 local VALUE_OPTS = { ["-o"] = true, ["--output"] = true, ["-e"] = true, ["--event"] = true,
                      ["-I"] = true, ["--interval"] = true, ["-r"] = true, ["--repeat"] = true,
                      ["--pmu"] = true, ["--events-json"] = true, ["--smt"] = true,
-                     ["--isolate"] = true, ["--strategy"] = true }
+                     ["--isolate"] = true, ["--strategy"] = true, ["--timeout"] = true,
+                     ["--delay"] = true }
 
 -- Splits 'profile' arguments into ours and the workload's: the workload
 -- starts after "--" or at the first argument that is not an option.
@@ -391,6 +396,21 @@ local function list_names(items, max)
   return s
 end
 
+local function clock(s)
+  if not s then return "--:--" end
+  s = math.floor(s + 0.5)
+  if s >= 3600 then return string.format("%d:%02d:%02d", s // 3600, s % 3600 // 60, s % 60) end
+  return string.format("%d:%02d", s // 60, s % 60)
+end
+
+-- One line, redrawn in place on a terminal.
+local function progress_line(p)
+  local rep = p.reps > 1 and string.format(" rep %d/%d", p.rep, p.reps) or ""
+  io.stderr:write(string.format("\r\27[Kautoperf: run %d/%d%s | events done %d/%d | %s elapsed | ETA %s",
+    p.run, p.runs, rep, p.events_done, p.events_total, clock(p.elapsed), clock(p.eta)))
+  io.stderr:flush()
+end
+
 local function cmd_profile(a, cmd, opts)
   if #cmd == 0 then
     errorf("no command to profile (usage: autoperf profile [OPTIONS] -- CMD [ARGS...])")
@@ -400,6 +420,13 @@ local function cmd_profile(a, cmd, opts)
   if not interval then errorf("%s", ierr) return 2 end
   local reps, rerr = integer_opt(a["repeat"], "-r", 1)
   if not reps then errorf("%s", rerr) return 2 end
+  local delay, derr = integer_opt(a.delay or "0", "--delay", 0)
+  if not delay then errorf("%s", derr) return 2 end
+  local timeout = a.timeout and tonumber(a.timeout)
+  if a.timeout and (not timeout or timeout <= 0) then
+    errorf("--timeout must be a number of seconds > 0, not '%s'", a.timeout)
+    return 2
+  end
 
   local cat, cerr = load_catalog(a)
   if not cat then errorf("%s", cerr) return 1 end
@@ -425,8 +452,10 @@ local function cmd_profile(a, cmd, opts)
     isolate = popts.isolate, strategy = popts.strategy, hardware = cat.hardware,
     repetitions = reps, system_wide = a.all_cpus, force = a.force, dry_run = a.dry_run,
     pmus = pmus,
-    progress = tty and function(msg) io.stderr:write("autoperf: ", msg, "\n") end or nil,
+    delay_ms = delay, roi = a.roi, timeout_s = timeout, fail_fast = a.fail_fast,
+    progress = tty and progress_line or nil,
   })
+  if tty then io.stderr:write("\r\27[K") end
   if not result then
     errorf("%s", err)
     return code or 1

@@ -31,18 +31,18 @@ end
 -- others of their group (it validates a group at open: the plan asked for
 -- more than the PMU can do), are returned as leftovers {ev=, why=} for
 -- extra runs.
-local function open_groups(run, pid, cpus, refused)
+local function open_groups(run, pid, cpus, refused, manual)
   local opened, leftovers = {}, {}
   local out_of_fds = false
   for _, cpu in ipairs(cpus) do
     for _, pg in ipairs(run.groups) do
-      local g = core.group(pid, cpu)
+      local g = core.group(pid, cpu, manual)
       for _, ev in ipairs(pg.events) do
         if not refused[ev.name] and not out_of_fds then
           local ok, err, errno = g:add(attr_of(ev), ev.tag)
           if not ok and errno == E.E2BIG and g:size() > 0 then
             opened[#opened + 1] = { group = g, cpu = cpu }
-            g = core.group(pid, cpu)
+            g = core.group(pid, cpu, manual)
             ok, err, errno = g:add(attr_of(ev), ev.tag)
           end
           if not ok then
@@ -72,6 +72,7 @@ local function close_groups(opened, closer)
 end
 
 local function exit_text(st)
+  if st.timed_out then return "timed out (killed)" end
   if st.signal then
     return "killed by " .. (st.signame and ("SIG" .. st.signame) or ("signal " .. st.signal))
       .. (st.core and " (core dumped)" or "")
@@ -82,26 +83,64 @@ M.exit_text = exit_text
 
 -- One execution of the workload under one run's groups. Returns an entry
 -- for the journal, or nil, message, exit code.
+local function roi_env(base, fd)
+  local env = {}
+  for _, kv in ipairs(base or core.environ()) do
+    if not kv:match("^AUTOPERF_CTL_FD=") then env[#env + 1] = kv end
+  end
+  env[#env + 1] = "AUTOPERF_CTL_FD=" .. fd
+  return env
+end
+
+-- One execution of the workload under one run's groups. Returns an entry
+-- for the journal and the leftovers to re-plan, or nil, message, exit code.
 local function execute(ctx, run, ri, rep)
   local opts = ctx.opts
-  local proc, err = core.spawn(opts.argv, { env = opts.env, cwd = opts.cwd, cpus = opts.cpus })
-  if not proc then return nil, err, 1 end
+  -- Counting starts at exec, unless a delay or the workload's region of
+  -- interest (--roi) says when.
+  local delay_ns = (opts.delay_ms or 0) * 1000000
+  local manual = opts.roi or delay_ns > 0
+  local roi, roi_fd
+  local spawn_opts = { env = opts.env, cwd = opts.cwd, cpus = opts.cpus }
+  if opts.roi then
+    local rerr
+    roi, rerr = core.roi()
+    if not roi then return nil, rerr, 1 end
+    local theirs
+    roi_fd, theirs = roi:fds()
+    spawn_opts.env = roi_env(opts.env, theirs)
+    spawn_opts.keep = { theirs }
+  end
+  local proc, err = core.spawn(opts.argv, spawn_opts)
+  if roi then roi:spawned() end
+  if not proc then
+    if roi then roi:close() end
+    return nil, err, 1
+  end
   local system_wide = opts.system_wide
   local cpus = system_wide and ctx.cpus or { -1 }
-  local opened, leftovers = open_groups(run, system_wide and -1 or proc:pid(), cpus, ctx.refused)
+  local opened, leftovers = open_groups(run, system_wide and -1 or proc:pid(), cpus, ctx.refused, manual)
   local fname = store_mod.run_file(ri, rep)
   local w, werr = core.writer(ctx.store:path(fname), true)
-  if not w then
+  local function cleanup()
     proc:close()
+    if roi then roi:close() end
     close_groups(opened, ctx.closer)
+  end
+  if not w then
+    cleanup()
     return nil, werr, 1
   end
   local function fail(msg, code)
     proc:kill(9)
-    proc:close()
     w:abort()
-    close_groups(opened, ctx.closer)
+    cleanup()
     return nil, msg, code
+  end
+  local function set_counting(on)
+    for _, o in ipairs(opened) do
+      if on then o.group:enable() else o.group:disable() end
+    end
   end
 
   -- Header: the events this file holds (those the kernel opened).
@@ -120,9 +159,7 @@ local function execute(ctx, run, ri, rep)
   header[#header + 1] = store_mod.HEADER .. "\n"
   w:write(table.concat(header))
 
-  if system_wide then
-    for _, o in ipairs(opened) do o.group:enable() end
-  end
+  if system_wide and not manual then set_counting(true) end
   local t0 = core.now_ns()
   local ok, rerr, rerrno = proc:release()
   if not ok then
@@ -141,34 +178,68 @@ local function execute(ctx, run, ri, rep)
     return true
   end
 
-  local interval_ns = (opts.interval_ms or 0) * 1000000
-  local next_tick = t0 + interval_ns
-  local status
-  while true do
-    local timeout = -1
-    if interval_ns > 0 then
-      timeout = math.max(0, (next_tick - core.now_ns() + 999999) // 1000000)
+  -- The workload's commands: "enable\n" / "disable\n", each acknowledged.
+  local pending = ""
+  local function roi_commands()
+    local data = roi:read()
+    if not data then
+      roi_fd = nil -- the workload closed its end (or exited)
+      return
     end
-    local st, werr2 = proc:wait(timeout)
-    if st then
+    pending = pending .. data
+    for line in pending:gmatch("([^\n]*)\n") do
+      if line == "enable" or line == "disable" then set_counting(line == "enable") end
+      roi:ack()
+    end
+    pending = pending:match("[^\n]*$")
+  end
+
+  local interval_ns = (opts.interval_ms or 0) * 1000000
+  local next_tick = interval_ns > 0 and t0 + interval_ns or math.maxinteger
+  local delay_at = delay_ns > 0 and t0 + delay_ns or math.maxinteger
+  local deadline = (opts.timeout_s or 0) > 0 and t0 + math.floor(opts.timeout_s * 1e9) or math.maxinteger
+  local next_report = t0 + 250000000
+  local status, timed_out
+  while true do
+    local now = core.now_ns()
+    local wake = math.min(next_tick, delay_at, deadline, ctx.report and next_report or math.maxinteger)
+    local timeout = wake == math.maxinteger and -1 or math.max(0, (wake - now + 999999) // 1000000)
+    local st, werr2 = proc:wait(timeout, roi_fd)
+    now = core.now_ns()
+    if type(st) == "table" then
       status = st
       break
+    elseif st == "fd" then
+      roi_commands()
     elseif st == nil and werr2 ~= "interrupted" then
       return fail(werr2, 1)
     elseif st == nil or core.caught_signal() then
       local sig = core.caught_signal() or 2
       return fail("interrupted by signal " .. sig .. "; completed runs are kept, rerun to resume", 128 + sig)
-    elseif core.now_ns() >= next_tick then
-      local sok, serr = sample(core.now_ns() - t0)
+    end
+    if now >= delay_at then
+      set_counting(true)
+      delay_at = math.maxinteger
+    end
+    if now >= deadline and not timed_out then
+      -- Hung: stop the whole process group; the status says why.
+      timed_out = true
+      proc:kill(9)
+      deadline = math.maxinteger
+    end
+    if now >= next_tick then
+      local sok, serr = sample(now - t0)
       if not sok then return fail(serr, 1) end
       -- Skip ticks we slept through rather than bunching samples.
-      repeat next_tick = next_tick + interval_ns until next_tick > core.now_ns()
+      repeat next_tick = next_tick + interval_ns until next_tick > now
+    end
+    if ctx.report and now >= next_report then
+      ctx.report(now)
+      next_report = now + 250000000
     end
   end
   local elapsed = core.now_ns() - t0
-  if system_wide then
-    for _, o in ipairs(opened) do o.group:disable() end
-  end
+  if system_wide then set_counting(false) end
   local sok, serr = sample(elapsed)
   if not sok then return fail(serr, 1) end
 
@@ -191,15 +262,15 @@ local function execute(ctx, run, ri, rep)
   end
   w:write(string.format("#end rows=%d\n", rows))
   local cok, cerr = w:commit()
-  proc:close()
-  close_groups(opened, ctx.closer)
+  cleanup()
   if not cok then return nil, cerr, 1 end
+  if timed_out then status.timed_out = true end
 
   return {
     run = ri, rep = rep, file = fname, events = nevents,
     elapsed_ns = elapsed, samples = index,
     exit_code = status.code, signal = status.signame and ("SIG" .. status.signame) or nil,
-    status = exit_text(status), flagged = #flagged > 0 and flagged or nil,
+    timed_out = status.timed_out, status = exit_text(status), flagged = #flagged > 0 and flagged or nil,
     utime = status.utime, stime = status.stime, maxrss_kb = status.maxrss_kb,
   }, leftovers
 end
@@ -239,7 +310,12 @@ end
 local function default_progress() end
 
 -- opts: argv, events (catalog records), out, interval_ms, repetitions,
--- system_wide, force, dry_run, env, cwd, cpus, progress(fn(msg)).
+-- system_wide, force, dry_run, env, cwd, cpus, isolate, strategy,
+-- hardware, delay_ms (count from this long after exec), roi (the workload
+-- says when, see examples/include/autoperf.h), timeout_s (kill a run that
+-- takes longer), fail_fast (stop at the first failing run),
+-- progress(fn({run=, runs=, rep=, reps=, events_done=, events_total=,
+-- elapsed=, eta=})).
 -- Returns a summary table, or nil, message, exit code.
 function M.run(opts)
   local progress = opts.progress or default_progress
@@ -315,20 +391,43 @@ function M.run(opts)
 
   local summary = { dir = opts.out, plan = plan, runs = 0, failed = {}, flagged = {}, resumed = 0 }
   local t_start = core.now_ns()
+  local function run_size(run)
+    local n = 0
+    for _, g in ipairs(run.groups) do n = n + #g.events end
+    return n
+  end
+  -- Progress: executions done and to do, events measured, time left.
+  local done_exec, done_events = 0, 0
+  local function report(ri, rep, now)
+    local total_exec, total_events = #plan.runs * reps, 0
+    for _, run in ipairs(plan.runs) do total_events = total_events + run_size(run) * reps end
+    local elapsed = ((now or core.now_ns()) - t_start) / 1e9
+    local fresh = done_exec - summary.resumed
+    local eta = fresh > 0 and elapsed / fresh * (total_exec - done_exec) or nil
+    progress({ run = ri, runs = #plan.runs, rep = rep, reps = reps, events_done = done_events,
+               events_total = total_events, elapsed = elapsed, eta = eta })
+  end
   local ri = 1
   while ri <= #plan.runs do
     local run = plan.runs[ri]
     for rep = 1, reps do
       if store:is_done(ri, rep) then
         summary.resumed = summary.resumed + 1
+        done_exec, done_events = done_exec + 1, done_events + run_size(run)
       else
-        progress(string.format("run %d/%d, repetition %d/%d: %d events", ri, #plan.runs, rep, reps,
-          (function() local n = 0 for _, g in ipairs(run.groups) do n = n + #g.events end return n end)()))
+        local sig = core.caught_signal()
+        if sig then
+          if closer then closer:stop() end
+          return nil, "interrupted by signal " .. sig .. "; completed runs are kept, rerun to resume", 128 + sig
+        end
+        ctx.report = function(now) report(ri, rep, now) end
+        report(ri, rep)
         local entry, eerr, code = execute(ctx, run, ri, rep)
         if not entry then
           if closer then closer:stop() end
           return nil, eerr, code
         end
+        done_exec, done_events = done_exec + 1, done_events + run_size(run)
         local leftovers = eerr
         if rep == 1 and #leftovers > 0 then
           local rerr = replan(ctx, plan, manifest, ri, leftovers, plan_opts)
@@ -336,11 +435,17 @@ function M.run(opts)
         end
         local cok, cerr = store:complete(entry)
         if not cok then return nil, cerr, 1 end
-        if entry.exit_code ~= 0 then
-          summary.failed[#summary.failed + 1] = string.format("run %d rep %d: %s", ri, rep, entry.status)
-        end
         for _, name in ipairs(entry.flagged or {}) do summary.flagged[#summary.flagged + 1] = name end
         summary.runs = summary.runs + 1
+        if entry.exit_code ~= 0 or entry.timed_out then
+          local what = string.format("run %d rep %d: %s", ri, rep, entry.status)
+          summary.failed[#summary.failed + 1] = what
+          if opts.fail_fast then
+            if closer then closer:stop() end
+            store:save()
+            return nil, "the workload failed (" .. what .. "); stopping (--fail-fast); completed runs are kept", 1
+          end
+        end
       end
     end
     -- Record refusals as they are learnt, so a resumed profile skips them.
