@@ -33,7 +33,7 @@ BIN      := $(if $(filter build,$(BUILD)),autoperf,$(BUILD)/autoperf)
 LUA      := lua5.4
 BUSTED   := $(LUA) /usr/bin/busted
 
-.PHONY: all test check demo asan install uninstall clean bootstrap workloads bench bench-plan
+.PHONY: all test check demo asan install uninstall clean bootstrap workloads bench bench-plan bench-profile soak
 
 all: $(BIN) $(BUILD)/lib/autoperf/core.so workloads
 
@@ -82,8 +82,14 @@ demo: bootstrap
 	@$(MAKE) --no-print-directory all
 	@scripts/demo
 
+# Fault injection at length: 200 random SIGKILLs (the suite runs 20).
+soak: all
+	AUTOPERF_SOAK_TRIALS=$${AUTOPERF_SOAK_TRIALS:-200} AUTOPERF_BIN=$(abspath $(BIN)) \
+	AUTOPERF_BUILD=$(abspath $(BUILD)) AUTOPERF_WORKLOADS=$(abspath $(BUILD)/workloads) \
+	$(BUSTED) --helper=spec/helper.lua -o spec/summary.lua --filter='fault injection' spec/robust_spec.lua
+
 # Benchmarks (numbers, not pass/fail).
-bench: bench-plan
+bench: bench-plan bench-profile
 
 bench-plan: all
 	./$(BIN) run scripts/bench-plan.lua

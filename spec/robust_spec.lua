@@ -1,0 +1,187 @@
+-- Failure modes of profile: each checks the message, the exit code, and
+-- that no process of the workload is left behind; and fault injection:
+-- autoperf killed with SIGKILL at random moments, then resumed.
+local cjson = require "cjson"
+local T = require "spec.support"
+
+local function lines(s)
+  local out = {}
+  for l in s:gmatch("[^\n]+") do out[#out + 1] = l end
+  return out
+end
+
+-- Processes whose command line contains marker (a unique sleep length).
+local function left(marker)
+  local ps = T.sh("ps -eo args")
+  local n = 0
+  for l in ps:gmatch("[^\n]+") do
+    if l:find(marker, 1, true) and not l:find("autoperf", 1, true) and not l:find("ps -eo", 1, true) then n = n + 1 end
+  end
+  return n
+end
+
+local function journal(dir)
+  local out = {}
+  for _, l in ipairs(lines(T.slurp(dir .. "/journal.jsonl"))) do out[#out + 1] = cjson.decode(l) end
+  return out
+end
+
+describe("profile failure modes", function()
+  local dir
+  before_each(function() dir = T.tmpdir() end)
+  after_each(function() T.rmtree(dir) end)
+
+  it("kills a hung workload's whole process group at --timeout", function()
+    local out = dir .. "/t"
+    local _, err, code = T.autoperf("profile", "-q", "-o", out, "-e", "task-clock", "--timeout", "0.3",
+      "--", "sh", "-c", "sleep 30.101 & sleep 30.101")
+    assert.equal(1, code)
+    assert.matches("timed out", err)
+    assert.equal(1, #lines(err))
+    assert.is_true(journal(out)[1].timed_out)
+    assert.equal(0, left("30.101"))
+  end)
+
+  it("contains a fork bomb by killing its process group", function()
+    local out = dir .. "/b"
+    -- a bounded bomb: 2^6 processes forking while being killed
+    local _, err, code = T.autoperf("profile", "-q", "-o", out, "-e", "task-clock", "--timeout", "0.5", "--",
+      "sh", "-c", "b() { if [ $1 -gt 0 ]; then b $(($1-1)) & b $(($1-1)) & fi; sleep 30.202; }; b 6")
+    assert.equal(1, code, err)
+    assert.matches("timed out", err)
+    assert.equal(0, left("30.202"))
+  end)
+
+  it("records a non-zero exit and goes on, or stops with --fail-fast", function()
+    local out = dir .. "/n"
+    local _, err, code = T.autoperf("profile", "-q", "-o", out, "-e", "task-clock", "-r", "3", "--", "false")
+    assert.equal(1, code)
+    assert.matches("failed in 3 runs", err)
+    local j = journal(out)
+    assert.equal(3, #j)
+    assert.equal(1, j[3].exit_code)
+    local ff = dir .. "/ff"
+    _, err, code = T.autoperf("profile", "-q", "-o", ff, "-e", "task-clock", "-r", "3", "--fail-fast", "--", "false")
+    assert.equal(1, code)
+    assert.matches("%-%-fail%-fast", err)
+    assert.equal(1, #lines(err))
+    assert.equal(1, #journal(ff))
+  end)
+
+  it("reports a crash with its signal and leaves no child behind", function()
+    local out = dir .. "/c"
+    local _, err, code = T.autoperf("profile", "-q", "-o", out, "-e", "task-clock", "--",
+      "sh", "-c", "sleep 30.303 & kill -ABRT $$")
+    assert.equal(1, code)
+    assert.matches("killed by SIGABRT", err)
+    assert.equal(0, left("30.303"))
+  end)
+
+  for _, sig in ipairs({ { "INT", 2 }, { "TERM", 15 } }) do
+    it("stops within a second on SIG" .. sig[1] .. ", keeps completed runs, and resumes", function()
+      local out = dir .. "/i"
+      local args = string.format("%s profile -q -o %s -e task-clock -r 3 -- sleep 0.404", T.quote(T.bin), T.quote(out))
+      -- interrupt during the second repetition
+      local script = string.format(
+        "%s & pid=$!; sleep 0.6; start=$(date +%%s%%N); kill -%s $pid; wait $pid; rc=$?; " ..
+        "echo rc=$rc ms=$(( ($(date +%%s%%N) - start) / 1000000 ))", args, sig[1])
+      local stdout, err = T.sh(script)
+      local rc, ms = stdout:match("rc=(%d+) ms=(%d+)")
+      assert.equal(128 + sig[2], tonumber(rc), err)
+      assert.truthy(tonumber(ms) < 1000, "took " .. ms .. " ms to stop")
+      assert.matches("interrupted", err)
+      assert.equal(0, left("0.404"))
+      assert.equal(1, #journal(out))
+      local so, e2, c2 = T.sh(args)
+      assert.equal(0, c2, e2)
+      assert.matches("1 resumed", so)
+      assert.equal(3, #journal(out))
+    end)
+  end
+
+  it("counts only the region of interest with --roi", function()
+    if not T.tracefs then return pending("tracefs is not mounted") end
+    local out = dir .. "/roi"
+    local _, err, code = T.autoperf("profile", "-q", "-o", out, "--roi", "-e", "syscalls:sys_enter_write",
+      "--", T.workload("roi"), "1000", "42")
+    assert.equal(0, code, err)
+    assert.equal(0, select(3, T.autoperf("aggregate", out)))
+    assert.equal(42, T.event_total(out .. "/results.csv", "syscalls:sys_enter_write"))
+    -- without --roi every write counts
+    local all = dir .. "/all"
+    assert.equal(0, select(3, T.autoperf("profile", "-q", "-o", all, "-e", "syscalls:sys_enter_write",
+      "--", T.workload("roi"), "1000", "42")))
+    assert.equal(0, select(3, T.autoperf("aggregate", all)))
+    assert.equal(2042, T.event_total(all .. "/results.csv", "syscalls:sys_enter_write"))
+  end)
+
+  it("starts counting after --delay", function()
+    local out = dir .. "/d"
+    assert.equal(0, select(3, T.autoperf("profile", "-q", "-o", out, "-I", "0", "--delay", "300",
+      "-e", "task-clock", "--", "sh", "-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; sleep 0.5")))
+    assert.equal(0, select(3, T.autoperf("aggregate", out)))
+    local full = dir .. "/f"
+    assert.equal(0, select(3, T.autoperf("profile", "-q", "-o", full, "-I", "0",
+      "-e", "task-clock", "--", "sh", "-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; sleep 0.5")))
+    assert.equal(0, select(3, T.autoperf("aggregate", full)))
+    local delayed = T.event_total(out .. "/results.csv", "task-clock")
+    local whole = T.event_total(full .. "/results.csv", "task-clock")
+    assert.truthy(delayed < whole / 2, string.format("delayed %d vs whole %d", delayed, whole))
+  end)
+
+  it("explains bad values of the new options", function()
+    local _, err, code = T.autoperf("profile", "--timeout", "soon", "--", "true")
+    assert.equal(2, code)
+    assert.matches("%-%-timeout must be", err)
+    _, err, code = T.autoperf("profile", "--delay", "-5", "--", "true")
+    assert.equal(2, code)
+  end)
+end)
+
+describe("fault injection", function()
+  local trials = tonumber(os.getenv("AUTOPERF_SOAK_TRIALS") or "") or 20
+
+  it("survives SIGKILL at " .. trials .. " random moments: no run lost or duplicated", function()
+    local dir = T.tmpdir()
+    local events = "task-clock,context-switches,page-faults" .. (T.tracefs and ",sched:*" or "")
+    local function profile(out)
+      return string.format("%s profile -q -o %s -e '%s' -I 10 -r 4 -- sleep 0.03", T.quote(T.bin), T.quote(out), events)
+    end
+    -- the reference: an uninterrupted run
+    local ref = dir .. "/ref"
+    assert.equal(0, select(3, T.sh(profile(ref))))
+    assert.equal(0, select(3, T.autoperf("aggregate", ref)))
+    local want = {}
+    for i, row in ipairs(T.csv(ref .. "/summary.csv")) do
+      if i > 1 then want[#want + 1] = row[1] .. "/" .. row[3] .. "/" .. row[4] end
+    end
+    table.sort(want)
+    math.randomseed(1234)
+    for trial = 1, trials do
+      local out = dir .. "/t" .. trial
+      local ms = math.random(0, 400)
+      T.sh(string.format("%s & pid=$!; sleep %.3f; kill -9 $pid; wait $pid", profile(out), ms / 1000))
+      local _, err, code = T.sh(profile(out))
+      assert.equal(0, code, "trial " .. trial .. ": " .. err)
+      local seen = {}
+      for _, e in ipairs(journal(out)) do
+        local key = e.run .. "/" .. e.rep
+        assert.is_nil(seen[key], "trial " .. trial .. ": run " .. key .. " twice")
+        seen[key] = true
+      end
+      local n = 0
+      for _ in pairs(seen) do n = n + 1 end
+      assert.equal(4, n, "trial " .. trial .. ": runs lost")
+      assert.equal(0, select(3, T.autoperf("aggregate", out)))
+      local got = {}
+      for i, row in ipairs(T.csv(out .. "/summary.csv")) do
+        if i > 1 then got[#got + 1] = row[1] .. "/" .. row[3] .. "/" .. row[4] end
+      end
+      table.sort(got)
+      assert.same(want, got)
+      os.execute("rm -rf " .. T.quote(out))
+    end
+    assert.equal(0, left("sleep 0.03"))
+    T.rmtree(dir)
+  end)
+end)
