@@ -94,6 +94,9 @@ bench: bench-plan bench-profile
 bench-plan: all
 	./$(BIN) run scripts/bench-plan.lua
 
+bench-profile: all
+	./$(BIN) run scripts/bench-profile.lua
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(DATADIR)/lua/autoperf \
 	  $(DESTDIR)$(PREFIX)/lib/lua/5.4/autoperf

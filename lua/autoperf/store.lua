@@ -59,7 +59,13 @@ function M.open(dir, manifest, opts)
   opts = opts or {}
   local self = setmetatable({ dir = dir, manifest = manifest, journal = {}, done = {} }, M)
   local entries = core.listdir(dir)
-  if entries and #entries > 0 then
+  -- A profile killed before its first manifest landed leaves at most our
+  -- temporary files behind: such a directory is still a fresh one.
+  local ours_only = true
+  for _, e in ipairs(entries or {}) do
+    if not e.name:match("%.tmp$") then ours_only = false end
+  end
+  if entries and not ours_only then
     local old, err = read_manifest(dir)
     if not old and err then return nil, err end
     if not old then
@@ -90,6 +96,7 @@ function M.open(dir, manifest, opts)
   else
     local ok, err = util.mkdirs(dir)
     if not ok then return nil, err end
+    for _, e in ipairs(entries or {}) do os.remove(dir .. "/" .. e.name) end
   end
   local ok, err = self:save()
   if not ok then return nil, err end
