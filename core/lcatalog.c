@@ -2,6 +2,7 @@
 #include "lcore.h"
 #include "pfm.h"
 
+#include <perfmon/pfmlib.h>
 #include <string.h>
 
 static int l_tracefs_root(lua_State *L)
@@ -65,7 +66,7 @@ static int l_listdir(lua_State *L)
 static int add_pmu(const struct ap_pfm_pmu *p, void *ctx)
 {
 	lua_State *L = ctx;
-	lua_createtable(L, 0, 5);
+	lua_createtable(L, 0, 6);
 	lua_pushstring(L, p->name);
 	lua_setfield(L, -2, "name");
 	lua_pushstring(L, p->desc ? p->desc : "");
@@ -76,21 +77,101 @@ static int add_pmu(const struct ap_pfm_pmu *p, void *ctx)
 	lua_setfield(L, -2, "generic");
 	lua_pushinteger(L, p->fixed);
 	lua_setfield(L, -2, "fixed");
+	lua_pushboolean(L, p->core);
+	lua_setfield(L, -2, "core");
 	lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
 	return 0;
 }
 
-/* core.pfm_pmus() -> {{name=, desc=, nevents=, generic=, fixed=}, ...}:
- * the PMUs libpfm4 detects on this machine. */
+static int pfm_fail(lua_State *L, int err, const char *force)
+{
+	lua_pushnil(L);
+	if (force && *force && err == PFM_ERR_NOTFOUND)
+		lua_pushfstring(L, "libpfm4 knows no PMU model '%s'", force);
+	else if (force && *force)
+		lua_pushfstring(L, "libpfm4: model '%s': %s", force, ap_pfm_strerror(err));
+	else
+		lua_pushfstring(L, "libpfm4: %s", ap_pfm_strerror(err));
+	return 2;
+}
+
+/* core.pfm_pmus([model]) -> {{name=, desc=, nevents=, generic=, fixed=,
+ * core=bool}, ...}: the PMUs libpfm4 detects here, or model's when one
+ * is named | nil, msg. */
 static int l_pfm_pmus(lua_State *L)
 {
+	const char *force = luaL_optstring(L, 1, NULL);
 	lua_newtable(L);
-	int err = ap_pfm_pmus(add_pmu, L);
-	if (err < 0) {
-		lua_pushnil(L);
-		lua_pushfstring(L, "libpfm4: %s", ap_pfm_strerror(err));
-		return 2;
+	int err = ap_pfm_pmus(force, add_pmu, L);
+	if (err < 0)
+		return pfm_fail(L, err, force);
+	return 1;
+}
+
+static void set_u64(lua_State *L, const char *k, uint64_t v)
+{
+	lua_pushinteger(L, (lua_Integer)v); /* 64-bit configs wrap as in C */
+	lua_setfield(L, -2, k);
+}
+
+static int add_event(const struct ap_pfm_event *e, void *ctx)
+{
+	lua_State *L = ctx;
+	lua_createtable(L, 0, 9);
+	lua_pushstring(L, e->pmu);
+	lua_setfield(L, -2, "pmu");
+	lua_pushstring(L, e->name);
+	lua_setfield(L, -2, "name");
+	lua_pushstring(L, e->event);
+	lua_setfield(L, -2, "event");
+	if (e->umask) {
+		lua_pushstring(L, e->umask);
+		lua_setfield(L, -2, "umask");
 	}
+	lua_pushstring(L, e->desc ? e->desc : "");
+	lua_setfield(L, -2, "desc");
+	lua_pushinteger(L, e->type);
+	lua_setfield(L, -2, "type");
+	set_u64(L, "config", e->config);
+	set_u64(L, "config1", e->config1);
+	set_u64(L, "config2", e->config2);
+	lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
+	return 0;
+}
+
+/* core.pfm_events([model]) -> {{pmu=, name="pmu::EVENT:UMASK", event=,
+ * umask=, desc=, type=, config=, config1=, config2=}, ...}, skipped:
+ * every configuration of libpfm4's hardware PMUs, encoded for
+ * perf_event_open; skipped counts those it cannot encode alone
+ * | nil, msg. */
+static int l_pfm_events(lua_State *L)
+{
+	const char *force = luaL_optstring(L, 1, NULL);
+	lua_newtable(L);
+	int skipped = 0;
+	int err = ap_pfm_events(force, add_event, L, &skipped);
+	if (err < 0)
+		return pfm_fail(L, err, force);
+	lua_pushinteger(L, skipped);
+	return 2;
+}
+
+static int add_name(const char *name, void *ctx)
+{
+	lua_State *L = ctx;
+	lua_pushstring(L, name);
+	lua_rawseti(L, -2, (lua_Integer)luaL_len(L, -2) + 1);
+	return 0;
+}
+
+/* core.pfm_models() -> {"skl", "skx", ...}: every model libpfm4 supports
+ * | nil, msg. */
+static int l_pfm_models(lua_State *L)
+{
+	lua_newtable(L);
+	int err = ap_pfm_models(add_name, L);
+	if (err < 0)
+		return pfm_fail(L, err, NULL);
 	return 1;
 }
 
@@ -99,6 +180,8 @@ static const luaL_Reg funcs[] = {
 	{"tracepoints", l_tracepoints},
 	{"listdir", l_listdir},
 	{"pfm_pmus", l_pfm_pmus},
+	{"pfm_events", l_pfm_events},
+	{"pfm_models", l_pfm_models},
 	{NULL, NULL},
 };
 

@@ -211,7 +211,6 @@ end
 -- libpfm4's events: every umask a configuration. The generic "perf" and
 -- "perf_raw" PMUs repeat the kernel's own events and are left out.
 local function libpfm(force)
-  if not core.pfm_events then return {}, 0 end -- XXX until the binding lands
   local evs, skipped = core.pfm_events(force)
   if not evs then return nil, skipped end
   local facts = {}
@@ -260,7 +259,7 @@ local function merge(ev, rec)
   ev.aliases = ev.aliases or {}
   local function alias(n) if n ~= ev.name then ev.aliases[#ev.aliases + 1] = n end end
   if rec.source == "perfmon" and ev.source ~= "perfmon" then
-    alias(ev.name)
+    ev.aliases[#ev.aliases + 1] = ev.name -- the old name stays an alias
     ev.name, ev.source, ev.file = rec.name, rec.source, rec.file
     for _, k in ipairs({ "desc", "long_desc", "counters", "msr", "shared", "taken_alone", "errata",
                          "deprecated", "event_code", "umask", "cmask", "inv", "edge", "any" }) do
@@ -271,6 +270,11 @@ local function merge(ev, rec)
     alias(rec.name)
   end
   for _, a in ipairs(rec.aliases or {}) do alias(a) end
+  local seen, uniq = { [ev.name] = true }, {}
+  for _, a in ipairs(ev.aliases) do
+    if not seen[a] then seen[a] = true; uniq[#uniq + 1] = a end
+  end
+  ev.aliases = uniq
 end
 
 -- Is there a hardware PMU in this kernel? (generic cycles open on us)
@@ -327,7 +331,11 @@ function M.load(opts)
 
   -- Hardware sources.
   local pfm_pmus, perr = core.pfm_pmus(force)
-  if not pfm_pmus then return nil, perr end
+  if not pfm_pmus then
+    local near = force and util.closest(force, core.pfm_models() or {}, 3) or {}
+    if #near > 0 then perr = perr .. " (did you mean " .. table.concat(near, ", ") .. "?)" end
+    return nil, perr
+  end
   cat.pfm_pmus = pfm_pmus
   local pfm, skipped = libpfm(force)
   if not pfm then return nil, skipped end

@@ -13,6 +13,7 @@ local util = require "autoperf.util"
 local M = {}
 
 local function errorf(fmt, ...)
+  io.stdout:flush() -- what came before on stdout stays before
   io.stderr:write("autoperf: ", string.format(fmt, ...), "\n")
 end
 
