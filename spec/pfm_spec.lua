@@ -42,6 +42,24 @@ describe("libpfm4 source", function()
     assert.same({ "skl", 8, 3, true }, { pmus[1].name, pmus[1].generic, pmus[1].fixed, pmus[1].core })
   end)
 
+  it("marks Intel events that need an offcore, load-latency or frontend register as sharing it", function()
+    local out, err, code = T.autoperf("stats", "--pmu", "skl")
+    assert.equal(0, code, err)
+    local offcore, ldlat, frontend = out:match("shared registers: offcore (%d+), ldlat (%d+), frontend (%d+)")
+    assert.truthy(offcore, out)
+    assert.is_true(tonumber(offcore) > 2 and tonumber(ldlat) >= 1 and tonumber(frontend) >= 1)
+    -- two offcore registers per core: at most two offcore events a run
+    out = assert(T.autoperf("plan", "--pmu", "skl", "--json", "-e", "skl::OFFCORE_RESPONSE_0:*"))
+    local plan = cjson.decode(out)
+    assert.is_true(plan.events > 4)
+    assert.equal((plan.events + 1) // 2, #plan.runs)
+    for _, run in ipairs(plan.runs) do
+      local n = 0
+      for _, g in ipairs(run.groups) do n = n + #g.events end
+      assert.is_true(n <= 2)
+    end
+  end)
+
   it("switches models within one process and back to the machine's", function()
     local here = assert(core.pfm_pmus())
     local names = {}

@@ -208,6 +208,16 @@ local function dotted(event, umask)
   return umask and (event .. "." .. umask) or event
 end
 
+-- Intel core events that carry an extra register value in config1 share
+-- it with every other such event of the core (perfmon files say so with
+-- MSRIndex; libpfm4's tables only through the encoding).
+local INTEL_SHARED = { [0xb7] = "offcore", [0xbb] = "offcore", [0xcd] = "ldlat", [0xc6] = "frontend" }
+
+local function libpfm_shared(pmu, ev)
+  if not pmu.core or not (pmu.desc or ""):match("^Intel") or (ev.config1 or 0) == 0 then return nil end
+  return INTEL_SHARED[ev.config & 0xff]
+end
+
 -- libpfm4's events: every umask a configuration. The generic "perf" and
 -- "perf_raw" PMUs repeat the kernel's own events and are left out.
 local function libpfm(force)
@@ -225,6 +235,7 @@ local function libpfm(force)
         type = ev.type, config = ev.config, config1 = ev.config1, config2 = ev.config2,
         desc = ev.desc, hardware = true,
         counters = f.core and { generic_count = f.generic, fixed_count = f.fixed } or nil,
+        shared = libpfm_shared(f, ev),
       }
     end
   end

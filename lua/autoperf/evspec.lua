@@ -114,8 +114,11 @@ local function parse_event(s, spec, pos)
     return { kind = "pmu", pmu = pmu, terms = terms, name = name_or_err, mods = mods, text = s }
   end
   if s:find("/", 1, true) then return err(spec, pos, "unbalanced '/' in '" .. s .. "'") end
+  -- libpfm4's spelling: model::EVENT[:UMASK][:modifiers]
+  local lpfm, lrest = s:match("^([%w_]+)::(.*)$")
   local parts = {}
-  for p in (s .. ":"):gmatch("([^:]*):") do parts[#parts + 1] = p end
+  for p in ((lrest or s) .. ":"):gmatch("([^:]*):") do parts[#parts + 1] = p end
+  if lpfm then parts[1] = lpfm .. "::" .. parts[1] end
   local mods, maybe = {}, nil
   if #parts == 3 then
     -- sys:name:mods
@@ -128,7 +131,8 @@ local function parse_event(s, spec, pos)
   elseif #parts > 3 then
     return err(spec, pos, "too many ':' in '" .. s .. "'")
   end
-  for _, p in ipairs(parts) do
+  for i, p in ipairs(parts) do
+    if i == 1 and lpfm then p = p:sub(#lpfm + 3) end
     if p == "" then return err(spec, pos, "empty name around ':' in '" .. s .. "'") end
     if not p:match("^[%w_%.%-%*%?%[%]!]+$") then
       return err(spec, pos, "unexpected character in '" .. p .. "'")
