@@ -129,6 +129,27 @@ describe("profile failure modes", function()
     assert.truthy(delayed < whole / 2, string.format("delayed %d vs whole %d", delayed, whole))
   end)
 
+  it("shows progress on a terminal only, in bold unless NO_COLOR", function()
+    local dir = T.tmpdir()
+    local function run(env, out)
+      -- script(1) gives autoperf a terminal
+      return T.sh(string.format("%s script -qec %s /dev/null", env, T.quote(string.format(
+        "%s profile -o %s -e task-clock -I 0 -r 3 -- true", T.quote(T.bin), T.quote(dir .. "/" .. out)))))
+    end
+    local out, err, code = run("", "a")
+    assert.equal(0, code, err)
+    assert.matches("run 1/1 rep 3/3\27%[0m | events done 2/3 | 0:00 elapsed | ETA", out)
+    assert.matches("\27%[1m", out)
+    out = assert(run("NO_COLOR=1", "b"))
+    assert.matches("run 1/1 rep 2/3 | events done 1/3", out)
+    assert.is_nil(out:find("\27[1m", 1, true))
+    -- not a terminal: no progress at all
+    out, err = T.autoperf("profile", "-o", dir .. "/c", "-e", "task-clock", "-I", "0", "-r", "3", "--", "true")
+    assert.is_nil((out .. err):find("run 1/1", 1, true))
+    assert.is_nil((out .. err):find("\27", 1, true))
+    T.rmtree(dir)
+  end)
+
   it("explains bad values of the new options", function()
     local _, err, code = T.autoperf("profile", "--timeout", "soon", "--", "true")
     assert.equal(2, code)

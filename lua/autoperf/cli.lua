@@ -341,7 +341,8 @@ end
 local function cmd_doctor()
   local checks = doctor.checks()
   io.write(doctor.format(checks, color_ok(1)))
-  local cat = catalog.load({ no_cache = false })
+  local cat, err = catalog.load({ no_cache = false })
+  if not cat then errorf("%s", err) return 1 end
   local count = { software = 0, tracepoint = 0, hardware = 0, other = 0, unavailable = 0 }
   for _, ev in ipairs(cat.events) do
     if not ev.available then
@@ -359,7 +360,7 @@ local function cmd_doctor()
   if count.unavailable > 0 then
     print(string.format("described but not measurable here: %d (plan them with 'autoperf plan')", count.unavailable))
   end
-  return 0
+  return (count.software + count.tracepoint + count.hardware + count.other) > 0 and 0 or 1
 end
 
 local function cmd_stats(a)
@@ -405,10 +406,12 @@ local function clock(s)
 end
 
 -- One line, redrawn in place on a terminal.
-local function progress_line(p)
+local function progress_line(p, color)
   local rep = p.reps > 1 and string.format(" rep %d/%d", p.rep, p.reps) or ""
-  io.stderr:write(string.format("\r\27[Kautoperf: run %d/%d%s | events done %d/%d | %s elapsed | ETA %s",
-    p.run, p.runs, rep, p.events_done, p.events_total, clock(p.elapsed), clock(p.eta)))
+  local run = string.format("run %d/%d%s", p.run, p.runs, rep)
+  if color then run = "\27[1m" .. run .. "\27[0m" end
+  io.stderr:write(string.format("\r\27[Kautoperf: %s | events done %d/%d | %s elapsed | ETA %s",
+    run, p.events_done, p.events_total, clock(p.elapsed), clock(p.eta)))
   io.stderr:flush()
 end
 
@@ -454,7 +457,7 @@ local function cmd_profile(a, cmd, opts)
     repetitions = reps, system_wide = a.all_cpus, force = a.force, dry_run = a.dry_run,
     pmus = pmus,
     delay_ms = delay, roi = a.roi, timeout_s = timeout, fail_fast = a.fail_fast,
-    progress = tty and progress_line or nil,
+    progress = tty and function(p) progress_line(p, color_ok(2)) end or nil,
   })
   if tty then io.stderr:write("\r\27[K") end
   if not result then
