@@ -1,6 +1,7 @@
 #include "closer.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +156,16 @@ int ap_closer_start(struct ap_closer *c)
 		 * terminal, so it never becomes our zombie nor gets Ctrl-C. */
 		close(sv[0]);
 		setsid();
+		/* Nor does it hold our stdout: `autoperf ... | tee log`
+		 * must end when autoperf does, not when the closes do. */
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (null >= 0) {
+			for (int fd = 0; fd < 3; fd++)
+				if (fd != sv[1])
+					dup2(null, fd);
+			if (null > 2)
+				close(null);
+		}
 		signal(SIGINT, SIG_IGN);
 		signal(SIGTERM, SIG_IGN);
 		pid_t p2 = fork();

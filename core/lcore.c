@@ -145,6 +145,7 @@ int luaopen_autoperf_core(lua_State *L)
 {
 	luaL_newlib(L, funcs);
 	ap_lua_counters(L);
+	ap_lua_sim(L);
 	ap_lua_proc(L);
 	ap_lua_io(L);
 	ap_lua_catalog(L);

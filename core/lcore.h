@@ -4,6 +4,8 @@
 
 #include <lauxlib.h>
 #include <lua.h>
+#include <stddef.h>
+#include <stdint.h>
 
 /* Each adds its functions (and metatables) to the table on top of L. */
 void ap_lua_counters(lua_State *L);
@@ -11,6 +13,21 @@ void ap_lua_proc(lua_State *L);
 void ap_lua_io(lua_State *L);
 void ap_lua_catalog(lua_State *L);
 void ap_lua_plan(lua_State *L);
+
+void ap_lua_sim(lua_State *L);
+
+/* One sample of a group as rows of a run file:
+ * index,time_ns,cpu,tag,value,enabled,running. */
+struct ap_writer;
+struct ap_rows {
+	long long index, t, cpu;
+	const int *tags;
+	const uint64_t *values;
+	size_t n;
+	uint64_t enabled, running;
+};
+/* Writes them; pushes enabled, running and returns 2 (or fails). */
+int ap_lua_write_rows(lua_State *L, struct ap_writer *w, const struct ap_rows *rows);
 
 /* Pushes nil, message (with strerror of -err) and errno; returns 3. */
 int ap_lua_fail(lua_State *L, int err, const char *what);

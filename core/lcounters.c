@@ -128,6 +128,24 @@ static int l_read(lua_State *L)
 	return 3;
 }
 
+int ap_lua_write_rows(lua_State *L, struct ap_writer *w, const struct ap_rows *rows)
+{
+	char row[160];
+	for (size_t i = 0; i < rows->n; i++) {
+		int len = snprintf(row, sizeof(row),
+				   "%lld,%lld,%lld,%d,%" PRIu64 ",%" PRIu64
+				   ",%" PRIu64 "\n",
+				   rows->index, rows->t, rows->cpu, rows->tags[i],
+				   rows->values[i], rows->enabled, rows->running);
+		int err = ap_writer_write(w, row, (size_t)len);
+		if (err)
+			return ap_lua_fail(L, -err, "write");
+	}
+	lua_pushinteger(L, (lua_Integer)rows->enabled);
+	lua_pushinteger(L, (lua_Integer)rows->running);
+	return 2;
+}
+
 /* group:sample(writer, index, time_ns, cpu) -> enabled, running: reads the
  * group once and writes one CSV row per member to writer:
  * index,time_ns,cpu,tag,value,enabled,running (raw cumulative values). */
@@ -135,28 +153,21 @@ static int l_sample(lua_State *L)
 {
 	struct lgroup *lg = check_group(L);
 	struct ap_writer *w = luaL_checkudata(L, 2, "autoperf.writer");
-	lua_Integer index = luaL_checkinteger(L, 3);
-	lua_Integer t = luaL_checkinteger(L, 4);
-	lua_Integer cpu = luaL_checkinteger(L, 5);
+	struct ap_rows rows = {
+		.index = luaL_checkinteger(L, 3),
+		.t = luaL_checkinteger(L, 4),
+		.cpu = luaL_checkinteger(L, 5),
+	};
 	struct ap_reading r = {.values = lg->values};
 	int err = ap_group_read(&lg->g, &r);
 	if (err)
 		return ap_lua_fail(L, -err, "read");
-	char row[160];
-	for (size_t i = 0; i < lg->g.n; i++) {
-		int len = snprintf(row, sizeof(row),
-				   "%lld,%lld,%lld,%d,%" PRIu64 ",%" PRIu64
-				   ",%" PRIu64 "\n",
-				   (long long)index, (long long)t,
-				   (long long)cpu, lg->g.tags[i], r.values[i],
-				   r.enabled, r.running);
-		err = ap_writer_write(w, row, (size_t)len);
-		if (err)
-			return ap_lua_fail(L, -err, "write");
-	}
-	lua_pushinteger(L, (lua_Integer)r.enabled);
-	lua_pushinteger(L, (lua_Integer)r.running);
-	return 2;
+	rows.tags = lg->g.tags;
+	rows.values = r.values;
+	rows.n = lg->g.n;
+	rows.enabled = r.enabled;
+	rows.running = r.running;
+	return ap_lua_write_rows(L, w, &rows);
 }
 
 static int toggle(lua_State *L, int (*fn)(struct ap_group *), const char *what)

@@ -340,4 +340,17 @@ describe("autoperf CLI", function()
       assert.matches("not an autoperf output directory", err)
     end)
   end)
+
+  it("leaves the terminal and pipes to the background closer: its stdio is /dev/null", function()
+    local dir = T.tmpdir()
+    -- the workload looks at the closer while autoperf (and so the closer) runs
+    local out, err, code = T.sh(string.format("%s profile -q -o %s -I 0 -e task-clock -- sh -c %s | cat",
+      T.quote(T.bin), T.quote(dir .. "/out"),
+      T.quote("pid=$(pgrep -n -x autoperf-close) && for fd in 0 1 2; do readlink /proc/$pid/fd/$fd; done")))
+    assert.equal(0, code, err)
+    local links = {}
+    for l in out:gmatch("[^\n]+") do if l:match("^/") then links[#links + 1] = l end end
+    assert.same({ "/dev/null", "/dev/null", "/dev/null" }, links)
+    T.rmtree(dir)
+  end)
 end)

@@ -308,6 +308,28 @@ function M.load(opts)
   if cat.hardware == nil then cat.hardware = M.hardware_present() end
   local force = opts.pmu or os.getenv("AUTOPERF_PMU")
   if force == "" then force = nil end
+  local events_json = {}
+  for _, f in ipairs(opts.events_json or {}) do events_json[#events_json + 1] = f end
+  local smt = opts.smt
+  -- sim:MODEL, a libpfm4 model or a perfmon file: its events are counted
+  -- by the simulated PMU (sim.h), labelled simulated everywhere.
+  if force and force:match("^sim:") then
+    local model = force:sub(5)
+    if model == "" then
+      return nil, "--pmu sim:MODEL needs a model: a libpfm4 model (sim:skl) or an Intel perfmon file (sim:FILE.json)"
+    end
+    if model:match("%.json$") or model:find("/", 1, true) then
+      if not util.exists(model) then return nil, "--pmu " .. force .. ": no such file" end
+      events_json[#events_json + 1] = model
+      cat.sim = { name = model, model = perfmon_model(model:match("([^/]+)$")) }
+      force = nil
+    else
+      cat.sim = { name = model, model = model }
+      force = model
+    end
+    -- a simulated server: hyper-threading on unless told otherwise
+    if smt == nil then smt = true end
+  end
   cat.model = force
 
   local function add(list)
@@ -354,13 +376,12 @@ function M.load(opts)
     cat.skipped[#cat.skipped + 1] = string.format("libpfm4: %d configurations it cannot encode", skipped)
   end
   add(pfm)
-  local files = {}
-  for _, f in ipairs(opts.events_json or {}) do files[#files + 1] = f end
+  local files = events_json
   if not opts.no_cache then
     for _, f in ipairs(perfmon.cache_files()) do files[#files + 1] = f end
   end
   for _, f in ipairs(files) do
-    local recs, err = perfmon.load(f, { smt = opts.smt, sysfs = opts.sysfs })
+    local recs, err = perfmon.load(f, { smt = smt, sysfs = opts.sysfs })
     if not recs then return nil, err end
     local model = perfmon_model(f:match("([^/]+)$"))
     for _, r in ipairs(recs) do r.model = model end
@@ -372,7 +393,11 @@ function M.load(opts)
   local sysfs_type = {}
   for _, p in ipairs(cat.pmus) do sysfs_type[p.name] = p.type end
   for _, ev in ipairs(cat.events) do
-    if ev.hardware or ev.source == "perfmon" then
+    if (ev.hardware or ev.source == "perfmon") and cat.sim and ev.model == cat.sim.model then
+      ev.available, ev.simulated, ev.why = true, true, nil
+      ev.type = ev.type or 4 -- an uncore unit this kernel lacks: only the simulator sees it
+      ev.encoding = encoding(ev) .. " (simulated)"
+    elseif ev.hardware or ev.source == "perfmon" then
       if ev.unit then
         ev.type = sysfs_type[ev.pmu]
         ev.available = ev.type ~= nil

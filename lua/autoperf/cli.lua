@@ -208,14 +208,15 @@ local function event_json(ev)
     config1 = ev.config1 or 0, config2 = ev.config2 or 0, desc = ev.desc, long_desc = ev.long_desc,
     available = ev.available, why = ev.why, counters = ev.counters, msr = ev.msr, shared = ev.shared,
     taken_alone = ev.taken_alone, errata = ev.errata, deprecated = ev.deprecated,
-    unit = ev.unit, boxes = ev.boxes, facts = ev.facts,
+    unit = ev.unit, boxes = ev.boxes, facts = ev.facts, simulated = ev.simulated,
   }
 end
 
 local function cmd_list(a)
   local cat, err = load_catalog(a)
   if not cat then errorf("%s", err) return 1 end
-  local events = catalog.filter(cat.events, a.pattern, { pmu = a.pmu, source = a.source, desc = a.desc })
+  local events = catalog.filter(cat.events, a.pattern, { pmu = a.pmu and not a.pmu:match("^sim:") and a.pmu or nil,
+    source = a.source, desc = a.desc })
   if a.json then
     local out = {}
     for i, ev in ipairs(events) do out[i] = event_json(ev) end
@@ -366,7 +367,7 @@ end
 local function cmd_stats(a)
   local cat, err = load_catalog(a)
   if not cat then errorf("%s", err) return 1 end
-  local events = catalog.filter(cat.events, nil, { pmu = a.pmu })
+  local events = catalog.filter(cat.events, nil, { pmu = a.pmu and not a.pmu:match("^sim:") and a.pmu or nil })
   -- Kernel software events and tracepoints need no counters: leave them
   -- out unless asked for by --pmu.
   if not a.pmu then
@@ -455,7 +456,7 @@ local function cmd_profile(a, cmd, opts)
     argv = cmd, events = events, out = a.output, interval_ms = interval,
     isolate = popts.isolate, strategy = popts.strategy, hardware = cat.hardware,
     repetitions = reps, system_wide = a.all_cpus, force = a.force, dry_run = a.dry_run,
-    pmus = pmus,
+    pmus = pmus, simulated = cat.sim and cat.sim.name,
     delay_ms = delay, roi = a.roi, timeout_s = timeout, fail_fast = a.fail_fast,
     progress = tty and function(p) progress_line(p, color_ok(2)) end or nil,
   })
@@ -489,6 +490,10 @@ local function cmd_profile(a, cmd, opts)
     print("  every event was counted the whole time (time_enabled == time_running)")
   end
   print(string.format("  output: %s/  (merge with: autoperf aggregate %s)", result.dir, result.dir))
+  if result.simulated then
+    print(string.format("  SIMULATED: hardware events were counted by a simulated %s PMU; their values are " ..
+      "synthetic (derived from task-clock), not measurements (UNIT ends in ':simulated')", result.simulated.model))
+  end
   if #result.failed > 0 then
     errorf("the workload failed in %d run%s: %s", #result.failed, #result.failed == 1 and "" or "s",
       list_names(result.failed, 3))

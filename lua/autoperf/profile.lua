@@ -31,19 +31,30 @@ end
 -- others of their group (it validates a group at open: the plan asked for
 -- more than the PMU can do), are returned as leftovers {ev=, why=} for
 -- extra runs.
-local function open_groups(run, pid, cpus, refused, manual)
+-- sim: nil, or the simulated PMUs {by_tag={tag={pmu=, facts=}}} (see
+-- simulator()): their events go to simulated groups.
+local function open_groups(run, pid, cpus, refused, manual, sim)
   local opened, leftovers = {}, {}
   local out_of_fds = false
   for _, cpu in ipairs(cpus) do
     for _, pg in ipairs(run.groups) do
-      local g = core.group(pid, cpu, manual)
+      local s = sim and pg.events[1] and sim.by_tag[pg.events[1].tag]
+      local function new_group()
+        if s then return assert(s.pmu:group(pid, cpu, manual)) end
+        return core.group(pid, cpu, manual)
+      end
+      local function add(g, ev)
+        if s then return g:add(attr_of(ev), ev.tag, sim.by_tag[ev.tag].facts) end
+        return g:add(attr_of(ev), ev.tag)
+      end
+      local g = new_group()
       for _, ev in ipairs(pg.events) do
         if not refused[ev.name] and not out_of_fds then
-          local ok, err, errno = g:add(attr_of(ev), ev.tag)
+          local ok, err, errno = add(g, ev)
           if not ok and errno == E.E2BIG and g:size() > 0 then
             opened[#opened + 1] = { group = g, cpu = cpu }
-            g = core.group(pid, cpu, manual)
-            ok, err, errno = g:add(attr_of(ev), ev.tag)
+            g = new_group()
+            ok, err, errno = add(g, ev)
           end
           if not ok then
             if errno == E.EMFILE or errno == E.ENFILE then
@@ -119,7 +130,7 @@ local function execute(ctx, run, ri, rep)
   end
   local system_wide = opts.system_wide
   local cpus = system_wide and ctx.cpus or { -1 }
-  local opened, leftovers = open_groups(run, system_wide and -1 or proc:pid(), cpus, ctx.refused, manual)
+  local opened, leftovers = open_groups(run, system_wide and -1 or proc:pid(), cpus, ctx.refused, manual, ctx.sim)
   local fname = store_mod.run_file(ri, rep)
   local w, werr = core.writer(ctx.store:path(fname), true)
   local function cleanup()
@@ -152,7 +163,7 @@ local function execute(ctx, run, ri, rep)
         seen[tag] = true
         nevents = nevents + 1
         local ev = ctx.by_tag[tag]
-        header[#header + 1] = string.format("#event %d %s %s\n", tag, ev.pmu, ev.name)
+        header[#header + 1] = string.format("#event %d %s %s\n", tag, M.unit(ev), ev.name)
       end
     end
   end
@@ -309,13 +320,44 @@ end
 
 local function default_progress() end
 
+-- The UNIT of an event in the output: its PMU, marked when simulated.
+function M.unit(ev)
+  return ev.simulated and (ev.pmu .. ":simulated") or ev.pmu
+end
+
+-- The simulated PMUs of the events marked simulated (--pmu sim:MODEL):
+-- one per PMU of the model, with the counters the model gives it (never
+-- the planner's overrides: a plan that over-fills them must fail), and
+-- per event the facts the simulator enforces.
+local function simulator(events, isolate)
+  local sim_events = {}
+  for _, ev in ipairs(events) do
+    if ev.simulated then sim_events[#sim_events + 1] = ev end
+  end
+  if #sim_events == 0 then return nil end
+  local pmus, hw = plan_mod.model(sim_events, { isolate = isolate })
+  local sim = { by_tag = {}, pmus = {} }
+  for i, p in ipairs(pmus) do
+    sim.pmus[i] = core.sim_pmu({ counters = p.counters, offcore_regs = p.offcore_regs })
+  end
+  for _, h in ipairs(hw) do
+    sim.by_tag[h.ev.tag] = {
+      pmu = sim.pmus[h.pmu],
+      facts = { allowed = h.allowed, shared = h.shared, alone = h.ev.taken_alone or false },
+    }
+  end
+  return sim
+end
+
 -- opts: argv, events (catalog records), out, interval_ms, repetitions,
 -- system_wide, force, dry_run, env, cwd, cpus, isolate, strategy,
 -- hardware, delay_ms (count from this long after exec), roi (the workload
 -- says when, see examples/include/autoperf.h), timeout_s (kill a run that
 -- takes longer), fail_fast (stop at the first failing run),
 -- progress(fn({run=, runs=, rep=, reps=, events_done=, events_total=,
--- elapsed=, eta=})).
+-- elapsed=, eta=})), counters (the planner's counter counts per PMU,
+-- overriding the sources: {cpu={generic=, fixed=}}), simulated (the
+-- model's name when events marked simulated are counted by the simulator).
 -- Returns a summary table, or nil, message, exit code.
 function M.run(opts)
   local progress = opts.progress or default_progress
@@ -334,6 +376,7 @@ function M.run(opts)
     isolate = opts.isolate, strategy = opts.strategy,
     -- the kernel's NMI watchdog holds a counter of a real PMU
     nmi_watchdog = opts.hardware and machine.nmi_watchdog(),
+    counters = opts.counters,
   }
   local plan, perr = plan_mod.make(opts.events, plan_opts)
   if not plan then return nil, perr, 1 end
@@ -357,15 +400,21 @@ function M.run(opts)
     events = {},
     plan = plan_mod.describe(plan),
     refused = {},
+    simulated = opts.simulated and {
+      model = opts.simulated,
+      note = "hardware counts come from a simulated PMU: synthetic values derived from task-clock, not measurements",
+    } or nil,
   }
   for i, ev in ipairs(opts.events) do
-    manifest.events[i] = { name = ev.name, unit = ev.pmu, source = ev.source, encoding = ev.encoding }
+    manifest.events[i] = { name = ev.name, unit = M.unit(ev), source = ev.source, encoding = ev.encoding,
+                           simulated = ev.simulated or nil }
   end
   local store, serr = store_mod.open(opts.out, manifest, { force = opts.force })
   if not store then return nil, serr, 1 end
 
   local closer = core.closer()
-  local ctx = { opts = opts, store = store, closer = closer, cpus = cpus, refused = {}, by_tag = {}, replanned = {} }
+  local ctx = { opts = opts, store = store, closer = closer, cpus = cpus, refused = {}, by_tag = {}, replanned = {},
+                sim = simulator(opts.events, opts.isolate) }
   for _, r in ipairs(manifest.refused) do ctx.refused[r.name] = r.error end
   for _, ev in ipairs(opts.events) do ctx.by_tag[ev.tag] = ev end
   -- A resumed profile replays the extra runs of the first attempt
@@ -461,6 +510,7 @@ function M.run(opts)
   summary.refused = manifest.refused
   summary.events = #opts.events - #manifest.refused
   summary.repetitions = reps
+  summary.simulated = manifest.simulated
   return summary
 end
 

@@ -1,0 +1,218 @@
+/* Lua binding of the simulated PMU (sim.h): core.sim_pmu{...} and its
+ * groups, with the methods of core.group. */
+#include "io.h"
+#include "lcore.h"
+#include "sim.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define SIMPMU "autoperf.simpmu"
+#define SIMGROUP "autoperf.simgroup"
+
+static uint64_t opt_u64(lua_State *L, int t, const char *k, uint64_t dflt)
+{
+	int type = lua_getfield(L, t, k);
+	uint64_t v = dflt;
+	if (type == LUA_TNUMBER && lua_isinteger(L, -1))
+		v = (uint64_t)lua_tointeger(L, -1);
+	else if (type != LUA_TNIL)
+		luaL_error(L, "%s must be an integer", k);
+	lua_pop(L, 1);
+	return v;
+}
+
+/* core.sim_pmu{counters=MASK[, offcore_regs=2]}: a simulated PMU with
+ * these counters (generic bits 0-31, fixed bits 32-63). */
+static int l_sim_pmu(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	uint64_t counters = opt_u64(L, 1, "counters", 0);
+	uint64_t regs = opt_u64(L, 1, "offcore_regs", 2);
+	luaL_argcheck(L, counters != 0, 1, "counters must name at least one counter");
+	luaL_argcheck(L, regs <= 8, 1, "offcore_regs must be at most 8");
+	struct ap_sim_pmu *p = lua_newuserdatauv(L, sizeof(*p), 0);
+	memset(p, 0, sizeof(*p));
+	p->counters = counters;
+	p->offcore_regs = (int)regs;
+	luaL_setmetatable(L, SIMPMU);
+	return 1;
+}
+
+static int l_sim_pmu_free(lua_State *L)
+{
+	ap_sim_pmu_free(luaL_checkudata(L, 1, SIMPMU));
+	return 0;
+}
+
+/* pmu:group(pid, cpu[, manual]) -> group | nil, msg, errno: like
+ * core.group, its hardware members simulated. */
+static int l_sim_group(lua_State *L)
+{
+	struct ap_sim_pmu *p = luaL_checkudata(L, 1, SIMPMU);
+	lua_Integer pid = luaL_checkinteger(L, 2);
+	lua_Integer cpu = luaL_optinteger(L, 3, -1);
+	luaL_argcheck(L, pid >= -1, 2, "pid must be >= -1");
+	luaL_argcheck(L, cpu >= -1, 3, "cpu must be >= -1");
+	luaL_argcheck(L, pid != -1 || cpu != -1, 3, "counting every task needs a cpu");
+	struct ap_sim_group *g = lua_newuserdatauv(L, sizeof(*g), 1);
+	memset(g, 0, sizeof(*g));
+	g->clock.n = 0;
+	luaL_setmetatable(L, SIMGROUP);
+	int err = ap_sim_group_open(g, p, (pid_t)pid, (int)cpu, lua_toboolean(L, 4));
+	if (err)
+		return ap_lua_fail(L, -err, "simulated group");
+	lua_pushvalue(L, 1); /* the PMU lives as long as its groups */
+	lua_setiuservalue(L, -2, 1);
+	return 1;
+}
+
+static struct ap_sim_group *check(lua_State *L)
+{
+	return luaL_checkudata(L, 1, SIMGROUP);
+}
+
+static const char *const shared_names[] = {"none", "offcore", "ldlat", "frontend", NULL};
+
+/* group:add(attr, tag, facts) -> true | nil, msg, errno. facts: {allowed=
+ * counter mask, shared="offcore"|"ldlat"|"frontend", alone=bool}; the
+ * shared register's value is attr.config1. */
+static int l_add(lua_State *L)
+{
+	struct ap_sim_group *g = check(L);
+	luaL_checktype(L, 2, LUA_TTABLE);
+	int tag = (int)luaL_checkinteger(L, 3);
+	luaL_checktype(L, 4, LUA_TTABLE);
+	struct perf_event_attr a;
+	memset(&a, 0, sizeof(a));
+	a.type = (uint32_t)opt_u64(L, 2, "type", 0);
+	a.config = opt_u64(L, 2, "config", 0);
+	a.config1 = opt_u64(L, 2, "config1", 0);
+	a.config2 = opt_u64(L, 2, "config2", 0);
+	lua_getfield(L, 2, "exclude_user");
+	a.exclude_user = lua_toboolean(L, -1);
+	lua_getfield(L, 2, "exclude_kernel");
+	a.exclude_kernel = lua_toboolean(L, -1);
+	lua_getfield(L, 2, "exclude_hv");
+	a.exclude_hv = lua_toboolean(L, -1);
+	lua_pop(L, 3);
+	struct ap_sim_event ev = {
+		.allowed = opt_u64(L, 4, "allowed", 0),
+		.value = a.config1,
+		.rate = ap_sim_rate(&a),
+	};
+	lua_getfield(L, 4, "shared");
+	ev.shared = lua_isnil(L, -1) ? AP_SIM_NONE : luaL_checkoption(L, -1, NULL, shared_names);
+	lua_getfield(L, 4, "alone");
+	ev.alone = lua_toboolean(L, -1);
+	lua_pop(L, 2);
+	int err = ap_sim_group_add(g, &ev, tag);
+	if (err)
+		return ap_lua_fail(L, -err, NULL);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int l_size(lua_State *L)
+{
+	lua_pushinteger(L, (lua_Integer)check(L)->n);
+	return 1;
+}
+
+static int l_tags(lua_State *L)
+{
+	struct ap_sim_group *g = check(L);
+	lua_createtable(L, (int)g->n, 0);
+	for (size_t i = 0; i < g->n; i++) {
+		lua_pushinteger(L, g->tags[i]);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
+static int l_read(lua_State *L)
+{
+	struct ap_sim_group *g = check(L);
+	uint64_t values[AP_SIM_MAX_EVENTS];
+	struct ap_reading r = {.values = values};
+	int err = ap_sim_group_read(g, &r);
+	if (err)
+		return ap_lua_fail(L, -err, "read");
+	lua_pushinteger(L, (lua_Integer)r.enabled);
+	lua_pushinteger(L, (lua_Integer)r.running);
+	lua_createtable(L, (int)g->n, 0);
+	for (size_t i = 0; i < g->n; i++) {
+		lua_pushinteger(L, (lua_Integer)values[i]);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 3;
+}
+
+static int l_sample(lua_State *L)
+{
+	struct ap_sim_group *g = check(L);
+	struct ap_writer *w = luaL_checkudata(L, 2, "autoperf.writer");
+	struct ap_rows rows = {
+		.index = luaL_checkinteger(L, 3),
+		.t = luaL_checkinteger(L, 4),
+		.cpu = luaL_checkinteger(L, 5),
+	};
+	uint64_t values[AP_SIM_MAX_EVENTS];
+	struct ap_reading r = {.values = values};
+	int err = ap_sim_group_read(g, &r);
+	if (err)
+		return ap_lua_fail(L, -err, "read");
+	rows.tags = g->tags;
+	rows.values = values;
+	rows.n = g->n;
+	rows.enabled = r.enabled;
+	rows.running = r.running;
+	return ap_lua_write_rows(L, w, &rows);
+}
+
+static int toggle(lua_State *L, int on)
+{
+	struct ap_sim_group *g = check(L);
+	int err = g->pmu ? (on ? ap_group_enable(&g->clock) : ap_group_disable(&g->clock)) : -EBADF;
+	if (err)
+		return ap_lua_fail(L, -err, on ? "enable" : "disable");
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static int l_enable(lua_State *L)
+{
+	return toggle(L, 1);
+}
+
+static int l_disable(lua_State *L)
+{
+	return toggle(L, 0);
+}
+
+/* group:close([closer]): its one real descriptor is a software clock,
+ * cheap to close here. */
+static int l_close(lua_State *L)
+{
+	ap_sim_group_close(check(L));
+	return 0;
+}
+
+static const luaL_Reg pmu_methods[] = {
+	{"group", l_sim_group},
+	{NULL, NULL},
+};
+
+static const luaL_Reg group_methods[] = {
+	{"add", l_add},       {"size", l_size},       {"tags", l_tags},
+	{"read", l_read},     {"sample", l_sample},   {"enable", l_enable},
+	{"disable", l_disable}, {"close", l_close},   {NULL, NULL},
+};
+
+void ap_lua_sim(lua_State *L)
+{
+	ap_lua_class(L, SIMPMU, pmu_methods, l_sim_pmu_free);
+	ap_lua_class(L, SIMGROUP, group_methods, l_close);
+	lua_pushcfunction(L, l_sim_pmu);
+	lua_setfield(L, -2, "sim_pmu");
+}

@@ -1,0 +1,206 @@
+#include "sim.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Tries to give event i a counter (augmenting path, Kuhn); owner[c] is
+ * the event on counter c or -1. */
+static int place(const uint64_t *allowed, size_t i, int *owner, uint64_t *seen)
+{
+	for (int c = 0; c < 64; c++) {
+		uint64_t bit = (uint64_t)1 << c;
+		if (!(allowed[i] & bit) || (*seen & bit))
+			continue;
+		*seen |= bit;
+		if (owner[c] < 0 || place(allowed, (size_t)owner[c], owner, seen)) {
+			owner[c] = (int)i;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int ap_sim_fits(const struct ap_sim_event *ev, size_t n, uint64_t counters, int offcore_regs)
+{
+	if (n > AP_SIM_MAX_EVENTS * 4)
+		return 0;
+	/* Shared registers hold one value each: offcore has offcore_regs of
+	 * them, load latency and frontend one. */
+	uint64_t offcore[8];
+	int noff = 0;
+	int alone = 0;
+	for (size_t i = 0; i < n; i++) {
+		alone += ev[i].alone;
+		for (size_t j = 0; j < i; j++)
+			if (ev[j].shared == ev[i].shared && ev[i].shared != AP_SIM_NONE &&
+			    ev[i].shared != AP_SIM_OFFCORE && ev[j].value != ev[i].value)
+				return 0;
+		if (ev[i].shared == AP_SIM_OFFCORE) {
+			int k = 0;
+			while (k < noff && offcore[k] != ev[i].value)
+				k++;
+			if (k == noff) {
+				if (noff >= offcore_regs || noff >= 8)
+					return 0;
+				offcore[noff++] = ev[i].value;
+			}
+		}
+	}
+	if (alone > 1)
+		return 0;
+	uint64_t *allowed = malloc((n ? n : 1) * sizeof(*allowed));
+	if (!allowed)
+		return 0;
+	const uint64_t fixed = ~(uint64_t)0 << AP_SIM_FIXED;
+	for (size_t i = 0; i < n; i++) {
+		allowed[i] = ev[i].allowed & counters;
+		/* Beside an event taken alone, others may use fixed counters only. */
+		if (alone && !ev[i].alone)
+			allowed[i] &= fixed;
+	}
+	int owner[64];
+	for (int c = 0; c < 64; c++)
+		owner[c] = -1;
+	int ok = 1;
+	for (size_t i = 0; i < n && ok; i++) {
+		uint64_t seen = 0;
+		ok = place(allowed, i, owner, &seen);
+	}
+	free(allowed);
+	return ok;
+}
+
+uint64_t ap_sim_rate(const struct perf_event_attr *a)
+{
+	/* FNV-1a over the encoding: 1..2000 events per 1000 ns */
+	uint64_t h = 1469598103934665603ULL;
+	uint64_t parts[5] = {a->type, a->config, a->config1, a->config2,
+			     (uint64_t)(a->exclude_user | a->exclude_kernel << 1 | a->exclude_hv << 2)};
+	for (size_t i = 0; i < 5; i++)
+		for (int b = 0; b < 64; b += 8) {
+			h ^= (parts[i] >> b) & 0xff;
+			h *= 1099511628211ULL;
+		}
+	return 1 + h % 2000;
+}
+
+static int attach(struct ap_sim_pmu *pmu, struct ap_sim_group *g)
+{
+	if (pmu->nopen == pmu->cap) {
+		size_t cap = pmu->cap ? 2 * pmu->cap : 16;
+		struct ap_sim_group **p = realloc(pmu->open, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		pmu->open = p;
+		pmu->cap = cap;
+	}
+	pmu->open[pmu->nopen++] = g;
+	return 0;
+}
+
+static void detach(struct ap_sim_pmu *pmu, struct ap_sim_group *g)
+{
+	for (size_t i = 0; i < pmu->nopen; i++)
+		if (pmu->open[i] == g) {
+			memmove(&pmu->open[i], &pmu->open[i + 1],
+				(pmu->nopen - i - 1) * sizeof(*pmu->open));
+			pmu->nopen--;
+			return;
+		}
+}
+
+void ap_sim_pmu_free(struct ap_sim_pmu *pmu)
+{
+	for (size_t i = 0; i < pmu->nopen; i++)
+		pmu->open[i]->pmu = NULL;
+	free(pmu->open);
+	pmu->open = NULL;
+	pmu->nopen = pmu->cap = 0;
+}
+
+int ap_sim_group_open(struct ap_sim_group *g, struct ap_sim_pmu *pmu, pid_t pid, int cpu, int manual)
+{
+	memset(g, 0, sizeof(*g));
+	ap_group_init(&g->clock, pid, cpu);
+	g->clock.manual = manual;
+	struct perf_event_attr a;
+	memset(&a, 0, sizeof(a));
+	a.type = PERF_TYPE_SOFTWARE;
+	a.config = pid == -1 ? PERF_COUNT_SW_CPU_CLOCK : PERF_COUNT_SW_TASK_CLOCK;
+	int err = ap_group_add(&g->clock, &a, -1);
+	if (err)
+		return err;
+	err = attach(pmu, g);
+	if (err) {
+		ap_group_close(&g->clock);
+		return err;
+	}
+	g->pmu = pmu;
+	return 0;
+}
+
+int ap_sim_group_add(struct ap_sim_group *g, const struct ap_sim_event *ev, int tag)
+{
+	if (!g->pmu)
+		return -EBADF;
+	if (g->n == AP_SIM_MAX_EVENTS)
+		return -E2BIG;
+	g->ev[g->n] = *ev;
+	if (!ap_sim_fits(g->ev, g->n + 1, g->pmu->counters, g->pmu->offcore_regs))
+		return -EINVAL;
+	g->tags[g->n++] = tag;
+	return 0;
+}
+
+/* Is g scheduled beside the groups opened before it on its CPU? Groups
+ * are placed in open order; one that does not fit is skipped, as the
+ * kernel skips a flexible group that does not fit and rotates later. */
+static int scheduled(const struct ap_sim_group *g)
+{
+	struct ap_sim_pmu *pmu = g->pmu;
+	struct ap_sim_event all[AP_SIM_MAX_EVENTS * 4];
+	size_t n = 0;
+	for (size_t i = 0; i < pmu->nopen; i++) {
+		const struct ap_sim_group *o = pmu->open[i];
+		if (o->clock.cpu != g->clock.cpu)
+			continue;
+		if (n + o->n > sizeof(all) / sizeof(all[0]))
+			return 0;
+		memcpy(&all[n], o->ev, o->n * sizeof(*o->ev));
+		int fits = ap_sim_fits(all, n + o->n, pmu->counters, pmu->offcore_regs);
+		if (o == g)
+			return fits;
+		if (fits)
+			n += o->n;
+	}
+	return 0;
+}
+
+int ap_sim_group_read(struct ap_sim_group *g, struct ap_reading *r)
+{
+	if (!g->pmu)
+		return -EBADF;
+	uint64_t clock;
+	struct ap_reading cr = {.values = &clock};
+	int err = ap_group_read(&g->clock, &cr);
+	if (err)
+		return err;
+	r->enabled = cr.enabled;
+	r->running = cr.running;
+	if (!scheduled(g)) {
+		r->running = cr.running / 2;
+		clock /= 2;
+	}
+	for (size_t i = 0; i < g->n; i++)
+		r->values[i] = clock / 1000 * g->ev[i].rate + clock % 1000 * g->ev[i].rate / 1000;
+	return 0;
+}
+
+void ap_sim_group_close(struct ap_sim_group *g)
+{
+	if (g->pmu)
+		detach(g->pmu, g);
+	g->pmu = NULL;
+	ap_group_close(&g->clock);
+}

@@ -1,0 +1,78 @@
+/* sim: a simulated PMU for machines without one (--pmu sim:MODEL).
+ *
+ * It enforces a constraint model the way the kernel enforces a real
+ * PMU's: a group is validated when a member is added (counter masks,
+ * counter count, shared offcore/load-latency/frontend registers, events
+ * taken alone) and refused with -EINVAL when it cannot be scheduled
+ * alone; groups that are valid alone but do not fit beside the groups
+ * opened before them on the same PMU and CPU are "multiplexed": they
+ * report time_running = time_enabled / 2, as the kernel's rotation would.
+ *
+ * Counts are synthetic and deterministic: each group has a hidden real
+ * leader counting the workload's task-clock (cpu-clock per CPU), and an
+ * event's value is task-clock ns x its rate / 1000. They are never
+ * measurements; callers label them simulated.
+ */
+#ifndef AP_SIM_H
+#define AP_SIM_H
+
+#include "counters.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum ap_sim_shared { AP_SIM_NONE, AP_SIM_OFFCORE, AP_SIM_LDLAT, AP_SIM_FRONTEND };
+
+#define AP_SIM_FIXED 32 /* counter bits: generic 0-31, fixed 32-63 */
+#define AP_SIM_MAX_EVENTS 64
+
+struct ap_sim_event {
+	uint64_t allowed; /* the counters it may use */
+	int shared;       /* enum ap_sim_shared */
+	uint64_t value;   /* the shared register's value (config1) */
+	int alone;        /* no other event on a generic counter beside it */
+	uint64_t rate;    /* synthetic events per 1000 ns of task-clock */
+};
+
+struct ap_sim_group;
+
+struct ap_sim_pmu {
+	uint64_t counters; /* the counters this PMU has */
+	int offcore_regs;  /* offcore response registers (2 on Intel) */
+	struct ap_sim_group **open; /* open groups, in open order */
+	size_t nopen, cap;
+};
+
+struct ap_sim_group {
+	struct ap_sim_pmu *pmu;
+	struct ap_group clock; /* the real leader: task-clock or cpu-clock */
+	size_t n;
+	struct ap_sim_event ev[AP_SIM_MAX_EVENTS];
+	int tags[AP_SIM_MAX_EVENTS];
+};
+
+/* Can these events be counted at the same time on a PMU with these
+ * counters? (a maximum matching of events to counters, plus the shared
+ * register and taken-alone rules) */
+int ap_sim_fits(const struct ap_sim_event *ev, size_t n, uint64_t counters, int offcore_regs);
+
+/* The rate of an event: a deterministic function of its encoding. */
+uint64_t ap_sim_rate(const struct perf_event_attr *attr);
+
+void ap_sim_pmu_free(struct ap_sim_pmu *pmu);
+
+/* Opens the group's real clock leader on pid/cpu (see ap_group_init);
+ * 0 or -errno. The group is registered with pmu until closed. */
+int ap_sim_group_open(struct ap_sim_group *g, struct ap_sim_pmu *pmu, pid_t pid, int cpu, int manual);
+
+/* Adds a member; -EINVAL when the group could not be scheduled with it
+ * (the group is unchanged), -E2BIG when full. */
+int ap_sim_group_add(struct ap_sim_group *g, const struct ap_sim_event *ev, int tag);
+
+/* Reads the group: values (g->n of them) and times. 0 or -errno. */
+int ap_sim_group_read(struct ap_sim_group *g, struct ap_reading *r);
+
+/* Unregisters the group and closes its clock; safe to call twice. */
+void ap_sim_group_close(struct ap_sim_group *g);
+
+#endif
