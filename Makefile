@@ -99,15 +99,17 @@ bench-profile: all
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(DATADIR)/lua/autoperf \
-	  $(DESTDIR)$(PREFIX)/lib/lua/5.4/autoperf
+	  $(DESTDIR)$(PREFIX)/lib/lua/5.4/autoperf $(DESTDIR)$(PREFIX)/lib/autoperf
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/autoperf
 	cp -r lua/autoperf $(DESTDIR)$(DATADIR)/lua/
 	install -m 755 $(BUILD)/lib/autoperf/core.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/autoperf/core.so
 	cp -r examples $(DESTDIR)$(DATADIR)/
+	install -d $(DESTDIR)$(PREFIX)/lib/autoperf/workloads
+	install -m 755 $(WORKLOADS) $(DESTDIR)$(PREFIX)/lib/autoperf/workloads/
 
 uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/bin/autoperf $(DESTDIR)$(DATADIR) \
-	  $(DESTDIR)$(PREFIX)/lib/lua/5.4/autoperf
+	  $(DESTDIR)$(PREFIX)/lib/lua/5.4/autoperf $(DESTDIR)$(PREFIX)/lib/autoperf
 
 clean:
 	rm -rf build build-asan autoperf

@@ -5,6 +5,8 @@ local core = require "autoperf.core"
 local aggregate = require "autoperf.aggregate"
 local catalog = require "autoperf.catalog"
 local doctor = require "autoperf.doctor"
+local experiment = require "autoperf.experiment"
+local slurm = require "autoperf.slurm"
 local plan_mod = require "autoperf.plan"
 local profile = require "autoperf.profile"
 local stats = require "autoperf.stats"
@@ -123,7 +125,23 @@ local function build_parser()
   run:argument("script", "Lua file; when not found from here, looked up in the bundled examples/.")
   run:argument("args", "Arguments for the script (its 'arg' table and '...').")
     :args("*")
-  run:epilog("Example:\n  autoperf run experiments/sweep.lua")
+  run:epilog("Examples:\n  autoperf run experiments/sweep.lua\n" ..
+    "  autoperf run experiments/sweep.lua --shard 2/4   # one slice of the configurations\n" ..
+    "Experiments (ap.experiment) take --shard K/N: configurations K, K+N, K+2N, ...")
+
+  local sl = p:command("slurm", "Write Slurm batch scripts that run an experiment's slices as a job array " ..
+    "and merge them afterwards.")
+  sl:argument("script", "The experiment script (as for 'autoperf run').")
+  sl:argument("args", "Arguments for the script."):args("*")
+  sl:option("--shards", "Number of slices (array tasks).", "4")
+  sl:option("--prefix", "Prefix of the written files (default: the script's name).")
+  sl:option("--sbatch", "An extra #SBATCH line for both jobs, e.g. --sbatch=--partition=debug (repeatable).")
+    :count("*")
+  sl:epilog("Example:\n  autoperf slurm experiments/sweep.lua --shards 8\n  sh sweep.submit.sh")
+
+  local repl = p:command("repl", "An interactive Lua prompt with the autoperf API loaded (also 'autoperf' " ..
+    "alone on a terminal).")
+  repl:epilog("Example:\n  autoperf repl\n  > ap.events('sched:*')")
 
   local agg = p:command("aggregate", "Merge an output directory into results.csv and summary.csv.")
   agg:argument("dir", "Output directory of 'autoperf profile'.")
@@ -142,6 +160,29 @@ function M.resolve_script(path, lua_dir)
 end
 
 local function cmd_run(script, args, env)
+  -- --shard K/N is ours (experiments measure one slice); the rest is the
+  -- script's, and everything after "--" is the script's verbatim.
+  local rest, i = {}, 1
+  while i <= #args do
+    local a = args[i]
+    local v = a:match("^%-%-shard=(.*)$")
+    if a == "--" then
+      for j = i + 1, #args do rest[#rest + 1] = args[j] end
+      break
+    elseif a == "--shard" or v then
+      if not v then
+        i = i + 1
+        v = args[i]
+      end
+      local k, n = experiment.parse_shard(v or "")
+      if not k then errorf("%s", n) return 2 end
+      experiment.defaults.shard = k .. "/" .. n
+    else
+      rest[#rest + 1] = a
+    end
+    i = i + 1
+  end
+  args = rest
   local path = M.resolve_script(script, env.lua_dir)
   local chunk, err = loadfile(path)
   if not chunk then
@@ -153,8 +194,12 @@ local function cmd_run(script, args, env)
   local argt = { [0] = path }
   for i, a in ipairs(args) do argt[i] = a end
   _G.arg = argt
-  -- The script's own error message; the traceback only on request.
-  local handler = os.getenv("AUTOPERF_VERBOSE") and debug.traceback or tostring
+  -- The script's error with file:line, and the traceback down to the
+  -- script (autoperf's own frames below it say nothing to its author).
+  local function handler(e)
+    local tb = debug.traceback(tostring(e), 2)
+    return (tb:gsub("\n[^\n]*%[C%]: in function 'xpcall'.*$", ""))
+  end
   local ok, res = xpcall(chunk, handler, table.unpack(args))
   if not ok then
     errorf("%s", res)
@@ -502,6 +547,29 @@ local function cmd_profile(a, cmd, opts)
   return 0
 end
 
+local function cmd_slurm(a, env)
+  local shards = tonumber(a.shards)
+  if not shards or shards < 1 or shards ~= math.floor(shards) then
+    errorf("--shards must be a whole number >= 1, not '%s'", a.shards)
+    return 2
+  end
+  local script = M.resolve_script(a.script, env.lua_dir)
+  if not util.exists(script) then
+    errorf("cannot open script %s", a.script)
+    return 2
+  end
+  local cwd = os.getenv("PWD") or "."
+  local bin = env.argv0 or "autoperf"
+  if not bin:find("/", 1, true) then bin = util.which(bin) or bin end
+  local path, err = slurm.write({
+    bin = bin, script = script, args = a.args, shards = shards, prefix = a.prefix, cwd = cwd,
+    sbatch = a.sbatch,
+  })
+  if not path then errorf("%s", err) return 1 end
+  print(string.format("autoperf: wrote %s (submit with: sh %s)", path, path))
+  return 0
+end
+
 local function cmd_aggregate(a)
   local r, err = aggregate.aggregate(a.dir, { output = a.output })
   if not r then
@@ -555,6 +623,8 @@ function M.main(argv, env)
   if a.command == "doctor" then return cmd_doctor() end
   if a.command == "profile" then return cmd_profile(a, cmd, env or {}) end
   if a.command == "aggregate" then return cmd_aggregate(a) end
+  if a.command == "slurm" then return cmd_slurm(a, env or {}) end
+  if a.command == "repl" then return require("autoperf.repl").run() end
   errorf("unknown command '%s'", tostring(a.command))
   return 2
 end

@@ -7,7 +7,10 @@
 local aggregate = require "autoperf.aggregate"
 local catalog = require "autoperf.catalog"
 local plan = require "autoperf.plan"
+local experiment = require "autoperf.experiment"
 local profile = require "autoperf.profile"
+local result = require "autoperf.result"
+local util = require "autoperf.util"
 
 local M = {}
 
@@ -77,6 +80,57 @@ function M.profile(argv, opts)
     isolate = opts.isolate, strategy = opts.strategy, counters = opts.counters,
     hardware = cat and cat.hardware, simulated = cat and cat.sim and cat.sim.name,
   })
+end
+
+-- Reads a profile's output directory back: a result object (see
+-- result.lua): r["task-clock"], r:total(name, rep), r:series(name),
+-- r:status(name), r.events.
+function M.read(dir)
+  return result.read(dir)
+end
+
+-- Profiles argv with opts as for profile (default: no interval samples,
+-- output in a fresh temporary directory unless opts.out) and returns its
+-- result object, or nil, message, exit code.
+function M.measure(argv, opts)
+  opts = opts or {}
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  o.interval_ms = opts.interval_ms or 0
+  if not o.out then
+    local p = io.popen("mktemp -d \"${TMPDIR:-/tmp}/autoperf-measure.XXXXXX\"")
+    o.out = p and p:read("l")
+    if p then p:close() end
+    if not o.out then return nil, "cannot create a temporary directory", 1 end
+    o.force = true
+  end
+  local s, err, code = M.profile(argv, o)
+  if not s then return nil, err, code end
+  local r, rerr = result.read(o.out)
+  if not r then return nil, rerr, 1 end
+  r.failed = #s.failed > 0 and s.failed or nil
+  return r
+end
+
+-- A parameter sweep (see experiment.lua): ap.experiment{...}:run().
+function M.experiment(spec)
+  local e, err = experiment.new(spec)
+  if not e then error(err, 2) end
+  return e
+end
+
+-- The path of a bundled workload (examples/workloads/NAME.c, built by
+-- make): AUTOPERF_WORKLOADS, the tree's build/workloads, or the installed
+-- lib/autoperf/workloads. nil, message when it is not built.
+function M.workload(name)
+  local here = package.searchpath("autoperf.init", package.path) or ""
+  local lua_dir = here:match("^(.*)/autoperf/init%.lua$") or "lua"
+  local dirs = { os.getenv("AUTOPERF_WORKLOADS") or "", lua_dir .. "/../build/workloads",
+                 lua_dir .. "/../../../lib/autoperf/workloads" }
+  for _, d in ipairs(dirs) do
+    if d and d ~= "" and util.exists(d .. "/" .. name) then return d .. "/" .. name end
+  end
+  return nil, "workload '" .. name .. "' is not built (run make in the autoperf tree)"
 end
 
 -- Merges an output directory into results.csv and summary.csv.

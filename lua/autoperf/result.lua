@@ -1,0 +1,126 @@
+-- result: a profile's output directory read back as an object.
+--
+--   local r = assert(result.read("out"))
+--   r["task-clock"]            -- mean total over repetitions
+--   r:total("page-faults", 2)  -- the total of repetition 2
+--   r:series("task-clock")     -- {{index=, time=, value=}, ...} of repetition 1
+--   r:status("cycles")         -- "ok", "flagged: ...", "refused: ...", nil (not profiled)
+--   r.events, r.reps, r.units, r.manifest, r.dir, r.complete, r.simulated
+--
+-- Values come from the run files (raw cumulative counts): a repetition's
+-- total is the last sample summed over CPUs; a series holds per-interval
+-- deltas summed over CPUs. An event re-measured in an extra run (the
+-- verification loop) is taken from that run.
+local store = require "autoperf.store"
+
+local M = {}
+local Result = {}
+
+local function index(self, k)
+  local method = Result[k]
+  if method ~= nil then return method end
+  if type(k) == "string" then return self:mean(k) end
+  return nil
+end
+
+-- Reads dir; nil, message when it is not a readable profile.
+function M.read(dir)
+  local s, err = store.load(dir)
+  if not s then return nil, err end
+  local m = s.manifest
+  local superseded = {}
+  for _, rp in ipairs(m.replanned or {}) do superseded[rp.name .. "@" .. rp.from_run] = true end
+  local data, units, order = {}, {}, {}
+  local reps = 0
+  for _, e in ipairs(s.journal) do
+    reps = math.max(reps, e.rep)
+    local names, take = {}, {}
+    local last, prev = {}, {}
+    local series = {}
+    local ok, rerr = store.read_run(s.dir .. "/" .. e.file, function(tag, unit, name)
+      names[tag] = name
+      if not superseded[name .. "@" .. e.run] then
+        take[tag] = true
+        if not units[name] then
+          units[name] = unit
+          order[#order + 1] = name
+        end
+      end
+    end, function(idx, t, cpu, tag, value, enabled, running)
+      if not take[tag] then return end
+      local key = tag .. "/" .. cpu
+      local p = prev[key] or 0
+      prev[key] = value
+      last[key] = { tag = tag, value = value, enabled = enabled, running = running }
+      local sr = series[tag] or {}
+      series[tag] = sr
+      local point = sr[#sr]
+      if not point or point.index ~= idx then
+        point = { index = idx, time = t / 1e9, value = 0 }
+        sr[#sr + 1] = point
+      end
+      point.value = point.value + (value - p)
+    end)
+    if not ok then return nil, rerr end
+    local totals = {}
+    for _, l in pairs(last) do
+      local t = totals[l.tag] or { value = 0, flagged = false }
+      totals[l.tag] = t
+      t.value = t.value + l.value
+      if l.running < l.enabled then t.flagged = true end
+    end
+    for tag, t in pairs(totals) do
+      local name = names[tag]
+      local d = data[name] or { totals = {}, series = {}, flagged = false }
+      data[name] = d
+      d.totals[e.rep] = t.value
+      d.series[e.rep] = series[tag]
+      d.flagged = d.flagged or t.flagged
+    end
+  end
+  local refused = {}
+  for _, r in ipairs(m.refused or {}) do refused[r.name] = r.error end
+  -- complete: every planned run and repetition is in the journal
+  local want = #((m.plan or {}).runs or {}) * math.tointeger((m.settings or {}).repetitions or 1)
+  local self = {
+    dir = dir, manifest = m, reps = reps, units = units, events = order, complete = #s.journal >= want,
+    refused = refused, simulated = m.simulated ~= nil, data = data,
+  }
+  return setmetatable(self, { __index = index })
+end
+
+-- The total of name in repetition rep (default 1), or nil.
+function Result:total(name, rep)
+  local d = self.data[name]
+  return d and d.totals[rep or 1]
+end
+
+-- The mean of name's totals over the repetitions, or nil.
+function Result:mean(name)
+  local d = self.data[name]
+  if not d then return nil end
+  local sum, n = 0, 0
+  for _, v in pairs(d.totals) do
+    sum, n = sum + v, n + 1
+  end
+  if n == 0 then return nil end
+  local mean = sum / n
+  return math.tointeger(mean) or mean
+end
+
+-- Per-interval values of name in repetition rep (default 1).
+function Result:series(name, rep)
+  local d = self.data[name]
+  return d and d.series[rep or 1] or {}
+end
+
+-- "ok", "flagged: not counted all the time", "refused: <error>", or nil
+-- when name was not part of the profile.
+function Result:status(name)
+  if self.refused[name] then return "refused: " .. self.refused[name] end
+  local d = self.data[name]
+  if not d then return nil end
+  return d.flagged and "flagged: not counted all the time" or "ok"
+end
+
+return M

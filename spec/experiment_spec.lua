@@ -1,0 +1,149 @@
+-- Experiments (ap.experiment), result objects (ap.measure, ap.read), the
+-- bundled example scripts, sharding and the Slurm scripts.
+local T = require "spec.support"
+local cjson = require "cjson"
+local experiment = require "autoperf.experiment"
+
+local function tidy(path)
+  local rows = T.csv(path)
+  local header = table.remove(rows, 1)
+  local col = {}
+  for i, h in ipairs(header) do col[h] = i end
+  return rows, col, header
+end
+
+describe("experiment configurations", function()
+  it("form the cartesian product, the last parameter fastest, or zipped lists", function()
+    local c = assert(experiment.configurations({ { "a", { 1, 2 } }, { "b", { "x", "y", "z" } } }))
+    assert.equal(6, #c)
+    assert.same({ a = 1, b = "x" }, c[1])
+    assert.same({ a = 1, b = "y" }, c[2])
+    assert.same({ a = 2, b = "z" }, c[6])
+    local z = assert(experiment.configurations({ { "a", { 1, 2 } }, { "b", { "x", "y" } } }, true))
+    assert.same({ { a = 1, b = "x" }, { a = 2, b = "y" } }, z)
+    local bad, err = experiment.configurations({ { "a", { 1, 2 } }, { "b", { "x" } } }, true)
+    assert.is_nil(bad)
+    assert.matches("differ in length", err)
+    assert.is_nil((experiment.configurations({ { "a", {} } })))
+  end)
+
+  it("parses shards", function()
+    assert.same({ 2, 4 }, { experiment.parse_shard("2/4") })
+    for _, s in ipairs({ "0/4", "5/4", "x", "1/0", "" }) do assert.is_nil((experiment.parse_shard(s))) end
+  end)
+end)
+
+describe("result objects", function()
+  it("measure a command: totals by name, series that add up, status", function()
+    if not T.tracefs then return pending("tracefs is not mounted") end
+    local ap = require "autoperf"
+    local r = assert(ap.measure({ T.workload("writes"), "777" },
+      { events = { "syscalls:sys_enter_write", "task-clock" }, interval_ms = 5 }))
+    assert.equal(777, r["syscalls:sys_enter_write"])
+    assert.equal(777, r:total("syscalls:sys_enter_write", 1))
+    local sum = 0
+    for _, p in ipairs(r:series("syscalls:sys_enter_write")) do sum = sum + p.value end
+    assert.equal(777, sum)
+    assert.equal("ok", r:status("task-clock"))
+    assert.is_nil(r:status("no-such-event"))
+    assert.is_true(r.complete)
+    local again = assert(ap.read(r.dir))
+    assert.equal(777, again["syscalls:sys_enter_write"])
+    os.execute("rm -rf " .. T.quote(r.dir))
+  end)
+end)
+
+describe("examples/experiments/sweep.lua", function()
+  local dir
+  before_each(function() dir = T.tmpdir() end)
+  after_each(function() T.rmtree(dir) end)
+
+  it("writes one tidy row per configuration x repetition x event, derived metrics included", function()
+    if not T.tracefs then return pending("tracefs is not mounted") end
+    local out, err, code = T.autoperf("run", "experiments/sweep.lua", dir .. "/s")
+    assert.equal(0, code, err)
+    assert.matches("6 configurations %(6 measured now%)", out)
+    local rows, col = tidy(dir .. "/s/tidy.csv")
+    assert.equal(6 * 3 * (4 + 3), #rows)
+    local n = 0
+    for _, r in ipairs(rows) do
+      if r[col.EVENT] == "syscalls:sys_enter_write" then
+        -- ground truth: 100 writes per thread (the program's own few on top)
+        assert.is_true(tonumber(r[col.VALUE]) >= 100 * tonumber(r[col.threads]))
+      elseif r[col.EVENT] == "writes_per_thread" then
+        assert.equal("derived", r[col.UNIT])
+        n = n + 1
+      end
+    end
+    assert.equal(18, n)
+    local status = cjson.decode(T.slurp(dir .. "/s/experiment.json"))
+    assert.equal("complete", status.status)
+  end)
+
+  it("resumes after being killed: only what was missing runs, the result is the same", function()
+    local bin = T.quote(T.bin)
+    -- killed once the second configuration has started
+    T.sh(string.format("%s run experiments/sweep.lua %s & p=$!; " ..
+      "while ! ls -d %s/002-* >/dev/null 2>&1; do sleep 0.01; done; kill -9 $p; wait $p",
+      bin, T.quote(dir .. "/s"), T.quote(dir .. "/s")))
+    local status = cjson.decode(T.slurp(dir .. "/s/experiment.json"))
+    assert.equal("running", status.status) -- an interrupted sweep says so
+    local out, err, code = T.autoperf("run", "experiments/sweep.lua", dir .. "/s")
+    assert.equal(0, code, err)
+    local measured = tonumber(out:match("%((%d+) measured now%)"))
+    assert.is_true(measured < 6, out)
+    local rows = tidy(dir .. "/s/tidy.csv")
+    assert.equal(6 * 3 * 7, #rows)
+  end)
+
+  it("in shards measures disjoint slices that merge into every configuration", function()
+    for k = 1, 3 do
+      local out, err, code = T.autoperf("run", "experiments/sweep.lua", dir .. "/s", "--shard", k .. "/3")
+      assert.equal(0, code, err)
+      assert.matches("2 configurations %(2 measured now%)", out)
+    end
+    local out, err, code = T.autoperf("run", "experiments/sweep.lua", dir .. "/s")
+    assert.equal(0, code, err)
+    assert.matches("6 configurations %(0 measured now%)", out)
+    local rows, col = tidy(dir .. "/s/tidy.csv")
+    local configs = {}
+    for _, r in ipairs(rows) do configs[r[col.CONFIG]] = true end
+    for i = 1, 6 do assert.is_true(configs[tostring(i)]) end
+    local _, serr, scode = T.autoperf("run", "experiments/sweep.lua", dir .. "/t", "--shard", "4/3")
+    assert.equal(2, scode)
+    assert.matches("1 <= K <= N", serr)
+  end)
+
+  it("writes Slurm scripts: a job array of the slices and a merge after them", function()
+    local out, err, code = T.sh(string.format("cd %s && %s slurm experiments/sweep.lua --shards 3 -- %s",
+      T.quote(dir), T.quote(T.bin), T.quote(dir .. "/s")))
+    assert.equal(0, code, err)
+    assert.matches("sweep%.submit%.sh", out)
+    local slices = T.slurp(dir .. "/sweep.slices.sbatch")
+    assert.matches("#SBATCH %-%-array=1%-3", slices)
+    assert.matches("run '[^']*sweep%.lua' '[^']*/s' %-%-shard \"%$SLURM_ARRAY_TASK_ID/3\"", slices)
+    assert.matches("%-%-dependency=afterok:%$slices", T.slurp(dir .. "/sweep.submit.sh"))
+    local _, err2, code2 = T.autoperf("slurm", "experiments/sweep.lua", "--shards", "0")
+    assert.equal(2, code2)
+    assert.matches("%-%-shards", err2)
+  end)
+end)
+
+describe("examples/experiments/pair.lua", function()
+  it("measures each program alone and beside each partner per placement", function()
+    local dir = T.tmpdir()
+    local _, err, code = T.autoperf("run", "experiments/pair.lua", dir .. "/p")
+    assert.equal(0, code, err)
+    local rows, col = tidy(dir .. "/p/tidy.csv")
+    local seen = {}
+    for _, r in ipairs(rows) do
+      seen[r[col.program] .. "/" .. r[col.partner] .. "/" .. r[col.placement]] = true
+    end
+    assert.is_true(seen["spin/none/alone"] and seen["threads/none/alone"])
+    assert.is_true(seen["spin/threads/same-cpu"] and seen["threads/spin/same-cpu"])
+    -- no partner left running
+    local left = T.sh("pgrep -f 'while :; do \"$@\"' || true")
+    assert.equal("", left)
+    T.rmtree(dir)
+  end)
+end)
