@@ -18,10 +18,10 @@ CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -std=c11 -Wall -Wextra -Werror
 CPPFLAGS += -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS))
-LDLIBS   += $(shell pkg-config --libs $(PKGS)) $(PFM_LIBS) -lm
+LDLIBS   += $(shell pkg-config --libs $(PKGS)) $(PFM_LIBS) -lreadline -lm
 
 CORE_SRC := counters.c proc.c closer.c io.c catalog.c pfm.c plan.c sim.c \
-            lcore.c lcounters.c lproc.c lio.c lcatalog.c lplan.c lsim.c
+            lcore.c lcounters.c lproc.c lio.c lcatalog.c lplan.c lsim.c lrepl.c
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 HEADERS  := $(wildcard core/*.h)
 WORKLOADS := $(patsubst examples/workloads/%.c,$(BUILD)/workloads/%,$(wildcard examples/workloads/*.c))

@@ -146,6 +146,7 @@ int luaopen_autoperf_core(lua_State *L)
 	luaL_newlib(L, funcs);
 	ap_lua_counters(L);
 	ap_lua_sim(L);
+	ap_lua_repl(L);
 	ap_lua_proc(L);
 	ap_lua_io(L);
 	ap_lua_catalog(L);

@@ -15,6 +15,7 @@ void ap_lua_catalog(lua_State *L);
 void ap_lua_plan(lua_State *L);
 
 void ap_lua_sim(lua_State *L);
+void ap_lua_repl(lua_State *L);
 
 /* One sample of a group as rows of a run file:
  * index,time_ns,cpu,tag,value,enabled,running. */

@@ -608,6 +608,8 @@ function M.main(argv, env)
   end
   local parser = build_parser()
   if #args == 0 then
+    -- on a terminal: the prompt; otherwise what there is to do
+    if core.isatty(0) and core.isatty(1) then return require("autoperf.repl").run() end
     io.stdout:write(parser:get_help(), "\n")
     return 0
   end
