@@ -44,6 +44,7 @@ describe("autoperf repl", function()
     if not have_tmux() then return pending("tmux is not installed") end
     local dir = T.tmpdir()
     local s = session(dir)
+    finally(function() s.close() end) -- also when an assertion fails
     assert.matches("autoperf> ", s.wait("autoperf> "))
     s.keys("6 * 7", "Enter")
     assert.matches("\n42\n", s.wait("\n42\n"))
