@@ -47,6 +47,13 @@ describe("result objects", function()
     assert.equal("ok", r:status("task-clock"))
     assert.is_nil(r:status("no-such-event"))
     assert.is_true(r.complete)
+    -- a process described in Lua
+    local d = assert(ap.measure({ argv = { "sh", "-c", 'test "$X" = 5 && test "$(pwd)" = /tmp && ' ..
+      T.workload("writes") .. ' 3' }, env = { X = 5 }, cwd = "/tmp", cpus = { 0 } },
+      { events = { "syscalls:sys_enter_write" } }))
+    assert.is_nil(d.failed)
+    assert.is_true(d["syscalls:sys_enter_write"] >= 3) -- the workload's 3 (and the shell's own)
+    os.execute("rm -rf " .. T.quote(d.dir))
     local again = assert(ap.read(r.dir))
     assert.equal(777, again["syscalls:sys_enter_write"])
     os.execute("rm -rf " .. T.quote(r.dir))

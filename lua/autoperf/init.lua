@@ -89,13 +89,29 @@ function M.read(dir)
   return result.read(dir)
 end
 
--- Profiles argv with opts as for profile (default: no interval samples,
+-- Profiles argv (a list, or a process described in Lua: {argv=,
+-- env={K=V}, cwd=, cpus={...}}) with opts as for profile (default: no interval samples,
 -- output in a fresh temporary directory unless opts.out) and returns its
 -- result object, or nil, message, exit code.
 function M.measure(argv, opts)
   opts = opts or {}
   local o = {}
   for k, v in pairs(opts) do o[k] = v end
+  -- a process described in Lua: {argv=, env={K=V}, cwd=, cpus={...}}
+  if type(argv) == "table" and argv.argv then
+    local p = argv
+    argv = p.argv
+    o.cwd, o.cpus = p.cwd or o.cwd, p.cpus or o.cpus
+    if p.env then
+      local env, set = {}, {}
+      for k, v in pairs(p.env) do set[k] = tostring(v) end
+      for _, kv in ipairs(require("autoperf.core").environ()) do
+        if not set[kv:match("^([^=]*)=")] then env[#env + 1] = kv end
+      end
+      for k, v in pairs(set) do env[#env + 1] = k .. "=" .. v end
+      o.env = env
+    end
+  end
   o.interval_ms = opts.interval_ms or 0
   if not o.out then
     local p = io.popen("mktemp -d \"${TMPDIR:-/tmp}/autoperf-measure.XXXXXX\"")
