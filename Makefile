@@ -4,23 +4,43 @@
 # make demo     install missing packages, build, profile a bundled workload
 # make asan     the same tests against an ASan+UBSan build
 # make install  PREFIX=/usr/local DESTDIR=
+# make CROSS=aarch64-linux-gnu- STATIC=1   a static arm64 build in build-aarch64/
+#               (its Lua modules, with argparse, dkjson and a cjson shim, in
+#               build-aarch64/lua/ beside the binary; install as usual)
+# make test-pmu the real-PMU lane: the arm64 build under QEMU (scripts/test-pmu)
 
 PREFIX   ?= /usr/local
 DESTDIR  ?=
-BUILD    ?= build
+CROSS    ?=
+STATIC   ?=
+# Cross builds keep out of the native build/.
+BUILD    ?= $(if $(CROSS),build-$(firstword $(subst -, ,$(CROSS))),build)
 DATADIR  := $(PREFIX)/share/autoperf
 
 PKGS     := lua5.4 zlib
+ifneq ($(CROSS),)
+CC       := $(CROSS)gcc
+PKG_CONFIG := PKG_CONFIG_LIBDIR=/usr/lib/$(CROSS:%-=%)/pkgconfig:/usr/share/pkgconfig pkg-config
+else
+PKG_CONFIG := pkg-config
+endif
 # Debian's libpfm4-dev ships no .pc file; fall back to -lpfm.
-PFM_LIBS := $(shell pkg-config --libs libpfm 2>/dev/null || echo -lpfm)
+PFM_LIBS := $(shell $(PKG_CONFIG) --libs libpfm 2>/dev/null || echo -lpfm)
 
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -std=c11 -Wall -Wextra -Werror
-CPPFLAGS += -D_GNU_SOURCE $(shell pkg-config --cflags $(PKGS))
-LDLIBS   += $(shell pkg-config --libs $(PKGS)) $(PFM_LIBS) -lreadline -lm
+CPPFLAGS += -D_GNU_SOURCE $(shell $(PKG_CONFIG) --cflags $(PKGS))
+ifneq ($(STATIC),)
+# One self-contained binary: C modules cannot be loaded, so no core.so, and
+# readline's static library needs its terminal library spelled out.
+LDFLAGS  += -static
+LDLIBS   += $(shell $(PKG_CONFIG) --static --libs $(PKGS)) $(PFM_LIBS) -lreadline -ltinfo -lm -ldl -lpthread
+else
+LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS)) $(PFM_LIBS) -lreadline -lm
+endif
 
-CORE_SRC := counters.c proc.c closer.c io.c catalog.c pfm.c plan.c sim.c \
+CORE_SRC := counters.c capacity.c proc.c closer.c io.c catalog.c pfm.c plan.c sim.c \
             lcore.c lcounters.c lproc.c lio.c lcatalog.c lplan.c lsim.c lrepl.c
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 HEADERS  := $(wildcard core/*.h)
@@ -29,13 +49,17 @@ WORKLOADS := $(patsubst examples/workloads/%.c,$(BUILD)/workloads/%,$(wildcard e
 # The binary lives at the top of the tree for the default build (lua/ is
 # beside it); other builds (asan) keep it in their build directory.
 BIN      := $(if $(filter build,$(BUILD)),autoperf,$(BUILD)/autoperf)
+# A static binary carries its Lua modules beside it (BUILD/lua): ours and
+# the pure-Lua ones it needs; cjson (a C module) is replaced by a shim.
+LUA_DEPS := /usr/share/lua/5.4/argparse.lua /usr/share/lua/5.4/dkjson.lua
+TARGETS  := $(BIN) $(if $(STATIC),$(BUILD)/lua/autoperf/cli.lua,$(BUILD)/lib/autoperf/core.so) workloads
 
 LUA      := lua5.4
 BUSTED   := $(LUA) /usr/bin/busted
 
-.PHONY: all test check demo asan install uninstall clean bootstrap workloads bench bench-plan bench-profile soak
+.PHONY: all test check demo asan install uninstall clean bootstrap workloads bench bench-plan bench-profile soak test-pmu
 
-all: $(BIN) $(BUILD)/lib/autoperf/core.so workloads
+all: $(TARGETS)
 
 workloads: $(WORKLOADS)
 
@@ -54,7 +78,20 @@ $(BUILD)/lib/autoperf/core.so: $(CORE_OBJ)
 
 $(BUILD)/workloads/%: examples/workloads/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) -D_GNU_SOURCE -O2 -o $@ $< -lpthread
+	$(CC) $(WARN) -D_GNU_SOURCE -O2 $(if $(STATIC),-static) -o $@ $< -lpthread
+
+$(BUILD)/lua/autoperf/cli.lua: $(wildcard lua/autoperf/*.lua) lua/static/cjson.lua $(LUA_DEPS)
+	@mkdir -p $(BUILD)/lua
+	rm -rf $(BUILD)/lua/autoperf
+	cp -r lua/autoperf $(BUILD)/lua/
+	cp $(LUA_DEPS) lua/static/cjson.lua $(BUILD)/lua/
+	@touch $@
+
+# The real-PMU lane: a static arm64 autoperf and its checks in an arm64
+# Linux under QEMU (scripts/test-pmu says how); ends with "N passed, N failed".
+test-pmu:
+	@scripts/bootstrap-pmu
+	@scripts/test-pmu
 
 bootstrap:
 	@scripts/bootstrap
@@ -98,11 +135,15 @@ bench-profile: all
 	./$(BIN) run scripts/bench-profile.lua
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(DATADIR)/lua/autoperf \
-	  $(DESTDIR)$(PREFIX)/lib/lua/5.4/autoperf $(DESTDIR)$(PREFIX)/lib/autoperf
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(DATADIR)/lua/autoperf $(DESTDIR)$(PREFIX)/lib/autoperf
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/autoperf
+ifneq ($(STATIC),)
+	cp -r $(BUILD)/lua/. $(DESTDIR)$(DATADIR)/lua/
+else
 	cp -r lua/autoperf $(DESTDIR)$(DATADIR)/lua/
+	install -d $(DESTDIR)$(PREFIX)/lib/lua/5.4/autoperf
 	install -m 755 $(BUILD)/lib/autoperf/core.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/autoperf/core.so
+endif
 	cp -r examples $(DESTDIR)$(DATADIR)/
 	install -d $(DESTDIR)$(PREFIX)/lib/autoperf/workloads
 	install -m 755 $(WORKLOADS) $(DESTDIR)$(PREFIX)/lib/autoperf/workloads/
@@ -112,4 +153,4 @@ uninstall:
 	  $(DESTDIR)$(PREFIX)/lib/lua/5.4/autoperf $(DESTDIR)$(PREFIX)/lib/autoperf
 
 clean:
-	rm -rf build build-asan autoperf
+	rm -rf build build-asan build-aarch64 autoperf

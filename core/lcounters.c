@@ -1,3 +1,4 @@
+#include "capacity.h"
 #include "closer.h"
 #include "counters.h"
 #include "io.h"
@@ -231,6 +232,29 @@ static int l_probe(lua_State *L)
 	return 1;
 }
 
+/* core.capacity(attr[, max]) -> n | nil, message, errno: the most copies
+ * of attr one group holds here (see capacity.h); max defaults to 64. */
+static int l_capacity(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_Integer max = luaL_optinteger(L, 2, 64);
+	luaL_argcheck(L, max >= 1 && max <= AP_GROUP_MAX, 2, "max out of range");
+	struct perf_event_attr a;
+	memset(&a, 0, sizeof(a));
+	a.type = (uint32_t)field_u64(L, 1, "type", 1);
+	a.config = field_u64(L, 1, "config", 1);
+	a.config1 = field_u64(L, 1, "config1", 0);
+	a.config2 = field_u64(L, 1, "config2", 0);
+	a.exclude_user = field_flag(L, 1, "exclude_user");
+	a.exclude_kernel = field_flag(L, 1, "exclude_kernel");
+	a.exclude_hv = field_flag(L, 1, "exclude_hv");
+	int n = ap_capacity(&a, (int)max);
+	if (n < 0)
+		return ap_lua_fail(L, -n, NULL);
+	lua_pushinteger(L, n);
+	return 1;
+}
+
 static int l_closer(lua_State *L)
 {
 	struct ap_closer *c = lua_newuserdatauv(L, sizeof(*c), 0);
@@ -269,6 +293,10 @@ void ap_lua_counters(lua_State *L)
 	lua_setfield(L, -2, "closer");
 	lua_pushcfunction(L, l_probe);
 	lua_setfield(L, -2, "probe");
+	lua_pushcfunction(L, l_capacity);
+	lua_setfield(L, -2, "capacity");
+	lua_pushliteral(L, AP_ARCH);
+	lua_setfield(L, -2, "ARCH");
 	lua_pushinteger(L, AP_GROUP_MAX);
 	lua_setfield(L, -2, "GROUP_MAX");
 }
