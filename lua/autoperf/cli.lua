@@ -3,6 +3,7 @@
 local argparse = require "argparse"
 local core = require "autoperf.core"
 local aggregate = require "autoperf.aggregate"
+local capacity = require "autoperf.capacity"
 local catalog = require "autoperf.catalog"
 local doctor = require "autoperf.doctor"
 local experiment = require "autoperf.experiment"
@@ -316,12 +317,17 @@ local function event_specs(a, cat)
   return catalog.select(cat, { "all" })
 end
 
-local function plan_opts(a, ncpus)
+-- The planner's options; counters from AUTOPERF_COUNTERS or, on a kernel
+-- PMU no source describes, probed (capacity.lua). nil, message for a bad
+-- AUTOPERF_COUNTERS.
+local function plan_opts(a, ncpus, cat, events)
   local nofile = core.raise_nofile() or 1024
+  local counters, _, cerr = capacity.plan_counters(cat, events)
+  if cerr then return nil, cerr end
   return {
     fd_budget = nofile - plan_mod.RESERVED_FDS, ncpus = ncpus,
     isolate = util.split(a.isolate or "taken-alone,errata", ","),
-    strategy = a.strategy,
+    strategy = a.strategy, counters = counters,
   }
 end
 
@@ -352,7 +358,9 @@ local function cmd_plan(a)
   if not events then errorf("%s", serr) return 2 end
   local ncpus = a.all_cpus and #require("autoperf.machine").online_cpus() or 1
   local t0 = core.now_ns()
-  local plan, perr = plan_mod.make(events, plan_opts(a, ncpus))
+  local popts, oerr = plan_opts(a, ncpus, cat, events)
+  if not popts then errorf("%s", oerr) return 2 end
+  local plan, perr = plan_mod.make(events, popts)
   if not plan then errorf("%s", perr) return 1 end
   local ms = (core.now_ns() - t0) / 1e6
   if a.json then
@@ -496,8 +504,10 @@ local function cmd_profile(a, cmd, opts)
   end
   local pmus = {}
   for _, p in ipairs(cat.pmus) do pmus[#pmus + 1] = { name = p.name, type = p.type, events = #p.events } end
-  local popts = plan_opts(a, 1)
+  local popts, oerr = plan_opts(a, 1, cat, events)
+  if not popts then errorf("%s", oerr) return 2 end
   local result, err, code = profile.run({
+    counters = popts.counters,
     argv = cmd, events = events, out = a.output, interval_ms = interval,
     isolate = popts.isolate, strategy = popts.strategy, hardware = cat.hardware,
     repetitions = reps, system_wide = a.all_cpus, force = a.force, dry_run = a.dry_run,

@@ -5,6 +5,7 @@
 --   local r = assert(ap.profile({ "sleep", "1" }, { out = "out", events = { "sched:*", "task-clock" } }))
 --   local a = assert(ap.aggregate("out"))   -- a.results: path of results.csv
 local aggregate = require "autoperf.aggregate"
+local capacity = require "autoperf.capacity"
 local catalog = require "autoperf.catalog"
 local plan = require "autoperf.plan"
 local experiment = require "autoperf.experiment"
@@ -71,13 +72,20 @@ function M.profile(argv, opts)
     events, err = catalog.select(cat, type(events) == "string" and { events } or events)
     if not events then return nil, err, 2 end
   end
+  local counters = opts.counters
+  if not counters and cat then
+    -- as the CLI: AUTOPERF_COUNTERS, or what the kernel says (capacity.lua)
+    local _, cerr
+    counters, _, cerr = capacity.plan_counters(cat, events)
+    if cerr then return nil, cerr, 2 end
+  end
   return profile.run({
     argv = argv, events = events, out = opts.out or "out",
     interval_ms = opts.interval_ms or 100, repetitions = opts.repetitions or 1,
     system_wide = opts.system_wide, force = opts.force, progress = opts.progress,
     env = opts.env, cwd = opts.cwd, cpus = opts.cpus,
     timeout_s = opts.timeout_s, fail_fast = opts.fail_fast, delay_ms = opts.delay_ms, roi = opts.roi,
-    isolate = opts.isolate, strategy = opts.strategy, counters = opts.counters,
+    isolate = opts.isolate, strategy = opts.strategy, counters = counters,
     hardware = cat and cat.hardware, simulated = cat and cat.sim and cat.sim.name,
   })
 end

@@ -52,9 +52,12 @@ local function is_hardware(ev)
 end
 
 -- The hardware model of the events: PMUs with their counters, and per
--- event its allowed counters. opts.counters[pmu] = {generic=, fixed=}
--- overrides what the sources say; opts.nmi_watchdog takes one generic
--- counter away (the kernel's watchdog holds it).
+-- event its allowed counters. opts.counters[pmu] = {generic=, fixed=,
+-- fixed_events=} overrides what the sources say; fixed_events
+-- ({{type=, config=, fixed=i}...}, see capacity.lua) are the only events
+-- without counter lists of their own that may also take fixed counter i
+-- (arm64's cycle counter counts only cycles). opts.nmi_watchdog takes one
+-- generic counter away (the kernel's watchdog holds it).
 function M.model(events, opts)
   opts = opts or {}
   local policy = M.isolation(opts.isolate)
@@ -84,6 +87,7 @@ function M.model(events, opts)
     if o then
       p.counters = all_generic(o.generic) | (all_generic(o.fixed) << FIXED)
       p.offcore_regs = o.offcore_regs or p.offcore_regs
+      p.fixed_events = o.fixed_events
     else
       local m = all_generic(p.generic) | (all_generic(p.fixed) << FIXED)
       for _, h in ipairs(hw) do
@@ -107,9 +111,13 @@ function M.model(events, opts)
     local ev = h.ev
     local isolated = (policy.taken_alone and ev.taken_alone) or (policy.errata and ev.errata ~= nil)
       or policy.names[ev.name] or policy.names[ev.base or ""] or false
+    local allowed = h.allowed or (h.pmu.counters & all_generic(FIXED))
+    for _, f in ipairs(not h.allowed and h.pmu.fixed_events or {}) do
+      if ev.type == f.type and ev.config == f.config then allowed = allowed | (1 << (FIXED + f.fixed)) end
+    end
     out[i] = {
       ev = ev, pmu = h.pmu.index,
-      allowed = (h.allowed or (h.pmu.counters & all_generic(FIXED))) & h.pmu.counters,
+      allowed = allowed & h.pmu.counters,
       shared = ev.shared, shared_value = ev.shared and (ev.config1 or 0) or 0,
       isolated = isolated and true or false, group = ev.group or 0,
     }

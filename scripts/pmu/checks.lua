@@ -1,0 +1,195 @@
+-- The real-PMU lane's checks, run by autoperf itself inside the arm64
+-- guest (scripts/test-pmu): autoperf run checks.lua. The guest's kernel
+-- drives QEMU's PMUv3 through armv8_pmuv3 (6 programmable counters and
+-- the cycle counter) under -icount shift=0, so instruction counts are
+-- exact. Prints "ok - ..." / "not ok - ..." per check and ends with
+-- "N passed, N failed".
+local ap = require "autoperf"
+local capacity = require "autoperf.capacity"
+local catalog = require "autoperf.catalog"
+local core = require "autoperf.core"
+local store = require "autoperf.store"
+local util = require "autoperf.util"
+
+local passed, failed = 0, 0
+
+local function check(name, ok, detail)
+  if ok then
+    passed = passed + 1
+    print("ok - " .. name)
+  else
+    failed = failed + 1
+    print("not ok - " .. name .. (detail and (": " .. tostring(detail)) or ""))
+  end
+  io.stdout:flush()
+end
+
+-- Runs a check body; an error in it is a failed check, not a crash.
+local function section(name, fn)
+  local ok, err = pcall(fn)
+  if not ok then check(name, false, err) end
+end
+
+local BIN = "autoperf"
+local INSNS = ap.workload("insns") or "/usr/lib/autoperf/workloads/insns"
+
+-- Runs a shell command; returns its output and whether it exited 0.
+local function sh(cmd)
+  local p = assert(io.popen(cmd .. " 2>&1"))
+  local out = p:read("a")
+  local ok = p:close()
+  return out, ok == true
+end
+
+local function timed(name, fn)
+  local t0 = core.now_ns()
+  fn()
+  print(string.format("# %s: %.1f s", name, (core.now_ns() - t0) / 1e9))
+end
+
+-- 15 distinct hardware configurations: 5 raw events x {u, k, both}; 3 of
+-- them cycles (r11), which may take the cycle counter.
+local RAW = { "r8", "r11", "r3", "r4", "r10" }
+local EVENTS = {}
+for _, e in ipairs(RAW) do
+  for _, m in ipairs({ "", ":u", ":k" }) do EVENTS[#EVENTS + 1] = e .. m end
+end
+local SPEC = table.concat(EVENTS, ",")
+
+local function manifest(dir)
+  local m, err = store.load(dir)
+  if not m then error(err) end
+  return m.manifest or m
+end
+
+-- summary.csv: {name = status}
+local function summary(dir)
+  local out = {}
+  local text = assert(util.read_file(dir .. "/summary.csv"))
+  local first = true
+  for line in text:gmatch("[^\n]+") do
+    if not first then
+      local name, _, status = line:match("^([^,]*),([^,]*),([^,]*)")
+      out[name] = status
+    end
+    first = false
+  end
+  return out
+end
+
+local function all_ok(dir)
+  local st = summary(dir)
+  local bad = {}
+  for _, ev in ipairs(EVENTS) do
+    if st[ev] ~= "ok" then bad[#bad + 1] = ev .. "=" .. tostring(st[ev]) end
+  end
+  return #bad == 0, table.concat(bad, " ")
+end
+
+print(string.format("# autoperf %s on %s, insns at %s", ap.version, core.ARCH, INSNS))
+
+-- 1. Counter capacity, from the kernel.
+timed("capacity", function()
+  section("capacity", function()
+    local d, err = capacity.discover()
+    check("the kernel has a hardware PMU (cycles open)", catalog.hardware_present())
+    check("capacity probed: 6 generic counters", d and d.generic == 6, d and d.generic or err)
+    check("capacity probed: 1 cycle counter", d and d.fixed == 1, d and d.fixed or err)
+    local cat = assert(catalog.load({}))
+    local evs = assert(catalog.select(cat, EVENTS))
+    local counters, note = capacity.plan_counters(cat, evs, { env = {} })
+    check("the planner takes the probed counters (no source has counter facts here)",
+      counters and counters.cpu and counters.cpu.generic == 6 and counters.cpu.fixed == 1, note)
+  end)
+end)
+
+-- 2. The plan: 15 events, 6 generic + 1 cycle counter -> 3 runs, at the
+-- lower bound, and only cycles on the cycle counter.
+timed("plan", function()
+  section("plan", function()
+    local out, ok = sh(BIN .. " plan --json -e " .. SPEC)
+    local plan = ok and util.json_decode(out)
+    check("autoperf plan runs", plan ~= nil, out)
+    if not plan then return end
+    check("15 events in 3 runs", #plan.runs == 3 and plan.events == 15, #plan.runs .. " runs")
+    check("the plan reaches its lower bound", #plan.runs == plan.lower_bound,
+      #plan.runs .. " runs, bound " .. tostring(plan.lower_bound))
+    local fixed_ok, on_fixed = true, 0
+    for _, run in ipairs(plan.runs) do
+      for _, g in ipairs(run.groups) do
+        for i, name in ipairs(g.events) do
+          if (g.counters or {})[i] == "f0" then
+            on_fixed = on_fixed + 1
+            if not name:match("^r11") then fixed_ok = false end
+          end
+        end
+      end
+    end
+    check("only cycles (r11) use the cycle counter", fixed_ok and on_fixed > 0, on_fixed .. " on f0")
+    local csv = sh(BIN .. " plan --csv -e " .. SPEC)
+    io.write(csv)
+  end)
+end)
+
+-- 3. Profile them: 3 runs, everything counted the whole time.
+timed("profile 15 events", function()
+  section("profile", function()
+    local dir = "/tmp/p15"
+    local out, ok = sh(BIN .. " profile -q -I 0 --force -o " .. dir .. " -e " .. SPEC .. " -- " .. INSNS .. " 0000200000")
+    io.write(out)
+    check("autoperf profile of 15 hardware events succeeds", ok, out)
+    local m = manifest(dir)
+    check("it took the minimal 3 runs", #m.plan.runs == 3 and m.plan.lower_bound == 3,
+      #m.plan.runs .. " runs, bound " .. tostring(m.plan.lower_bound))
+    check("nothing was re-planned", m.replanned == nil or #m.replanned == 0)
+    local aout, aok = sh(BIN .. " aggregate " .. dir)
+    check("autoperf aggregate succeeds", aok, aout)
+    local good, bad = all_ok(dir)
+    check("every event counted the whole time (summary STATUS ok)", good, bad)
+  end)
+end)
+
+-- 4. Exact instruction counts under icount: r8:u of a 3-instruction loop.
+timed("icount", function()
+  section("icount", function()
+    local function count(n)
+      local r, err = ap.measure({ INSNS, string.format("%010d", n) }, { events = { "r8:u" } })
+      if not r then error(err) end
+      return math.tointeger(r["r8:u"])
+    end
+    local base, c1, c2 = count(0), count(100000), count(1000000)
+    print(string.format("# r8:u: N=0 %d, N=100000 %d, N=1000000 %d", base, c1, c2))
+    check("the baseline (startup, N=0) is small and non-zero", base > 0 and base < 200000, base)
+    check("N=100000 retires exactly 3 instructions per iteration over the baseline",
+      c1 - base == 3 * 100000, c1 - base)
+    check("N=1000000 retires exactly 3 instructions per iteration over the baseline",
+      c2 - base == 3 * 1000000, c2 - base)
+  end)
+end)
+
+-- 5. An over-full plan (AUTOPERF_COUNTERS claims 8 generic counters) is
+-- caught (refused at open, or not counted the whole time) and re-measured.
+timed("over-full plan", function()
+  section("over-full", function()
+    local dir = "/tmp/p8"
+    local out, ok = sh("AUTOPERF_COUNTERS=cpu:8 " .. BIN .. " profile -q -I 0 --force -o " .. dir ..
+      " -e " .. SPEC .. " -- " .. INSNS .. " 0000200000")
+    io.write(out)
+    check("autoperf profile with AUTOPERF_COUNTERS=cpu:8 succeeds", ok, out)
+    local m = manifest(dir)
+    local rp = m.replanned or {}
+    for _, r in ipairs(rp) do
+      print(string.format("# replanned %s from run %s to run %s: %s", r.name, r.from_run, tostring(r.to_run), r.why))
+    end
+    check("the over-full groups were detected and re-planned", #rp > 0, #rp .. " replanned")
+    local moved = true
+    for _, r in ipairs(rp) do moved = moved and r.to_run ~= nil end
+    check("every re-planned event got a run of its own", moved)
+    local aout, aok = sh(BIN .. " aggregate " .. dir)
+    check("autoperf aggregate succeeds", aok, aout)
+    local good, bad = all_ok(dir)
+    check("every event ends up counted the whole time", good, bad)
+  end)
+end)
+
+print(string.format("%d passed, %d failed", passed, failed))
