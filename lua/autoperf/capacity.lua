@@ -104,6 +104,8 @@ function M.plan_counters(cat, events, opts)
   if knob and knob ~= "" then
     local c, err = M.parse(knob)
     if not c then return nil, nil, err end
+    -- the core PMU's fixed counters take what they take on this machine
+    if c.cpu then c.cpu.fixed_events = (M.PROBES[opts.arch or core.ARCH] or M.PROBES.default).fixed_events end
     return c, "AUTOPERF_COUNTERS=" .. knob
   end
   if cat.sim then return nil, "simulated PMU: its model gives the counters" end

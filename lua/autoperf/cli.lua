@@ -322,12 +322,12 @@ end
 -- AUTOPERF_COUNTERS.
 local function plan_opts(a, ncpus, cat, events)
   local nofile = core.raise_nofile() or 1024
-  local counters, _, cerr = capacity.plan_counters(cat, events)
+  local counters, note, cerr = capacity.plan_counters(cat, events)
   if cerr then return nil, cerr end
   return {
     fd_budget = nofile - plan_mod.RESERVED_FDS, ncpus = ncpus,
     isolate = util.split(a.isolate or "taken-alone,errata", ","),
-    strategy = a.strategy, counters = counters,
+    strategy = a.strategy, counters = counters, counters_from = counters and note or nil,
   }
 end
 
@@ -365,7 +365,7 @@ local function cmd_plan(a)
   local ms = (core.now_ns() - t0) / 1e6
   if a.json then
     local d = plan_mod.describe(plan)
-    d.events, d.planning_ms = #events, ms
+    d.events, d.planning_ms, d.counters_from = #events, ms, popts.counters_from
     io.write(util.json_encode(d), "\n")
     return 0
   end
@@ -383,6 +383,9 @@ local function cmd_plan(a)
     return 0
   end
   print_plan(plan, #events, ms)
+  for pmu, c in pairs(popts.counters or {}) do
+    print(string.format("  counters: %s %d generic + %d fixed (%s)", pmu, c.generic, c.fixed or 0, popts.counters_from))
+  end
   return 0
 end
 
