@@ -300,7 +300,23 @@ local function replan(ctx, plan, manifest, ri, leftovers, plan_opts)
     end
   end
   if #events == 0 then return nil end
-  local extra, err = plan_mod.make(events, plan_opts)
+  -- An event the PMU did not count all the time although the plan said
+  -- its group fits shows the counter model is wrong for it: planning it
+  -- again with the same model could over-fill again, so it is measured
+  -- alone (a single event always fits).
+  local opts = plan_opts
+  for _, l in ipairs(leftovers) do
+    if l.flagged then
+      if opts == plan_opts then
+        opts = {}
+        for k, v in pairs(plan_opts) do opts[k] = v end
+        opts.isolate = {}
+        for i, item in ipairs(plan_opts.isolate or plan_mod.DEFAULT_ISOLATE) do opts.isolate[i] = item end
+      end
+      opts.isolate[#opts.isolate + 1] = l.ev.name
+    end
+  end
+  local extra, err = plan_mod.make(events, opts)
   if not extra then return err end
   local first = #plan.runs + 1
   for _, run in ipairs(extra.runs) do plan.runs[#plan.runs + 1] = run end

@@ -223,6 +223,12 @@ timed("over-full group opened disabled", function()
       end
     end
     check("no event is reported ok unless time_enabled == time_running", honest and seen == 7, seen .. " events")
+    local all_ok = true
+    for line in text:gmatch("[^\n]+") do
+      local f = util.split(line, ",")
+      if f[1] ~= "EVENT_NAME" and f[3] ~= "ok" then all_ok = false end
+    end
+    check("re-measured alone, every event ends up counted the whole time", all_ok, text)
   end)
 end)
 
