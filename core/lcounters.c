@@ -34,10 +34,11 @@ static int l_group(lua_State *L)
 	luaL_argcheck(L, cpu >= -1, 2, "cpu must be >= -1");
 	luaL_argcheck(L, pid != -1 || cpu != -1, 2,
 		      "counting every task needs a cpu");
+	int manual = lua_toboolean(L, 3); /* before the userdata lands there */
 	struct lgroup *lg = lua_newuserdatauv(L, sizeof(*lg), 0);
 	memset(lg, 0, sizeof(*lg));
 	ap_group_init(&lg->g, (pid_t)pid, (int)cpu);
-	lg->g.manual = lua_toboolean(L, 3);
+	lg->g.manual = manual;
 	luaL_setmetatable(L, GROUP);
 	return 1;
 }

@@ -55,11 +55,12 @@ static int l_sim_group(lua_State *L)
 	luaL_argcheck(L, pid >= -1, 2, "pid must be >= -1");
 	luaL_argcheck(L, cpu >= -1, 3, "cpu must be >= -1");
 	luaL_argcheck(L, pid != -1 || cpu != -1, 3, "counting every task needs a cpu");
+	int manual = lua_toboolean(L, 4); /* before the userdata lands there */
 	struct ap_sim_group *g = lua_newuserdatauv(L, sizeof(*g), 1);
 	memset(g, 0, sizeof(*g));
 	g->clock.n = 0;
 	luaL_setmetatable(L, SIMGROUP);
-	int err = ap_sim_group_open(g, p, (pid_t)pid, (int)cpu, lua_toboolean(L, 4));
+	int err = ap_sim_group_open(g, p, (pid_t)pid, (int)cpu, manual);
 	if (err)
 		return ap_lua_fail(L, -err, "simulated group");
 	lua_pushvalue(L, 1); /* the PMU lives as long as its groups */

@@ -1,0 +1,192 @@
+-- The C core through its Lua bindings (autoperf.core): counter groups on
+-- a held workload, process control, atomic compressed I/O, descriptors.
+local T = require "spec.support"
+local core = require "autoperf.core"
+
+local TASK_CLOCK = { type = 1, config = 1 }
+local CONTEXT_SWITCHES = { type = 1, config = 3 }
+local PAGE_FAULTS = { type = 1, config = 2 }
+
+local function fd_count()
+  local n = 0
+  for _, e in ipairs(assert(core.listdir("/proc/self/fd"))) do if e.name then n = n + 1 end end
+  return n
+end
+
+-- Spawns argv held at its barrier, counts events on it, lets it run.
+local function count(argv, attrs)
+  local p = assert(core.spawn(argv))
+  local g = core.group(p:pid(), -1)
+  for i, a in ipairs(attrs) do assert(g:add(a, i)) end
+  assert(p:release())
+  local st = assert(p:wait())
+  local enabled, running, values = assert(g:read())
+  g:close()
+  p:close()
+  return st, enabled, running, values
+end
+
+describe("core counters", function()
+  it("count a held workload from exec (pid and cpu only: not manual), whole group in one read", function()
+    local st, enabled, running, v = count({ "sh", "-c", "i=0; while [ $i -lt 2000 ]; do i=$((i+1)); done" },
+      { TASK_CLOCK, CONTEXT_SWITCHES, PAGE_FAULTS })
+    assert.equal(0, st.code)
+    assert.is_true(enabled > 0)
+    assert.equal(enabled, running)
+    assert.equal(3, #v)
+    assert.is_true(v[1] > 0 and v[3] > 0)
+  end)
+
+  it("counts exactly the write(2) calls of a workload and of its children", function()
+    if not T.tracefs then return pending("tracefs is not mounted") end
+    local id = tonumber(T.slurp(T.tracefs .. "/events/syscalls/sys_enter_write/id"))
+    local attr = { type = 2, config = id }
+    local _, _, _, v = count({ T.workload("writes"), "4321" }, { attr })
+    assert.equal(4321, v[1])
+    -- inherited: the writes of a grandchild count too (plus the shell's none)
+    local _, _, _, w = count({ "sh", "-c", T.workload("writes") .. " 17; " .. T.workload("writes") .. " 5" },
+      { attr })
+    assert.equal(22, w[1])
+  end)
+
+  it("refuses an event this kernel lacks with a message, not a crash", function()
+    local g = core.group(0, -1, true)
+    local ok, err, errno = g:add({ type = 0, config = 0 }, 1) -- cycles: no hardware PMU here
+    if ok then g:close() return pending("this machine has a hardware PMU") end
+    assert.is_nil(ok)
+    assert.is_string(err)
+    assert.is_number(errno)
+    assert.equal(0, g:size())
+    local ok2, err2 = g:add({ type = 4242, config = 0 }, 2)
+    assert.is_nil(ok2)
+    assert.is_string(err2)
+    g:close()
+    g:close() -- twice is safe
+  end)
+
+  it("leaks no descriptor: groups, processes and readers leave the table as they found it", function()
+    local before = fd_count()
+    for _ = 1, 3 do count({ "true" }, { TASK_CLOCK, PAGE_FAULTS }) end
+    local g = core.group(0, -1, true)
+    assert(g:add(TASK_CLOCK, 1))
+    assert(g:enable())
+    assert(g:disable())
+    g:close()
+    assert.equal(before, fd_count())
+  end)
+end)
+
+describe("core process control", function()
+  it("reports exit codes and signals, and exec failures with their errno", function()
+    local st = select(1, count({ "sh", "-c", "exit 7" }, { TASK_CLOCK }))
+    assert.equal(7, st.code)
+    local p = assert(core.spawn({ "sh", "-c", "kill -SEGV $$" }))
+    assert(p:release())
+    st = assert(p:wait())
+    assert.equal(11, st.signal)
+    assert.equal("SEGV", st.signame)
+    p:close()
+    local q = assert(core.spawn({ "/no/such/program" }))
+    local ok, err, errno = q:release()
+    assert.is_nil(ok)
+    assert.matches("No such file", err)
+    assert.equal(core.errno.ENOENT, errno)
+    q:close()
+  end)
+
+  it("applies env, cwd and cpus, and passes no descriptor but stdio", function()
+    local dir = T.tmpdir()
+    local p = assert(core.spawn({ "sh", "-c",
+      "{ echo $X; pwd; grep Cpus_allowed_list /proc/self/status; } > out; ls /proc/self/fd > fds" },
+      { env = { "X=hello", "PATH=/usr/bin:/bin" }, cwd = dir, cpus = { 0 } }))
+    -- our own descriptors stay ours
+    local f = assert(io.open(dir .. "/open-in-parent", "w"))
+    assert(p:release())
+    assert.equal(0, assert(p:wait()).code)
+    p:close()
+    f:close()
+    assert.equal("hello\n" .. dir .. "\nCpus_allowed_list:\t0\n", T.slurp(dir .. "/out"))
+    local fds = {}
+    for n in T.slurp(dir .. "/fds"):gmatch("%d+") do fds[#fds + 1] = tonumber(n) end
+    table.sort(fds)
+    -- 0, 1, 2 and the one ls opened to read the directory
+    assert.is_true(#fds <= 4, table.concat(fds, " "))
+    for i = 1, 3 do assert.equal(i - 1, fds[i]) end
+    T.rmtree(dir)
+  end)
+
+  it("times out a hung workload and kills its whole process group", function()
+    local p = assert(core.spawn({ "sh", "-c", "sleep 100 & sleep 100" }))
+    assert(p:release())
+    assert.is_false(p:wait(100))
+    local pid = p:pid()
+    assert(p:kill(9))
+    local st = assert(p:wait(5000))
+    assert.equal(9, st.signal)
+    p:close()
+    -- nothing of the group is left
+    for _ = 1, 100 do
+      if select(3, T.sh("pgrep -g " .. pid)) ~= 0 then break end
+      T.sh("sleep 0.02")
+    end
+    assert.equal(1, select(3, T.sh("pgrep -g " .. pid)))
+  end)
+end)
+
+describe("core io", function()
+  local dir
+  before_each(function() dir = T.tmpdir() end)
+  after_each(function() T.rmtree(dir) end)
+
+  it("writes atomically: nothing at the path before commit, no temporary after abort", function()
+    for _, gz in ipairs({ false, true }) do
+      local path = dir .. (gz and "/a.csv.gz" or "/a.csv")
+      local w = assert(core.writer(path, gz))
+      assert(w:write("one\n", "two\n"))
+      assert.is_false(T.exists and T.exists(path) or io.open(path) ~= nil)
+      assert(w:commit())
+      local r = assert(core.reader(path))
+      assert.equal("one", r:read())
+      assert.equal("two", r:read())
+      assert.is_nil(r:read())
+      r:close()
+      local w2 = assert(core.writer(path .. ".x", gz))
+      assert(w2:write("partial\n"))
+      w2:abort()
+      assert.is_nil(io.open(path .. ".x"))
+      assert.is_nil(io.open(path .. ".x.tmp"))
+    end
+  end)
+
+  it("reports a gzip stream cut short with the line it reached", function()
+    local path = dir .. "/cut.gz"
+    local w = assert(core.writer(path, true))
+    for i = 1, 5000 do assert(w:write(string.format("line %d with some text to compress\n", i))) end
+    assert(w:commit())
+    local data = T.slurp(path)
+    local f = assert(io.open(path, "wb"))
+    f:write(data:sub(1, #data // 2))
+    f:close()
+    local r = assert(core.reader(path))
+    local n, err, lineno = 0, nil, nil
+    while true do
+      local line, e, l = r:read()
+      if not line then err, lineno = e, l break end
+      n = n + 1
+    end
+    r:close()
+    assert.is_string(err)
+    assert.is_true(n > 0 and n < 5000)
+    assert.is_number(lineno)
+  end)
+
+  it("lists directories sorted and explains a missing one", function()
+    for _, n in ipairs({ "b", "a", "c" }) do io.open(dir .. "/" .. n, "w"):close() end
+    local names = {}
+    for _, e in ipairs(assert(core.listdir(dir))) do names[#names + 1] = e.name end
+    assert.same({ "a", "b", "c" }, names)
+    local none, err = core.listdir(dir .. "/missing")
+    assert.is_nil(none)
+    assert.is_string(err)
+  end)
+end)
