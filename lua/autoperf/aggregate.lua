@@ -8,17 +8,14 @@
 -- CORE, CPU and NODE are -1 (perf's "any cpu").
 local core = require "autoperf.core"
 local store_mod = require "autoperf.store"
+local util = require "autoperf.util"
 
 local M = {}
 
 M.RESULTS_HEADER = "EVENT_NAME,INDEX,TIME,SOCKET,CORE,CPU,NODE,UNIT,SAMPLE_VALUE\n"
 M.SUMMARY_HEADER = "EVENT_NAME,UNIT,STATUS,REPETITIONS,TOTAL,MEAN,MIN,MAX,TIME_ENABLED_NS,TIME_RUNNING_NS\n"
 
-local function csv_field(s)
-  s = tostring(s)
-  if s:find('[,"\n]') then return '"' .. s:gsub('"', '""') .. '"' end
-  return s
-end
+local csv_field = util.csv_field
 
 local function by_run(a, b)
   if a.run ~= b.run then return a.run < b.run end

@@ -134,19 +134,7 @@ local function command_of(spec, c)
   local list = {}
   for i, a in ipairs(argv) do list[i] = tostring(a) end
   if #list == 0 then return nil, "command returned an empty argv" end
-  local env
-  if cmd.env then
-    env = {}
-    local set = {}
-    for k, v in pairs(cmd.env) do set[k] = tostring(v) end
-    for _, kv in ipairs(core.environ()) do
-      local k = kv:match("^([^=]*)=")
-      if not set[k] then env[#env + 1] = kv end
-    end
-    for k, v in pairs(set) do env[#env + 1] = k .. "=" .. v end
-    table.sort(env)
-  end
-  return list, { env = env, cwd = cmd.cwd, cpus = cmd.cpus }
+  return list, { env = cmd.env and util.env_with(cmd.env), cwd = cmd.cwd, cpus = cmd.cpus }
 end
 
 -- Runs argv once, unmeasured (warm-up).
@@ -172,11 +160,7 @@ local function write_status(self, status, extra)
   return util.write_atomic(self.out .. "/experiment.json", util.json_encode(doc) .. "\n")
 end
 
-local function csv_field(v)
-  v = tostring(v)
-  if v:find('[,"\n]') then return '"' .. v:gsub('"', '""') .. '"' end
-  return v
-end
+local csv_field = util.csv_field
 
 -- The shortest decimal that reads back as v.
 local function num(v)

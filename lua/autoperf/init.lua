@@ -110,15 +110,7 @@ function M.measure(argv, opts)
     local p = argv
     argv = p.argv
     o.cwd, o.cpus = p.cwd or o.cwd, p.cpus or o.cpus
-    if p.env then
-      local env, set = {}, {}
-      for k, v in pairs(p.env) do set[k] = tostring(v) end
-      for _, kv in ipairs(require("autoperf.core").environ()) do
-        if not set[kv:match("^([^=]*)=")] then env[#env + 1] = kv end
-      end
-      for k, v in pairs(set) do env[#env + 1] = k .. "=" .. v end
-      o.env = env
-    end
+    if p.env then o.env = util.env_with(p.env) end
   end
   o.interval_ms = opts.interval_ms or 0
   if not o.out then

@@ -93,17 +93,6 @@ end
 M.exit_text = exit_text
 
 -- One execution of the workload under one run's groups. Returns an entry
--- for the journal, or nil, message, exit code.
-local function roi_env(base, fd)
-  local env = {}
-  for _, kv in ipairs(base or core.environ()) do
-    if not kv:match("^AUTOPERF_CTL_FD=") then env[#env + 1] = kv end
-  end
-  env[#env + 1] = "AUTOPERF_CTL_FD=" .. fd
-  return env
-end
-
--- One execution of the workload under one run's groups. Returns an entry
 -- for the journal and the leftovers to re-plan, or nil, message, exit code.
 local function execute(ctx, run, ri, rep)
   local opts = ctx.opts
@@ -119,7 +108,7 @@ local function execute(ctx, run, ri, rep)
     if not roi then return nil, rerr, 1 end
     local theirs
     roi_fd, theirs = roi:fds()
-    spawn_opts.env = roi_env(opts.env, theirs)
+    spawn_opts.env = util.env_with({ AUTOPERF_CTL_FD = theirs }, opts.env)
     spawn_opts.keep = { theirs }
   end
   local proc, err = core.spawn(opts.argv, spawn_opts)

@@ -5,6 +5,26 @@ local dkjson = require "dkjson"
 
 local M = {}
 
+-- A CSV field: quoted when it holds a comma, a quote or a newline.
+function M.csv_field(v)
+  v = tostring(v)
+  if v:find('[,"\n]') then return '"' .. v:gsub('"', '""') .. '"' end
+  return v
+end
+
+-- An environment ({"K=V", ...}) for a workload: base (default ours) with
+-- the variables of set ({K=V}) replaced or added (in key order).
+function M.env_with(set, base)
+  local env, keys = {}, {}
+  for k in pairs(set) do keys[#keys + 1] = k end
+  table.sort(keys)
+  for _, kv in ipairs(base or core.environ()) do
+    if set[kv:match("^([^=]*)=")] == nil then env[#env + 1] = kv end
+  end
+  for _, k in ipairs(keys) do env[#env + 1] = k .. "=" .. tostring(set[k]) end
+  return env
+end
+
 function M.trim(s)
   return (s:gsub("^%s+", ""):gsub("%s+$", ""))
 end
