@@ -30,6 +30,12 @@ struct ap_rows {
 /* Writes them; pushes enabled, running and returns 2 (or fails). */
 int ap_lua_write_rows(lua_State *L, struct ap_writer *w, const struct ap_rows *rows);
 
+/* Reads a perf_event_attr from the table at index t: {type=, config=
+ * (both required), config1=, config2=, exclude_user=, exclude_kernel=,
+ * exclude_hv=, exclude_idle=}. */
+struct perf_event_attr;
+void ap_lua_attr(lua_State *L, int t, struct perf_event_attr *a);
+
 /* Pushes nil, message (with strerror of -err) and errno; returns 3. */
 int ap_lua_fail(lua_State *L, int err, const char *what);
 

@@ -63,24 +63,29 @@ static int field_flag(lua_State *L, int t, const char *k)
 	return v;
 }
 
+void ap_lua_attr(lua_State *L, int t, struct perf_event_attr *a)
+{
+	luaL_checktype(L, t, LUA_TTABLE);
+	memset(a, 0, sizeof(*a));
+	a->type = (uint32_t)field_u64(L, t, "type", 1);
+	a->config = field_u64(L, t, "config", 1);
+	a->config1 = field_u64(L, t, "config1", 0);
+	a->config2 = field_u64(L, t, "config2", 0);
+	a->exclude_user = field_flag(L, t, "exclude_user");
+	a->exclude_kernel = field_flag(L, t, "exclude_kernel");
+	a->exclude_hv = field_flag(L, t, "exclude_hv");
+	a->exclude_idle = field_flag(L, t, "exclude_idle");
+}
+
 /* group:add(attr, tag) -> true | nil, message, errno. attr: {type=,
  * config=, config1=, config2=, exclude_user=, exclude_kernel=,
  * exclude_hv=, exclude_idle=}. */
 static int l_add(lua_State *L)
 {
 	struct lgroup *lg = check_group(L);
-	luaL_checktype(L, 2, LUA_TTABLE);
-	lua_Integer tag = luaL_checkinteger(L, 3);
 	struct perf_event_attr a;
-	memset(&a, 0, sizeof(a));
-	a.type = (uint32_t)field_u64(L, 2, "type", 1);
-	a.config = field_u64(L, 2, "config", 1);
-	a.config1 = field_u64(L, 2, "config1", 0);
-	a.config2 = field_u64(L, 2, "config2", 0);
-	a.exclude_user = field_flag(L, 2, "exclude_user");
-	a.exclude_kernel = field_flag(L, 2, "exclude_kernel");
-	a.exclude_hv = field_flag(L, 2, "exclude_hv");
-	a.exclude_idle = field_flag(L, 2, "exclude_idle");
+	ap_lua_attr(L, 2, &a);
+	lua_Integer tag = luaL_checkinteger(L, 3);
 	int err = ap_group_add(&lg->g, &a, (int)tag);
 	if (!err) {
 		uint64_t *v = realloc(lg->values, lg->g.n * sizeof(*v));
@@ -216,13 +221,8 @@ static int l_group_close(lua_State *L)
  * opened here (on ourselves, disabled)? */
 static int l_probe(lua_State *L)
 {
-	luaL_checktype(L, 1, LUA_TTABLE);
 	struct perf_event_attr a;
-	memset(&a, 0, sizeof(a));
-	a.type = (uint32_t)field_u64(L, 1, "type", 1);
-	a.config = field_u64(L, 1, "config", 1);
-	a.config1 = field_u64(L, 1, "config1", 0);
-	a.config2 = field_u64(L, 1, "config2", 0);
+	ap_lua_attr(L, 1, &a);
 	struct ap_group g;
 	ap_group_init(&g, 0, -1);
 	int err = ap_group_add(&g, &a, 0);
@@ -237,18 +237,10 @@ static int l_probe(lua_State *L)
  * of attr one group holds here (see capacity.h); max defaults to 64. */
 static int l_capacity(lua_State *L)
 {
-	luaL_checktype(L, 1, LUA_TTABLE);
+	struct perf_event_attr a;
+	ap_lua_attr(L, 1, &a);
 	lua_Integer max = luaL_optinteger(L, 2, 64);
 	luaL_argcheck(L, max >= 1 && max <= AP_GROUP_MAX, 2, "max out of range");
-	struct perf_event_attr a;
-	memset(&a, 0, sizeof(a));
-	a.type = (uint32_t)field_u64(L, 1, "type", 1);
-	a.config = field_u64(L, 1, "config", 1);
-	a.config1 = field_u64(L, 1, "config1", 0);
-	a.config2 = field_u64(L, 1, "config2", 0);
-	a.exclude_user = field_flag(L, 1, "exclude_user");
-	a.exclude_kernel = field_flag(L, 1, "exclude_kernel");
-	a.exclude_hv = field_flag(L, 1, "exclude_hv");
 	int n = ap_capacity(&a, (int)max);
 	if (n < 0)
 		return ap_lua_fail(L, -n, NULL);

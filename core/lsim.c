@@ -81,22 +81,10 @@ static const char *const shared_names[] = {"none", "offcore", "ldlat", "frontend
 static int l_add(lua_State *L)
 {
 	struct ap_sim_group *g = check(L);
-	luaL_checktype(L, 2, LUA_TTABLE);
+	struct perf_event_attr a;
+	ap_lua_attr(L, 2, &a);
 	int tag = (int)luaL_checkinteger(L, 3);
 	luaL_checktype(L, 4, LUA_TTABLE);
-	struct perf_event_attr a;
-	memset(&a, 0, sizeof(a));
-	a.type = (uint32_t)opt_u64(L, 2, "type", 0);
-	a.config = opt_u64(L, 2, "config", 0);
-	a.config1 = opt_u64(L, 2, "config1", 0);
-	a.config2 = opt_u64(L, 2, "config2", 0);
-	lua_getfield(L, 2, "exclude_user");
-	a.exclude_user = lua_toboolean(L, -1);
-	lua_getfield(L, 2, "exclude_kernel");
-	a.exclude_kernel = lua_toboolean(L, -1);
-	lua_getfield(L, 2, "exclude_hv");
-	a.exclude_hv = lua_toboolean(L, -1);
-	lua_pop(L, 3);
 	struct ap_sim_event ev = {
 		.allowed = opt_u64(L, 4, "allowed", 0),
 		.value = a.config1,
