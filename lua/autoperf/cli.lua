@@ -148,6 +148,54 @@ local function build_parser()
   agg:argument("dir", "Output directory of 'autoperf profile'.")
   agg:option("-o --output", "Results file (default DIR/results.csv; a .gz name compresses).")
   agg:epilog("Example:\n  autoperf aggregate out")
+
+  local an = p:command("analyze", "Analyze a profile in-process: stats, correlation, detail plots, wide export.")
+  an:command_target("analysis")
+  an:epilog("Run 'autoperf analyze COMMAND --help' for a command's options. Files go to DIR/analysis " ..
+    "unless -o says otherwise.")
+  local function outopt(c)
+    c:option("-o --output", "Directory for the files (default DIR/analysis).")
+  end
+  local ast = an:command("stats", "Per event: total, mean, std, min, max and coefficient of variation " ..
+    "across repetitions; zero and constant events. A table and stats.csv.")
+  ast:argument("dir", "Output directory of 'autoperf profile'.")
+  outopt(ast)
+  ast:option("--sort", "Order of the table: cv, total or name."):choices({ "cv", "total", "name" }):default("cv")
+  ast:option("-n --limit", "Rows in the table (0: all; the CSV has every event).", "20")
+  ast:epilog("Example:\n  autoperf analyze stats out --sort total")
+  local aco = an:command("correlation", "Correlation matrix of the events' time series (those that vary): " ..
+    "correlation.csv and a heatmap (correlation.png, its gnuplot script correlation.gp beside it).")
+  aco:argument("dir", "Output directory of 'autoperf profile'.")
+  outopt(aco)
+  aco:option("-e --events", "Only these events: names or globs, comma-separated. May be repeated."):count("*")
+  aco:option("--method", "pearson or spearman (ranks)."):choices({ "pearson", "spearman" }):default("pearson")
+  aco:option("--top", "List the N most correlated pairs.", "10")
+  aco:option("--format", "Image format."):choices({ "png", "svg" }):default("png")
+  aco:epilog("Example:\n  autoperf profile -o out -I 10 -- ./app\n  autoperf analyze correlation out --top 20")
+  local ade = an:command("detail", "A time-series plot per event: one line per repetition, or per CPU.")
+  ade:argument("dir", "Output directory of 'autoperf profile'.")
+  outopt(ade)
+  ade:option("-e --events", "Events to draw: names or globs, comma-separated. May be repeated."):count("+")
+  ade:flag("--per-cpu", "One line per CPU (of repetition --rep, default 1) instead of one per repetition.")
+  ade:option("--rep", "Only this repetition.")
+  ade:option("--format", "Image format."):choices({ "png", "svg" }):default("png")
+  ade:epilog("Example:\n  autoperf analyze detail out -e page-faults,'syscalls:sys_enter_write'")
+  local awi = an:command("wide", "The original autoperf's timeseries layout: INDEX plus one column per event " ..
+    "(summed over CPUs), for pandas or R.")
+  awi:argument("dir", "Output directory of 'autoperf profile'.")
+  awi:option("-o --output", "The file (default DIR/analysis/wide.csv; a .gz name compresses).")
+  awi:epilog("Example:\n  autoperf analyze wide out -o out.csv.gz")
+
+  local df = p:command("diff", "Compare two profiles (A, the baseline, and B) event by event: the change, " ..
+    "Welch's t-test across repetitions, effect size; a ranked table, diff.csv and a plot.")
+  df:argument("a", "Output directory of the baseline profile (A).")
+  df:argument("b", "Output directory of the profile to compare (B).")
+  df:option("-o --output", "Directory for the files (default B/analysis).")
+  df:option("--alpha", "False discovery rate under which a change is significant (Benjamini-Hochberg).", "0.05")
+  df:option("-n --limit", "Rows in the table (0: all; the CSV has every event).", "20")
+  df:option("--format", "Image format."):choices({ "png", "svg" }):default("png")
+  df:epilog("Example:\n  autoperf profile -o old -r 5 -- ./app-old\n  autoperf profile -o new -r 5 -- ./app-new\n" ..
+    "  autoperf diff old new")
   return p
 end
 
@@ -596,6 +644,90 @@ local function cmd_aggregate(a)
   return 0
 end
 
+local function flatten(lists)
+  local out = {}
+  for _, l in ipairs(lists or {}) do
+    for _, v in ipairs(util.split(l, ",")) do
+      if v ~= "" then out[#out + 1] = v end
+    end
+  end
+  return out
+end
+
+local function simulated_note(yes)
+  if yes then print("  (simulated PMU: these counts are synthetic, not measurements)") end
+end
+
+-- Integer options of analyze and diff: nil (after saying why) when bad.
+local function int_arg(value, name, min)
+  local n, err = integer_opt(value, name, min)
+  if not n then errorf("%s", err) end
+  return n
+end
+
+local function cmd_analyze(a)
+  local analyze = require "autoperf.analyze"
+  local which = a.analysis
+  if which == "stats" then
+    local limit = int_arg(a.limit, "--limit", 0)
+    if not limit then return 2 end
+    local r, err = analyze.stats(a.dir, { output = a.output, sort = a.sort, limit = limit })
+    if not r then errorf("%s", err) return 1 end
+    io.write(r.text)
+    simulated_note(r.simulated)
+    print("autoperf: wrote " .. r.csv)
+    return 0
+  elseif which == "correlation" then
+    local top = int_arg(a.top, "--top", 0)
+    if not top then return 2 end
+    local events = #a.events > 0 and flatten(a.events) or nil
+    local r, err = analyze.correlation(a.dir, { output = a.output, method = a.method, top = top,
+      events = events, format = a.format })
+    if not r then errorf("%s", err) return 1 end
+    print(string.format("%s correlation of %d events over %d intervals (%d constant events left out)",
+      r.method, #r.names, r.intervals, #r.constant))
+    simulated_note(r.simulated)
+    if #r.top > 0 then
+      print("most correlated pairs:")
+      for i, t in ipairs(r.top) do print(string.format("%4d  %+.4f  %s  ~  %s", i, t.r, t.a, t.b)) end
+    end
+    print(string.format("autoperf: wrote %s and %s", r.csv, r.image))
+    return 0
+  elseif which == "detail" then
+    local rep = a.rep and int_arg(a.rep, "--rep", 1)
+    if a.rep and not rep then return 2 end
+    local r, err = analyze.detail(a.dir, flatten(a.events), { output = a.output, per_cpu = a.per_cpu,
+      rep = rep, format = a.format })
+    if not r then errorf("%s", err) return 1 end
+    for _, img in ipairs(r.images) do print("autoperf: wrote " .. img) end
+    return 0
+  elseif which == "wide" then
+    local r, err = analyze.wide(a.dir, { output = a.output })
+    if not r then errorf("%s", err) return 1 end
+    print(string.format("autoperf: wrote %s (%d rows x %d events)", r.path, r.rows, r.events))
+    return 0
+  end
+  errorf("unknown analysis '%s'", tostring(which))
+  return 2
+end
+
+local function cmd_diff(a)
+  local alpha = tonumber(a.alpha)
+  if not alpha or alpha <= 0 or alpha >= 1 then
+    errorf("--alpha must be a number between 0 and 1, not '%s'", a.alpha)
+    return 2
+  end
+  local limit = int_arg(a.limit, "--limit", 0)
+  if not limit then return 2 end
+  local r, err = require("autoperf.analyze").diff(a.a, a.b, { output = a.output, alpha = alpha, limit = limit,
+    format = a.format })
+  if not r then errorf("%s", err) return 1 end
+  io.write(r.text)
+  simulated_note(r.simulated)
+  print("autoperf: wrote " .. r.csv .. (r.image and (" and " .. r.image) or ""))
+  return 0
+end
+
 -- argv: the arguments (without the program name); env: {lua_dir=, argv0=}.
 function M.main(argv, env)
   local args = {}
@@ -638,6 +770,8 @@ function M.main(argv, env)
   if a.command == "doctor" then return cmd_doctor() end
   if a.command == "profile" then return cmd_profile(a, cmd, env or {}) end
   if a.command == "aggregate" then return cmd_aggregate(a) end
+  if a.command == "analyze" then return cmd_analyze(a) end
+  if a.command == "diff" then return cmd_diff(a) end
   if a.command == "slurm" then return cmd_slurm(a, env or {}) end
   if a.command == "repl" then return require("autoperf.repl").run() end
   errorf("unknown command '%s'", tostring(a.command))

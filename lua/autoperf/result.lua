@@ -4,6 +4,7 @@
 --   r["task-clock"]            -- mean total over repetitions
 --   r:total("page-faults", 2)  -- the total of repetition 2
 --   r:series("task-clock")     -- {{index=, time=, value=}, ...} of repetition 1
+--   r:series("task-clock", 2, 0) -- of repetition 2 on CPU 0 (read with {per_cpu=true})
 --   r:status("cycles")         -- "ok", "flagged: ...", "refused: ...", nil (not profiled)
 --   r.events, r.reps, r.units, r.manifest, r.dir, r.complete, r.simulated
 --
@@ -24,7 +25,15 @@ local function index(self, k)
 end
 
 -- Reads dir; nil, message when it is not a readable profile.
-function M.read(dir)
+-- opts.events: only these events (a set {[name]=true} or a predicate);
+-- opts.per_cpu: keep each CPU's series too.
+function M.read(dir, opts)
+  opts = opts or {}
+  local want = opts.events
+  if type(want) == "table" then
+    local set = want
+    want = function(name) return set[name] ~= nil end
+  end
   local s, err = store.load(dir)
   if not s then return nil, err end
   local m = s.manifest
@@ -36,10 +45,10 @@ function M.read(dir)
     reps = math.max(reps, e.rep)
     local names, take = {}, {}
     local last, prev = {}, {}
-    local series = {}
+    local series, by_cpu = {}, {}
     local ok, rerr = store.read_run(s.dir .. "/" .. e.file, function(tag, unit, name)
       names[tag] = name
-      if not superseded[name .. "@" .. e.run] then
+      if not superseded[name .. "@" .. e.run] and (not want or want(name)) then
         take[tag] = true
         if not units[name] then
           units[name] = unit
@@ -60,6 +69,13 @@ function M.read(dir)
         sr[#sr + 1] = point
       end
       point.value = point.value + (value - p)
+      if opts.per_cpu then
+        local per = by_cpu[tag] or {}
+        by_cpu[tag] = per
+        local cs = per[cpu] or {}
+        per[cpu] = cs
+        cs[#cs + 1] = { index = idx, time = t / 1e9, value = value - p }
+      end
     end)
     if not ok then return nil, rerr end
     local totals = {}
@@ -71,10 +87,11 @@ function M.read(dir)
     end
     for tag, t in pairs(totals) do
       local name = names[tag]
-      local d = data[name] or { totals = {}, series = {}, flagged = false }
+      local d = data[name] or { totals = {}, series = {}, cpu_series = {}, flagged = false }
       data[name] = d
       d.totals[e.rep] = t.value
       d.series[e.rep] = series[tag]
+      d.cpu_series[e.rep] = by_cpu[tag]
       d.flagged = d.flagged or t.flagged
     end
   end
@@ -108,10 +125,26 @@ function Result:mean(name)
   return math.tointeger(mean) or mean
 end
 
--- Per-interval values of name in repetition rep (default 1).
-function Result:series(name, rep)
+-- Per-interval values of name in repetition rep (default 1), summed over
+-- CPUs, or on one cpu (-1 for a per-task profile) when read with per_cpu.
+function Result:series(name, rep, cpu)
   local d = self.data[name]
-  return d and d.series[rep or 1] or {}
+  if not d then return {} end
+  if cpu then
+    local per = d.cpu_series[rep or 1]
+    return per and per[cpu] or {}
+  end
+  return d.series[rep or 1] or {}
+end
+
+-- The CPUs name was counted on in repetition rep (default 1), sorted
+-- (read with per_cpu; {-1} for a per-task profile).
+function Result:cpus(name, rep)
+  local d = self.data[name]
+  local out = {}
+  for cpu in pairs(d and d.cpu_series[rep or 1] or {}) do out[#out + 1] = cpu end
+  table.sort(out)
+  return out
 end
 
 -- "ok", "flagged: not counted all the time", "refused: <error>", or nil

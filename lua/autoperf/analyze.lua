@@ -1,0 +1,174 @@
+-- analyze: in-process analysis of profile directories. Each function
+-- reads a profile (an output directory of 'autoperf profile'), writes its
+-- files into opts.output (default DIR/analysis) and returns what it found,
+-- or nil, message.
+--
+--   analyze.stats(dir)                        per-event totals across repetitions
+--   analyze.correlation(dir, {top=10})        correlation matrix, heatmap, top pairs
+--   analyze.detail(dir, {"page-faults"})      a time-series plot per event
+--   analyze.wide(dir)                         INDEX plus one column per event
+--   analyze.diff(dir_a, dir_b)                what changed from A to B
+local result = require "autoperf.result"
+local util = require "autoperf.util"
+
+local M = {}
+
+M.series = require "autoperf.analyze.series"
+M.stats_mod = require "autoperf.analyze.stats"
+M.correlation_mod = require "autoperf.analyze.correlation"
+M.detail_mod = require "autoperf.analyze.detail"
+M.diff_mod = require "autoperf.analyze.diff"
+
+local function outdir(dir, opts)
+  local out = opts.output or (dir .. "/analysis")
+  local ok, err = util.mkdirs(out)
+  if not ok then return nil, err end
+  return out
+end
+
+local function read(dir, opts)
+  if type(dir) == "table" then return dir end -- already a result
+  return result.read(dir, opts)
+end
+
+-- The names of r's events matching any of patterns (names or globs),
+-- in r's order; nil, message for a pattern that matches nothing.
+function M.match(r, patterns)
+  local out, seen = {}, {}
+  for _, p in ipairs(patterns) do
+    local found = false
+    if util.is_glob(p) then
+      local pat = util.glob_pattern(p)
+      for _, n in ipairs(r.events) do
+        if n:match(pat) then
+          found = true
+          if not seen[n] then
+            seen[n] = true
+            out[#out + 1] = n
+          end
+        end
+      end
+    elseif r.data[p] then
+      found = true
+      if not seen[p] then
+        seen[p] = true
+        out[#out + 1] = p
+      end
+    end
+    if not found then
+      local near = util.closest(p, r.events, 3)
+      return nil, string.format("no event '%s' in %s%s", p, r.dir,
+        #near > 0 and (" (did you mean " .. table.concat(near, ", ") .. "?)") or "")
+    end
+  end
+  return out
+end
+
+-- {rows=, csv=, text=}; opts: output, sort, limit.
+function M.stats(dir, opts)
+  opts = opts or {}
+  local r, err = read(dir)
+  if not r then return nil, err end
+  local out, oerr = outdir(r.dir, opts)
+  if not out then return nil, oerr end
+  local rows = M.stats_mod.compute(r)
+  local csv, cerr = M.stats_mod.write_csv(rows, out .. "/stats.csv")
+  if not csv then return nil, cerr end
+  return { rows = rows, csv = csv, text = M.stats_mod.format(rows, opts), simulated = r.simulated }
+end
+
+-- {names=, R=, constant=, intervals=, method=, csv=, image=, top=}; opts:
+-- output, method, events (patterns), top (pairs to list), format.
+function M.correlation(dir, opts)
+  opts = opts or {}
+  local r, err = read(dir)
+  if not r then return nil, err end
+  local events
+  if opts.events then
+    events, err = M.match(r, opts.events)
+    if not events then return nil, err end
+  end
+  local res, cerr = M.correlation_mod.compute(r, { method = opts.method, events = events })
+  if not res then return nil, cerr end
+  local out, oerr = outdir(r.dir, opts)
+  if not out then return nil, oerr end
+  local csv, werr = M.correlation_mod.write_csv(res, out .. "/correlation.csv")
+  if not csv then return nil, werr end
+  res.csv = csv
+  local image, perr = M.correlation_mod.heatmap(res, out, "correlation.csv",
+    "correlation." .. (opts.format or "png"), r.dir .. (r.simulated and " (simulated counts)" or ""))
+  if not image then return nil, perr end
+  res.image = image
+  res.top = M.correlation_mod.top(res, opts.top or 10)
+  res.simulated = r.simulated
+  return res
+end
+
+-- {images=}; events: names or globs; opts: output, per_cpu, rep, format.
+function M.detail(dir, events, opts)
+  opts = opts or {}
+  if type(events) == "string" then events = util.split(events, ",") end
+  if not events or #events == 0 then return nil, "no events to draw (give --events A,B)" end
+  -- read only what is drawn: a profile holds thousands of events
+  local r, err = read(dir)
+  if not r then return nil, err end
+  local names, merr = M.match(r, events)
+  if not names then return nil, merr end
+  if not opts.rep and not opts.per_cpu then
+    -- fine: every repetition is a line
+  elseif opts.rep and (opts.rep < 1 or opts.rep > r.reps) then
+    return nil, string.format("%s has repetitions 1..%d, not %d", r.dir, r.reps, opts.rep)
+  end
+  if opts.per_cpu and not r.per_cpu then
+    local set = {}
+    for _, n in ipairs(names) do set[n] = true end
+    r, err = result.read(r.dir, { events = set, per_cpu = true })
+    if not r then return nil, err end
+  end
+  local out, oerr = outdir(r.dir, opts)
+  if not out then return nil, oerr end
+  local images, derr = M.detail_mod.draw(r, names, out, opts)
+  if not images then return nil, derr end
+  return { images = images, events = names }
+end
+
+-- {path=, rows=, events=}; opts: output (a file; default DIR/analysis/wide.csv).
+function M.wide(dir, opts)
+  opts = opts or {}
+  local r, err = read(dir)
+  if not r then return nil, err end
+  local path = opts.output
+  if not path then
+    local out, oerr = outdir(r.dir, {})
+    if not out then return nil, oerr end
+    path = out .. "/wide.csv"
+  end
+  return M.series.write_wide(r, path)
+end
+
+-- {rows=, csv=, image=, text=}; opts: output (default DIR_B/analysis),
+-- alpha, limit, format, plot (bars to draw, 30).
+function M.diff(dir_a, dir_b, opts)
+  opts = opts or {}
+  local ra, err = read(dir_a)
+  if not ra then return nil, err end
+  local rb, berr = read(dir_b)
+  if not rb then return nil, berr end
+  if ra.reps < 2 or rb.reps < 2 then
+    return nil, string.format("%s has %d repetition%s: a test needs at least 2 per side " ..
+      "(profile with -r 5)", ra.reps < 2 and ra.dir or rb.dir, math.min(ra.reps, rb.reps),
+      math.min(ra.reps, rb.reps) == 1 and "" or "s")
+  end
+  local rows = M.diff_mod.compare(ra, rb, opts)
+  local out, oerr = outdir(rb.dir, opts)
+  if not out then return nil, oerr end
+  local csv, cerr = M.diff_mod.write_csv(rows, out .. "/diff.csv")
+  if not csv then return nil, cerr end
+  local image, perr = M.diff_mod.plot(rows, out, "diff." .. (opts.format or "png"), opts.plot or 30,
+    string.format("A: %s  B: %s", ra.dir, rb.dir))
+  if image == nil then return nil, perr end
+  return { rows = rows, csv = csv, image = image or nil, text = M.diff_mod.format(rows, opts),
+           simulated = ra.simulated or rb.simulated }
+end
+
+return M

@@ -1,0 +1,114 @@
+-- correlation: how events' time series move together.
+local core = require "autoperf.core"
+local util = require "autoperf.util"
+local plot = require "autoperf.plot"
+local series = require "autoperf.analyze.series"
+
+local M = {}
+
+M.METHODS = { pearson = true, spearman = true }
+
+-- Correlation matrix of the events of result r (opts.events: a list of
+-- names, default all) whose lined-up series are not constant.
+-- opts.method: "pearson" (default) or "spearman". Returns {names=,
+-- R= (matrix), constant= (names left out), intervals=, method=} or nil,
+-- message.
+function M.compute(r, opts)
+  opts = opts or {}
+  local method = opts.method or "pearson"
+  if not M.METHODS[method] then return nil, "unknown correlation method '" .. tostring(method) .. "'" end
+  local names = {}
+  for _, n in ipairs(opts.events or r.events) do
+    if r.data[n] then names[#names + 1] = n end
+  end
+  local layout = series.layout(r, names)
+  if layout.length < 3 then
+    return nil, string.format("%s: %d interval%s lined up across runs; a correlation needs at least 3 " ..
+      "(profile with a shorter -I, or a longer workload)", r.dir, layout.length, layout.length == 1 and "" or "s")
+  end
+  local keep, constant = {}, {}
+  local m = series.matrix(r, names, layout)
+  for i, n in ipairs(names) do
+    local d = core.describe(m, i)
+    if d.var > 0 then keep[#keep + 1] = i else constant[#constant + 1] = n end
+  end
+  if #keep < 2 then
+    m:close()
+    return nil, string.format("%s: %d of %d events vary over time; a correlation needs at least 2",
+      r.dir, #keep, #names)
+  end
+  local z = core.matrix(#keep, layout.length)
+  local kept = {}
+  for i, row in ipairs(keep) do
+    z:setrow(i, m:row(row))
+    kept[i] = names[row]
+  end
+  m:close()
+  local R = core.correlation(z, method)
+  z:close()
+  return { names = kept, R = R, constant = constant, intervals = layout.length, method = method }
+end
+
+-- The n most correlated pairs (by |r|): {{a=, b=, r=}, ...}.
+function M.top(res, n)
+  return core.top_pairs(res.R, n, res.names)
+end
+
+-- Writes the matrix as CSV: a header row EVENT,<names>, then one row per
+-- event. Returns path or nil, message.
+function M.write_csv(res, path)
+  local w, err = core.writer(path, path:match("%.gz$") ~= nil)
+  if not w then return nil, err end
+  local head = { "EVENT" }
+  for i, n in ipairs(res.names) do head[i + 1] = util.csv_field(n) end
+  w:write(table.concat(head, ","), "\n")
+  for i, n in ipairs(res.names) do
+    local row = res.R:row(i)
+    for j = 1, #row do row[j] = string.format("%.6f", row[j]) end
+    w:write(util.csv_field(n), ",", table.concat(row, ","), "\n")
+  end
+  local ok, cerr = w:commit()
+  if not ok then return nil, cerr end
+  return path
+end
+
+-- Tic labels for n events: all when they fit, else every k-th.
+local function tics(names, max)
+  local step = math.max(1, math.ceil(#names / max))
+  local out = {}
+  for i = 1, #names, step do out[#out + 1] = string.format("%s %d", plot.str(names[i]), i - 1) end
+  return "(" .. table.concat(out, ", ") .. ")", step
+end
+
+-- Draws the heatmap of the CSV at dir/csv_name into dir/image (.png or
+-- .svg), keeping dir/correlation.gp. Returns the image path or nil, message.
+function M.heatmap(res, dir, csv_name, image, title)
+  local n = #res.names
+  local size = math.max(700, math.min(2400, 220 + 12 * n))
+  local head, err = plot.header(image, size + 120, size)
+  if not head then return nil, err end
+  local labels, step = tics(res.names, (size - 220) // 11)
+  local script = head .. table.concat({
+    string.format("set title %s noenhanced", plot.str(string.format("%s correlation of %d events' time series " ..
+      "(%d intervals)%s%s", res.method == "spearman" and "Spearman" or "Pearson", n, res.intervals,
+      step > 1 and string.format(", every %s event labelled", step == 2 and "2nd" or step .. "th") or "",
+      title and (" - " .. title) or ""))),
+    "set datafile separator ','",
+    "set palette defined (-1 '#2166ac', 0 '#f7f7f7', 1 '#b2182b')",
+    "set cbrange [-1:1]",
+    "set cblabel 'correlation coefficient'",
+    "set xlabel 'event'",
+    "set ylabel 'event'",
+    "set xtics rotate by 90 right noenhanced " .. labels,
+    "set ytics noenhanced " .. labels,
+    string.format("set xrange [-0.5:%d.5]", n - 1),
+    string.format("set yrange [%d.5:-0.5]", n - 1),
+    "set size ratio -1",
+    "set tics scale 0",
+    "# the CSV: a header row of names, then a name and the row's coefficients",
+    string.format("plot %s skip 1 matrix every ::1 using ($1-1):2:3 with image notitle", plot.str(csv_name)),
+  }, "\n") .. "\n"
+  return plot.draw(dir, "correlation", image, script)
+end
+
+return M

@@ -1,0 +1,181 @@
+-- diff: what changed between two profiles (say, two builds), event by
+-- event, judged across repetitions with Welch's t-test.
+local core = require "autoperf.core"
+local util = require "autoperf.util"
+local plot = require "autoperf.plot"
+local stats = require "autoperf.analyze.stats"
+
+local M = {}
+
+M.HEADER = "RANK,EVENT_NAME,UNIT,MEAN_A,MEAN_B,CHANGE,REL_CHANGE,T,DF,P,Q,EFFECT_SIZE,SIGNIFICANT,NOTE\n"
+
+local function totals(r, name)
+  local out = {}
+  for k = 1, r.reps do out[#out + 1] = r:total(name, k) end
+  return out
+end
+
+local function mean(t)
+  local s = 0
+  for _, v in ipairs(t) do s = s + v end
+  return #t > 0 and s / #t or 0
+end
+
+-- Benjamini-Hochberg q-values of rows' p (in place, rows with p only):
+-- the false discovery rate at which each would be called significant.
+function M.qvalues(rows)
+  local tested = {}
+  for _, x in ipairs(rows) do
+    if x.p then tested[#tested + 1] = x end
+  end
+  table.sort(tested, function(a, b) return a.p > b.p end)
+  local m, q = #tested, 1
+  for i, x in ipairs(tested) do
+    local rank = m - i + 1
+    q = math.min(q, x.p * m / rank)
+    x.q = q
+  end
+end
+
+local function abs_or(v, default)
+  if v == nil or v ~= v then return default end
+  return math.abs(v)
+end
+
+local function rank_order(a, b)
+  if a.significant ~= b.significant then return a.significant end
+  if a.significant then
+    local da, db = abs_or(a.d, -1), abs_or(b.d, -1)
+    if da ~= db then return da > db end
+    local ra, rb = abs_or(a.rel, math.huge), abs_or(b.rel, math.huge)
+    if ra ~= rb then return ra > rb end
+  else
+    local pa, pb = a.p or 2, b.p or 2
+    if pa ~= pb then return pa < pb end
+  end
+  return a.name < b.name
+end
+
+-- Compares results ra (A, the baseline) and rb (B), event by event. Rows,
+-- ranked (changed significantly first, by effect size):
+-- {name=, unit=, mean_a=, mean_b=, diff=, rel=, t=, df=, p=, q=, d=,
+-- significant=, note=}. opts.alpha: the false discovery rate (0.05).
+function M.compare(ra, rb, opts)
+  opts = opts or {}
+  local alpha = opts.alpha or 0.05
+  local rows = {}
+  for _, name in ipairs(ra.events) do
+    if rb.data[name] then
+      local a, b = totals(ra, name), totals(rb, name)
+      local x = { name = name, unit = ra.units[name], mean_a = mean(a), mean_b = mean(b), significant = false }
+      x.diff = x.mean_b - x.mean_a
+      x.rel = x.mean_a ~= 0 and x.diff / math.abs(x.mean_a) or (x.diff == 0 and 0 or 0 / 0)
+      local sa, sb = ra:status(name), rb:status(name)
+      if sa ~= "ok" or sb ~= "ok" then x.note = "not counted all the time in " .. (sa ~= "ok" and "A" or "B") end
+      if x.mean_a == 0 and x.mean_b == 0 then
+        x.note = x.note or "zero in both"
+      else
+        local w, err = core.welch(a, b)
+        if w then
+          x.t, x.df, x.p, x.d = w.t, w.df, w.p, w.d
+        else
+          x.note = x.note or err
+        end
+      end
+      rows[#rows + 1] = x
+    end
+  end
+  M.qvalues(rows)
+  for _, x in ipairs(rows) do
+    x.significant = x.q ~= nil and x.q < alpha and x.diff ~= 0 and x.note == nil
+  end
+  table.sort(rows, rank_order)
+  for i, x in ipairs(rows) do x.rank = i end
+  return rows
+end
+
+local num = stats.num
+
+function M.write_csv(rows, path)
+  local w, err = core.writer(path, path:match("%.gz$") ~= nil)
+  if not w then return nil, err end
+  w:write(M.HEADER)
+  local f = util.csv_field
+  for _, x in ipairs(rows) do
+    w:write(table.concat({ x.rank, f(x.name), f(x.unit or ""), num(x.mean_a), num(x.mean_b), num(x.diff),
+      num(x.rel), num(x.t), num(x.df), num(x.p), num(x.q), num(x.d), x.significant and "yes" or "no",
+      f(x.note or "") }, ","), "\n")
+  end
+  local ok, cerr = w:commit()
+  if not ok then return nil, cerr end
+  return path
+end
+
+local function pct(rel)
+  if rel == nil or rel ~= rel then return "new" end
+  return string.format("%+.1f%%", rel * 100)
+end
+
+-- The terminal table: the events that changed significantly (at most
+-- limit; 0: all).
+function M.format(rows, opts)
+  opts = opts or {}
+  local limit = opts.limit or 20
+  local sig = 0
+  for _, x in ipairs(rows) do
+    if x.significant then sig = sig + 1 end
+  end
+  local out = { string.format("%d events compared: %d changed significantly (Welch's t-test, false discovery " ..
+    "rate %g)", #rows, sig, opts.alpha or 0.05) }
+  if sig == 0 then return table.concat(out, "\n") .. "\n" end
+  local width = 10
+  for i = 1, math.min(sig, limit > 0 and limit or sig) do width = math.max(width, #rows[i].name) end
+  width = math.min(width, 48)
+  out[#out + 1] = string.format("%4s  %-" .. width .. "s %14s %14s %9s %10s %8s", "rank", "event", "A (mean)",
+    "B (mean)", "change", "p", "effect")
+  for i = 1, sig do
+    if limit > 0 and i > limit then
+      out[#out + 1] = string.format("... %d more (all in the CSV)", sig - limit)
+      break
+    end
+    local x = rows[i]
+    local name = #x.name > width and (x.name:sub(1, width - 3) .. "...") or x.name
+    out[#out + 1] = string.format("%4d  %-" .. width .. "s %14s %14s %9s %10s %8s", i, name, stats.short(x.mean_a),
+      stats.short(x.mean_b), pct(x.rel), string.format("%.2g", x.p), stats.short(x.d))
+  end
+  return table.concat(out, "\n") .. "\n"
+end
+
+-- Bars of the relative change (B/A on a log2 scale) of the significant
+-- events (at most n) into dir/image. Returns the path or nil, message (or
+-- false when nothing changed).
+function M.plot(rows, dir, image, n, title)
+  local shown = {}
+  for _, x in ipairs(rows) do
+    if x.significant and x.mean_a > 0 and x.mean_b > 0 and #shown < n then shown[#shown + 1] = x end
+  end
+  if #shown == 0 then return false end
+  local buf = {}
+  for i, x in ipairs(shown) do
+    buf[#buf + 1] = string.format("%d %.9g %s", i - 1, math.log(x.mean_b / x.mean_a, 2), string.format("%q", x.name))
+  end
+  local ok, err = util.write_atomic(dir .. "/diff.dat", table.concat(buf, "\n") .. "\n")
+  if not ok then return nil, err end
+  local head, herr = plot.header(image, 1000, math.max(300, 120 + 18 * #shown))
+  if not head then return nil, herr end
+  local script = head .. table.concat({
+    string.format("set title %s noenhanced", plot.str(title)),
+    "set xlabel 'change of the mean, B/A (log2: +1 is twice as many)'",
+    "set ytics noenhanced",
+    "set yrange [] reverse",
+    "set grid x",
+    "set style fill solid 0.8",
+    "set xzeroaxis",
+    "unset key",
+    "plot 'diff.dat' using ($2 / 2):1:($2 < 0 ? $2 : 0):($2 < 0 ? 0 : $2):($1 - 0.4):($1 + 0.4):" ..
+      "($2 < 0 ? 7 : 6):yticlabels(3) with boxxyerror lc variable",
+  }, "\n") .. "\n"
+  return plot.draw(dir, "diff", image, script)
+end
+
+return M
