@@ -173,3 +173,47 @@ void ap_reader_close(struct ap_reader *r)
 	r->gz = NULL;
 	r->line = NULL;
 }
+
+int ap_inflate(const void *src, size_t n, char **out, size_t *outn)
+{
+	z_stream z;
+	memset(&z, 0, sizeof(z));
+	if (inflateInit(&z) != Z_OK)
+		return -ENOMEM;
+	size_t cap = n * 4 + 64, len = 0;
+	char *buf = malloc(cap);
+	if (!buf)
+		goto nomem;
+	z.next_in = (Bytef *)src;
+	z.avail_in = (uInt)n;
+	for (;;) {
+		if (len == cap) {
+			char *nb = realloc(buf, cap * 2);
+			if (!nb)
+				goto nomem;
+			buf = nb;
+			cap *= 2;
+		}
+		z.next_out = (Bytef *)buf + len;
+		z.avail_out = (uInt)(cap - len);
+		int rc = inflate(&z, Z_NO_FLUSH);
+		len = cap - z.avail_out;
+		if (rc == Z_STREAM_END)
+			break;
+		if (rc == Z_OK)
+			continue;
+		if (rc == Z_BUF_ERROR && z.avail_out == 0)
+			continue;
+		free(buf);
+		inflateEnd(&z);
+		return -EINVAL; /* corrupt or cut short */
+	}
+	inflateEnd(&z);
+	*out = buf;
+	*outn = len;
+	return 0;
+nomem:
+	free(buf);
+	inflateEnd(&z);
+	return -ENOMEM;
+}

@@ -35,6 +35,11 @@ int ap_reader_open(struct ap_reader *r, const char *path);
 /* Next line: 1 got one, 0 end of file, -1 error (see ap_reader_error).
  * A last line without a newline is reported as an error: the file was
  * cut short. */
+/* Decompresses a whole zlib stream (RFC 1950, as in PNG's IDAT chunks)
+ * into a new buffer *out of *outn bytes (the caller frees it). Returns 0,
+ * -EINVAL for a corrupt or truncated stream, or -ENOMEM. */
+int ap_inflate(const void *src, size_t n, char **out, size_t *outn);
+
 int ap_reader_next(struct ap_reader *r, size_t *len);
 const char *ap_reader_error(struct ap_reader *r);
 void ap_reader_close(struct ap_reader *r);

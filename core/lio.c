@@ -1,6 +1,8 @@
 #include "io.h"
 #include "lcore.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define WRITER "autoperf.writer"
@@ -96,6 +98,25 @@ static int l_reader_close(lua_State *L)
 	return 0;
 }
 
+/* core.inflate(s) -> the decompressed zlib stream s | nil, message */
+static int l_inflate(lua_State *L)
+{
+	size_t n, outn;
+	const char *s = luaL_checklstring(L, 1, &n);
+	char *out;
+	int err = ap_inflate(s, n, &out, &outn);
+	if (err == -EINVAL) {
+		lua_pushnil(L);
+		lua_pushliteral(L, "not a complete zlib stream");
+		return 2;
+	}
+	if (err)
+		return ap_lua_fail(L, -err, "inflate");
+	lua_pushlstring(L, out, outn);
+	free(out);
+	return 1;
+}
+
 static const luaL_Reg writer_methods[] = {
 	{"write", l_write},
 	{"commit", l_commit},
@@ -119,4 +140,6 @@ void ap_lua_io(lua_State *L)
 	lua_setfield(L, -2, "writer");
 	lua_pushcfunction(L, l_reader);
 	lua_setfield(L, -2, "reader");
+	lua_pushcfunction(L, l_inflate);
+	lua_setfield(L, -2, "inflate");
 }

@@ -94,6 +94,70 @@ function T.children(pid)
   return out
 end
 
+-- Decodes an 8-bit RGB or RGBA, non-interlaced PNG (what gnuplot's
+-- pngcairo writes): {width=, height=, pixel=function(x, y) -> r, g, b}
+-- (0-based), or nil, why.
+function T.png(path)
+  local s = slurp(path)
+  if s:sub(1, 8) ~= "\137PNG\r\n\26\n" then return nil, "not a PNG" end
+  local pos, idat, w, h, depth, ctype, interlace = 9, {}
+  while pos <= #s do
+    local len, typ = string.unpack(">I4c4", s, pos)
+    local data = s:sub(pos + 8, pos + 7 + len)
+    if typ == "IHDR" then
+      w, h, depth, ctype, _, _, interlace = string.unpack(">I4I4BBBBB", data)
+    elseif typ == "IDAT" then
+      idat[#idat + 1] = data
+    elseif typ == "IEND" then
+      break
+    end
+    pos = pos + 12 + len
+  end
+  if not w then return nil, "no IHDR" end
+  if depth ~= 8 or (ctype ~= 2 and ctype ~= 6) or interlace ~= 0 then
+    return nil, string.format("unsupported PNG (depth %d, colour type %d, interlace %d)", depth, ctype, interlace)
+  end
+  local raw, err = core.inflate(table.concat(idat))
+  if not raw then return nil, err end
+  local bpp = ctype == 6 and 4 or 3
+  local stride = w * bpp
+  if #raw ~= h * (stride + 1) then return nil, "image data has the wrong size" end
+  local rows, prev = {}, {}
+  for i = 1, stride do prev[i] = 0 end
+  for y = 0, h - 1 do
+    local off = y * (stride + 1)
+    local ftype = raw:byte(off + 1)
+    local cur = { raw:byte(off + 2, off + 1 + stride) }
+    for i = 1, stride do
+      local a = i > bpp and cur[i - bpp] or 0
+      local b = prev[i]
+      local c = i > bpp and prev[i - bpp] or 0
+      local x = cur[i]
+      if ftype == 1 then
+        x = x + a
+      elseif ftype == 2 then
+        x = x + b
+      elseif ftype == 3 then
+        x = x + (a + b) // 2
+      elseif ftype == 4 then
+        local p = a + b - c
+        local pa, pb, pc = math.abs(p - a), math.abs(p - b), math.abs(p - c)
+        x = x + ((pa <= pb and pa <= pc) and a or (pb <= pc and b or c))
+      end
+      cur[i] = x & 255
+    end
+    rows[y] = cur
+    prev = cur
+  end
+  return {
+    width = w, height = h,
+    pixel = function(x, y)
+      local row, i = rows[y], x * bpp
+      return row[i + 1], row[i + 2], row[i + 3]
+    end,
+  }
+end
+
 -- State letter of a process (R, S, Z, ...) or nil when gone.
 function T.state(pid)
   local stat = slurp("/proc/" .. pid .. "/stat")

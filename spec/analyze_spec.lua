@@ -1,0 +1,219 @@
+-- Analysis of real profiles of this machine: stats, correlation (CSV and
+-- heatmap), detail plots, the wide export, and diff between two profiles.
+local T = require "spec.support"
+local analyze = require "autoperf.analyze"
+
+local W_EVENTS = "syscalls:sys_enter_write,syscalls:sys_exit_write,task-clock,page-faults,syscalls:sys_enter_reboot"
+local K = 200000 -- writes per run of the writes workload
+
+local function profile(dir, ...)
+  local out, err, code = T.autoperf("profile", "-q", "-o", dir, ...)
+  assert(code == 0, out .. err)
+end
+
+local function csv_rows(path)
+  local rows = T.csv(path)
+  local head, out = rows[1], {}
+  for i = 2, #rows do
+    local r = {}
+    for j, h in ipairs(head) do r[h] = rows[i][j] end
+    out[r.EVENT_NAME or r.EVENT or i] = r
+  end
+  return out, head
+end
+
+describe("analyze on a profile of the writes workload", function()
+  local tmp, dir
+  lazy_setup(function()
+    tmp = T.tmpdir()
+    dir = tmp .. "/w"
+    profile(dir, "-I", "10", "-r", "3", "-e", W_EVENTS, "--", T.workload("writes"), tostring(K))
+  end)
+  lazy_teardown(function() T.rmtree(tmp) end)
+
+  it("stats: exact totals, mean, std and kind of each event, as a table and a CSV", function()
+    local out, err, code = T.autoperf("analyze", "stats", dir)
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("5 events: 2 vary across repetitions, 2 constant, 1 zero, 0 refused", 1, true), out)
+    local rows = csv_rows(dir .. "/analysis/stats.csv")
+    local w = rows["syscalls:sys_enter_write"]
+    -- K writes per repetition, every repetition: constant
+    assert.are.same({ "constant", "3", tostring(3 * K), tostring(K), "0", tostring(K), tostring(K), "0" },
+      { w.KIND, w.REPETITIONS, w.TOTAL, w.MEAN, w.STD, w.MIN, w.MAX, w.CV })
+    assert.are.equal("zero", rows["syscalls:sys_enter_reboot"].KIND)
+    assert.are.equal("", rows["syscalls:sys_enter_reboot"].CV) -- mean 0: no coefficient of variation
+    local tc = rows["task-clock"]
+    assert.are.equal("varies", tc.KIND)
+    assert.is_true(tonumber(tc.STD) > 0 and tonumber(tc.CV) > 0)
+    assert.truthy(out:find("task-clock", 1, true))
+    assert.truthy(out:find("wrote " .. dir .. "/analysis/stats.csv", 1, true))
+  end)
+
+  it("stats from Lua: the same numbers, with the sample standard deviation", function()
+    local r = assert(require("autoperf.result").read(dir))
+    local s = assert(analyze.stats(dir, { output = tmp .. "/lua-stats" }))
+    local x = {}
+    for _, row in ipairs(s.rows) do x[row.name] = row end
+    local t = { r:total("task-clock", 1), r:total("task-clock", 2), r:total("task-clock", 3) }
+    local mean = (t[1] + t[2] + t[3]) / 3
+    local var = ((t[1] - mean) ^ 2 + (t[2] - mean) ^ 2 + (t[3] - mean) ^ 2) / 2
+    assert.is_true(math.abs(x["task-clock"].mean - mean) < 1e-6)
+    assert.is_true(math.abs(x["task-clock"].std - math.sqrt(var)) < 1e-6 * math.sqrt(var))
+    assert.are.equal(tmp .. "/lua-stats/stats.csv", s.csv)
+  end)
+
+  it("wide: INDEX and one column per event; columns sum to the events' totals", function()
+    local out, err, code = T.autoperf("analyze", "wide", dir, "-o", tmp .. "/wide.csv")
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("wrote " .. tmp .. "/wide.csv", 1, true))
+    local rows = T.csv(tmp .. "/wide.csv")
+    assert.are.same({ "INDEX", "syscalls:sys_enter_write", "syscalls:sys_exit_write", "syscalls:sys_enter_reboot",
+      "task-clock", "page-faults" }, rows[1])
+    local sum = 0
+    for i = 2, #rows do
+      assert.are.equal(tostring(i - 2), rows[i][1])
+      sum = sum + tonumber(rows[i][2])
+      assert.are.equal(rows[i][2], rows[i][3]) -- enter and exit counted together
+    end
+    -- every repetition's series is kept whole (one run: nothing to cut)
+    assert.are.equal(3 * K, sum)
+  end)
+
+  it("correlation: exact 1 for entry and exit of write, CSV, heatmap and its script", function()
+    local out, err, code = T.autoperf("analyze", "correlation", dir, "--top", "3")
+    assert.are.equal(0, code, err)
+    -- the reboot syscall never happened: constant, left out
+    assert.truthy(out:find("pearson correlation of 4 events over %d+ intervals %(1 constant events left out%)"), out)
+    assert.truthy(out:find("+1.0000  syscalls:sys_enter_write  ~  syscalls:sys_exit_write", 1, true), out)
+    local rows, head = csv_rows(dir .. "/analysis/correlation.csv")
+    assert.are.same({ "EVENT", "syscalls:sys_enter_write", "syscalls:sys_exit_write", "task-clock", "page-faults" },
+      head)
+    for _, a in ipairs({ "syscalls:sys_enter_write", "task-clock", "page-faults" }) do
+      assert.are.equal("1.000000", rows[a][a])
+      for _, b in ipairs({ "syscalls:sys_enter_write", "task-clock", "page-faults" }) do
+        assert.are.equal(rows[a][b], rows[b][a])
+        assert.is_true(math.abs(tonumber(rows[a][b])) <= 1)
+      end
+    end
+    assert.are.equal("1.000000", rows["syscalls:sys_enter_write"]["syscalls:sys_exit_write"])
+    assert.truthy(T.slurp(dir .. "/analysis/correlation.gp"):find("correlation.csv", 1, true))
+  end)
+
+  it("detail: one image per event, per repetition or per CPU, png or svg", function()
+    local out, err, code = T.autoperf("analyze", "detail", dir, "-e", "task-clock,syscalls:sys_enter_w*",
+      "--format", "svg", "-o", tmp .. "/detail")
+    assert.are.equal(0, code, err)
+    for _, f in ipairs({ "task-clock.svg", "syscalls_sys_enter_write.svg" }) do
+      assert.truthy(out:find(tmp .. "/detail/" .. f, 1, true), out)
+      local svg = T.slurp(tmp .. "/detail/" .. f)
+      assert.truthy(svg:find("<svg", 1, true))
+      for k = 1, 3 do assert.truthy(svg:find("repetition " .. k, 1, true)) end
+    end
+    _, err, code = T.autoperf("analyze", "detail", dir, "-e", "task-clock", "--per-cpu", "-o", tmp .. "/pc")
+    assert.are.equal(0, code, err)
+    local png = assert(T.png(tmp .. "/pc/task-clock.png"))
+    assert.are.same({ 900, 500 }, { png.width, png.height })
+    assert.truthy(T.slurp(tmp .. "/pc/task-clock.dat"):find("all CPUs (per-task profile)", 1, true))
+  end)
+
+  it("detail: an unknown event is an error with a suggestion, and draws nothing", function()
+    local _, err, code = T.autoperf("analyze", "detail", dir, "-e", "task-clok", "-o", tmp .. "/none")
+    assert.are.equal(1, code)
+    assert.truthy(err:find("no event 'task-clok' in " .. dir .. " (did you mean task-clock", 1, true), err)
+    assert.is_nil(io.open(tmp .. "/none/task-clok.png"))
+  end)
+
+  it("refuses what is not a profile, in one line", function()
+    for _, sub in ipairs({ "stats", "correlation", "wide" }) do
+      local _, err, code = T.autoperf("analyze", sub, tmp .. "/nothing")
+      assert.are.equal(1, code)
+      assert.are.equal("autoperf: " .. tmp .. "/nothing: no such directory\n", err)
+    end
+    local _, err, code = T.autoperf("diff", dir, tmp .. "/nothing")
+    assert.are.equal(1, code)
+    assert.truthy(err:find("no such directory", 1, true))
+  end)
+end)
+
+describe("analyze correlation on a profile of every event of this machine", function()
+  local tmp, dir
+  lazy_setup(function()
+    tmp = T.tmpdir()
+    dir = tmp .. "/mix"
+    profile(dir, "-I", "10", "-r", "2", "--", T.workload("mix"), "16", "4")
+  end)
+  lazy_teardown(function() T.rmtree(tmp) end)
+
+  it("draws a heatmap PNG with labelled axes and writes the matrix", function()
+    local out, err, code = T.autoperf("analyze", "correlation", dir)
+    assert.are.equal(0, code, err)
+    local n = tonumber(out:match("correlation of (%d+) events"))
+    assert.is_true(n >= 10, out)
+    local rows, head = csv_rows(dir .. "/analysis/correlation.csv")
+    assert.are.equal(n + 1, #head)
+    assert.are.equal("1.000000", rows["page-faults"]["page-faults"])
+    local png = assert(T.png(dir .. "/analysis/correlation.png"))
+    assert.is_true(png.width >= 700 and png.height >= 700)
+    -- non-trivial content: many colours, mostly not white inside the plot
+    local colours, coloured, total = {}, 0, 0
+    for y = 0, png.height - 1, 7 do
+      for x = 0, png.width - 1, 7 do
+        local r, g, b = png.pixel(x, y)
+        colours[r * 65536 + g * 256 + b] = true
+        total = total + 1
+        if r < 240 or g < 240 or b < 240 then coloured = coloured + 1 end
+      end
+    end
+    local ncolours = 0
+    for _ in pairs(colours) do ncolours = ncolours + 1 end
+    assert.is_true(ncolours > 50, "colours: " .. ncolours)
+    assert.is_true(coloured / total > 0.2, "coloured fraction " .. coloured / total)
+    local gp = T.slurp(dir .. "/analysis/correlation.gp")
+    assert.truthy(gp:find("set xlabel 'event'", 1, true))
+    assert.truthy(gp:find("set ytics noenhanced ('", 1, true)) -- event names on the axis
+  end)
+end)
+
+describe("autoperf diff", function()
+  local tmp, a, b
+  lazy_setup(function()
+    tmp = T.tmpdir()
+    a, b = tmp .. "/a", tmp .. "/b"
+    -- B faults in four times the memory per round and runs twice the rounds
+    local ev = "page-faults,minor-faults,exceptions:page_fault_user,syscalls:sys_enter_getppid," ..
+      "syscalls:sys_enter_reboot,context-switches,task-clock"
+    profile(a, "-I", "0", "-r", "4", "-e", ev, "--", T.workload("mix"), "8", "3")
+    profile(b, "-I", "0", "-r", "4", "-e", ev, "--", T.workload("mix"), "32", "6")
+  end)
+  lazy_teardown(function() T.rmtree(tmp) end)
+
+  it("ranks the page-fault and syscall events that changed at the top", function()
+    local out, err, code = T.autoperf("diff", a, b)
+    assert.are.equal(0, code, err)
+    local rows = T.csv(b .. "/analysis/diff.csv")
+    local top = {}
+    for i = 2, 5 do top[rows[i][2]] = rows[i][13] end
+    for _, e in ipairs({ "page-faults", "minor-faults", "exceptions:page_fault_user", "syscalls:sys_enter_getppid" }) do
+      assert.are.equal("yes", top[e], e .. " not among the top 4:\n" .. out)
+    end
+    local by = {}
+    for i = 2, #rows do by[rows[i][2]] = rows[i] end
+    -- 100 getppid calls per round: exactly twice as many, no variance
+    assert.are.equal("300", by["syscalls:sys_enter_getppid"][4])
+    assert.are.equal("600", by["syscalls:sys_enter_getppid"][5])
+    assert.are.equal("1", by["syscalls:sys_enter_getppid"][7])
+    assert.are.equal("no", by["syscalls:sys_enter_reboot"][13])
+    assert.are.equal("zero in both", by["syscalls:sys_enter_reboot"][14])
+    assert.truthy(out:find("changed significantly", 1, true))
+    assert.truthy(out:find("wrote " .. b .. "/analysis/diff.csv and " .. b .. "/analysis/diff.png", 1, true), out)
+    assert.truthy(T.png(b .. "/analysis/diff.png"))
+  end)
+
+  it("needs repetitions to test, and says so", function()
+    local one = tmp .. "/one"
+    profile(one, "-I", "0", "-e", "task-clock", "--", T.workload("mix"), "1", "1")
+    local _, err, code = T.autoperf("diff", a, one)
+    assert.are.equal(1, code)
+    assert.truthy(err:find("1 repetition: a test needs at least 2 per side (profile with -r 5)", 1, true), err)
+  end)
+end)
