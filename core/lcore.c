@@ -151,6 +151,7 @@ int luaopen_autoperf_core(lua_State *L)
 	ap_lua_io(L);
 	ap_lua_catalog(L);
 	ap_lua_plan(L);
+	ap_lua_numeric(L);
 
 	/* The errno values callers branch on. */
 	static const struct {

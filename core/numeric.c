@@ -1,0 +1,541 @@
+#include "numeric.h"
+
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int ap_matrix_init(struct ap_matrix *m, size_t rows, size_t cols)
+{
+	m->rows = m->cols = 0;
+	m->data = NULL;
+	if (cols && rows > SIZE_MAX / sizeof(double) / cols)
+		return -ENOMEM;
+	size_t n = rows * cols;
+	m->data = calloc(n ? n : 1, sizeof(double));
+	if (!m->data)
+		return -ENOMEM;
+	m->rows = rows;
+	m->cols = cols;
+	return 0;
+}
+
+void ap_matrix_free(struct ap_matrix *m)
+{
+	free(m->data);
+	m->data = NULL;
+	m->rows = m->cols = 0;
+}
+
+/* ---- sorting and ranks ------------------------------------------------ */
+
+/* A total order with NaN after every number, so sorts and ranks stay
+ * well defined on data with holes. */
+static int before(double a, double b)
+{
+	return a < b || (b != b && a == a);
+}
+
+static int cmp_double(const void *pa, const void *pb)
+{
+	double a = *(const double *)pa, b = *(const double *)pb;
+	return before(a, b) ? -1 : before(b, a) ? 1 : 0;
+}
+
+void ap_sort(double *x, size_t n)
+{
+	qsort(x, n, sizeof(*x), cmp_double);
+}
+
+struct keyed {
+	double v;
+	size_t i;
+};
+
+/* Bottom-up merge sort of (value, index) pairs: stable, no recursion, and
+ * the comparison inlined (ranking every row of a wide matrix is hot enough
+ * for qsort's indirect calls to show). Result in a or tmp; returns which. */
+static struct keyed *merge_sort(struct keyed *a, struct keyed *tmp, size_t n)
+{
+	/* Runs of 8 by insertion first. */
+	for (size_t lo = 0; lo < n; lo += 8) {
+		size_t hi = lo + 8 < n ? lo + 8 : n;
+		for (size_t i = lo + 1; i < hi; i++) {
+			struct keyed k = a[i];
+			size_t j = i;
+			for (; j > lo && before(k.v, a[j - 1].v); j--)
+				a[j] = a[j - 1];
+			a[j] = k;
+		}
+	}
+	struct keyed *src = a, *dst = tmp;
+	for (size_t w = 8; w < n; w *= 2) {
+		for (size_t lo = 0; lo < n; lo += 2 * w) {
+			size_t mid = lo + w < n ? lo + w : n;
+			size_t hi = lo + 2 * w < n ? lo + 2 * w : n;
+			size_t i = lo, j = mid, o = lo;
+			while (i < mid && j < hi)
+				dst[o++] = before(src[j].v, src[i].v) ? src[j++] : src[i++];
+			while (i < mid)
+				dst[o++] = src[i++];
+			while (j < hi)
+				dst[o++] = src[j++];
+		}
+		struct keyed *t = src;
+		src = dst;
+		dst = t;
+	}
+	return src;
+}
+
+/* Ranks with a caller's scratch of 2n keyed pairs. */
+static void rank_with(const double *x, size_t n, double *rank, struct keyed *buf)
+{
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (struct keyed){x[i], i};
+	struct keyed *s = merge_sort(buf, buf + n, n);
+	for (size_t lo = 0; lo < n;) {
+		size_t hi = lo + 1;
+		while (hi < n && s[hi].v == s[lo].v)
+			hi++;
+		/* Ranks lo+1 .. hi share their mean; NaN (never equal) gets NaN. */
+		double r = s[lo].v != s[lo].v ? NAN : (double)(lo + 1 + hi) / 2;
+		for (size_t k = lo; k < hi; k++)
+			rank[s[k].i] = r;
+		lo = hi;
+	}
+}
+
+int ap_rank(const double *x, size_t n, double *rank)
+{
+	struct keyed *buf = malloc((n ? 2 * n : 1) * sizeof(*buf));
+	if (!buf)
+		return -ENOMEM;
+	rank_with(x, n, rank, buf);
+	free(buf);
+	return 0;
+}
+
+/* ---- correlation ------------------------------------------------------ */
+
+/*
+ * R = Z Z^T where each row of Z is its row of X centred and scaled to unit
+ * length. Z is packed in panels of 4 rows interleaved by column
+ * (panel p, column k, lane a at P[p*4*cols + 4k + a]) so that the 4x4 tile
+ * kernel reads both operands sequentially; the padding rows of the last
+ * panel are 0. Tiles are computed for blocks of KC columns against blocks
+ * of NB panels, sized so a block of panels (NB*4*KC doubles = 512 KiB)
+ * stays in L2 and one panel's block (16 KiB) in L1.
+ */
+enum { LANES = 4, KC = 512, NB = 32 };
+
+/* Two doubles: SSE2 on x86-64 and NEON on arm64 without -march flags. */
+typedef double v2d __attribute__((vector_size(16)));
+
+static inline v2d load2(const double *p)
+{
+	v2d v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* acc[a*4+b] = sum over k < kc of pa[4k+a] * pb[4k+b]. Eight vector
+ * accumulators: enough independent chains to hide the add latency, few
+ * enough to stay in the 16 SSE registers with both operands. */
+static void kernel4x4(const double *pa, const double *pb, size_t kc, double acc[16])
+{
+	v2d c00 = {0, 0}, c01 = {0, 0}, c10 = {0, 0}, c11 = {0, 0};
+	v2d c20 = {0, 0}, c21 = {0, 0}, c30 = {0, 0}, c31 = {0, 0};
+	for (size_t k = 0; k < kc; k++, pa += LANES, pb += LANES) {
+		const v2d b0 = load2(pb), b1 = load2(pb + 2);
+		v2d a;
+		a = (v2d){pa[0], pa[0]};
+		c00 += a * b0;
+		c01 += a * b1;
+		a = (v2d){pa[1], pa[1]};
+		c10 += a * b0;
+		c11 += a * b1;
+		a = (v2d){pa[2], pa[2]};
+		c20 += a * b0;
+		c21 += a * b1;
+		a = (v2d){pa[3], pa[3]};
+		c30 += a * b0;
+		c31 += a * b1;
+	}
+	const v2d c[8] = {c00, c01, c10, c11, c20, c21, c30, c31};
+	memcpy(acc, c, sizeof(c));
+}
+
+/* Centres and scales x[0..n) into z (stride apart) so that it sums to 0
+ * and its squares to 1. Returns 0, or -1 (z left 0) when x is constant or
+ * holds a non-finite value: its correlations are undefined. */
+static int standardize(const double *x, size_t n, double *z, size_t stride)
+{
+	double mn = x[0], mx = x[0], sum = 0;
+	for (size_t k = 0; k < n; k++) {
+		if (!isfinite(x[k]))
+			return -1;
+		mn = x[k] < mn ? x[k] : mn;
+		mx = x[k] > mx ? x[k] : mx;
+		sum += x[k];
+	}
+	/* Exact test: a constant row's computed mean may differ from its
+	 * value by rounding, which would scale pure noise up to unit length. */
+	if (mn == mx)
+		return -1;
+	/* Two passes, the second correcting the mean by the residual sum. */
+	double mean = sum / (double)n, res = 0;
+	for (size_t k = 0; k < n; k++)
+		res += x[k] - mean;
+	mean += res / (double)n;
+	double ss = 0;
+	for (size_t k = 0; k < n; k++) {
+		const double d = x[k] - mean;
+		ss += d * d;
+	}
+	if (!(ss > 0) || !isfinite(ss))
+		return -1;
+	const double scale = 1 / sqrt(ss);
+	for (size_t k = 0; k < n; k++)
+		z[k * stride] = (x[k] - mean) * scale;
+	return 0;
+}
+
+/* Adds a 4x4 tile at (i0, j0) of the n x n matrix g, clipped to it. */
+static void add_tile(double *g, size_t n, size_t i0, size_t j0, const double acc[16])
+{
+	for (size_t a = 0; a < LANES && i0 + a < n; a++) {
+		double *row = g + (i0 + a) * n + j0;
+		for (size_t b = 0; b < LANES && j0 + b < n; b++)
+			row[b] += acc[a * LANES + b];
+	}
+}
+
+static void gram_upper(const double *p, size_t panels, size_t cols, double *g, size_t n)
+{
+	const size_t pstride = LANES * cols;
+	double acc[16];
+	for (size_t k0 = 0; k0 < cols; k0 += KC) {
+		const size_t kc = cols - k0 < KC ? cols - k0 : KC;
+		for (size_t jb = 0; jb < panels; jb += NB) {
+			const size_t je = jb + NB < panels ? jb + NB : panels;
+			for (size_t pi = 0; pi < je; pi++) {
+				const double *pa = p + pi * pstride + k0 * LANES;
+				for (size_t pj = pi > jb ? pi : jb; pj < je; pj++) {
+					kernel4x4(pa, p + pj * pstride + k0 * LANES, kc, acc);
+					add_tile(g, n, pi * LANES, pj * LANES, acc);
+				}
+			}
+		}
+	}
+}
+
+/* Clamps the upper triangle, mirrors it (in blocks, to keep the column
+ * walk in cache) and sets the diagonal and the undefined rows. */
+static void finish(double *g, size_t n, const unsigned char *bad)
+{
+	enum { B = 32 };
+	for (size_t i0 = 0; i0 < n; i0 += B)
+		for (size_t j0 = i0; j0 < n; j0 += B)
+			for (size_t i = i0; i < i0 + B && i < n; i++)
+				for (size_t j = (j0 > i + 1 ? j0 : i + 1); j < j0 + B && j < n; j++) {
+					double r = g[i * n + j];
+					if (bad[i] || bad[j])
+						r = NAN;
+					else if (r > 1)
+						r = 1;
+					else if (r < -1)
+						r = -1;
+					g[i * n + j] = g[j * n + i] = r;
+				}
+	for (size_t i = 0; i < n; i++)
+		g[i * n + i] = bad[i] ? NAN : 1;
+}
+
+int ap_correlation(const struct ap_matrix *x, struct ap_matrix *r,
+		   enum ap_corr_method method)
+{
+	const size_t n = x->rows, m = x->cols;
+	const size_t panels = (n + LANES - 1) / LANES;
+	int err = -ENOMEM;
+	double *p = NULL, *ranks = NULL;
+	struct keyed *keys = NULL;
+	unsigned char *bad = calloc(n ? n : 1, 1);
+	if (!bad)
+		goto fail;
+	if (m && panels > SIZE_MAX / sizeof(double) / LANES / m)
+		goto fail;
+	/* 64-byte aligned, size a multiple of 64 as aligned_alloc wants. */
+	size_t bytes = panels * LANES * m * sizeof(double);
+	bytes = (bytes + 63) / 64 * 64;
+	p = aligned_alloc(64, bytes ? bytes : 64);
+	if (!p)
+		goto fail;
+	memset(p, 0, bytes);
+	if (method == AP_SPEARMAN) {
+		ranks = malloc((m ? m : 1) * sizeof(*ranks));
+		keys = malloc((m ? 2 * m : 1) * sizeof(*keys));
+		if (!ranks || !keys)
+			goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const double *row = ap_matrix_row(x, i);
+		if (m == 0) {
+			bad[i] = 1;
+			continue;
+		}
+		if (method == AP_SPEARMAN) {
+			rank_with(row, m, ranks, keys);
+			row = ranks;
+		}
+		double *z = p + (i / LANES) * LANES * m + i % LANES;
+		bad[i] = standardize(row, m, z, LANES) != 0;
+	}
+	memset(r->data, 0, n * n * sizeof(double));
+	gram_upper(p, panels, m, r->data, n);
+	finish(r->data, n, bad);
+	err = 0;
+fail:
+	free(bad);
+	free(p);
+	free(ranks);
+	free(keys);
+	return err;
+}
+
+/* ---- top pairs -------------------------------------------------------- */
+
+/* x ranks below y: smaller |r|, then larger i, then larger j. */
+static int worse(const struct ap_pair *x, const struct ap_pair *y)
+{
+	const double ax = fabs(x->r), ay = fabs(y->r);
+	if (ax != ay)
+		return ax < ay;
+	if (x->i != y->i)
+		return x->i > y->i;
+	return x->j > y->j;
+}
+
+/* A heap with the worst kept pair at its root. */
+static void sift_down(struct ap_pair *h, size_t n, size_t at)
+{
+	for (;;) {
+		size_t w = at, l = 2 * at + 1, r = l + 1;
+		if (l < n && worse(&h[l], &h[w]))
+			w = l;
+		if (r < n && worse(&h[r], &h[w]))
+			w = r;
+		if (w == at)
+			return;
+		const struct ap_pair t = h[at];
+		h[at] = h[w];
+		h[w] = t;
+		at = w;
+	}
+}
+
+static void sift_up(struct ap_pair *h, size_t at)
+{
+	while (at > 0) {
+		size_t up = (at - 1) / 2;
+		if (!worse(&h[at], &h[up]))
+			return;
+		const struct ap_pair t = h[at];
+		h[at] = h[up];
+		h[up] = t;
+		at = up;
+	}
+}
+
+size_t ap_top_pairs(const struct ap_matrix *r, size_t k, struct ap_pair *out)
+{
+	const size_t n = r->rows;
+	size_t len = 0;
+	if (k == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		const double *row = ap_matrix_row(r, i);
+		for (size_t j = i + 1; j < n; j++) {
+			if (row[j] != row[j])
+				continue;
+			const struct ap_pair c = {i, j, row[j]};
+			if (len < k) {
+				out[len] = c;
+				sift_up(out, len++);
+			} else if (worse(&out[0], &c)) {
+				out[0] = c;
+				sift_down(out, len, 0);
+			}
+		}
+	}
+	/* Heap sort: the worst goes to the end each time, so best first. */
+	for (size_t end = len; end > 1; end--) {
+		const struct ap_pair t = out[0];
+		out[0] = out[end - 1];
+		out[end - 1] = t;
+		sift_down(out, end - 1, 0);
+	}
+	return len;
+}
+
+/* ---- summaries and quantiles ------------------------------------------ */
+
+void ap_describe(const double *x, size_t n, struct ap_summary *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->n = n;
+	if (!n)
+		return;
+	/* Neumaier's compensated sum: counter values span many magnitudes. */
+	double sum = 0, comp = 0, mn = x[0], mx = x[0];
+	for (size_t i = 0; i < n; i++) {
+		const double v = x[i], t = sum + v;
+		comp += fabs(sum) >= fabs(v) ? (sum - t) + v : (v - t) + sum;
+		sum = t;
+		/* NaN, once seen, stays (v != v catches it). */
+		mn = v < mn || v != v ? v : mn;
+		mx = v > mx || v != v ? v : mx;
+	}
+	sum += comp;
+	double mean = sum / (double)n, res = 0, ss = 0;
+	for (size_t i = 0; i < n; i++)
+		res += x[i] - mean;
+	mean += res / (double)n;
+	for (size_t i = 0; i < n; i++) {
+		const double d = x[i] - mean;
+		ss += d * d;
+	}
+	s->sum = sum;
+	s->mean = mean;
+	s->min = mn;
+	s->max = mx;
+	s->var = n > 1 ? ss / (double)(n - 1) : 0;
+	s->std = sqrt(s->var);
+	s->cv = mean == 0 ? NAN : s->std / fabs(mean);
+}
+
+double ap_quantile_sorted(const double *sorted, size_t n, double p)
+{
+	const double h = (double)(n - 1) * p;
+	const size_t lo = (size_t)floor(h);
+	const double frac = h - (double)lo;
+	if (lo + 1 >= n || frac == 0)
+		return sorted[lo < n ? lo : n - 1];
+	return sorted[lo] + frac * (sorted[lo + 1] - sorted[lo]);
+}
+
+/* ---- Student's t and Welch's test ------------------------------------- */
+
+/*
+ * I_x(a, b) = x^a y^b / (a B(a, b)) / K, with K the continued fraction
+ *   K = 1 + d1 / (1 + d2 / (1 + d3 / ...))
+ *   d(2m+1) = -(a + m)(a + b + m) x / ((a + 2m)(a + 2m + 1))
+ *   d(2m)   = m (b - m) x / ((a + 2m - 1)(a + 2m))
+ * which converges quickly for x < (a + 1) / (a + b + 2); above that,
+ * I_x(a, b) = 1 - I_y(b, a). K is evaluated forwards by the modified
+ * Lentz method: K = prod C_n D_n with C_n = 1 + d_n / C_(n-1) and
+ * D_n = 1 / (1 + d_n D_(n-1)), C_0 = 1, D_0 = 0, either clamped away
+ * from 0; it stops when a factor C_n D_n is 1 to within rounding. An
+ * integer b ends the fraction exactly (d(2b) = 0).
+ */
+static double beta_cf_term(double a, double b, double x, unsigned n)
+{
+	const double m = (double)(n / 2);
+	if (n % 2)
+		return -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1));
+	return m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m));
+}
+
+static double beta_cf(double a, double b, double x)
+{
+	const double tiny = DBL_MIN / DBL_EPSILON;
+	double k = 1, c = 1, d = 0;
+	/* Terms needed grow like sqrt(max(a, b)); 1e6 covers df up to ~1e11. */
+	for (unsigned n = 1; n <= 1000000; n++) {
+		const double dn = beta_cf_term(a, b, x, n);
+		d = 1 + dn * d;
+		if (fabs(d) < tiny)
+			d = tiny;
+		d = 1 / d;
+		c = 1 + dn / c;
+		if (fabs(c) < tiny)
+			c = tiny;
+		const double f = c * d;
+		k *= f;
+		if (fabs(f - 1) <= DBL_EPSILON)
+			break;
+	}
+	return k;
+}
+
+/* x^a y^b / (a B(a, b)), in logarithms: the terms over- and underflow
+ * separately long before their product does. */
+static double beta_front(double a, double b, double x, double y)
+{
+	return exp(lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log(y)) / a;
+}
+
+double ap_betai(double a, double b, double x, double y)
+{
+	if (!(a > 0) || !(b > 0) || !(x >= 0) || !(y >= 0) || !(x <= 1) || !(y <= 1))
+		return NAN;
+	if (x == 0)
+		return 0;
+	if (y == 0)
+		return 1;
+	if (x < (a + 1) / (a + b + 2))
+		return beta_front(a, b, x, y) / beta_cf(a, b, x);
+	return 1 - beta_front(b, a, y, x) / beta_cf(b, a, y);
+}
+
+/* P(|T| >= t) = I_(df/(df+t^2))(df/2, 1/2). */
+double ap_t_sf(double t, double df)
+{
+	if (t != t || df != df || !(df > 0))
+		return NAN;
+	const double t2 = t * t;
+	if (isinf(t2))
+		return 0;
+	if (isinf(df))
+		return erfc(fabs(t) / sqrt(2.0));
+	return ap_betai(df / 2, 0.5, df / (df + t2), t2 / (df + t2));
+}
+
+int ap_welch(const double *a, size_t na, const double *b, size_t nb,
+	     struct ap_welch *w)
+{
+	memset(w, 0, sizeof(*w));
+	if (na < 2 || nb < 2)
+		return -1;
+	struct ap_summary sa, sb;
+	ap_describe(a, na, &sa);
+	ap_describe(b, nb, &sb);
+	w->n_a = na;
+	w->n_b = nb;
+	w->mean_a = sa.mean;
+	w->mean_b = sb.mean;
+	w->diff = sb.mean - sa.mean;
+	w->rel = sa.mean == 0 ? NAN : w->diff / fabs(sa.mean);
+	const double qa = sa.var / (double)na, qb = sb.var / (double)nb;
+	const double se2 = qa + qb;
+	const double sd = sqrt((sa.var + sb.var) / 2);
+	w->df = se2 * se2 / (qa * qa / (double)(na - 1) + qb * qb / (double)(nb - 1));
+	if (se2 == 0) {
+		/* Both sides constant: any difference is certain, none is none. */
+		w->df = NAN;
+		if (w->diff == 0) {
+			w->t = w->d = 0;
+			w->p = 1;
+		} else {
+			w->t = w->d = w->diff > 0 ? INFINITY : -INFINITY;
+			w->p = 0;
+		}
+		return 0;
+	}
+	w->t = w->diff / sqrt(se2);
+	w->d = w->diff / sd;
+	w->p = ap_t_sf(w->t, w->df);
+	return 0;
+}
