@@ -684,7 +684,7 @@ local function cmd_analyze(a)
     local r, err = analyze.correlation(a.dir, { output = a.output, method = a.method, top = top,
       events = events, format = a.format })
     if not r then errorf("%s", err) return 1 end
-    print(string.format("%s correlation of %d events over %d intervals (%d constant events left out)",
+    print(string.format("%s correlation of %d events over %d intervals (%d left out as constant)",
       r.method, #r.names, r.intervals, #r.constant))
     simulated_note(r.simulated)
     if #r.top > 0 then
