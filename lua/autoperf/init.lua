@@ -154,4 +154,9 @@ function M.aggregate(dir, opts)
   return aggregate.aggregate(dir, opts)
 end
 
+-- Analysis in-process (see analyze.lua): ap.analyze.stats(dir),
+-- .correlation(dir, opts), .detail(dir, events, opts), .wide(dir, opts),
+-- .diff(dir_a, dir_b, opts).
+M.analyze = require "autoperf.analyze"
+
 return M
