@@ -57,7 +57,7 @@ TARGETS  := $(BIN) $(if $(STATIC),$(BUILD)/lua/autoperf/cli.lua,$(BUILD)/lib/aut
 LUA      := lua5.4
 BUSTED   := $(LUA) /usr/bin/busted
 
-.PHONY: all test check demo asan install uninstall clean bootstrap workloads bench bench-plan bench-profile soak test-pmu
+.PHONY: all test check demo asan install uninstall clean bootstrap workloads bench bench-plan bench-profile bench-numeric soak test-pmu
 
 all: $(TARGETS)
 
@@ -126,13 +126,16 @@ soak: all
 	$(BUSTED) --helper=spec/helper.lua -o spec/summary.lua --filter='fault injection' spec/robust_spec.lua
 
 # Benchmarks (numbers, not pass/fail).
-bench: bench-plan bench-profile
+bench: bench-plan bench-profile bench-numeric
 
 bench-plan: all
 	./$(BIN) run scripts/bench-plan.lua
 
 bench-profile: all
 	./$(BIN) run scripts/bench-profile.lua
+
+bench-numeric: all
+	./$(BIN) run scripts/bench-numeric.lua
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(DATADIR)/lua/autoperf $(DESTDIR)$(PREFIX)/lib/autoperf

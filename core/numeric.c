@@ -470,11 +470,38 @@ static double beta_cf(double a, double b, double x)
 	return k;
 }
 
+/* lgamma(x) - ((x - 1/2) ln x - x + ln(2 pi)/2) for x >= 10: Stirling's
+ * series to the x^-9 term (the next is below 2e-14 there). */
+static double stirling_rest(double x)
+{
+	const double r = 1 / (x * x);
+	return (1.0 / 12 - r * (1.0 / 360 - r * (1.0 / 1260 - r * (1.0 / 1680 - r / 1188)))) / x;
+}
+
+/* ln B(a, b). For a large argument lgamma(big) - lgamma(big + small) is a
+ * difference of two huge numbers (df = 1e12 would lose 5 digits); the
+ * series gives it directly. */
+static double lbeta(double a, double b)
+{
+	const double big = a > b ? a : b, small = a > b ? b : a;
+	if (big < 10)
+		return lgamma(a) + lgamma(b) - lgamma(a + b);
+	const double d = -(big - 0.5) * log1p(small / big) - small * log(big + small) + small +
+			 stirling_rest(big) - stirling_rest(big + small);
+	return lgamma(small) + d;
+}
+
+/* ln x, from whichever of x and y = 1 - x holds it precisely. */
+static double log_of(double x, double y)
+{
+	return x > 0.5 ? log1p(-y) : log(x);
+}
+
 /* x^a y^b / (a B(a, b)), in logarithms: the terms over- and underflow
  * separately long before their product does. */
 static double beta_front(double a, double b, double x, double y)
 {
-	return exp(lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log(y)) / a;
+	return exp(a * log_of(x, y) + b * log_of(y, x) - lbeta(a, b)) / a;
 }
 
 double ap_betai(double a, double b, double x, double y)
@@ -490,7 +517,10 @@ double ap_betai(double a, double b, double x, double y)
 	return 1 - beta_front(b, a, y, x) / beta_cf(b, a, y);
 }
 
-/* P(|T| >= t) = I_(df/(df+t^2))(df/2, 1/2). */
+/* P(|T| >= t) = I_(df/(df+t^2))(df/2, 1/2). With df huge and t moderate
+ * the fraction's first factors nearly cancel (x is within t^2/df of 1):
+ * the relative error can grow like 1e-16 df (measured: 1e-11 at
+ * df = 1e6, 3e-5 at df = 1e12, t = 2); df = +inf gives the normal limit. */
 double ap_t_sf(double t, double df)
 {
 	if (t != t || df != df || !(df > 0))
