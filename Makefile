@@ -40,8 +40,9 @@ else
 LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS)) $(PFM_LIBS) -lreadline -lm
 endif
 
-CORE_SRC := counters.c capacity.c proc.c closer.c io.c catalog.c pfm.c plan.c sim.c \
-            lcore.c lcounters.c lproc.c lio.c lcatalog.c lplan.c lsim.c lrepl.c
+CORE_SRC := counters.c capacity.c proc.c closer.c io.c runfile.c aggregate.c synth.c \
+            catalog.c pfm.c plan.c sim.c \
+            lcore.c lcounters.c lproc.c lio.c lrunfile.c lcatalog.c lplan.c lsim.c lrepl.c
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 HEADERS  := $(wildcard core/*.h)
 WORKLOADS := $(patsubst examples/workloads/%.c,$(BUILD)/workloads/%,$(wildcard examples/workloads/*.c))
