@@ -58,7 +58,7 @@ TARGETS  := $(BIN) $(if $(STATIC),$(BUILD)/lua/autoperf/cli.lua,$(BUILD)/lib/aut
 LUA      := lua5.4
 BUSTED   := $(LUA) /usr/bin/busted
 
-.PHONY: all test check demo asan install uninstall clean bootstrap workloads bench bench-plan bench-profile soak test-pmu
+.PHONY: all test check demo asan install uninstall clean bootstrap workloads bench bench-plan bench-profile bench-aggregate soak test-pmu
 
 all: $(TARGETS)
 
@@ -127,13 +127,17 @@ soak: all
 	$(BUSTED) --helper=spec/helper.lua -o spec/summary.lua --filter='fault injection' spec/robust_spec.lua
 
 # Benchmarks (numbers, not pass/fail).
-bench: bench-plan bench-profile
+bench: bench-plan bench-profile bench-aggregate
 
 bench-plan: all
 	./$(BIN) run scripts/bench-plan.lua
 
 bench-profile: all
 	./$(BIN) run scripts/bench-profile.lua
+
+# BENCH_ARGS="EVENTS INTERVALS CPUS RUNS [DIR] [--old]"; default 40M rows.
+bench-aggregate: all
+	./$(BIN) run scripts/bench-aggregate.lua $(BENCH_ARGS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(DATADIR)/lua/autoperf $(DESTDIR)$(PREFIX)/lib/autoperf
