@@ -4,12 +4,109 @@
 #include "runfile.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Rows go out in chunks this large: one gzwrite per megabyte. */
 #define OUTBUF (1 << 20)
+
+/*
+ * Chunks are written by a second thread while the next one is formatted:
+ * the kernel's copy into the page cache (or gzip) costs about as much as
+ * parsing does, and the two overlap on two cores. One chunk is in flight
+ * at a time; without the thread (it could not start) writes are inline.
+ */
+struct bg {
+	struct ap_writer *w;
+	pthread_t th;
+	int started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	const char *job;
+	size_t len;
+	int busy, stop, err;
+};
+
+static void *bg_main(void *arg)
+{
+	struct bg *b = arg;
+	pthread_mutex_lock(&b->mu);
+	for (;;) {
+		while (!b->busy && !b->stop)
+			pthread_cond_wait(&b->cv, &b->mu);
+		if (!b->busy)
+			break;
+		const char *job = b->job;
+		size_t len = b->len;
+		pthread_mutex_unlock(&b->mu);
+		int err = ap_writer_write(b->w, job, len);
+		pthread_mutex_lock(&b->mu);
+		if (err && !b->err)
+			b->err = err;
+		b->busy = 0;
+		pthread_cond_broadcast(&b->cv);
+	}
+	pthread_mutex_unlock(&b->mu);
+	return NULL;
+}
+
+static void bg_start(struct bg *b, struct ap_writer *w)
+{
+	memset(b, 0, sizeof(*b));
+	b->w = w;
+	if (pthread_mutex_init(&b->mu, NULL))
+		return;
+	if (pthread_cond_init(&b->cv, NULL)) {
+		pthread_mutex_destroy(&b->mu);
+		return;
+	}
+	if (pthread_create(&b->th, NULL, bg_main, b)) {
+		pthread_cond_destroy(&b->cv);
+		pthread_mutex_destroy(&b->mu);
+		return;
+	}
+	b->started = 1;
+}
+
+/* Hands buf over once the previous chunk is written (so the caller may
+ * reuse that one). Returns 0 or the -errno of a failed write. */
+static int bg_submit(struct bg *b, const char *buf, size_t len)
+{
+	if (!b->started)
+		return ap_writer_write(b->w, buf, len);
+	pthread_mutex_lock(&b->mu);
+	while (b->busy)
+		pthread_cond_wait(&b->cv, &b->mu);
+	int err = b->err;
+	if (!err) {
+		b->job = buf;
+		b->len = len;
+		b->busy = 1;
+		pthread_cond_broadcast(&b->cv);
+	}
+	pthread_mutex_unlock(&b->mu);
+	return err;
+}
+
+/* Waits for the last chunk and ends the thread; returns its error. */
+static int bg_finish(struct bg *b)
+{
+	if (!b->started)
+		return 0;
+	pthread_mutex_lock(&b->mu);
+	while (b->busy)
+		pthread_cond_wait(&b->cv, &b->mu);
+	b->stop = 1;
+	pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+	pthread_join(b->th, NULL);
+	pthread_cond_destroy(&b->cv);
+	pthread_mutex_destroy(&b->mu);
+	b->started = 0;
+	return b->err;
+}
 
 struct acell {
 	int seen;
@@ -45,6 +142,10 @@ struct agg {
 	size_t ntags;
 	struct cpustr *cpus; /* [cpu + 1], len 0 until first used */
 	size_t ncpus;
+	struct bg bg;
+	char *bufs[2]; /* one being filled (buf), one being written */
+	size_t caps[2];
+	int cur;
 	char *buf;
 	size_t used, cap;
 	int err; /* -errno of the failure that stopped the parse */
@@ -253,7 +354,12 @@ static int on_event(void *ctx, int tag, const char *unit, const char *name)
 
 static int flush(struct agg *a)
 {
-	int err = ap_writer_write(a->w, a->buf, a->used);
+	int err = bg_submit(&a->bg, a->buf, a->used);
+	a->bufs[a->cur] = a->buf;
+	a->caps[a->cur] = a->cap;
+	a->cur ^= 1;
+	a->buf = a->bufs[a->cur];
+	a->cap = a->caps[a->cur];
 	a->used = 0;
 	if (err) {
 		a->err = err;
@@ -284,8 +390,8 @@ static int on_row(void *ctx, const struct ap_run_row *row)
 			char *b = realloc(a->buf, need);
 			if (!b)
 				return oom(a);
-			a->buf = b;
-			a->cap = need;
+			a->buf = a->bufs[a->cur] = b;
+			a->cap = a->caps[a->cur] = need;
 		}
 	}
 	char *p = a->buf + a->used;
@@ -326,14 +432,18 @@ int ap_aggregate_run(const char *path, struct ap_writer *w,
 {
 	memset(res, 0, sizeof(*res));
 	res->max_index = -1;
-	struct agg a = {.o = opts, .w = w, .res = res, .cap = OUTBUF};
+	struct agg a = {.o = opts, .w = w, .res = res};
 	const struct ap_run_visitor v = {on_event, on_row, &a};
 	int ret = -ENOMEM;
-	a.buf = malloc(a.cap);
-	if (!a.buf) {
+	bg_start(&a.bg, w);
+	a.bufs[0] = malloc(OUTBUF);
+	a.bufs[1] = malloc(OUTBUF);
+	if (!a.bufs[0] || !a.bufs[1]) {
 		snprintf(err, errlen, "%s: %s", path, strerror(ENOMEM));
 		goto out;
 	}
+	a.caps[0] = a.caps[1] = a.cap = OUTBUF;
+	a.buf = a.bufs[0];
 	ret = ap_run_parse(path, &v, NULL, err, errlen);
 	if (ret == AP_RUN_ABORTED) {
 		ret = a.err;
@@ -342,6 +452,11 @@ int ap_aggregate_run(const char *path, struct ap_writer *w,
 	}
 	if (!ret && a.used && flush(&a)) {
 		ret = a.err;
+		snprintf(err, errlen, "write: %s", strerror(-ret));
+	}
+	int werr = bg_finish(&a.bg);
+	if (!ret && werr) {
+		ret = werr;
 		snprintf(err, errlen, "write: %s", strerror(-ret));
 	}
 	if (ret)
@@ -362,6 +477,7 @@ int ap_aggregate_run(const char *path, struct ap_writer *w,
 		}
 	}
 out:
+	bg_finish(&a.bg);
 	for (size_t i = 0; i < res->nevents; i++) {
 		free(a.q[i].name);
 		free(a.q[i].unit);
@@ -371,7 +487,8 @@ out:
 		free(a.tags[i].cells);
 	free(a.tags);
 	free(a.cpus);
-	free(a.buf);
+	free(a.bufs[0]);
+	free(a.bufs[1]);
 	if (ret) {
 		ap_agg_result_free(res);
 		res->max_index = -1;

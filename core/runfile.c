@@ -74,6 +74,10 @@ static int number(const char **s, const char *end, char stop, int sign,
 	uint64_t v = 0;
 	const uint64_t limit = (uint64_t)INT64_MAX + (uint64_t)neg;
 	int over = 0;
+	/* 18 digits cannot overflow: no check for them. */
+	const char *safe = end - p > 18 ? p + 18 : end;
+	while (p < safe && is_digit(*p))
+		v = v * 10 + (unsigned)(*p++ - '0');
 	while (p < end && is_digit(*p)) {
 		unsigned d = (unsigned)(*p - '0');
 		if (v > (limit - d) / 10)

@@ -68,13 +68,17 @@ for _, e in ipairs(core.listdir(dir)) do
 end
 
 local function bench(label, agg)
+  -- A clean start: no old results.csv to unlink, no dirty pages of the
+  -- last run still being written back.
+  os.remove(dir .. "/results.csv")
+  os.execute("sync")
   collectgarbage()
   reset_peak()
-  local t0 = now()
+  local t0, c0 = now(), os.clock()
   local r = assert(agg(dir, {}))
-  local dt = now() - t0
-  io.write(string.format("%-14s %d rows in %.2f s: %.2f M rows/s; results.csv %.0f MB from %.0f MB of gzip; peak RSS %.1f MB\n",
-    label, r.rows, dt, r.rows / dt / 1e6, file_size(r.results) / 1e6, input / 1e6, peak_kb() / 1024))
+  local dt, cpu = now() - t0, os.clock() - c0
+  io.write(string.format("%-15s %d rows in %.2f s (cpu %.2f s): %.2f M rows/s; results.csv %.0f MB from %.0f MB of gzip; peak RSS %.1f MB\n",
+    label, r.rows, dt, cpu, r.rows / dt / 1e6, file_size(r.results) / 1e6, input / 1e6, peak_kb() / 1024))
   return r
 end
 
