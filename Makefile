@@ -40,8 +40,9 @@ else
 LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS)) $(PFM_LIBS) -lreadline -lm
 endif
 
-CORE_SRC := counters.c capacity.c proc.c closer.c io.c catalog.c pfm.c plan.c sim.c numeric.c \
-            lcore.c lcounters.c lproc.c lio.c lcatalog.c lplan.c lsim.c lrepl.c lnumeric.c
+CORE_SRC := counters.c capacity.c proc.c closer.c io.c runfile.c aggregate.c synth.c \
+            catalog.c pfm.c plan.c sim.c numeric.c series.c \
+            lcore.c lcounters.c lproc.c lio.c lrunfile.c lcatalog.c lplan.c lsim.c lrepl.c lnumeric.c
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 HEADERS  := $(wildcard core/*.h)
 WORKLOADS := $(patsubst examples/workloads/%.c,$(BUILD)/workloads/%,$(wildcard examples/workloads/*.c))
@@ -57,7 +58,7 @@ TARGETS  := $(BIN) $(if $(STATIC),$(BUILD)/lua/autoperf/cli.lua,$(BUILD)/lib/aut
 LUA      := lua5.4
 BUSTED   := $(LUA) /usr/bin/busted
 
-.PHONY: all test check demo asan install uninstall clean bootstrap workloads bench bench-plan bench-profile bench-numeric soak test-pmu
+.PHONY: all test check demo asan install uninstall clean bootstrap workloads bench bench-plan bench-profile bench-numeric bench-aggregate bench-analysis soak test-pmu
 
 all: $(TARGETS)
 
@@ -126,7 +127,7 @@ soak: all
 	$(BUSTED) --helper=spec/helper.lua -o spec/summary.lua --filter='fault injection' spec/robust_spec.lua
 
 # Benchmarks (numbers, not pass/fail).
-bench: bench-plan bench-profile bench-numeric
+bench: bench-plan bench-profile bench-numeric bench-aggregate bench-analysis
 
 bench-plan: all
 	./$(BIN) run scripts/bench-plan.lua
@@ -136,6 +137,16 @@ bench-profile: all
 
 bench-numeric: all
 	./$(BIN) run scripts/bench-numeric.lua
+
+# BENCH_ARGS="EVENTS INTERVALS CPUS RUNS [DIR] [--old]"; default 40M rows.
+bench-aggregate: all
+	./$(BIN) run scripts/bench-aggregate.lua $(BENCH_ARGS)
+
+# aggregate and correlation against pandas on the same generated profile
+# (scripts/bootstrap --bench installs python3-pandas).
+bench-analysis: all
+	scripts/bootstrap --bench
+	./$(BIN) run scripts/bench-analysis.lua $(BENCH_ARGS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(DATADIR)/lua/autoperf $(DESTDIR)$(PREFIX)/lib/autoperf

@@ -149,6 +149,7 @@ int luaopen_autoperf_core(lua_State *L)
 	ap_lua_repl(L);
 	ap_lua_proc(L);
 	ap_lua_io(L);
+	ap_lua_runfile(L);
 	ap_lua_catalog(L);
 	ap_lua_plan(L);
 	ap_lua_numeric(L);

@@ -11,6 +11,7 @@
 void ap_lua_counters(lua_State *L);
 void ap_lua_proc(lua_State *L);
 void ap_lua_io(lua_State *L);
+void ap_lua_runfile(lua_State *L);
 void ap_lua_catalog(lua_State *L);
 void ap_lua_plan(lua_State *L);
 void ap_lua_numeric(lua_State *L);

@@ -1,5 +1,7 @@
 #include "lcore.h"
 #include "numeric.h"
+#include "runfile.h"
+#include "series.h"
 
 #include <errno.h>
 #include <math.h>
@@ -376,7 +378,79 @@ static int l_t_sf(lua_State *L)
 	return 1;
 }
 
+/* m:copy(row, col, src, srow, scol, n): n values of src's row srow from
+ * column scol into m's row row from column col (1-based). */
+static int l_copy(lua_State *L)
+{
+	struct ap_matrix *m = check_matrix(L, 1);
+	const struct ap_matrix *src = check_matrix(L, 4);
+	lua_Integer row = luaL_checkinteger(L, 2), col = luaL_checkinteger(L, 3);
+	lua_Integer srow = luaL_checkinteger(L, 5), scol = luaL_checkinteger(L, 6);
+	lua_Integer n = luaL_checkinteger(L, 7);
+	luaL_argcheck(L, n >= 0, 7, "negative count");
+	luaL_argcheck(L, row >= 1 && (size_t)row <= m->rows && col >= 1 &&
+			 (size_t)(col - 1) + (size_t)n <= m->cols, 2, "destination out of range");
+	luaL_argcheck(L, srow >= 1 && (size_t)srow <= src->rows && scol >= 1 &&
+			 (size_t)(scol - 1) + (size_t)n <= src->cols, 5, "source out of range");
+	memmove(ap_matrix_row(m, (size_t)row - 1) + col - 1,
+		ap_matrix_row(src, (size_t)srow - 1) + scol - 1, (size_t)n * sizeof(double));
+	return 0;
+}
+
+static int skip_in_set(const char *name, void *ctx)
+{
+	lua_State *L = ctx;
+	int t = lua_getfield(L, 2, name);
+	lua_pop(L, 1);
+	return t != LUA_TNIL;
+}
+
+/* core.run_series(path[, skip]) -> {names=, units=, lengths=, m=} | nil,
+ * message[, errno]: a run file's per-interval counts summed over CPUs, one
+ * matrix row per event (see series.h); events named in the set skip are
+ * left out. */
+static int l_run_series(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	int skip = !lua_isnoneornil(L, 2);
+	if (skip)
+		luaL_checktype(L, 2, LUA_TTABLE);
+	struct ap_series s;
+	char err[512];
+	int ret = ap_series_read(path, skip ? skip_in_set : NULL, L, &s, err, sizeof(err));
+	if (ret < 0)
+		return ap_lua_fail(L, -ret, path);
+	if (ret) {
+		lua_pushnil(L);
+		lua_pushstring(L, err);
+		return 2;
+	}
+	lua_createtable(L, 0, 4);
+	struct ap_matrix *m = lua_newuserdatauv(L, sizeof(*m), 0);
+	*m = s.m; /* the userdata owns the data from here */
+	s.m.data = NULL;
+	luaL_setmetatable(L, MATRIX);
+	lua_setfield(L, -2, "m");
+	const char *keys[] = {"names", "units", "lengths"};
+	for (int k = 0; k < 3; k++) {
+		lua_createtable(L, (int)s.n, 0);
+		for (size_t i = 0; i < s.n; i++) {
+			if (k == 0)
+				lua_pushstring(L, s.events[i].name);
+			else if (k == 1)
+				lua_pushstring(L, s.events[i].unit);
+			else
+				lua_pushinteger(L, (lua_Integer)s.events[i].length);
+			lua_rawseti(L, -2, (lua_Integer)i + 1);
+		}
+		lua_setfield(L, -2, keys[k]);
+	}
+	ap_series_free(&s);
+	return 1;
+}
+
 static const luaL_Reg matrix_methods[] = {
+	{"copy", l_copy},
 	{"rows", l_rows},
 	{"cols", l_cols},
 	{"get", l_get},
@@ -397,6 +471,7 @@ static const luaL_Reg funcs[] = {
 	{"quantile", l_quantile},
 	{"welch", l_welch},
 	{"t_sf", l_t_sf},
+	{"run_series", l_run_series},
 	{NULL, NULL},
 };
 

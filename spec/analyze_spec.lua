@@ -73,14 +73,16 @@ describe("analyze on a profile of the writes workload", function()
     local rows = T.csv(tmp .. "/wide.csv")
     assert.are.same({ "INDEX", "syscalls:sys_enter_write", "syscalls:sys_exit_write", "syscalls:sys_enter_reboot",
       "task-clock", "page-faults" }, rows[1])
-    local sum = 0
+    local enter, exit = 0, 0
     for i = 2, #rows do
       assert.are.equal(tostring(i - 2), rows[i][1])
-      sum = sum + tonumber(rows[i][2])
-      assert.are.equal(rows[i][2], rows[i][3]) -- enter and exit counted together
+      enter, exit = enter + tonumber(rows[i][2]), exit + tonumber(rows[i][3])
+      -- a sample may fall between a write's entry and its exit
+      assert.is_true(math.abs(tonumber(rows[i][2]) - tonumber(rows[i][3])) <= 1)
     end
     -- every repetition's series is kept whole (one run: nothing to cut)
-    assert.are.equal(3 * K, sum)
+    assert.are.equal(3 * K, enter)
+    assert.are.equal(3 * K, exit)
   end)
 
   it("correlation: exact 1 for entry and exit of write, CSV, heatmap and its script", function()
@@ -88,6 +90,7 @@ describe("analyze on a profile of the writes workload", function()
     assert.are.equal(0, code, err)
     -- the reboot syscall never happened: constant, left out
     assert.truthy(out:find("pearson correlation of 4 events over %d+ intervals %(1 left out as constant%)"), out)
+    -- equal but for a write caught between entry and exit by a sample
     assert.truthy(out:find("+1.0000  syscalls:sys_enter_write  ~  syscalls:sys_exit_write", 1, true), out)
     local rows, head = csv_rows(dir .. "/analysis/correlation.csv")
     assert.are.same({ "EVENT", "syscalls:sys_enter_write", "syscalls:sys_exit_write", "task-clock", "page-faults" },

@@ -4,7 +4,8 @@
 -- results.csv has one row per event, interval and CPU; SAMPLE_VALUE is the
 -- count during that interval, so an event's rows sum to its total.
 -- Repetitions follow each other on one timeline: INDEX and TIME continue
--- from the previous repetition. Per-task profiles have no CPU: SOCKET,
+-- from the previous repetition. TIME is in seconds, rounded half up to the
+-- microsecond from the integer ns. Per-task profiles have no CPU: SOCKET,
 -- CORE, CPU and NODE are -1 (perf's "any cpu").
 local core = require "autoperf.core"
 local store_mod = require "autoperf.store"
@@ -38,7 +39,6 @@ function M.aggregate(dir, opts)
 
   local topo = {}
   for _, c in ipairs((manifest.machine or {}).cpus or {}) do topo[c.cpu] = c end
-  local none = { socket = -1, core = -1, node = -1 }
 
   local w, werr = core.writer(out_path, out_path:match("%.gz$") ~= nil)
   if not w then return nil, werr end
@@ -50,11 +50,15 @@ function M.aggregate(dir, opts)
   table.sort(journal, by_run)
   -- An event measured again (re-planned after it was not fully counted)
   -- counts from its new run, once that run is complete.
-  local completed, superseded = {}, {}
+  local completed, superseded, skip = {}, {}, {}
   for _, e in ipairs(journal) do completed[e.run] = true end
   for _, rp in ipairs(manifest.replanned or {}) do
-    local to = math.tointeger(rp.to_run)
-    if to and completed[to] then superseded[math.tointeger(rp.from_run) .. "|" .. rp.name] = true end
+    local to, from = math.tointeger(rp.to_run), math.tointeger(rp.from_run)
+    if to and completed[to] then
+      superseded[from .. "|" .. rp.name] = true
+      skip[from] = skip[from] or {}
+      skip[from][rp.name] = true
+    end
   end
   local offsets = {} -- per run: index and time where the next repetition starts
   local rows_out = 0
@@ -63,56 +67,29 @@ function M.aggregate(dir, opts)
       if not superseded[entry.run .. "|" .. name] then flagged[name] = true end
     end
     local off = offsets[entry.run] or { index = 0, time = 0 }
-    local raw, names, units = {}, {}, {}
-    local last = {} -- [tag][cpu] = {value, enabled, running}
-    local max_index, max_time = -1, 0
-    local buf = {}
-    local ok, rerr = store_mod.read_run(dir .. "/" .. entry.file,
-      function(tag, unit, name)
-        if superseded[entry.run .. "|" .. name] then return end
-        raw[tag], names[tag], units[tag] = name, csv_field(name), csv_field(unit)
-        if not stats[name] then
-          stats[name] = { unit = unit, reps = {}, enabled = 0, running = 0 }
-          order[#order + 1] = name
-        end
-      end,
-      function(index, t, cpu, tag, value, enabled, running)
-        if not raw[tag] then return end -- superseded
-        local per = last[tag]
-        if not per then
-          per = {}
-          last[tag] = per
-        end
-        local prev = per[cpu]
-        local delta = value - (prev and prev[1] or 0)
-        per[cpu] = { value, enabled, running }
-        local tp = topo[cpu] or none
-        rows_out = rows_out + 1
-        buf[#buf + 1] = string.format("%s,%d,%.6f,%d,%d,%d,%d,%s,%d\n",
-          names[tag], off.index + index, (off.time + t) / 1e9,
-          tp.socket, tp.core, cpu, tp.node, units[tag], delta)
-        if #buf >= 4096 then
-          w:write(table.concat(buf))
-          buf = {}
-        end
-        if index > max_index then max_index = index end
-        if t > max_time then max_time = t end
-      end)
-    if not ok then
+    -- The rows are parsed, checked and written by the C core
+    -- (core/aggregate.c): INDEX and TIME continue from off.
+    local r, rerr = core.aggregate_run(dir .. "/" .. entry.file, w, {
+      skip = skip[entry.run], topo = topo, index_offset = off.index, time_offset = off.time,
+    })
+    if not r then
       w:abort()
       return nil, rerr
     end
-    w:write(table.concat(buf))
-    offsets[entry.run] = { index = off.index + max_index + 1, time = off.time + max_time }
-    for tag, per in pairs(last) do
-      local s = stats[raw[tag]]
-      local total = 0
-      for _, v in pairs(per) do
-        total = total + v[1]
-        s.enabled = s.enabled + v[2]
-        s.running = s.running + v[3]
+    rows_out = rows_out + r.rows
+    offsets[entry.run] = { index = off.index + r.max_index + 1, time = off.time + r.max_time }
+    for _, ev in ipairs(r.events) do
+      local s = stats[ev.name]
+      if not s then
+        s = { unit = ev.unit, reps = {}, enabled = 0, running = 0 }
+        stats[ev.name] = s
+        order[#order + 1] = ev.name
       end
-      s.reps[#s.reps + 1] = total
+      if ev.total then
+        s.reps[#s.reps + 1] = ev.total
+        s.enabled = s.enabled + ev.enabled
+        s.running = s.running + ev.running
+      end
     end
   end
   local cok, cerr = w:commit()

@@ -31,15 +31,16 @@ local function read(dir, opts)
   return result.read(dir, opts)
 end
 
--- The names of r's events matching any of patterns (names or globs),
--- in r's order; nil, message for a pattern that matches nothing.
-function M.match(r, patterns)
+-- The names among names (a list; has[name] for each) matching any of
+-- patterns (names or globs), in names' order; nil, message for a
+-- pattern that matches nothing in dir.
+function M.match(names, has, patterns, dir)
   local out, seen = {}, {}
   for _, p in ipairs(patterns) do
     local found = false
     if util.is_glob(p) then
       local pat = util.glob_pattern(p)
-      for _, n in ipairs(r.events) do
+      for _, n in ipairs(names) do
         if n:match(pat) then
           found = true
           if not seen[n] then
@@ -48,7 +49,7 @@ function M.match(r, patterns)
           end
         end
       end
-    elseif r.data[p] then
+    elseif has[p] then
       found = true
       if not seen[p] then
         seen[p] = true
@@ -56,8 +57,8 @@ function M.match(r, patterns)
       end
     end
     if not found then
-      local near = util.closest(p, r.events, 3)
-      return nil, string.format("no event '%s' in %s%s", p, r.dir,
+      local near = util.closest(p, names, 3)
+      return nil, string.format("no event '%s' in %s%s", p, dir,
         #near > 0 and (" (did you mean " .. table.concat(near, ", ") .. "?)") or "")
     end
   end
@@ -81,11 +82,11 @@ end
 -- output, method, events (patterns), top (pairs to list), format.
 function M.correlation(dir, opts)
   opts = opts or {}
-  local r, err = read(dir)
+  local r, err = M.series.load(dir)
   if not r then return nil, err end
   local events
   if opts.events then
-    events, err = M.match(r, opts.events)
+    events, err = M.match(r.names, r.at, opts.events, r.dir)
     if not events then return nil, err end
   end
   local res, cerr = M.correlation_mod.compute(r, { method = opts.method, events = events })
@@ -112,7 +113,7 @@ function M.detail(dir, events, opts)
   -- read only what is drawn: a profile holds thousands of events
   local r, err = read(dir)
   if not r then return nil, err end
-  local names, merr = M.match(r, events)
+  local names, merr = M.match(r.events, r.data, events, r.dir)
   if not names then return nil, merr end
   if not opts.rep and not opts.per_cpu then
     -- fine: every repetition is a line
@@ -135,7 +136,7 @@ end
 -- {path=, rows=, events=}; opts: output (a file; default DIR/analysis/wide.csv).
 function M.wide(dir, opts)
   opts = opts or {}
-  local r, err = read(dir)
+  local r, err = M.series.load(dir)
   if not r then return nil, err end
   local path = opts.output
   if not path then

@@ -136,82 +136,12 @@ function M.load(dir)
   return { dir = dir, manifest = manifest, journal = journal }
 end
 
-local function bad(path, lineno, msg)
-  return nil, string.format("%s:%d: %s", path, lineno, msg)
-end
-
 -- Streams a run file: on_event(tag, unit, name) for each header line, then
 -- on_row(index, time_ns, cpu, tag, value, enabled, running) per row.
--- Returns the number of rows, or nil, "file:line: what is wrong".
+-- Returns the number of rows, or nil, "file:line: what is wrong". The C
+-- core parses and checks it (core/runfile.h lists what it refuses).
 function M.read_run(path, on_event, on_row)
-  local r, err = core.reader(path)
-  if not r then return nil, err end
-  local tags, rows, ended = {}, 0, false
-  local prev = {}
-  while true do
-    local line, rerr, lineno = r:read()
-    if not line then
-      if rerr then
-        r:close()
-        return bad(path, lineno, rerr)
-      end
-      break
-    end
-    lineno = r:lineno()
-    if ended then
-      r:close()
-      return bad(path, lineno, "data after the end marker")
-    end
-    local c = line:sub(1, 1)
-    if c == "#" then
-      local tag, unit, name = line:match("^#event (%d+) (%S+) (.+)$")
-      local n = line:match("^#end rows=(%d+)$")
-      if tag then
-        tags[tonumber(tag)] = true
-        on_event(tonumber(tag), unit, name)
-      elseif n then
-        if tonumber(n) ~= rows then
-          r:close()
-          return bad(path, lineno, string.format("end marker says %s rows, file has %d", n, rows))
-        end
-        ended = true
-      elseif lineno > 1 and not line:match("^#autoperf%-run ") then
-        r:close()
-        return bad(path, lineno, "unknown header line")
-      end
-    elseif line ~= M.HEADER then
-      local f = { line:match("^(%d+),(%d+),(%-?%d+),(%d+),(%d+),(%d+),(%d+)$") }
-      if #f ~= 7 then
-        r:close()
-        return bad(path, lineno, "expected 7 integer fields, got: " .. line:sub(1, 60))
-      end
-      for i = 1, 7 do
-        f[i] = math.tointeger(tonumber(f[i]))
-        if not f[i] then
-          r:close()
-          return bad(path, lineno, "number out of range: " .. line:sub(1, 60))
-        end
-      end
-      if not tags[f[4]] then
-        r:close()
-        return bad(path, lineno, "row for undeclared event tag " .. f[4])
-      end
-      local key = f[4] * 65536 + f[3] + 1
-      local p = prev[key]
-      if p and (f[1] <= p[1] or f[5] < p[2]) then
-        r:close()
-        return bad(path, lineno, "samples out of order or counter went backwards")
-      end
-      prev[key] = { f[1], f[5] }
-      rows = rows + 1
-      on_row(f[1], f[2], f[3], f[4], f[5], f[6], f[7])
-    end
-  end
-  r:close()
-  if not ended then
-    return nil, string.format("%s:%d: file ends here without its end marker (cut short)", path, r:lineno())
-  end
-  return rows
+  return core.read_run(path, on_event, on_row)
 end
 
 return M

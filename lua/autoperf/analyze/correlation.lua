@@ -13,21 +13,22 @@ M.METHODS = { pearson = true, spearman = true }
 -- opts.method: "pearson" (default) or "spearman". Returns {names=,
 -- R= (matrix), constant= (names left out), intervals=, method=} or nil,
 -- message.
-function M.compute(r, opts)
+function M.compute(ds, opts)
   opts = opts or {}
   local method = opts.method or "pearson"
   if not M.METHODS[method] then return nil, "unknown correlation method '" .. tostring(method) .. "'" end
   local names = {}
-  for _, n in ipairs(opts.events or r.events) do
-    if r.data[n] then names[#names + 1] = n end
+  for _, n in ipairs(opts.events or ds.names) do
+    if ds.at[n] then names[#names + 1] = n end
   end
-  local layout = series.layout(r, names)
+  local layout = series.layout(ds, names)
   if layout.length < 3 then
     return nil, string.format("%s: %d interval%s lined up across runs; a correlation needs at least 3 " ..
-      "(profile with a shorter -I, or a longer workload)", r.dir, layout.length, layout.length == 1 and "" or "s")
+      "(profile with a shorter -I, or a longer workload)", ds.dir, layout.length, layout.length == 1 and "" or "s")
   end
   local keep, constant = {}, {}
-  local m = series.matrix(r, names, layout)
+  local m, merr = series.matrix(ds, names, layout)
+  if not m then return nil, merr end
   for i, n in ipairs(names) do
     local d = core.describe(m, i)
     if d.var > 0 then keep[#keep + 1] = i else constant[#constant + 1] = n end
@@ -35,17 +36,19 @@ function M.compute(r, opts)
   if #keep < 2 then
     m:close()
     return nil, string.format("%s: %d of %d events vary over time; a correlation needs at least 2",
-      r.dir, #keep, #names)
+      ds.dir, #keep, #names)
   end
-  local z = core.matrix(#keep, layout.length)
+  local z, zerr = core.matrix(#keep, layout.length)
+  if not z then return nil, zerr end
   local kept = {}
   for i, row in ipairs(keep) do
-    z:setrow(i, m:row(row))
+    z:copy(i, 1, m, row, 1, layout.length)
     kept[i] = names[row]
   end
   m:close()
-  local R = core.correlation(z, method)
+  local R, rerr = core.correlation(z, method)
   z:close()
+  if not R then return nil, rerr end
   return { names = kept, R = R, constant = constant, intervals = layout.length, method = method }
 end
 

@@ -1,4 +1,5 @@
--- series: events' per-interval values lined up across runs.
+-- series: events' per-interval values, read from the run files by the C
+-- core (core.run_series) and lined up across runs.
 --
 -- Events measured in different runs have series of slightly different
 -- lengths (each run is its own execution of the workload). Interval i of
@@ -6,23 +7,57 @@
 -- shortest series, and repetitions follow each other, as INDEX does in
 -- results.csv.
 local core = require "autoperf.core"
+local store = require "autoperf.store"
+local util = require "autoperf.util"
 
 local M = {}
 
--- The layout of names in result r: {reps = {{rep=, length=}, ...},
--- length = total}. A repetition missing for one of names is left out.
-function M.layout(r, names)
+-- Reads a profile directory: {dir=, names= (in order), units=, reps=,
+-- simulated=, at = {[name] = {[rep] = {m=, row=, len=}}}}, or nil,
+-- message. Memory: one double per event and interval (not per CPU or
+-- row of the run files). An event re-measured in an extra run (the
+-- verification loop) is taken from that run.
+function M.load(dir)
+  local s, err = store.load(dir)
+  if not s then return nil, err end
+  local superseded = {}
+  for _, rp in ipairs(s.manifest.replanned or {}) do
+    local from = math.tointeger(rp.from_run)
+    superseded[from] = superseded[from] or {}
+    superseded[from][rp.name] = true
+  end
+  local ds = { dir = dir, names = {}, units = {}, reps = 0, at = {}, simulated = s.manifest.simulated ~= nil }
+  for _, e in ipairs(s.journal) do
+    local rs, rerr = core.run_series(s.dir .. "/" .. e.file, superseded[e.run])
+    if not rs then return nil, rerr end
+    for i, name in ipairs(rs.names) do
+      local at = ds.at[name]
+      if not at then
+        at = {}
+        ds.at[name] = at
+        ds.names[#ds.names + 1] = name
+        ds.units[name] = rs.units[i]
+      end
+      at[e.rep] = { m = rs.m, row = i, len = rs.lengths[i] }
+    end
+    if e.rep > ds.reps then ds.reps = e.rep end
+  end
+  return ds
+end
+
+-- The layout of names in ds: {reps = {{rep=, length=}, ...}, length =
+-- total}. A repetition missing for one of names is left out.
+function M.layout(ds, names)
   local reps, total = {}, 0
-  for k = 1, r.reps do
+  for k = 1, ds.reps do
     local len = math.huge
     for _, n in ipairs(names) do
-      local d = r.data[n]
-      local s = d and d.series[k]
-      if not s then
+      local at = ds.at[n] and ds.at[n][k]
+      if not at then
         len = nil
         break
       end
-      if #s < len then len = #s end
+      if at.len < len then len = at.len end
     end
     if len and len > 0 and len < math.huge then
       reps[#reps + 1] = { rep = k, length = len }
@@ -32,41 +67,46 @@ function M.layout(r, names)
   return { reps = reps, length = total }
 end
 
--- name's values on layout, as an array.
-function M.values(r, name, layout)
-  local out = {}
-  for _, rp in ipairs(layout.reps) do
-    local s = r.data[name].series[rp.rep]
-    for i = 1, rp.length do out[#out + 1] = s[i].value end
+-- A matrix with one row per name (in order) on layout.
+function M.matrix(ds, names, layout)
+  local m, err = core.matrix(#names, layout.length)
+  if not m then return nil, err end
+  for i, name in ipairs(names) do
+    local col = 1
+    for _, rp in ipairs(layout.reps) do
+      local at = ds.at[name][rp.rep]
+      m:copy(i, col, at.m, at.row, 1, rp.length)
+      col = col + rp.length
+    end
   end
-  return out
+  return m
 end
 
--- A matrix with one row per name (in order) on layout.
-function M.matrix(r, names, layout)
-  local m = core.matrix(math.max(#names, 1), math.max(layout.length, 1))
-  for i, name in ipairs(names) do m:setrow(i, M.values(r, name, layout)) end
-  return m
+-- Numbers as the run files had them: integers without a decimal point.
+local function num(v)
+  return math.tointeger(v) or string.format("%.17g", v)
 end
 
 -- Writes the original autoperf's timeseries layout to path (.gz
 -- compresses): INDEX, then one column per event (sum over CPUs).
 -- Returns {path=, rows=, events=} or nil, message.
-function M.write_wide(r, path, names)
-  names = names or r.events
-  local layout = M.layout(r, names)
+function M.write_wide(ds, path, names)
+  names = names or ds.names
+  local layout = M.layout(ds, names)
+  local m, merr = M.matrix(ds, names, layout)
+  if not m then return nil, merr end
   local w, err = core.writer(path, path:match("%.gz$") ~= nil)
   if not w then return nil, err end
-  local csv_field = require("autoperf.util").csv_field
   local head = { "INDEX" }
-  for i, n in ipairs(names) do head[i + 1] = csv_field(n) end
+  for i, n in ipairs(names) do head[i + 1] = util.csv_field(n) end
   w:write(table.concat(head, ","), "\n")
   local cols = {}
-  for i, n in ipairs(names) do cols[i] = M.values(r, n, layout) end
-  local buf = {}
+  for i = 1, #names do cols[i] = m:row(i) end
+  m:close()
+  local buf, line = {}, {}
   for row = 1, layout.length do
-    local line = { row - 1 }
-    for i = 1, #names do line[i + 1] = cols[i][row] end
+    line[1] = row - 1
+    for i = 1, #names do line[i + 1] = num(cols[i][row]) end
     buf[#buf + 1] = table.concat(line, ",")
     if #buf >= 256 then
       w:write(table.concat(buf, "\n"), "\n")

@@ -1,0 +1,295 @@
+#include "runfile.h"
+
+#include "io.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HEADER "index,time_ns,cpu,tag,value,enabled,running"
+
+/* The last sample of one (tag, cpu); index -1 until there is one, which
+ * makes the order check pass for the first (indexes are >= 0). */
+struct cell {
+	int64_t index;
+	int64_t value;
+};
+
+struct tagstate {
+	int declared;
+	int ncells; /* cells[cpu + 1] */
+	struct cell *cells;
+};
+
+struct parser {
+	const char *path;
+	struct ap_reader r;
+	struct tagstate *tags;
+	size_t ntags;
+	long rows;
+	char *err;
+	size_t errlen;
+};
+
+static int bad(struct parser *p, const char *fmt, ...)
+{
+	int n = snprintf(p->err, p->errlen, "%s:%ld: ", p->path, p->r.lineno);
+	if (n >= 0 && (size_t)n < p->errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return AP_RUN_FORMAT;
+}
+
+static int is_space(char c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/*
+ * One decimal integer of at least one digit at *s, ending at stop (or at
+ * end when stop is 0). Sets *range when it does not fit an int64_t (as Lua
+ * turns such a literal into a float that math.tointeger refuses; -2^63
+ * fits). Returns 0 when the syntax is wrong.
+ */
+static int number(const char **s, const char *end, char stop, int sign,
+		  int64_t *out, int *range)
+{
+	const char *p = *s;
+	int neg = 0;
+	if (sign && p < end && *p == '-') {
+		neg = 1;
+		p++;
+	}
+	const char *digits = p;
+	uint64_t v = 0;
+	const uint64_t limit = (uint64_t)INT64_MAX + (uint64_t)neg;
+	int over = 0;
+	/* 18 digits cannot overflow: no check for them. */
+	const char *safe = end - p > 18 ? p + 18 : end;
+	while (p < safe && is_digit(*p))
+		v = v * 10 + (unsigned)(*p++ - '0');
+	while (p < end && is_digit(*p)) {
+		unsigned d = (unsigned)(*p - '0');
+		if (v > (limit - d) / 10)
+			over = 1;
+		else
+			v = v * 10 + d;
+		p++;
+	}
+	if (p == digits)
+		return 0;
+	if (stop ? (p >= end || *p != stop) : p != end)
+		return 0;
+	if (over)
+		*range = 1;
+	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
+	*s = stop ? p + 1 : p;
+	return 1;
+}
+
+static struct tagstate *declare(struct parser *p, size_t tag)
+{
+	if (tag >= p->ntags) {
+		size_t n = p->ntags ? p->ntags : 64;
+		while (n <= tag)
+			n *= 2;
+		struct tagstate *t = realloc(p->tags, n * sizeof(*t));
+		if (!t)
+			return NULL;
+		memset(t + p->ntags, 0, (n - p->ntags) * sizeof(*t));
+		p->tags = t;
+		p->ntags = n;
+	}
+	p->tags[tag].declared = 1;
+	return &p->tags[tag];
+}
+
+static struct cell *cell(struct tagstate *t, int cpu)
+{
+	int i = cpu + 1;
+	if (i >= t->ncells) {
+		int n = t->ncells ? t->ncells : 4;
+		while (n <= i)
+			n *= 2;
+		struct cell *c = realloc(t->cells, (size_t)n * sizeof(*c));
+		if (!c)
+			return NULL;
+		for (int k = t->ncells; k < n; k++)
+			c[k] = (struct cell){-1, 0};
+		t->cells = c;
+		t->ncells = n;
+	}
+	return &t->cells[i];
+}
+
+static int too_long(struct parser *p, const char *what, const char *line,
+		    size_t len)
+{
+	return bad(p, "%s: %.*s", what, (int)(len < 60 ? len : 60), line);
+}
+
+/* "#event <tag> <unit> <name>": 1 declared, 0 not such a line, -1 failed
+ * (what ap_run_parse returns in *ret). */
+static int event_line(struct parser *p, const struct ap_run_visitor *v,
+		      char *line, size_t len, int *ret)
+{
+	const char *end = line + len;
+	if (len < 7 || memcmp(line, "#event ", 7) != 0)
+		return 0;
+	const char *s = line + 7;
+	int64_t tag;
+	int range = 0;
+	if (!number(&s, end, ' ', 0, &tag, &range))
+		return 0;
+	char *unit = (char *)s;
+	while (s < end && !is_space(*s))
+		s++;
+	if (s == unit || s >= end || *s != ' ' || s + 1 >= end)
+		return 0;
+	char *name = (char *)s + 1;
+	if (range || tag > AP_RUN_TAG_MAX) {
+		*ret = too_long(p, "number out of range", line, len);
+		return -1;
+	}
+	if (!declare(p, (size_t)tag)) {
+		snprintf(p->err, p->errlen, "%s: out of memory", p->path);
+		*ret = -ENOMEM;
+		return -1;
+	}
+	unit[s - unit] = '\0';
+	if (v->on_event && v->on_event(v->ctx, (int)tag, unit, name)) {
+		bad(p, "stopped by the caller");
+		*ret = AP_RUN_ABORTED;
+		return -1;
+	}
+	return 1;
+}
+
+static int hash_line(struct parser *p, const struct ap_run_visitor *v,
+		     char *line, size_t len, int *ended)
+{
+	int ret = 0;
+	int got = event_line(p, v, line, len, &ret);
+	if (got < 0)
+		return ret;
+	if (got > 0)
+		return 0;
+	static const char endm[] = "#end rows=";
+	const size_t endlen = sizeof(endm) - 1;
+	if (len > endlen && memcmp(line, endm, endlen) == 0) {
+		const char *s = line + endlen;
+		int64_t n;
+		int range = 0;
+		if (number(&s, line + len, 0, 0, &n, &range)) {
+			if (range || n != p->rows)
+				return bad(p, "end marker says %.*s rows, file has %ld",
+					   (int)(len - endlen), line + endlen, p->rows);
+			*ended = 1;
+			return 0;
+		}
+	}
+	static const char runm[] = "#autoperf-run ";
+	if (p->r.lineno > 1 &&
+	    (len < sizeof(runm) - 1 || memcmp(line, runm, sizeof(runm) - 1) != 0))
+		return bad(p, "unknown header line");
+	return 0;
+}
+
+static int row_line(struct parser *p, const struct ap_run_visitor *v,
+		    const char *line, size_t len)
+{
+	const char *s = line, *end = line + len;
+	int64_t f[7];
+	int range = 0;
+	for (int i = 0; i < 7; i++)
+		if (!number(&s, end, i < 6 ? ',' : 0, i == 2, &f[i], &range))
+			return too_long(p, "expected 7 integer fields, got", line, len);
+	if (range || f[2] < -1 || f[2] > AP_RUN_CPU_MAX)
+		return too_long(p, "number out of range", line, len);
+	if (f[3] >= (int64_t)p->ntags || !p->tags[f[3]].declared)
+		return bad(p, "row for undeclared event tag %lld", (long long)f[3]);
+	struct cell *c = cell(&p->tags[f[3]], (int)f[2]);
+	if (!c) {
+		snprintf(p->err, p->errlen, "%s: out of memory", p->path);
+		return -ENOMEM;
+	}
+	if (f[0] <= c->index || f[4] < c->value)
+		return bad(p, "samples out of order or counter went backwards");
+	c->index = f[0];
+	c->value = f[4];
+	p->rows++;
+	if (v->on_row) {
+		const struct ap_run_row row = {
+			.index = f[0],
+			.time_ns = f[1],
+			.cpu = (int)f[2],
+			.tag = (int)f[3],
+			.value = (uint64_t)f[4],
+			.enabled = (uint64_t)f[5],
+			.running = (uint64_t)f[6],
+		};
+		if (v->on_row(v->ctx, &row)) {
+			bad(p, "stopped by the caller");
+			return AP_RUN_ABORTED;
+		}
+	}
+	return 0;
+}
+
+int ap_run_parse(const char *path, const struct ap_run_visitor *v,
+		 long *nrows, char *err, size_t errlen)
+{
+	struct parser p = {.path = path, .err = err, .errlen = errlen};
+	int ret = ap_reader_open(&p.r, path);
+	if (ret) {
+		snprintf(err, errlen, "%s: %s", path, strerror(-ret));
+		return ret;
+	}
+	int ended = 0;
+	for (;;) {
+		size_t len;
+		int got = ap_reader_next(&p.r, &len);
+		if (got < 0) {
+			ret = bad(&p, "%s", ap_reader_error(&p.r));
+			goto out;
+		}
+		if (got == 0)
+			break;
+		char *line = p.r.line;
+		if (ended) {
+			ret = bad(&p, "data after the end marker");
+			goto out;
+		}
+		if (line[0] == '#')
+			ret = hash_line(&p, v, line, len, &ended);
+		else if (line[0] == 'i' && len == sizeof(HEADER) - 1 &&
+			 memcmp(line, HEADER, len) == 0)
+			ret = 0;
+		else
+			ret = row_line(&p, v, line, len);
+		if (ret)
+			goto out;
+	}
+	if (!ended) {
+		ret = bad(&p, "file ends here without its end marker (cut short)");
+		goto out;
+	}
+	if (nrows)
+		*nrows = p.rows;
+out:
+	ap_reader_close(&p.r);
+	for (size_t i = 0; i < p.ntags; i++)
+		free(p.tags[i].cells);
+	free(p.tags);
+	return ret;
+}

@@ -1,0 +1,73 @@
+/* runfile: a streaming, validating parser of one run file (plain or gzip).
+ *
+ * A run file (written by the profiler, see lua/autoperf/store.lua):
+ *   #autoperf-run <run> <rep>
+ *   #event <tag> <unit> <name>            one per event measured
+ *   index,time_ns,cpu,tag,value,enabled,running
+ *   ... one row per event, cpu and sample (raw cumulative values) ...
+ *   #end rows=<n>
+ *
+ * The parser holds one line in memory and, per (tag, cpu), the last index
+ * and value, in dense arrays: memory does not grow with the file.
+ */
+#ifndef AP_RUNFILE_H
+#define AP_RUNFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bounds of what a run file may hold. Tags are the profiler's small event
+ * numbers and cpus run from -1 (any cpu, per-task profiles) up; larger ones
+ * are "number out of range" (the per-(tag, cpu) state is indexed by them). */
+#define AP_RUN_TAG_MAX 1048575
+#define AP_RUN_CPU_MAX 65534
+
+/* One row, fields as in the file. value, enabled and running are the
+ * counter's raw cumulative values; all fit in an int64_t (larger ones are
+ * refused, as Lua integers could not hold them). */
+struct ap_run_row {
+	int64_t index, time_ns;
+	int cpu; /* -1 .. AP_RUN_CPU_MAX */
+	int tag; /* 0 .. AP_RUN_TAG_MAX, declared by an #event line */
+	uint64_t value, enabled, running;
+};
+
+/* Called in file order. A callback returning nonzero stops the parse
+ * (ap_run_parse returns AP_RUN_ABORTED; keep your own reason in ctx).
+ * unit and name point into the line buffer: copy them to keep them. A tag
+ * may be declared again; the later declaration wins for the rows after it.
+ * Either callback may be NULL. */
+struct ap_run_visitor {
+	int (*on_event)(void *ctx, int tag, const char *unit, const char *name);
+	int (*on_row)(void *ctx, const struct ap_run_row *row);
+	void *ctx;
+};
+
+enum {
+	AP_RUN_OK = 0,
+	AP_RUN_FORMAT = 1,  /* err holds "path:line: what is wrong" */
+	AP_RUN_ABORTED = 2, /* a callback returned nonzero */
+};
+
+/* Parses path (plain or gzip) calling v for each declaration and row.
+ * Returns AP_RUN_OK (the file's row count in *nrows, which may be NULL),
+ * -errno when path cannot be opened or memory runs out, AP_RUN_FORMAT
+ * (also for a cut or corrupt gzip stream) or AP_RUN_ABORTED.
+ *
+ * A file is refused, naming its line, when it has: a '#' line other than
+ * the first that is no #event, #end rows=<n> or #autoperf-run line
+ * ("unknown header line"); a row that is not 7 comma-separated decimal
+ * integers, only cpu signed ("expected 7 integer fields, got: <line>");
+ * a number beyond int64 or the bounds above ("number out of range: ...");
+ * a row whose tag no #event declared before it ("row for undeclared event
+ * tag <t>"); per (tag, cpu), an index not above the previous one or a
+ * value below it ("samples out of order or counter went backwards"); an
+ * end marker whose count is not the number of rows ("end marker says <n>
+ * rows, file has <m>"); any line after it ("data after the end marker");
+ * no end marker ("file ends here without its end marker (cut short)").
+ * These are exactly store.read_run's checks (the Lua parser it replaces).
+ * Lines equal to the column header are skipped wherever they are. */
+int ap_run_parse(const char *path, const struct ap_run_visitor *v,
+		 long *nrows, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,31 @@
+/* series: one run file's per-event time series, summed over CPUs, for
+ * analysis (correlation, wide export). Built on the run-file parser. */
+#ifndef AP_SERIES_H
+#define AP_SERIES_H
+
+#include "numeric.h"
+
+#include <stddef.h>
+
+struct ap_series_event {
+	int tag;
+	char *name, *unit;
+	size_t length; /* intervals sampled: highest index + 1 */
+};
+
+struct ap_series {
+	size_t n;                       /* events, in declaration order */
+	struct ap_series_event *events;
+	struct ap_matrix m;             /* n x (longest length): deltas per interval */
+};
+
+/* Reads path (a run file) into s: row k of s->m holds event k's count in
+ * each interval (the difference of its cumulative value to the previous
+ * sample, summed over CPUs; 0 past its length). skip(name, ctx) != 0 leaves
+ * an event out (NULL: keep all). Returns 0, -errno, or AP_RUN_FORMAT with
+ * the message in err. s is freed on failure. */
+int ap_series_read(const char *path, int (*skip)(const char *name, void *ctx),
+		   void *ctx, struct ap_series *s, char *err, size_t errlen);
+void ap_series_free(struct ap_series *s);
+
+#endif

@@ -1,0 +1,103 @@
+-- make bench-aggregate: `autoperf aggregate` on a synthetic profile
+-- (lua/autoperf/synth.lua): rows/s and peak RSS.
+-- Run with: autoperf run scripts/bench-aggregate.lua [EVENTS INTERVALS CPUS RUNS [DIR]] [--old]
+--   defaults 2000 1000 2 10 (40M rows), DIR /tmp/autoperf-bench-aggregate
+--   (kept between runs: generated again only when the sizes change)
+--   --old  also times the Lua aggregate this replaced (git c49aeef), which
+--          needs git and is slow: use small sizes
+local core = require "autoperf.core"
+local aggregate = require "autoperf.aggregate"
+local synth = require "autoperf.synth"
+local util = require "autoperf.util"
+
+local args, old = {}, false
+for _, a in ipairs({ ... }) do
+  if a == "--old" then old = true else args[#args + 1] = a end
+end
+local events = math.tointeger(tonumber(args[1] or 2000))
+local intervals = math.tointeger(tonumber(args[2] or 1000))
+local cpus = math.tointeger(tonumber(args[3] or 2))
+local runs = math.tointeger(tonumber(args[4] or 10))
+local dir = args[5] or "/tmp/autoperf-bench-aggregate"
+
+local function now() return core.now_ns() / 1e9 end
+
+-- Peak resident set of this process; reset_peak() starts it again from
+-- the current RSS (Linux: "5" into clear_refs).
+local function peak_kb()
+  for line in io.lines("/proc/self/status") do
+    local kb = line:match("^VmHWM:%s*(%d+) kB")
+    if kb then return tonumber(kb) end
+  end
+end
+local function reset_peak()
+  local f = io.open("/proc/self/clear_refs", "w")
+  if f then
+    f:write("5")
+    f:close()
+  end
+end
+
+local function file_size(path)
+  local f = io.open(path, "rb")
+  if not f then return 0 end
+  local n = f:seek("end")
+  f:close()
+  return n
+end
+
+local key = string.format('"events":%d,"intervals":%d,"cpus":%d,"runs":%d,"seed":1', events, intervals, cpus, runs)
+local manifest = util.read_file(dir .. "/manifest.json") or ""
+local want = { events = events, intervals = intervals, cpus = cpus, runs = runs, seed = 1 }
+local have = manifest ~= "" and util.json_decode(manifest)
+local same = have and have.key and have.key.synthetic and util.canonical(have.key.synthetic) == util.canonical(want)
+if not same then
+  os.execute("rm -rf '" .. dir:gsub("'", "'\\''") .. "'")
+  io.write(string.format("generating %s: %d events x %d intervals x %d cpus x %d runs ... ",
+    dir, events, intervals, cpus, runs))
+  io.flush()
+  local t0 = now()
+  local p = assert(synth.profile(dir, events, intervals, cpus, runs, 1))
+  io.write(string.format("%d rows in %.1f s\n", p.rows, now() - t0))
+else
+  io.write(string.format("reusing %s (%s)\n", dir, key))
+end
+local input = 0
+for _, e in ipairs(core.listdir(dir)) do
+  if e.name:match("^run%-") then input = input + file_size(dir .. "/" .. e.name) end
+end
+
+local function bench(label, agg)
+  -- A clean start: no old results.csv to unlink, no dirty pages of the
+  -- last run still being written back.
+  os.remove(dir .. "/results.csv")
+  os.execute("sync")
+  collectgarbage()
+  reset_peak()
+  local t0, c0 = now(), os.clock()
+  local r = assert(agg(dir, {}))
+  local dt, cpu = now() - t0, os.clock() - c0
+  io.write(string.format("%-15s %d rows in %.2f s (cpu %.2f s): %.2f M rows/s; results.csv %.0f MB from %.0f MB of gzip; peak RSS %.1f MB\n",
+    label, r.rows, dt, cpu, r.rows / dt / 1e6, file_size(r.results) / 1e6, input / 1e6, peak_kb() / 1024))
+  return r
+end
+
+bench("aggregate (C)", aggregate.aggregate)
+
+if old then
+  -- The Lua path as it was: its aggregate.lua and store.lua from git.
+  local tmp = os.tmpname()
+  local function old_module(file)
+    assert(os.execute("git show c49aeef:lua/autoperf/" .. file .. " > " .. tmp))
+    return assert(loadfile(tmp))()
+  end
+  local new_store = package.loaded["autoperf.store"]
+  package.loaded["autoperf.store"] = old_module("store.lua")
+  local old_aggregate = old_module("aggregate.lua")
+  package.loaded["autoperf.store"] = new_store
+  os.remove(tmp)
+  local c = util.read_file(dir .. "/results.csv")
+  bench("aggregate (Lua)", old_aggregate.aggregate)
+  local l = util.read_file(dir .. "/results.csv")
+  io.write(c == l and "results.csv identical\n" or "results.csv DIFFERS between C and Lua\n")
+end
