@@ -58,4 +58,21 @@ function M.profile(dir, events, intervals, cpus, runs, seed)
   return { dir = dir, rows = rows, files = files }
 end
 
+-- synth.profile's directory at dir unless dir already holds exactly that
+-- profile (benchmarks keep theirs between runs). Returns true when it
+-- generated it, false when reused, or nil, message.
+function M.ensure(dir, events, intervals, cpus, runs, seed)
+  runs, seed = runs or 1, seed or 1
+  local want = { events = events, intervals = intervals, cpus = cpus, runs = runs, seed = seed }
+  local manifest = util.read_file(dir .. "/" .. store.MANIFEST)
+  local have = manifest and util.json_decode(manifest)
+  if have and have.key and have.key.synthetic and util.canonical(have.key.synthetic) == util.canonical(want) then
+    return false
+  end
+  os.execute("rm -rf '" .. dir:gsub("'", "'\\''") .. "'")
+  local p, err = M.profile(dir, events, intervals, cpus, runs, seed)
+  if not p then return nil, err end
+  return true
+end
+
 return M
