@@ -16,7 +16,8 @@ local function abs(path, cwd)
 end
 
 -- Writes PREFIX.slices.sbatch, PREFIX.merge.sbatch and PREFIX.submit.sh
--- (which submits both, the merge after every slice succeeded).
+-- (which submits both, the merge after every slice succeeded; a failed
+-- slice cancels the merge).
 -- opts: bin (autoperf), script, args, shards, prefix, cwd, sbatch (extra
 -- #SBATCH lines, e.g. {"--partition=debug"}). Returns the submit
 -- script's path or nil, message.
@@ -41,7 +42,13 @@ function M.write(opts)
       "#SBATCH --output=" .. cwd .. "/slurm-" .. name .. "-" .. job .. (array and "-%a" or "") .. ".out",
       "#SBATCH --ntasks=1",
     }
-    if array then lines[#lines + 1] = "#SBATCH --array=1-" .. n end
+    if array then
+      lines[#lines + 1] = "#SBATCH --array=1-" .. n
+    else
+      -- after a failed slice the dependency can never be met: Slurm
+      -- would keep the merge pending forever unless told to cancel it
+      lines[#lines + 1] = "#SBATCH --kill-on-invalid-dep=yes"
+    end
     for _, l in ipairs(extra) do lines[#lines + 1] = l end
     return table.concat(lines, "\n") .. "\nset -eu\n"
   end
