@@ -136,6 +136,19 @@ describe("examples/experiments/sweep.lua", function()
     assert.equal(2, code2)
     assert.matches("%-%-shards", err2)
   end)
+
+  it("refuses to write Slurm scripts for a directory PWD names when it is not the current one", function()
+    -- a PWD left over by a parent that changed directory without a shell
+    -- (env -C, a subprocess with cwd=) would send the jobs elsewhere
+    local other = T.tmpdir()
+    local _, err, code = T.sh(string.format("cd %s && PWD=%s %s slurm experiments/sweep.lua --shards 2",
+      T.quote(dir), T.quote(other), T.quote(T.bin)))
+    assert.equal(2, code)
+    assert.matches("PWD", err)
+    assert.is_nil(io.open(dir .. "/sweep.submit.sh"))
+    assert.is_nil(io.open(other .. "/sweep.submit.sh"))
+    T.rmtree(other)
+  end)
 end)
 
 describe("examples/experiments/pair.lua", function()
