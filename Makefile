@@ -8,6 +8,8 @@
 #               (its Lua modules, with argparse, dkjson and a cjson shim, in
 #               build-aarch64/lua/ beside the binary; install as usual)
 # make test-pmu the real-PMU lane: the arm64 build under QEMU (scripts/test-pmu)
+# make test-slurm the Slurm lane: autoperf slurm's job array on a one-node
+#               Slurm started on this machine (scripts/slurm-lane)
 
 PREFIX   ?= /usr/local
 DESTDIR  ?=
@@ -58,7 +60,7 @@ TARGETS  := $(BIN) $(if $(STATIC),$(BUILD)/lua/autoperf/cli.lua,$(BUILD)/lib/aut
 LUA      := lua5.4
 BUSTED   := $(LUA) /usr/bin/busted
 
-.PHONY: all test check demo asan install uninstall clean bootstrap workloads bench bench-plan bench-profile bench-numeric bench-aggregate bench-analysis soak test-pmu
+.PHONY: all test check demo asan install uninstall clean bootstrap workloads bench bench-plan bench-profile bench-numeric bench-aggregate bench-analysis soak test-pmu test-slurm
 
 all: $(TARGETS)
 
@@ -93,6 +95,13 @@ $(BUILD)/lua/autoperf/cli.lua: $(wildcard lua/autoperf/*.lua) lua/static/cjson.l
 test-pmu:
 	@scripts/bootstrap-pmu
 	@scripts/test-pmu
+
+# The Slurm lane: Debian's slurm-wlm and munge, a private one-node cluster
+# (scripts/slurm-lane says how); ends with "N passed, N failed".
+test-slurm:
+	@scripts/bootstrap --slurm
+	@$(MAKE) --no-print-directory all
+	@scripts/slurm-lane
 
 bootstrap:
 	@scripts/bootstrap

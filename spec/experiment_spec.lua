@@ -130,9 +130,24 @@ describe("examples/experiments/sweep.lua", function()
     assert.matches("#SBATCH %-%-array=1%-3", slices)
     assert.matches("run '[^']*sweep%.lua' '[^']*/s' %-%-shard \"%$SLURM_ARRAY_TASK_ID/3\"", slices)
     assert.matches("%-%-dependency=afterok:%$slices", T.slurp(dir .. "/sweep.submit.sh"))
+    -- a failed slice cancels the merge (Slurm would keep it pending forever)
+    assert.matches("\n#SBATCH %-%-kill%-on%-invalid%-dep=yes\n", T.slurp(dir .. "/sweep.merge.sbatch"))
     local _, err2, code2 = T.autoperf("slurm", "experiments/sweep.lua", "--shards", "0")
     assert.equal(2, code2)
     assert.matches("%-%-shards", err2)
+  end)
+
+  it("refuses to write Slurm scripts for a directory PWD names when it is not the current one", function()
+    -- a PWD left over by a parent that changed directory without a shell
+    -- (env -C, a subprocess with cwd=) would send the jobs elsewhere
+    local other = T.tmpdir()
+    local _, err, code = T.sh(string.format("cd %s && PWD=%s %s slurm experiments/sweep.lua --shards 2",
+      T.quote(dir), T.quote(other), T.quote(T.bin)))
+    assert.equal(2, code)
+    assert.matches("PWD", err)
+    assert.is_nil(io.open(dir .. "/sweep.submit.sh"))
+    assert.is_nil(io.open(other .. "/sweep.submit.sh"))
+    T.rmtree(other)
   end)
 end)
 

@@ -619,7 +619,11 @@ local function cmd_slurm(a, env)
     errorf("cannot open script %s", a.script)
     return 2
   end
-  local cwd = os.getenv("PWD") or "."
+  local cwd, cerr = slurm.cwd(os.getenv("PWD"))
+  if not cwd then
+    errorf("%s", cerr)
+    return 2
+  end
   local bin = env.argv0 or "autoperf"
   if not bin:find("/", 1, true) then bin = util.which(bin) or bin end
   local path, err = slurm.write({

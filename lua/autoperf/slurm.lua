@@ -2,9 +2,30 @@
 -- configurations per task, `autoperf run SCRIPT --shard K/N`) and a
 -- dependent job that merges the slices (an unsharded run, which finds
 -- every configuration measured and writes tidy.csv).
+local core = require "autoperf.core"
 local util = require "autoperf.util"
 
 local M = {}
+
+-- The current directory as PWD names it, or nil, message when PWD is
+-- unset or names another directory (one left by a parent that changed
+-- directory without a shell: env -C, a subprocess started with cwd=).
+-- The scripts carry absolute paths, so a wrong one sends the jobs and
+-- their output elsewhere. Lua has no getcwd: a file made here must be
+-- seen through PWD.
+function M.cwd(pwd)
+  local fix = "; run autoperf slurm from a shell in the directory (cd DIR && autoperf slurm ...)"
+  if not pwd or pwd:sub(1, 1) ~= "/" then return nil, "PWD is not set" .. fix end
+  local probe = string.format(".autoperf-slurm-probe-%d-%d", core.now_ns(), math.random(1 << 30))
+  local f, err = io.open(probe, "w")
+  if not f then return nil, "cannot write the batch scripts here: " .. err end
+  f:close()
+  local seen = io.open(pwd .. "/" .. probe, "r")
+  if seen then seen:close() end
+  os.remove(probe)
+  if not seen then return nil, "PWD (" .. pwd .. ") is not the current directory" .. fix end
+  return pwd
+end
 
 local function quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
@@ -16,7 +37,8 @@ local function abs(path, cwd)
 end
 
 -- Writes PREFIX.slices.sbatch, PREFIX.merge.sbatch and PREFIX.submit.sh
--- (which submits both, the merge after every slice succeeded).
+-- (which submits both, the merge after every slice succeeded; a failed
+-- slice cancels the merge).
 -- opts: bin (autoperf), script, args, shards, prefix, cwd, sbatch (extra
 -- #SBATCH lines, e.g. {"--partition=debug"}). Returns the submit
 -- script's path or nil, message.
@@ -41,7 +63,13 @@ function M.write(opts)
       "#SBATCH --output=" .. cwd .. "/slurm-" .. name .. "-" .. job .. (array and "-%a" or "") .. ".out",
       "#SBATCH --ntasks=1",
     }
-    if array then lines[#lines + 1] = "#SBATCH --array=1-" .. n end
+    if array then
+      lines[#lines + 1] = "#SBATCH --array=1-" .. n
+    else
+      -- after a failed slice the dependency can never be met: Slurm
+      -- would keep the merge pending forever unless told to cancel it
+      lines[#lines + 1] = "#SBATCH --kill-on-invalid-dep=yes"
+    end
     for _, l in ipairs(extra) do lines[#lines + 1] = l end
     return table.concat(lines, "\n") .. "\nset -eu\n"
   end
