@@ -93,8 +93,8 @@ end
 -- Reads a profile's output directory back: a result object (see
 -- result.lua): r["task-clock"], r:total(name, rep), r:series(name),
 -- r:status(name), r.events.
-function M.read(dir)
-  return result.read(dir)
+function M.read(dir, opts)
+  return result.read(dir, opts)
 end
 
 -- Profiles argv (a list, or a process described in Lua: {argv=,
