@@ -46,22 +46,11 @@ local function file_size(path)
   return n
 end
 
-local key = string.format('"events":%d,"intervals":%d,"cpus":%d,"runs":%d,"seed":1', events, intervals, cpus, runs)
-local manifest = util.read_file(dir .. "/manifest.json") or ""
-local want = { events = events, intervals = intervals, cpus = cpus, runs = runs, seed = 1 }
-local have = manifest ~= "" and util.json_decode(manifest)
-local same = have and have.key and have.key.synthetic and util.canonical(have.key.synthetic) == util.canonical(want)
-if not same then
-  os.execute("rm -rf '" .. dir:gsub("'", "'\\''") .. "'")
-  io.write(string.format("generating %s: %d events x %d intervals x %d cpus x %d runs ... ",
-    dir, events, intervals, cpus, runs))
-  io.flush()
-  local t0 = now()
-  local p = assert(synth.profile(dir, events, intervals, cpus, runs, 1))
-  io.write(string.format("%d rows in %.1f s\n", p.rows, now() - t0))
-else
-  io.write(string.format("reusing %s (%s)\n", dir, key))
-end
+io.write(string.format("%s: %d events x %d intervals x %d cpus x %d runs ... ", dir, events, intervals, cpus, runs))
+io.flush()
+local t0 = now()
+local made = assert(synth.ensure(dir, events, intervals, cpus, runs, 1))
+io.write(made and string.format("generated in %.1f s\n", now() - t0) or "reused\n")
 local input = 0
 for _, e in ipairs(core.listdir(dir)) do
   if e.name:match("^run%-") then input = input + file_size(dir .. "/" .. e.name) end
