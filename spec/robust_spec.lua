@@ -81,10 +81,12 @@ describe("profile failure modes", function()
     it("stops within a second on SIG" .. sig[1] .. ", keeps completed runs, and resumes", function()
       local out = dir .. "/i"
       local args = string.format("%s profile -q -o %s -e task-clock -r 3 -- sleep 0.404", T.quote(T.bin), T.quote(out))
-      -- interrupt during the second repetition
+      -- interrupt during the second repetition: once the first is in the
+      -- journal (polled: a loaded machine starts the workload late)
       local script = string.format(
-        "%s & pid=$!; sleep 0.6; start=$(date +%%s%%N); kill -%s $pid; wait $pid; rc=$?; " ..
-        "echo rc=$rc ms=$(( ($(date +%%s%%N) - start) / 1000000 ))", args, sig[1])
+        "%s & pid=$!; n=0; while [ ! -s %s/journal.jsonl ] && [ $n -lt 600 ]; do sleep 0.02; n=$((n+1)); done; " ..
+        "sleep 0.1; start=$(date +%%s%%N); kill -%s $pid; wait $pid; rc=$?; " ..
+        "echo rc=$rc ms=$(( ($(date +%%s%%N) - start) / 1000000 ))", args, T.quote(out), sig[1])
       local stdout, err = T.sh(script)
       local rc, ms = stdout:match("rc=(%d+) ms=(%d+)")
       assert.equal(128 + sig[2], tonumber(rc), err)
