@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #define MATRIX "autoperf.matrix"
@@ -397,6 +398,31 @@ static int l_copy(lua_State *L)
 	return 0;
 }
 
+/* m:rowtext(i[, digits]) -> row i as CSV text: each value with digits
+ * (default 6, at most 17) after the point, NaN as an empty field. */
+static int l_rowtext(lua_State *L)
+{
+	const struct ap_matrix *m = check_matrix(L, 1);
+	lua_Integer i = luaL_checkinteger(L, 2);
+	lua_Integer digits = luaL_optinteger(L, 3, 6);
+	luaL_argcheck(L, i >= 1 && (size_t)i <= m->rows, 2, "row out of range");
+	luaL_argcheck(L, digits >= 0 && digits <= 17, 3, "digits out of range");
+	luaL_Buffer b;
+	luaL_buffinit(L, &b);
+	const double *row = ap_matrix_row(m, (size_t)i - 1);
+	for (size_t j = 0; j < m->cols; j++) {
+		char *p = luaL_prepbuffsize(&b, 64);
+		int n = 0;
+		if (j)
+			p[n++] = ',';
+		if (!isnan(row[j]))
+			n += snprintf(p + n, 63, "%.*f", (int)digits, row[j]);
+		luaL_addsize(&b, (size_t)n);
+	}
+	luaL_pushresult(&b);
+	return 1;
+}
+
 static int skip_in_set(const char *name, void *ctx)
 {
 	lua_State *L = ctx;
@@ -451,6 +477,7 @@ static int l_run_series(lua_State *L)
 
 static const luaL_Reg matrix_methods[] = {
 	{"copy", l_copy},
+	{"rowtext", l_rowtext},
 	{"rows", l_rows},
 	{"cols", l_cols},
 	{"get", l_get},

@@ -103,7 +103,7 @@ describe("analyze on a profile of the writes workload", function()
       end
     end
     assert.are.equal("1.000000", rows["syscalls:sys_enter_write"]["syscalls:sys_exit_write"])
-    assert.truthy(T.slurp(dir .. "/analysis/correlation.gp"):find("correlation.csv", 1, true))
+    assert.truthy(T.slurp(dir .. "/analysis/correlation.gp"):find("correlation.bin", 1, true))
   end)
 
   it("detail: one image per event, per repetition or per CPU, png or svg", function()

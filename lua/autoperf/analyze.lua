@@ -96,7 +96,7 @@ function M.correlation(dir, opts)
   local csv, werr = M.correlation_mod.write_csv(res, out .. "/correlation.csv")
   if not csv then return nil, werr end
   res.csv = csv
-  local image, perr = M.correlation_mod.heatmap(res, out, "correlation.csv",
+  local image, perr = M.correlation_mod.heatmap(res, out,
     "correlation." .. (opts.format or "png"), r.dir .. (r.simulated and " (simulated counts)" or ""))
   if not image then return nil, perr end
   res.image = image
