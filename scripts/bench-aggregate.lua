@@ -49,7 +49,8 @@ end
 io.write(string.format("%s: %d events x %d intervals x %d cpus x %d runs ... ", dir, events, intervals, cpus, runs))
 io.flush()
 local t0 = now()
-local made = assert(synth.ensure(dir, events, intervals, cpus, runs, 1))
+local made, err = synth.ensure(dir, events, intervals, cpus, runs, 1)
+if made == nil then error(err) end
 io.write(made and string.format("generated in %.1f s\n", now() - t0) or "reused\n")
 local input = 0
 for _, e in ipairs(core.listdir(dir)) do

@@ -32,7 +32,8 @@ local function ensure(dir, r)
   io.write(string.format("profile %s: %d events x %d intervals x %d CPUs x %d run%s ... ", dir, events,
     intervals, cpus, r, r == 1 and "" or "s"))
   io.flush()
-  local made = assert(synth.ensure(dir, events, intervals, cpus, r, 1))
+  local made, err = synth.ensure(dir, events, intervals, cpus, r, 1)
+  if made == nil then error(err) end
   print(made and "generated" or "reused")
 end
 
