@@ -2,9 +2,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int ap_writer_open(struct ap_writer *w, const char *path, int compress)
@@ -85,21 +87,128 @@ void ap_writer_abort(struct ap_writer *w)
 	release(w);
 }
 
+#define CHUNK (1 << 20)
+#define NBUF 3
+
+/* The inflating thread's side: NBUF chunks passed round a ring. */
+struct ap_prefetch {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	gzFile gz;
+	char *buf[NBUF];
+	size_t len[NBUF];
+	int full[NBUF];
+	int head, tail; /* next chunk to take, next to fill */
+	int done, stop; /* no more chunks; the reader is closing */
+	char msg[128];  /* why it stopped early, or "" */
+};
+
+static void *prefetch_main(void *arg)
+{
+	struct ap_prefetch *p = arg;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (p->full[p->tail] && !p->stop)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (p->stop)
+			break;
+		int t = p->tail;
+		pthread_mutex_unlock(&p->mu);
+		int n = gzread(p->gz, p->buf[t], CHUNK);
+		char msg[128] = "";
+		if (n < 0) {
+			int zerr;
+			snprintf(msg, sizeof(msg), "%s", gzerror(p->gz, &zerr));
+		}
+		pthread_mutex_lock(&p->mu);
+		if (n > 0) {
+			p->len[t] = (size_t)n;
+			p->full[t] = 1;
+			p->tail = (t + 1) % NBUF;
+		} else {
+			snprintf(p->msg, sizeof(p->msg), "%s", msg);
+			p->done = 1;
+		}
+		pthread_cond_broadcast(&p->cv);
+		if (p->done)
+			break;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+static void prefetch_free(struct ap_prefetch *p, int joined)
+{
+	if (joined) {
+		pthread_cond_destroy(&p->cv);
+		pthread_mutex_destroy(&p->mu);
+	}
+	for (int i = 0; i < NBUF; i++)
+		free(p->buf[i]);
+	free(p);
+}
+
+static struct ap_prefetch *prefetch_start(gzFile gz)
+{
+	struct ap_prefetch *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->gz = gz;
+	for (int i = 0; i < NBUF; i++)
+		if (!(p->buf[i] = malloc(CHUNK)))
+			goto fail;
+	if (pthread_mutex_init(&p->mu, NULL))
+		goto fail;
+	if (pthread_cond_init(&p->cv, NULL)) {
+		pthread_mutex_destroy(&p->mu);
+		goto fail;
+	}
+	if (pthread_create(&p->th, NULL, prefetch_main, p)) {
+		prefetch_free(p, 1);
+		return NULL;
+	}
+	return p;
+fail:
+	prefetch_free(p, 0);
+	return NULL;
+}
+
+static void prefetch_stop(struct ap_prefetch *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	pthread_join(p->th, NULL);
+	prefetch_free(p, 1);
+}
+
 int ap_reader_open(struct ap_reader *r, const char *path)
 {
 	memset(r, 0, sizeof(*r));
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	struct stat st;
+	int big = fstat(fd, &st) == 0 && st.st_size >= AP_PREFETCH_MIN;
 	r->gz = gzdopen(fd, "rb");
 	if (!r->gz) {
 		close(fd);
 		return -ENOMEM;
 	}
-	gzbuffer(r->gz, 1 << 16);
+	gzbuffer(r->gz, 1 << 17);
 	r->cap = 256;
 	r->line = malloc(r->cap);
-	if (!r->line) {
+	/* Without a thread (small file, or none to be had) chunks are read
+	 * here, into a buffer of our own. */
+	if (r->line && big)
+		r->pf = prefetch_start(r->gz);
+	if (r->line && !r->pf)
+		r->chunk = malloc(CHUNK);
+	if (!r->line || (!r->pf && !r->chunk)) {
+		free(r->line);
+		r->line = NULL;
 		gzclose(r->gz);
 		r->gz = NULL;
 		return -ENOMEM;
@@ -113,6 +222,67 @@ static int fail(struct ap_reader *r, const char *what)
 	return -1;
 }
 
+/* The next chunk into r->chunk: 1, or 0 at the end (r->err set when the
+ * stream broke). */
+static int next_chunk(struct ap_reader *r)
+{
+	r->cpos = r->clen = 0;
+	if (r->zdone)
+		return 0;
+	struct ap_prefetch *p = r->pf;
+	if (!p) {
+		int n = gzread(r->gz, r->chunk, CHUNK);
+		if (n > 0) {
+			r->clen = (size_t)n;
+			return 1;
+		}
+		r->zdone = 1;
+		if (n < 0) {
+			int zerr;
+			fail(r, gzerror(r->gz, &zerr));
+		}
+		return 0;
+	}
+	pthread_mutex_lock(&p->mu);
+	if (r->chunk) { /* hand the last one back */
+		p->full[p->head] = 0;
+		p->head = (p->head + 1) % NBUF;
+		r->chunk = NULL;
+		pthread_cond_broadcast(&p->cv);
+	}
+	while (!p->full[p->head] && !p->done)
+		pthread_cond_wait(&p->cv, &p->mu);
+	int got = p->full[p->head];
+	if (got) {
+		r->chunk = p->buf[p->head];
+		r->clen = p->len[p->head];
+	} else {
+		r->zdone = 1;
+		if (p->msg[0])
+			fail(r, p->msg);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return got;
+}
+
+/* Appends n bytes to the line being built (of length *len). */
+static int append(struct ap_reader *r, size_t *len, const char *s, size_t n)
+{
+	if (*len + n + 1 > r->cap) {
+		size_t cap = r->cap;
+		while (*len + n + 1 > cap)
+			cap *= 2;
+		char *line = realloc(r->line, cap);
+		if (!line)
+			return -1;
+		r->line = line;
+		r->cap = cap;
+	}
+	memcpy(r->line + *len, s, n);
+	*len += n;
+	return 0;
+}
+
 int ap_reader_next(struct ap_reader *r, size_t *len)
 {
 	if (!r->gz)
@@ -121,43 +291,33 @@ int ap_reader_next(struct ap_reader *r, size_t *len)
 		return 0;
 	size_t n = 0;
 	for (;;) {
-		if (!gzgets(r->gz, r->line + n, (int)(r->cap - n))) {
-			int zerr;
-			const char *msg = gzerror(r->gz, &zerr);
-			if (zerr != Z_OK && zerr != Z_STREAM_END)
-				return fail(r, msg);
+		if (r->cpos == r->clen && !next_chunk(r)) {
+			if (r->err[0])
+				break; /* the stream broke: a line cut short, or none */
 			if (n == 0) {
 				r->eof = 1;
 				return 0;
 			}
-			break; /* a last line without newline */
+			r->lineno++;
+			return fail(r, "line has no end (file cut short)");
 		}
-		n += strlen(r->line + n);
-		if (n > 0 && r->line[n - 1] == '\n')
-			break;
-		if (n + 1 < r->cap) {
-			if (gzeof(r->gz))
-				break;
-			continue;
-		}
-		size_t cap = 2 * r->cap;
-		char *line = realloc(r->line, cap);
-		if (!line)
+		const char *s = r->chunk + r->cpos;
+		size_t avail = r->clen - r->cpos;
+		const char *nl = memchr(s, '\n', avail);
+		size_t take = nl ? (size_t)(nl - s) : avail;
+		if (append(r, &n, s, take))
 			return fail(r, "out of memory");
-		r->line = line;
-		r->cap = cap;
+		r->cpos += take + (nl != NULL);
+		if (nl) {
+			r->line[n] = '\0';
+			r->lineno++;
+			*len = n;
+			return 1;
+		}
 	}
 	r->lineno++;
-	if (n == 0 || r->line[n - 1] != '\n') {
-		/* Distinguish a cut gzip stream from a cut plain file. */
-		int zerr;
-		const char *msg = gzerror(r->gz, &zerr);
-		return fail(r, zerr != Z_OK ? msg
-				       : "line has no end (file cut short)");
-	}
-	r->line[--n] = '\0';
-	*len = n;
-	return 1;
+	r->eof = 1;
+	return -1;
 }
 
 const char *ap_reader_error(struct ap_reader *r)
@@ -167,6 +327,13 @@ const char *ap_reader_error(struct ap_reader *r)
 
 void ap_reader_close(struct ap_reader *r)
 {
+	if (r->pf) {
+		prefetch_stop(r->pf);
+		r->pf = NULL;
+	} else {
+		free(r->chunk);
+	}
+	r->chunk = NULL;
 	if (r->gz)
 		gzclose(r->gz);
 	free(r->line);

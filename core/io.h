@@ -21,6 +21,8 @@ int ap_writer_commit(struct ap_writer *w);
 /* Drops the temp file; safe to call after commit or twice. */
 void ap_writer_abort(struct ap_writer *w);
 
+struct ap_prefetch;
+
 struct ap_reader {
 	gzFile gz;
 	char *line;   /* current line, NUL-terminated, without newline */
@@ -28,9 +30,18 @@ struct ap_reader {
 	long lineno;  /* 1-based number of the current line */
 	int eof;
 	char err[160];
+	/* Lines are split out of chunks of inflated bytes. A big file is
+	 * inflated ahead by a thread (pf) while the caller parses: inflating
+	 * is most of the cost of reading a gzip run file. */
+	struct ap_prefetch *pf;
+	char *chunk;  /* the chunk being split (pf's, or own when pf is NULL) */
+	size_t clen, cpos;
+	int zdone;    /* no chunk will follow */
 };
 
-/* Reads plain and gzip files alike. Returns 0 or -errno. */
+/* Reads plain and gzip files alike; files of AP_PREFETCH_MIN bytes or
+ * more are inflated ahead on a thread of their own. Returns 0 or -errno. */
+#define AP_PREFETCH_MIN (1 << 20)
 int ap_reader_open(struct ap_reader *r, const char *path);
 /* Next line: 1 got one, 0 end of file, -1 error (see ap_reader_error).
  * A last line without a newline is reported as an error: the file was
