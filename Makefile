@@ -83,7 +83,7 @@ $(BUILD)/workloads/%: examples/workloads/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) -D_GNU_SOURCE -O2 $(if $(STATIC),-static) -o $@ $< -lpthread
 
-$(BUILD)/lua/autoperf/cli.lua: $(wildcard lua/autoperf/*.lua) lua/static/cjson.lua $(LUA_DEPS)
+$(BUILD)/lua/autoperf/cli.lua: $(wildcard lua/autoperf/*.lua lua/autoperf/*/*.lua) lua/static/cjson.lua $(LUA_DEPS)
 	@mkdir -p $(BUILD)/lua
 	rm -rf $(BUILD)/lua/autoperf
 	cp -r lua/autoperf $(BUILD)/lua/
