@@ -61,6 +61,7 @@ function M.draw(r, names, dir, opts)
     local pmu = r.units[name] or ""
     local script = head .. table.concat({
       string.format("set title %s noenhanced", plot.str(name .. (pmu ~= "" and (" (" .. pmu .. ")") or "") ..
+        (opts.per_cpu and (", repetition " .. (opts.rep or 1)) or "") ..
         (r.simulated and " - simulated counts" or "") .. " - " .. r.dir)),
       "set xlabel 'time since the start of the run (s)'",
       "set ylabel 'count per interval'",
