@@ -431,10 +431,11 @@ static int skip_in_set(const char *name, void *ctx)
 	return t != LUA_TNIL;
 }
 
-/* core.run_series(path[, skip]) -> {names=, units=, lengths=, m=} | nil,
- * message[, errno]: a run file's per-interval counts summed over CPUs, one
- * matrix row per event (see series.h); events named in the set skip are
- * left out. */
+/* core.run_series(path[, skip]) -> {names=, units=, lengths=, totals=,
+ * flagged=, m=} | nil, message[, errno]: a run file's per-interval counts
+ * summed over CPUs, one matrix row per event, and each event's total and
+ * whether it was counted all the time (see series.h); events named in the
+ * set skip are left out. */
 static int l_run_series(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
@@ -457,16 +458,21 @@ static int l_run_series(lua_State *L)
 	s.m.data = NULL;
 	luaL_setmetatable(L, MATRIX);
 	lua_setfield(L, -2, "m");
-	const char *keys[] = {"names", "units", "lengths"};
-	for (int k = 0; k < 3; k++) {
+	const char *keys[] = {"names", "units", "lengths", "totals", "flagged"};
+	for (int k = 0; k < 5; k++) {
 		lua_createtable(L, (int)s.n, 0);
 		for (size_t i = 0; i < s.n; i++) {
+			const struct ap_series_event *e = &s.events[i];
 			if (k == 0)
-				lua_pushstring(L, s.events[i].name);
+				lua_pushstring(L, e->name);
 			else if (k == 1)
-				lua_pushstring(L, s.events[i].unit);
+				lua_pushstring(L, e->unit);
+			else if (k == 2)
+				lua_pushinteger(L, (lua_Integer)e->length);
+			else if (k == 3)
+				lua_pushinteger(L, (lua_Integer)e->total);
 			else
-				lua_pushinteger(L, (lua_Integer)s.events[i].length);
+				lua_pushboolean(L, e->flagged);
 			lua_rawseti(L, -2, (lua_Integer)i + 1);
 		}
 		lua_setfield(L, -2, keys[k]);

@@ -7,11 +7,15 @@
 
 /* Per tag while parsing: where its row is, its per-interval sums (grown
  * as indexes arrive) and, per CPU, the last cumulative value. */
+struct last {
+	uint64_t value, enabled, running;
+};
+
 struct tagstate {
 	int row;          /* -1: not kept */
 	double *v;
 	size_t len, cap;
-	uint64_t *last;   /* indexed by cpu + 1 */
+	struct last *last; /* indexed by cpu + 1: the CPU's last sample */
 	size_t ncpu;
 };
 
@@ -83,7 +87,7 @@ static int on_row(void *ctx, const struct ap_run_row *r)
 	size_t c = (size_t)(r->cpu + 1);
 	if (c >= t->ncpu) {
 		size_t n = c + 1 > t->ncpu * 2 ? c + 1 : t->ncpu * 2;
-		uint64_t *l = realloc(t->last, n * sizeof(*l));
+		struct last *l = realloc(t->last, n * sizeof(*l));
 		if (!l)
 			goto nomem;
 		memset(l + t->ncpu, 0, (n - t->ncpu) * sizeof(*l));
@@ -101,8 +105,8 @@ static int on_row(void *ctx, const struct ap_run_row *r)
 		t->cap = n;
 	}
 	/* the parser checked that the value does not go backwards */
-	t->v[i] += (double)(r->value - t->last[c]);
-	t->last[c] = r->value;
+	t->v[i] += (double)(r->value - t->last[c].value);
+	t->last[c] = (struct last){r->value, r->enabled, r->running};
 	if (i + 1 > t->len)
 		t->len = i + 1;
 	return 0;
@@ -142,7 +146,15 @@ int ap_series_read(const char *path, int (*skip)(const char *name, void *ctx),
 		struct tagstate *t = &b.tags[i];
 		if (t->row < 0)
 			continue;
-		b.events[t->row].length = t->len;
+		struct ap_series_event *e = &b.events[t->row];
+		e->length = t->len;
+		for (size_t c = 0; c < t->ncpu; c++) {
+			e->total += t->last[c].value;
+			e->enabled += t->last[c].enabled;
+			e->running += t->last[c].running;
+			if (t->last[c].running < t->last[c].enabled)
+				e->flagged = 1;
+		}
 		if (t->len)
 			memcpy(ap_matrix_row(&s->m, (size_t)t->row), t->v, t->len * sizeof(double));
 	}

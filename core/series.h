@@ -6,11 +6,16 @@
 #include "numeric.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct ap_series_event {
 	int tag;
 	char *name, *unit;
 	size_t length; /* intervals sampled: highest index + 1 */
+	/* the last sample summed over CPUs: the run's count and times;
+	 * flagged when a CPU's counter ran less than it was enabled */
+	uint64_t total, enabled, running;
+	int flagged;
 };
 
 struct ap_series {

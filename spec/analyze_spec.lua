@@ -77,8 +77,10 @@ describe("analyze on a profile of the writes workload", function()
     for i = 2, #rows do
       assert.are.equal(tostring(i - 2), rows[i][1])
       enter, exit = enter + tonumber(rows[i][2]), exit + tonumber(rows[i][3])
-      -- a sample may fall between a write's entry and its exit
-      assert.is_true(math.abs(tonumber(rows[i][2]) - tonumber(rows[i][3])) <= 1)
+      -- a sample may fall between a write's entry and its exit (or read
+      -- the two a few microseconds apart when they are in two groups)
+      local a, b = tonumber(rows[i][2]), tonumber(rows[i][3])
+      assert.is_true(math.abs(a - b) <= 2 + 0.02 * a, a .. " entries, " .. b .. " exits")
     end
     -- every repetition's series is kept whole (one run: nothing to cut)
     assert.are.equal(3 * K, enter)

@@ -31,6 +31,13 @@ local function read(dir, opts)
   return result.read(dir, opts)
 end
 
+-- Totals, status and series, read by the C core: what stats, diff,
+-- correlation and wide need, at a double per event and interval.
+local function load(dir)
+  if type(dir) == "table" then return dir end -- already loaded (or a result)
+  return M.series.load(dir)
+end
+
 -- The names among names (a list; has[name] for each) matching any of
 -- patterns (names or globs), in names' order; nil, message for a
 -- pattern that matches nothing in dir.
@@ -68,7 +75,7 @@ end
 -- {rows=, csv=, text=}; opts: output, sort, limit.
 function M.stats(dir, opts)
   opts = opts or {}
-  local r, err = read(dir)
+  local r, err = load(dir)
   if not r then return nil, err end
   local out, oerr = outdir(r.dir, opts)
   if not out then return nil, oerr end
@@ -82,7 +89,7 @@ end
 -- output, method, events (patterns), top (pairs to list), format.
 function M.correlation(dir, opts)
   opts = opts or {}
-  local r, err = M.series.load(dir)
+  local r, err = load(dir)
   if not r then return nil, err end
   local events
   if opts.events then
@@ -136,7 +143,7 @@ end
 -- {path=, rows=, events=}; opts: output (a file; default DIR/analysis/wide.csv).
 function M.wide(dir, opts)
   opts = opts or {}
-  local r, err = M.series.load(dir)
+  local r, err = load(dir)
   if not r then return nil, err end
   local path = opts.output
   if not path then
@@ -151,9 +158,9 @@ end
 -- alpha, limit, format, plot (bars to draw, 30).
 function M.diff(dir_a, dir_b, opts)
   opts = opts or {}
-  local ra, err = read(dir_a)
+  local ra, err = load(dir_a)
   if not ra then return nil, err end
-  local rb, berr = read(dir_b)
+  local rb, berr = load(dir_b)
   if not rb then return nil, berr end
   if ra.reps < 2 or rb.reps < 2 then
     return nil, string.format("%s has %d repetition%s: a test needs at least 2 per side " ..

@@ -12,10 +12,33 @@ local util = require "autoperf.util"
 
 local M = {}
 
--- Reads a profile directory: {dir=, names= (in order), units=, reps=,
--- simulated=, at = {[name] = {[rep] = {m=, row=, len=}}}}, or nil,
--- message. Memory: one double per event and interval (not per CPU or
--- row of the run files). An event re-measured in an extra run (the
+-- A loaded profile answers as a result object does (result.lua) for
+-- totals and status: ds:total(name, rep), ds:status(name).
+local DS = {}
+DS.__index = DS
+
+function DS:total(name, rep)
+  local at = self.at[name]
+  local x = at and at[rep or 1]
+  return x and x.total
+end
+
+-- "ok", "flagged: not counted all the time", "refused: <error>", or nil.
+function DS:status(name)
+  if self.refused[name] then return "refused: " .. self.refused[name] end
+  local at = self.at[name]
+  if not at then return nil end
+  for _, x in pairs(at) do
+    if x.flagged then return "flagged: not counted all the time" end
+  end
+  return "ok"
+end
+
+-- Reads a profile directory: {dir=, names= (in order; also events),
+-- units=, reps=, simulated=, refused = {[name] = error}, at (also data) =
+-- {[name] = {[rep] = {m=, row=, len=, total=, flagged=}}}}, or nil,
+-- message. Memory: one double per event and interval (not per CPU or row
+-- of the run files). An event re-measured in an extra run (the
 -- verification loop) is taken from that run.
 function M.load(dir)
   local s, err = store.load(dir)
@@ -26,7 +49,10 @@ function M.load(dir)
     superseded[from] = superseded[from] or {}
     superseded[from][rp.name] = true
   end
-  local ds = { dir = dir, names = {}, units = {}, reps = 0, at = {}, simulated = s.manifest.simulated ~= nil }
+  local ds = setmetatable({ dir = dir, names = {}, units = {}, reps = 0, at = {}, refused = {},
+    simulated = s.manifest.simulated ~= nil }, DS)
+  ds.events, ds.data = ds.names, ds.at
+  for _, r in ipairs(s.manifest.refused or {}) do ds.refused[r.name] = tostring(r.error) end
   for _, e in ipairs(s.journal) do
     local rs, rerr = core.run_series(s.dir .. "/" .. e.file, superseded[e.run])
     if not rs then return nil, rerr end
@@ -38,7 +64,7 @@ function M.load(dir)
         ds.names[#ds.names + 1] = name
         ds.units[name] = rs.units[i]
       end
-      at[e.rep] = { m = rs.m, row = i, len = rs.lengths[i] }
+      at[e.rep] = { m = rs.m, row = i, len = rs.lengths[i], total = rs.totals[i], flagged = rs.flagged[i] }
     end
     if e.rep > ds.reps then ds.reps = e.rep end
   end
