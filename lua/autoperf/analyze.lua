@@ -173,7 +173,7 @@ function M.diff(dir_a, dir_b, opts)
   local csv, cerr = M.diff_mod.write_csv(rows, out .. "/diff.csv")
   if not csv then return nil, cerr end
   local image, perr = M.diff_mod.plot(rows, out, "diff." .. (opts.format or "png"), opts.plot or 30,
-    string.format("A: %s  B: %s", ra.dir, rb.dir))
+    string.format("A: %s  B: %s%s", ra.dir, rb.dir, (ra.simulated or rb.simulated) and "  (simulated counts)" or ""))
   if image == nil then return nil, perr end
   return { rows = rows, csv = csv, image = image or nil, text = M.diff_mod.format(rows, opts),
            simulated = ra.simulated or rb.simulated }
