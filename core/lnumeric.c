@@ -423,6 +423,9 @@ static int l_rowtext(lua_State *L)
 	return 1;
 }
 
+static int push_series(lua_State *L, int ret, struct ap_series *sp, const char *path,
+		       const char *err);
+
 static int skip_in_set(const char *name, void *ctx)
 {
 	lua_State *L = ctx;
@@ -445,6 +448,23 @@ static int l_run_series(lua_State *L)
 	struct ap_series s;
 	char err[512];
 	int ret = ap_series_read(path, skip ? skip_in_set : NULL, L, &s, err, sizeof(err));
+	return push_series(L, ret, &s, path, err);
+}
+
+/* core.results_series(path) -> as core.run_series, from a results.csv
+ * (autoperf's or the original autoperf's; plain or .gz). */
+static int l_results_series(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	struct ap_series s;
+	char err[512];
+	int ret = ap_results_read(path, &s, err, sizeof(err));
+	return push_series(L, ret, &s, path, err);
+}
+
+/* The table of run_series for s (freed), or the failure ret says. */
+static int push_series(lua_State *L, int ret, struct ap_series *sp, const char *path, const char *err)
+{
 	if (ret < 0)
 		return ap_lua_fail(L, -ret, path);
 	if (ret) {
@@ -452,6 +472,7 @@ static int l_run_series(lua_State *L)
 		lua_pushstring(L, err);
 		return 2;
 	}
+	struct ap_series s = *sp;
 	lua_createtable(L, 0, 4);
 	struct ap_matrix *m = lua_newuserdatauv(L, sizeof(*m), 0);
 	*m = s.m; /* the userdata owns the data from here */
@@ -505,6 +526,7 @@ static const luaL_Reg funcs[] = {
 	{"welch", l_welch},
 	{"t_sf", l_t_sf},
 	{"run_series", l_run_series},
+	{"results_series", l_results_series},
 	{NULL, NULL},
 };
 

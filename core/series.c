@@ -1,7 +1,9 @@
 #include "series.h"
+#include "io.h"
 #include "runfile.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,4 +180,235 @@ void ap_series_free(struct ap_series *s)
 	s->events = NULL;
 	s->n = 0;
 	ap_matrix_free(&s->m);
+}
+
+/* results.csv: per event name its row, series and total while reading. */
+struct rseries {
+	char *name, *unit;
+	double *v;
+	size_t len, cap;
+	double total;
+};
+
+struct rbuild {
+	struct rseries *ev;
+	size_t n, cap;
+	int *slot; /* open addressing: index into ev + 1, 0 empty */
+	size_t nslot;
+};
+
+static uint64_t hash(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+	return h;
+}
+
+static int rgrow_slots(struct rbuild *b)
+{
+	size_t nslot = b->nslot ? b->nslot * 2 : 1024;
+	int *slot = calloc(nslot, sizeof(*slot));
+	if (!slot)
+		return -ENOMEM;
+	for (size_t i = 0; i < b->n; i++) {
+		size_t k = hash(b->ev[i].name, strlen(b->ev[i].name)) & (nslot - 1);
+		while (slot[k])
+			k = (k + 1) & (nslot - 1);
+		slot[k] = (int)i + 1;
+	}
+	free(b->slot);
+	b->slot = slot;
+	b->nslot = nslot;
+	return 0;
+}
+
+/* The event called name (n bytes), added when new. NULL: out of memory. */
+static struct rseries *revent(struct rbuild *b, const char *name, size_t n, const char *unit)
+{
+	if ((b->n + 1) * 2 > b->nslot && rgrow_slots(b))
+		return NULL;
+	size_t k = hash(name, n) & (b->nslot - 1);
+	while (b->slot[k]) {
+		struct rseries *e = &b->ev[b->slot[k] - 1];
+		if (strlen(e->name) == n && !memcmp(e->name, name, n))
+			return e;
+		k = (k + 1) & (b->nslot - 1);
+	}
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 256;
+		struct rseries *ev = realloc(b->ev, cap * sizeof(*ev));
+		if (!ev)
+			return NULL;
+		b->ev = ev;
+		b->cap = cap;
+	}
+	struct rseries *e = &b->ev[b->n];
+	memset(e, 0, sizeof(*e));
+	e->name = strndup(name, n);
+	e->unit = strdup(unit);
+	if (!e->name || !e->unit) {
+		free(e->name);
+		free(e->unit);
+		return NULL;
+	}
+	b->slot[k] = (int)++b->n;
+	return e;
+}
+
+/* Splits a CSV line in place into at most max fields (quotes as
+ * util.csv_field writes them: "a,b" and "" inside). Returns the count, or
+ * -1 for an unterminated quote. */
+static int split_csv(char *line, char **f, size_t *flen, int max)
+{
+	int n = 0;
+	char *p = line;
+	for (;;) {
+		if (n == max)
+			return max + 1;
+		if (*p == '"') {
+			char *out = ++p, *start = p;
+			for (;;) {
+				if (!*p)
+					return -1;
+				if (*p == '"' && p[1] == '"') {
+					*out++ = '"';
+					p += 2;
+				} else if (*p == '"') {
+					p++;
+					break;
+				} else {
+					*out++ = *p++;
+				}
+			}
+			f[n] = start;
+			flen[n] = (size_t)(out - start);
+		} else {
+			f[n] = p;
+			while (*p && *p != ',')
+				p++;
+			flen[n] = (size_t)(p - f[n]);
+		}
+		n++;
+		if (*p != ',')
+			return *p ? -1 : n;
+		*p++ = '\0';
+	}
+}
+
+static const char *const COLUMNS[] = {"EVENT_NAME", "INDEX", "UNIT", "SAMPLE_VALUE"};
+
+int ap_results_read(const char *path, struct ap_series *s, char *err, size_t errlen)
+{
+	struct rbuild b = {0};
+	struct ap_reader r;
+	memset(s, 0, sizeof(*s));
+	int ret = ap_reader_open(&r, path);
+	if (ret)
+		return ret;
+	int col[4] = {-1, -1, -1, -1}, ncol = 0;
+	char *f[32];
+	size_t flen[32];
+	size_t len;
+	int got;
+	ret = AP_RUN_FORMAT;
+	while ((got = ap_reader_next(&r, &len)) > 0) {
+		int n = split_csv(r.line, f, flen, 32);
+		if (r.lineno == 1) {
+			for (int i = 0; i < n; i++)
+				for (int c = 0; c < 4; c++)
+					if (flen[i] == strlen(COLUMNS[c]) && !memcmp(f[i], COLUMNS[c], flen[i]))
+						col[c] = i;
+			for (int c = 0; c < 4; c++)
+				if (col[c] < 0) {
+					snprintf(err, errlen, "%s:1: not a results.csv (no %s column)", path, COLUMNS[c]);
+					goto out;
+				}
+			ncol = n;
+			continue;
+		}
+		if (n != ncol) {
+			snprintf(err, errlen, "%s:%ld: expected %d fields, got %d", path, r.lineno, ncol, n);
+			goto out;
+		}
+		char *iend, *vend;
+		f[col[1]][flen[col[1]]] = '\0';
+		f[col[3]][flen[col[3]]] = '\0';
+		errno = 0;
+		long long idx = strtoll(f[col[1]], &iend, 10);
+		double v = strtod(f[col[3]], &vend);
+		/* INDEX bounds the series' length: 1e8 intervals is years of 1 ms */
+		if (errno || idx < 0 || idx > 100000000 || *iend || !flen[col[1]] || *vend ||
+		    !flen[col[3]]) {
+			snprintf(err, errlen, "%s:%ld: bad INDEX or SAMPLE_VALUE", path, r.lineno);
+			goto out;
+		}
+		f[col[2]][flen[col[2]]] = '\0';
+		struct rseries *e = revent(&b, f[col[0]], flen[col[0]], f[col[2]]);
+		if (!e) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		size_t i = (size_t)idx;
+		if (i >= e->cap) {
+			size_t cap = i + 1 > e->cap * 2 ? i + 1 : e->cap * 2;
+			double *nv = realloc(e->v, cap * sizeof(*nv));
+			if (!nv) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			memset(nv + e->cap, 0, (cap - e->cap) * sizeof(*nv));
+			e->v = nv;
+			e->cap = cap;
+		}
+		e->v[i] += v;
+		e->total += v;
+		if (i + 1 > e->len)
+			e->len = i + 1;
+	}
+	if (got < 0) {
+		snprintf(err, errlen, "%s:%ld: %s", path, r.lineno, ap_reader_error(&r));
+		goto out;
+	}
+	if (r.lineno == 0) {
+		snprintf(err, errlen, "%s: empty, not a results.csv", path);
+		goto out;
+	}
+	size_t cols = 0;
+	for (size_t i = 0; i < b.n; i++)
+		if (b.ev[i].len > cols)
+			cols = b.ev[i].len;
+	ret = ap_matrix_init(&s->m, b.n, cols);
+	if (ret)
+		goto out;
+	s->events = calloc(b.n ? b.n : 1, sizeof(*s->events));
+	if (!s->events) {
+		ap_matrix_free(&s->m);
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < b.n; i++) {
+		struct rseries *e = &b.ev[i];
+		struct ap_series_event *o = &s->events[i];
+		o->tag = (int)i + 1;
+		o->name = e->name;
+		o->unit = e->unit;
+		e->name = e->unit = NULL;
+		o->length = e->len;
+		o->total = e->total > 0 ? (uint64_t)e->total : 0;
+		if (e->len)
+			memcpy(ap_matrix_row(&s->m, i), e->v, e->len * sizeof(double));
+	}
+	s->n = b.n;
+	ret = 0;
+out:
+	ap_reader_close(&r);
+	for (size_t i = 0; i < b.n; i++) {
+		free(b.ev[i].name);
+		free(b.ev[i].unit);
+		free(b.ev[i].v);
+	}
+	free(b.ev);
+	free(b.slot);
+	return ret;
 }

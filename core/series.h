@@ -33,4 +33,11 @@ int ap_series_read(const char *path, int (*skip)(const char *name, void *ctx),
 		   void *ctx, struct ap_series *s, char *err, size_t errlen);
 void ap_series_free(struct ap_series *s);
 
+/* Reads a results.csv (plain or .gz; autoperf's or the original
+ * autoperf's: columns found by name, EVENT_NAME, INDEX, UNIT and
+ * SAMPLE_VALUE) into s: one row per event in order of appearance, its
+ * SAMPLE_VALUEs summed over CPUs per INDEX; total is their sum. Returns 0,
+ * -errno, or AP_RUN_FORMAT with "path:line: ..." in err. */
+int ap_results_read(const char *path, struct ap_series *s, char *err, size_t errlen);
+
 #endif

@@ -132,6 +132,39 @@ describe("analyze on a profile of the writes workload", function()
     assert.is_nil(io.open(tmp .. "/none/task-clok.png"))
   end)
 
+  it("reads a results.csv (plain or .gz) as the original autoperf's scripts did", function()
+    assert.equal(0, select(3, T.autoperf("aggregate", dir, "-o", tmp .. "/results.csv.gz")))
+    local _, err, code = T.autoperf("analyze", "correlation", dir, "-o", tmp .. "/from-dir")
+    assert.are.equal(0, code, err)
+    _, err, code = T.autoperf("analyze", "correlation", tmp .. "/results.csv.gz", "-o", tmp .. "/from-results")
+    assert.are.equal(0, code, err)
+    -- one run: its INDEX is the directory's lined-up interval
+    assert.are.equal(T.slurp(tmp .. "/from-dir/correlation.csv"), T.slurp(tmp .. "/from-results/correlation.csv"))
+    _, err, code = T.autoperf("analyze", "wide", tmp .. "/results.csv.gz", "-o", tmp .. "/wide-r.csv")
+    assert.are.equal(0, code, err)
+    assert.are.equal(0, select(3, T.autoperf("analyze", "wide", dir, "-o", tmp .. "/wide-d.csv")))
+    assert.are.equal(T.slurp(tmp .. "/wide-d.csv"), T.slurp(tmp .. "/wide-r.csv"))
+    local out
+    out, err, code = T.autoperf("analyze", "stats", tmp .. "/results.csv.gz")
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("5 events: 4 counted (one repetition: no variation to show), 1 zero", 1, true), out)
+    assert.truthy(out:find("wrote " .. tmp .. "/analysis/stats.csv", 1, true), out) -- beside the file
+    -- a file that is not one, or is cut
+    local bad = tmp .. "/bad.csv"
+    local f = assert(io.open(bad, "w"))
+    f:write('EVENT_NAME,INDEX,UNIT,SAMPLE_VALUE\n"a,b",0,u,1\n"a,b",1,u,x\n')
+    f:close()
+    _, err, code = T.autoperf("analyze", "correlation", bad)
+    assert.are.equal(1, code)
+    assert.are.equal("autoperf: " .. bad .. ":3: bad INDEX or SAMPLE_VALUE\n", err)
+    f = assert(io.open(bad, "w"))
+    f:write("INDEX,VALUE\n0,1\n")
+    f:close()
+    _, err, code = T.autoperf("analyze", "stats", bad)
+    assert.are.equal(1, code)
+    assert.are.equal("autoperf: " .. bad .. ":1: not a results.csv (no EVENT_NAME column)\n", err)
+  end)
+
   it("refuses what is not a profile, in one line", function()
     for _, sub in ipairs({ "stats", "correlation", "wide" }) do
       local _, err, code = T.autoperf("analyze", sub, tmp .. "/nothing")

@@ -20,6 +20,8 @@ M.detail_mod = require "autoperf.analyze.detail"
 M.diff_mod = require "autoperf.analyze.diff"
 
 local function outdir(dir, opts)
+  -- a results.csv given instead of a directory: analysis/ beside it
+  if not util.is_dir(dir) then dir = dir:match("^(.*)/[^/]*$") or "." end
   local out = opts.output or (dir .. "/analysis")
   local ok, err = util.mkdirs(out)
   if not ok then return nil, err end
@@ -117,6 +119,9 @@ function M.detail(dir, events, opts)
   opts = opts or {}
   if type(events) == "string" then events = util.split(events, ",") end
   if not events or #events == 0 then return nil, "no events to draw (give --events A,B)" end
+  if type(dir) == "string" and not util.is_dir(dir) and util.exists(dir) then
+    return nil, dir .. ": detail draws from a profile directory (its repetitions and CPUs), not a results file"
+  end
   -- read only what is drawn: a profile holds thousands of events
   local r, err = read(dir)
   if not r then return nil, err end

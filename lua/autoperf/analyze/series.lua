@@ -41,6 +41,7 @@ end
 -- of the run files). An event re-measured in an extra run (the
 -- verification loop) is taken from that run.
 function M.load(dir)
+  if not util.is_dir(dir) and util.exists(dir) then return M.load_results(dir) end
   local s, err = store.load(dir)
   if not s then return nil, err end
   local superseded = {}
@@ -67,6 +68,22 @@ function M.load(dir)
       at[e.rep] = { m = rs.m, row = i, len = rs.lengths[i], total = rs.totals[i], flagged = rs.flagged[i] }
     end
     if e.rep > ds.reps then ds.reps = e.rep end
+  end
+  return ds
+end
+
+-- A results.csv (autoperf's, or the original autoperf's; .gz too) read
+-- as a profile of one repetition: its INDEX runs across repetitions.
+function M.load_results(path)
+  local rs, err = core.results_series(path)
+  if not rs then return nil, err end
+  local ds = setmetatable({ dir = path, names = rs.names, units = {}, reps = 1, at = {}, refused = {},
+    from_results = true }, DS)
+  ds.events, ds.data = ds.names, ds.at
+  for i, name in ipairs(rs.names) do
+    ds.units[name] = rs.units[i]
+    if rs.units[i]:match(":simulated$") then ds.simulated = true end
+    ds.at[name] = { { m = rs.m, row = i, len = rs.lengths[i], total = rs.totals[i], flagged = false } }
   end
   return ds
 end

@@ -9,7 +9,8 @@ M.HEADER = "EVENT_NAME,UNIT,STATUS,KIND,REPETITIONS,TOTAL,MEAN,STD,MIN,MAX,CV\n"
 -- One row per event of result r (refused events too, without numbers):
 -- {name=, unit=, status=, kind=, reps=, total=, mean=, std=, min=, max=,
 -- cv=}. kind: "zero" (never counted anything), "constant" (the same total
--- in every one of several repetitions), "varies", or "refused".
+-- in every one of several repetitions), "varies", "once" (counted in the
+-- only repetition there is), or "refused".
 function M.compute(r)
   local rows = {}
   for _, name in ipairs(r.events) do
@@ -21,7 +22,9 @@ function M.compute(r)
       kind = "missing"
     elseif d.min == 0 and d.max == 0 then
       kind = "zero"
-    elseif d.n > 1 and d.min == d.max then
+    elseif d.n == 1 then
+      kind = "once" -- one repetition: nothing to compare it with
+    elseif d.min == d.max then
       kind = "constant"
     end
     rows[#rows + 1] = {
@@ -94,16 +97,21 @@ M.SORTS = SORTS
 -- opts.limit of them (0: all).
 function M.format(rows, opts)
   opts = opts or {}
-  local kinds, shown = { varies = 0, constant = 0, zero = 0, refused = 0, missing = 0 }, {}
+  local kinds, shown = { varies = 0, constant = 0, once = 0, zero = 0, refused = 0, missing = 0 }, {}
   for _, x in ipairs(rows) do
     kinds[x.kind] = kinds[x.kind] + 1
-    if x.kind == "varies" or x.kind == "constant" then shown[#shown + 1] = x end
+    if x.kind == "varies" or x.kind == "constant" or x.kind == "once" then shown[#shown + 1] = x end
   end
   table.sort(shown, SORTS[opts.sort or "cv"])
   local limit = opts.limit or 20
   local out = {}
-  out[#out + 1] = string.format("%d events: %d vary across repetitions, %d constant, %d zero, %d refused",
-    #rows, kinds.varies, kinds.constant, kinds.zero, kinds.refused)
+  if kinds.once > 0 then
+    out[#out + 1] = string.format("%d events: %d counted (one repetition: no variation to show), %d zero, " ..
+      "%d refused", #rows, kinds.once, kinds.zero, kinds.refused)
+  else
+    out[#out + 1] = string.format("%d events: %d vary across repetitions, %d constant, %d zero, %d refused",
+      #rows, kinds.varies, kinds.constant, kinds.zero, kinds.refused)
+  end
   if #shown == 0 then return table.concat(out, "\n") .. "\n" end
   local width = 10
   for i, x in ipairs(shown) do
