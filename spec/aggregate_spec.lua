@@ -130,6 +130,26 @@ describe("aggregate", function()
     assert.equal(0, r.flagged)
   end)
 
+  it("keeps an event's first counts while its re-measurement has not run (aggregate, read, analyze)", function()
+    fixture(dir)
+    local m = cjson.decode(T.slurp(dir .. "/manifest.json"))
+    m.replanned = { { name = "a", from_run = 1, to_run = 2, why = "not counted all the time" } }
+    local f = assert(io.open(dir .. "/manifest.json", "w"))
+    f:write(cjson.encode(m))
+    f:close()
+    -- run 2 never completed: "a" counts from run 1 everywhere
+    local r = assert(aggregate.aggregate(dir))
+    assert.equal(30 + 60, T.event_total(r.results, "a"))
+    local res = assert(require("autoperf.result").read(dir))
+    assert.same({ 30, 60 }, { res:total("a", 1), res:total("a", 2) })
+    local s = assert(require("autoperf.analyze").stats(dir, { output = dir .. "/an" }))
+    local a
+    for _, row in ipairs(s.rows) do
+      if row.name == "a" then a = row end
+    end
+    assert.same({ 2, 90 }, { a.reps, a.total })
+  end)
+
   it("compresses when the output name ends in .gz", function()
     fixture(dir)
     local r = assert(aggregate.aggregate(dir, { output = dir .. "/all.csv.gz" }))

@@ -49,28 +49,20 @@ function M.aggregate(dir, opts)
   local flagged = {}
   table.sort(journal, by_run)
   -- An event measured again (re-planned after it was not fully counted)
-  -- counts from its new run, once that run is complete.
-  local completed, superseded, skip = {}, {}, {}
-  for _, e in ipairs(journal) do completed[e.run] = true end
-  for _, rp in ipairs(manifest.replanned or {}) do
-    local to, from = math.tointeger(rp.to_run), math.tointeger(rp.from_run)
-    if to and completed[to] then
-      superseded[from .. "|" .. rp.name] = true
-      skip[from] = skip[from] or {}
-      skip[from][rp.name] = true
-    end
-  end
+  -- counts from its new run, in each repetition that run completed.
+  local skip = store_mod.superseded(loaded)
   local offsets = {} -- per run: index and time where the next repetition starts
   local rows_out = 0
   for _, entry in ipairs(journal) do
+    local skipped = skip[entry.run] or {}
     for _, name in ipairs(entry.flagged or {}) do
-      if not superseded[entry.run .. "|" .. name] then flagged[name] = true end
+      if not skipped[name] then flagged[name] = true end
     end
     local off = offsets[entry.run] or { index = 0, time = 0 }
     -- The rows are parsed, checked and written by the C core
     -- (core/aggregate.c): INDEX and TIME continue from off.
     local r, rerr = core.aggregate_run(dir .. "/" .. entry.file, w, {
-      skip = skip[entry.run], topo = topo, index_offset = off.index, time_offset = off.time,
+      skip = skipped, topo = topo, index_offset = off.index, time_offset = off.time,
     })
     if not r then
       w:abort()

@@ -37,18 +37,18 @@ function M.read(dir, opts)
   local s, err = store.load(dir)
   if not s then return nil, err end
   local m = s.manifest
-  local superseded = {}
-  for _, rp in ipairs(m.replanned or {}) do superseded[rp.name .. "@" .. rp.from_run] = true end
+  local superseded = store.superseded(s)
   local data, units, order = {}, {}, {}
   local reps = 0
   for _, e in ipairs(s.journal) do
     reps = math.max(reps, e.rep)
     local names, take = {}, {}
+    local skip = superseded[e.run] or {}
     local last, prev = {}, {}
     local series, by_cpu = {}, {}
     local ok, rerr = store.read_run(s.dir .. "/" .. e.file, function(tag, unit, name)
       names[tag] = name
-      if not superseded[name .. "@" .. e.run] and (not want or want(name)) then
+      if not skip[name] and (not want or want(name)) then
         take[tag] = true
         if not units[name] then
           units[name] = unit

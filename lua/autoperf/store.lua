@@ -144,4 +144,22 @@ function M.read_run(path, on_event, on_row)
   return core.read_run(path, on_event, on_row)
 end
 
+-- Events a later run re-measured (the verification loop): per run, the
+-- set of names whose counts there are not to be used, because they were
+-- not counted all the time and their re-measurement has completed at
+-- least one repetition. Until it has, the first (flagged) counts stand.
+function M.superseded(loaded)
+  local done = {}
+  for _, e in ipairs(loaded.journal) do done[e.run] = true end
+  local out = {}
+  for _, rp in ipairs(loaded.manifest.replanned or {}) do
+    local from, to = math.tointeger(rp.from_run), math.tointeger(rp.to_run)
+    if from and to and done[to] then
+      out[from] = out[from] or {}
+      out[from][rp.name] = true
+    end
+  end
+  return out
+end
+
 return M

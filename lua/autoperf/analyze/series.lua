@@ -44,12 +44,10 @@ function M.load(dir)
   if not util.is_dir(dir) and util.exists(dir) then return M.load_results(dir) end
   local s, err = store.load(dir)
   if not s then return nil, err end
-  local superseded = {}
-  for _, rp in ipairs(s.manifest.replanned or {}) do
-    local from = math.tointeger(rp.from_run)
-    superseded[from] = superseded[from] or {}
-    superseded[from][rp.name] = true
+  if #s.journal == 0 then
+    return nil, dir .. " has no completed run yet (rerun the same 'autoperf profile' to resume it)"
   end
+  local superseded = store.superseded(s)
   local ds = setmetatable({ dir = dir, names = {}, units = {}, reps = 0, at = {}, refused = {},
     simulated = s.manifest.simulated ~= nil }, DS)
   ds.events, ds.data = ds.names, ds.at
