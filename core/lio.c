@@ -33,7 +33,7 @@ static int l_write(lua_State *L)
 		const char *s = luaL_checklstring(L, i, &len);
 		int err = ap_writer_write(w, s, len);
 		if (err)
-			return ap_lua_fail(L, -err, "write");
+			return ap_lua_fail(L, -err, w->path ? w->path : "write");
 	}
 	lua_settop(L, 1);
 	return 1;
@@ -42,9 +42,11 @@ static int l_write(lua_State *L)
 static int l_commit(lua_State *L)
 {
 	struct ap_writer *w = luaL_checkudata(L, 1, WRITER);
+	/* the message names the file, which commit releases */
+	lua_pushstring(L, w->path ? w->path : "commit");
 	int err = ap_writer_commit(w);
 	if (err)
-		return ap_lua_fail(L, -err, "commit");
+		return ap_lua_fail(L, -err, lua_tostring(L, -1));
 	lua_pushboolean(L, 1);
 	return 1;
 }

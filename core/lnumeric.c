@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MATRIX "autoperf.matrix"
@@ -411,13 +412,15 @@ static int l_rowtext(lua_State *L)
 	luaL_buffinit(L, &b);
 	const double *row = ap_matrix_row(m, (size_t)i - 1);
 	for (size_t j = 0; j < m->cols; j++) {
-		char *p = luaL_prepbuffsize(&b, 64);
-		int n = 0;
 		if (j)
-			p[n++] = ',';
-		if (!isnan(row[j]))
-			n += snprintf(p + n, 63, "%.*f", (int)digits, row[j]);
-		luaL_addsize(&b, (size_t)n);
+			luaL_addchar(&b, ',');
+		if (isnan(row[j]))
+			continue;
+		/* %f of a huge value is long: ask first, then write */
+		int need = snprintf(NULL, 0, "%.*f", (int)digits, row[j]);
+		char *p = luaL_prepbuffsize(&b, (size_t)need + 1);
+		snprintf(p, (size_t)need + 1, "%.*f", (int)digits, row[j]);
+		luaL_addsize(&b, (size_t)need);
 	}
 	luaL_pushresult(&b);
 	return 1;
@@ -426,12 +429,44 @@ static int l_rowtext(lua_State *L)
 static int push_series(lua_State *L, int ret, struct ap_series *sp, const char *path,
 		       const char *err);
 
+/* The skip set's names, copied out of Lua before parsing: nothing in the
+ * parse may raise a Lua error (it would leave the file and the inflating
+ * thread behind). */
+struct nameset {
+	const char **v;
+	size_t n;
+};
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static int skip_in_set(const char *name, void *ctx)
 {
-	lua_State *L = ctx;
-	int t = lua_getfield(L, 2, name);
-	lua_pop(L, 1);
-	return t != LUA_TNIL;
+	const struct nameset *s = ctx;
+	return s->n && bsearch(&name, s->v, s->n, sizeof(*s->v), cmp_name) != NULL;
+}
+
+/* The string keys of the table at idx, in a userdata pushed on the stack
+ * (the strings stay anchored in the table). */
+static void nameset_of(lua_State *L, int idx, struct nameset *s)
+{
+	size_t n = 0;
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		n += lua_type(L, -2) == LUA_TSTRING;
+		lua_pop(L, 1);
+	}
+	s->v = lua_newuserdatauv(L, (n ? n : 1) * sizeof(*s->v), 0);
+	s->n = 0;
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		if (lua_type(L, -2) == LUA_TSTRING && s->n < n)
+			s->v[s->n++] = lua_tostring(L, -2);
+		lua_pop(L, 1);
+	}
+	qsort(s->v, s->n, sizeof(*s->v), cmp_name);
 }
 
 /* core.run_series(path[, skip]) -> {names=, units=, lengths=, totals=,
@@ -442,12 +477,14 @@ static int skip_in_set(const char *name, void *ctx)
 static int l_run_series(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
-	int skip = !lua_isnoneornil(L, 2);
-	if (skip)
+	struct nameset skip = {NULL, 0};
+	if (!lua_isnoneornil(L, 2)) {
 		luaL_checktype(L, 2, LUA_TTABLE);
+		nameset_of(L, 2, &skip);
+	}
 	struct ap_series s;
 	char err[512];
-	int ret = ap_series_read(path, skip ? skip_in_set : NULL, L, &s, err, sizeof(err));
+	int ret = ap_series_read(path, skip_in_set, &skip, &s, err, sizeof(err));
 	return push_series(L, ret, &s, path, err);
 }
 
@@ -490,6 +527,8 @@ static int push_series(lua_State *L, int ret, struct ap_series *sp, const char *
 				lua_pushstring(L, e->unit);
 			else if (k == 2)
 				lua_pushinteger(L, (lua_Integer)e->length);
+			else if (k == 3 && e->sum != 0)
+				lua_pushnumber(L, e->sum);
 			else if (k == 3)
 				lua_pushinteger(L, (lua_Integer)e->total);
 			else

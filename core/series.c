@@ -3,6 +3,7 @@
 #include "runfile.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,13 +308,19 @@ int ap_results_read(const char *path, struct ap_series *s, char *err, size_t err
 	if (ret)
 		return ret;
 	int col[4] = {-1, -1, -1, -1}, ncol = 0;
-	char *f[32];
-	size_t flen[32];
+	enum { MAXCOL = 64 };
+	char *f[MAXCOL + 1];
+	size_t flen[MAXCOL + 1];
 	size_t len;
 	int got;
 	ret = AP_RUN_FORMAT;
 	while ((got = ap_reader_next(&r, &len)) > 0) {
-		int n = split_csv(r.line, f, flen, 32);
+		int n = split_csv(r.line, f, flen, MAXCOL);
+		if (n < 0 || n > MAXCOL) {
+			snprintf(err, errlen, n < 0 ? "%s:%ld: a quoted field has no end" :
+				 "%s:%ld: more than 64 columns, not a results.csv", path, r.lineno);
+			goto out;
+		}
 		if (r.lineno == 1) {
 			for (int i = 0; i < n; i++)
 				for (int c = 0; c < 4; c++)
@@ -337,6 +344,8 @@ int ap_results_read(const char *path, struct ap_series *s, char *err, size_t err
 		errno = 0;
 		long long idx = strtoll(f[col[1]], &iend, 10);
 		double v = strtod(f[col[3]], &vend);
+		if (!isfinite(v))
+			errno = ERANGE;
 		/* INDEX bounds the series' length: 1e8 intervals is years of 1 ms */
 		if (errno || idx < 0 || idx > 100000000 || *iend || !flen[col[1]] || *vend ||
 		    !flen[col[3]]) {
@@ -395,7 +404,7 @@ int ap_results_read(const char *path, struct ap_series *s, char *err, size_t err
 		o->unit = e->unit;
 		e->name = e->unit = NULL;
 		o->length = e->len;
-		o->total = e->total > 0 ? (uint64_t)e->total : 0;
+		o->sum = e->total;
 		if (e->len)
 			memcpy(ap_matrix_row(&s->m, i), e->v, e->len * sizeof(double));
 	}

@@ -16,6 +16,7 @@ struct ap_series_event {
 	 * flagged when a CPU's counter ran less than it was enabled */
 	uint64_t total, enabled, running;
 	int flagged;
+	double sum; /* from a results.csv: the sum of its SAMPLE_VALUEs (total is 0) */
 };
 
 struct ap_series {
@@ -36,7 +37,8 @@ void ap_series_free(struct ap_series *s);
 /* Reads a results.csv (plain or .gz; autoperf's or the original
  * autoperf's: columns found by name, EVENT_NAME, INDEX, UNIT and
  * SAMPLE_VALUE) into s: one row per event in order of appearance, its
- * SAMPLE_VALUEs summed over CPUs per INDEX; total is their sum. Returns 0,
+ * SAMPLE_VALUEs summed over CPUs per INDEX; sum is their sum. A value
+ * that is not a finite number is refused. Returns 0,
  * -errno, or AP_RUN_FORMAT with "path:line: ..." in err. */
 int ap_results_read(const char *path, struct ap_series *s, char *err, size_t errlen);
 

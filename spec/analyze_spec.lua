@@ -149,6 +149,9 @@ describe("analyze on a profile of the writes workload", function()
     assert.are.equal(0, code, err)
     assert.truthy(out:find("5 events: 4 counted (one repetition: no variation to show), 1 zero", 1, true), out)
     assert.truthy(out:find("wrote " .. tmp .. "/analysis/stats.csv", 1, true), out) -- beside the file
+    local once = csv_rows(tmp .. "/analysis/stats.csv")["syscalls:sys_enter_write"]
+    -- one repetition: a total, no spread
+    assert.are.same({ "once", "1", tostring(3 * K), "", "" }, { once.KIND, once.REPETITIONS, once.TOTAL, once.STD, once.CV })
     -- a file that is not one, or is cut
     local bad = tmp .. "/bad.csv"
     local f = assert(io.open(bad, "w"))
@@ -157,6 +160,18 @@ describe("analyze on a profile of the writes workload", function()
     _, err, code = T.autoperf("analyze", "correlation", bad)
     assert.are.equal(1, code)
     assert.are.equal("autoperf: " .. bad .. ":3: bad INDEX or SAMPLE_VALUE\n", err)
+    f = assert(io.open(bad, "w"))
+    f:write(string.rep("C,", 70), "EVENT_NAME,INDEX,UNIT,SAMPLE_VALUE\n")
+    f:close()
+    _, err, code = T.autoperf("analyze", "wide", bad)
+    assert.are.equal(1, code)
+    assert.are.equal("autoperf: " .. bad .. ":1: more than 64 columns, not a results.csv\n", err)
+    f = assert(io.open(bad, "w"))
+    f:write("EVENT_NAME,INDEX,UNIT,SAMPLE_VALUE\na,0,u,inf\n")
+    f:close()
+    _, err, code = T.autoperf("analyze", "wide", bad)
+    assert.are.equal(1, code)
+    assert.are.equal("autoperf: " .. bad .. ":2: bad INDEX or SAMPLE_VALUE\n", err)
     f = assert(io.open(bad, "w"))
     f:write("INDEX,VALUE\n0,1\n")
     f:close()
@@ -210,6 +225,13 @@ describe("analyze correlation on a profile of every event of this machine", func
     for _ in pairs(colours) do ncolours = ncolours + 1 end
     assert.is_true(ncolours > 50, "colours: " .. ncolours)
     assert.is_true(coloured / total > 0.2, "coloured fraction " .. coloured / total)
+    -- an event the kernel refused is named as such
+    local refused = require("cjson").decode(T.slurp(dir .. "/manifest.json")).refused or {}
+    if #refused > 0 then
+      local _, derr, dcode = T.autoperf("analyze", "detail", dir, "-e", refused[1].name)
+      assert.are.equal(1, dcode)
+      assert.truthy(derr:find("'" .. refused[1].name .. "' was refused by the kernel", 1, true), derr)
+    end
     local gp = T.slurp(dir .. "/analysis/correlation.gp")
     assert.truthy(gp:find("set xlabel 'event'", 1, true))
     assert.truthy(gp:find("set ytics noenhanced ('", 1, true)) -- event names on the axis
@@ -249,6 +271,12 @@ describe("autoperf diff", function()
     assert.truthy(out:find("changed significantly", 1, true))
     assert.truthy(out:find("wrote " .. b .. "/analysis/diff.csv and " .. b .. "/analysis/diff.png", 1, true), out)
     assert.truthy(T.png(b .. "/analysis/diff.png"))
+    -- B against itself: nothing changed, and no plot of the last diff stays
+    out, err, code = T.autoperf("diff", b, b)
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("0 changed significantly", 1, true), out)
+    assert.is_nil(io.open(b .. "/analysis/diff.png"))
+    assert.is_nil(io.open(b .. "/analysis/diff.gp"))
   end)
 
   it("needs repetitions to test, and says so", function()

@@ -40,10 +40,11 @@ local function load(dir)
   return M.series.load(dir)
 end
 
--- The names among names (a list; has[name] for each) matching any of
--- patterns (names or globs), in names' order; nil, message for a
--- pattern that matches nothing in dir.
-function M.match(names, has, patterns, dir)
+-- The names of the events of ds (a loaded profile) matching any of
+-- patterns (names or globs), in ds's order; nil, message for a pattern
+-- that matches nothing (or an event the kernel refused).
+function M.match(ds, patterns)
+  local names, has, dir = ds.names, ds.at, ds.dir
   local out, seen = {}, {}
   for _, p in ipairs(patterns) do
     local found = false
@@ -64,6 +65,10 @@ function M.match(names, has, patterns, dir)
         seen[p] = true
         out[#out + 1] = p
       end
+    end
+    if not found and ds.refused[p] then
+      return nil, string.format("%s: '%s' was refused by the kernel (%s): nothing was counted", dir, p,
+        ds.refused[p])
     end
     if not found then
       local near = util.closest(p, names, 3)
@@ -95,11 +100,24 @@ function M.correlation(dir, opts)
   if not r then return nil, err end
   local events
   if opts.events then
-    events, err = M.match(r.names, r.at, opts.events, r.dir)
+    events, err = M.match(r, opts.events)
     if not events then return nil, err end
   end
   local res, cerr = M.correlation_mod.compute(r, { method = opts.method, events = events })
   if not res then return nil, cerr end
+  if r.from_results then
+    -- results.csv continues INDEX over repetitions run by run: several
+    -- runs of different lengths pair intervals of different repetitions
+    local lo, hi = math.huge, 0
+    for _, n in ipairs(res.names) do
+      local len = r.at[n][1].len
+      lo, hi = math.min(lo, len), math.max(hi, len)
+    end
+    if lo ~= hi then
+      res.note = "events span different INDEX ranges (several runs): intervals are paired by INDEX; " ..
+        "give the profile directory to line up each repetition"
+    end
+  end
   local out, oerr = outdir(r.dir, opts)
   if not out then return nil, oerr end
   local csv, werr = M.correlation_mod.write_csv(res, out .. "/correlation.csv")
@@ -122,22 +140,18 @@ function M.detail(dir, events, opts)
   if type(dir) == "string" and not util.is_dir(dir) and util.exists(dir) then
     return nil, dir .. ": detail draws from a profile directory (its repetitions and CPUs), not a results file"
   end
-  -- read only what is drawn: a profile holds thousands of events
-  local r, err = read(dir)
-  if not r then return nil, err end
-  local names, merr = M.match(r.events, r.data, events, r.dir)
+  -- the names from the C core, then per-sample data only of what is drawn
+  local ds, err = load(dir)
+  if not ds then return nil, err end
+  local names, merr = M.match(ds, events)
   if not names then return nil, merr end
-  if not opts.rep and not opts.per_cpu then
-    -- fine: every repetition is a line
-  elseif opts.rep and (opts.rep < 1 or opts.rep > r.reps) then
-    return nil, string.format("%s has repetitions 1..%d, not %d", r.dir, r.reps, opts.rep)
+  if opts.rep and (opts.rep < 1 or opts.rep > ds.reps) then
+    return nil, string.format("%s has repetitions 1..%d, not %d", ds.dir, ds.reps, opts.rep)
   end
-  if opts.per_cpu and not r.per_cpu then
-    local set = {}
-    for _, n in ipairs(names) do set[n] = true end
-    r, err = result.read(r.dir, { events = set, per_cpu = true })
-    if not r then return nil, err end
-  end
+  local set = {}
+  for _, n in ipairs(names) do set[n] = true end
+  local r, rerr = result.read(ds.dir, { events = set, per_cpu = opts.per_cpu })
+  if not r then return nil, rerr end
   local out, oerr = outdir(r.dir, opts)
   if not out then return nil, oerr end
   local images, derr = M.detail_mod.draw(r, names, out, opts)
@@ -167,6 +181,11 @@ function M.diff(dir_a, dir_b, opts)
   if not ra then return nil, err end
   local rb, berr = load(dir_b)
   if not rb then return nil, berr end
+  for _, r in ipairs({ ra, rb }) do
+    if r.from_results then
+      return nil, r.dir .. ": diff compares profile directories (their repetitions), not results files"
+    end
+  end
   if ra.reps < 2 or rb.reps < 2 then
     return nil, string.format("%s has %d repetition%s: a test needs at least 2 per side " ..
       "(profile with -r 5)", ra.reps < 2 and ra.dir or rb.dir, math.min(ra.reps, rb.reps),
@@ -180,6 +199,10 @@ function M.diff(dir_a, dir_b, opts)
   local image, perr = M.diff_mod.plot(rows, out, "diff." .. (opts.format or "png"), opts.plot or 30,
     string.format("A: %s  B: %s%s", ra.dir, rb.dir, (ra.simulated or rb.simulated) and "  (simulated counts)" or ""))
   if image == nil then return nil, perr end
+  if not image then
+    -- nothing changed: no plot, and none left from an earlier diff
+    for _, f in ipairs({ "diff.png", "diff.svg", "diff.dat", "diff.gp" }) do os.remove(out .. "/" .. f) end
+  end
   return { rows = rows, csv = csv, image = image or nil, text = M.diff_mod.format(rows, opts),
            simulated = ra.simulated or rb.simulated }
 end

@@ -154,18 +154,18 @@ local function build_parser()
   an:epilog("Run 'autoperf analyze COMMAND --help' for a command's options. Files go to DIR/analysis " ..
     "unless -o says otherwise.")
   local function outopt(c)
-    c:option("-o --output", "Directory for the files (default DIR/analysis).")
+    c:option("-o --output", "Directory for the files (default DIR/analysis; beside a results.csv).")
   end
   local ast = an:command("stats", "Per event: total, mean, std, min, max and coefficient of variation " ..
     "across repetitions; zero and constant events. A table and stats.csv.")
-  ast:argument("dir", "Output directory of 'autoperf profile'.")
+  ast:argument("dir", "Output directory of 'autoperf profile', or a results.csv.")
   outopt(ast)
   ast:option("--sort", "Order of the table: cv, total or name."):choices({ "cv", "total", "name" }):default("cv")
   ast:option("-n --limit", "Rows in the table (0: all; the CSV has every event).", "20")
   ast:epilog("Example:\n  autoperf analyze stats out --sort total")
   local aco = an:command("correlation", "Correlation matrix of the events' time series (those that vary): " ..
     "correlation.csv and a heatmap (correlation.png, its gnuplot script correlation.gp beside it).")
-  aco:argument("dir", "Output directory of 'autoperf profile'.")
+  aco:argument("dir", "Output directory of 'autoperf profile', or a results.csv.")
   outopt(aco)
   aco:option("-e --events", "Only these events: names or globs, comma-separated. May be repeated."):count("*")
   aco:option("--method", "pearson or spearman (ranks)."):choices({ "pearson", "spearman" }):default("pearson")
@@ -182,7 +182,7 @@ local function build_parser()
   ade:epilog("Example:\n  autoperf analyze detail out -e page-faults,'syscalls:sys_enter_write'")
   local awi = an:command("wide", "The original autoperf's timeseries layout: INDEX plus one column per event " ..
     "(summed over CPUs), for pandas or R.")
-  awi:argument("dir", "Output directory of 'autoperf profile'.")
+  awi:argument("dir", "Output directory of 'autoperf profile', or a results.csv.")
   awi:option("-o --output", "The file (default DIR/analysis/wide.csv; a .gz name compresses).")
   awi:epilog("Example:\n  autoperf analyze wide out -o out.csv.gz")
 
@@ -690,6 +690,7 @@ local function cmd_analyze(a)
     if not r then errorf("%s", err) return 1 end
     print(string.format("%s correlation of %d events over %d intervals (%d left out as constant)",
       r.method, #r.names, r.intervals, #r.constant))
+    if r.note then print("  note: " .. r.note) end
     simulated_note(r.simulated)
     if #r.top > 0 then
       print("most correlated pairs:")

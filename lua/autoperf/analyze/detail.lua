@@ -37,7 +37,7 @@ end
 function M.draw(r, names, dir, opts)
   opts = opts or {}
   local format = opts.format or "png"
-  local images = {}
+  local images, used = {}, {}
   for _, name in ipairs(names) do
     if not r.data[name] then
       local why = r:status(name) or "not in this profile"
@@ -46,6 +46,14 @@ function M.draw(r, names, dir, opts)
     local lines = lines_of(r, name, opts)
     if #lines == 0 then return nil, string.format("%s: '%s' has no samples to draw", r.dir, name) end
     local base = M.file_name(name)
+    -- two names may map to one file name ('a:b', 'a_b'): number the later
+    local k, try = 1, base
+    while used[try] do
+      k = k + 1
+      try = base .. "-" .. k
+    end
+    base = try
+    used[base] = true
     -- one block per line, two blank lines apart; each starts with its title
     local buf = {}
     for _, l in ipairs(lines) do

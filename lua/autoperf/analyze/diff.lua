@@ -157,7 +157,9 @@ function M.plot(rows, dir, image, n, title)
   if #shown == 0 then return false end
   local buf = {}
   for i, x in ipairs(shown) do
-    buf[#buf + 1] = string.format("%d %.9g %s", i - 1, math.log(x.mean_b / x.mean_a, 2), string.format("%q", x.name))
+    -- gnuplot data strings know no escapes: a double quote becomes a single one
+    buf[#buf + 1] = string.format('%d %.9g "%s"', i - 1, math.log(x.mean_b / x.mean_a, 2),
+      (x.name:gsub('"', "'"):gsub("\n", " ")))
   end
   local ok, err = util.write_atomic(dir .. "/diff.dat", table.concat(buf, "\n") .. "\n")
   if not ok then return nil, err end

@@ -27,9 +27,11 @@ function M.compute(r)
     elseif d.min == d.max then
       kind = "constant"
     end
+    local one = d.n == 1 -- no spread to speak of: std and cv stay empty
     rows[#rows + 1] = {
       name = name, unit = r.units[name], status = r:status(name), kind = kind, reps = d.n,
-      total = d.sum, mean = d.mean, std = d.std, min = d.min, max = d.max, cv = d.cv,
+      total = d.sum, mean = d.mean, std = not one and d.std or nil, min = d.min, max = d.max,
+      cv = not one and d.cv or nil,
     }
   end
   local refused = {}
