@@ -173,6 +173,7 @@ function M.plot(rows, dir, image, n, title)
     "set grid x",
     "set style fill solid 0.8",
     "set xzeroaxis",
+    "set offsets graph 0.05, graph 0.05, 0, 0",
     "unset key",
     "plot 'diff.dat' using ($2 / 2):1:($2 < 0 ? $2 : 0):($2 < 0 ? 0 : $2):($1 - 0.4):($1 + 0.4):" ..
       "($2 < 0 ? 7 : 6):yticlabels(3) with boxxyerror lc variable",
