@@ -87,33 +87,32 @@ function M.aggregate(dir, opts)
   local cok, cerr = w:commit()
   if not cok then return nil, cerr end
 
-  local sw, swerr = core.writer(sum_path, sum_path:match("%.gz$") ~= nil)
-  if not sw then return nil, swerr end
-  sw:write(M.SUMMARY_HEADER)
   local nflagged = 0
-  for _, name in ipairs(order) do
-    local s = stats[name]
-    local total, mn, mx = 0, math.huge, -math.huge
-    for _, v in ipairs(s.reps) do
-      total = total + v
-      mn = math.min(mn, v)
-      mx = math.max(mx, v)
+  local sok, serr = util.write_with(sum_path, function(write)
+    write(M.SUMMARY_HEADER)
+    for _, name in ipairs(order) do
+      local s = stats[name]
+      local total, mn, mx = 0, math.huge, -math.huge
+      for _, v in ipairs(s.reps) do
+        total = total + v
+        mn = math.min(mn, v)
+        mx = math.max(mx, v)
+      end
+      local status = "ok"
+      if flagged[name] or s.running < s.enabled then
+        status = "flagged: not counted all the time (running < enabled)"
+        nflagged = nflagged + 1
+      end
+      write(string.format("%s,%s,%s,%d,%d,%.17g,%d,%d,%d,%d\n", csv_field(name), csv_field(s.unit),
+        csv_field(status), #s.reps, total, total / #s.reps, mn, mx, s.enabled, s.running))
     end
-    local status = "ok"
-    if flagged[name] or s.running < s.enabled then
-      status = "flagged: not counted all the time (running < enabled)"
-      nflagged = nflagged + 1
+    local unit_of = {}
+    for _, ev in ipairs(manifest.events or {}) do unit_of[ev.name] = ev.unit end
+    for _, r in ipairs(manifest.refused or {}) do
+      write(string.format("%s,%s,%s,0,,,,,,\n", csv_field(r.name), csv_field(unit_of[r.name] or ""),
+        csv_field("refused: " .. tostring(r.error))))
     end
-    sw:write(string.format("%s,%s,%s,%d,%d,%.17g,%d,%d,%d,%d\n", csv_field(name), csv_field(s.unit),
-      csv_field(status), #s.reps, total, total / #s.reps, mn, mx, s.enabled, s.running))
-  end
-  local unit_of = {}
-  for _, ev in ipairs(manifest.events or {}) do unit_of[ev.name] = ev.unit end
-  for _, r in ipairs(manifest.refused or {}) do
-    sw:write(string.format("%s,%s,%s,0,,,,,,\n", csv_field(r.name), csv_field(unit_of[r.name] or ""),
-      csv_field("refused: " .. tostring(r.error))))
-  end
-  local sok, serr = sw:commit()
+  end)
   if not sok then return nil, serr end
   return { results = out_path, summary = sum_path, events = #order, rows = rows_out,
            flagged = nflagged, refused = #(manifest.refused or {}), runs = #journal }

@@ -28,11 +28,6 @@ local function outdir(dir, opts)
   return out
 end
 
-local function read(dir, opts)
-  if type(dir) == "table" then return dir end -- already a result
-  return result.read(dir, opts)
-end
-
 -- Totals, status and series, read by the C core: what stats, diff,
 -- correlation and wide need, at a double per event and interval.
 local function load(dir)

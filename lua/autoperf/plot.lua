@@ -7,10 +7,6 @@ local M = {}
 
 M.FORMATS = { png = "pngcairo", svg = "svg" }
 
-local function quote(s)
-  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
-end
-
 -- A gnuplot string literal (single quotes double inside).
 function M.str(s)
   return "'" .. tostring(s):gsub("'", "''") .. "'"
@@ -44,8 +40,8 @@ function M.draw(dir, name, image, script)
   -- Drawn under a temporary name, then renamed: a failed drawing never
   -- leaves a half image behind.
   local tmp = image .. ".tmp"
-  local cmd = string.format("cd %s && gnuplot -e %s %s 2>&1", quote(dir),
-    quote("out = " .. M.str(tmp)), quote(name .. ".gp"))
+  local cmd = string.format("cd %s && gnuplot -e %s 2>&1",
+    util.shell_join({ dir }), util.shell_join({ "out = " .. M.str(tmp), name .. ".gp" }))
   local p = io.popen(cmd)
   local out = p:read("a")
   local _, _, code = p:close()

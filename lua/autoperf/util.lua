@@ -61,6 +61,36 @@ function M.read_line(path)
   return s
 end
 
+-- A number for CSV: integers exactly, others to 17 significant digits;
+-- NaN and nil as an empty field.
+function M.csv_number(v)
+  if v == nil or v ~= v then return "" end
+  local i = math.tointeger(v)
+  if i then return tostring(i) end
+  return string.format("%.17g", v)
+end
+
+-- Writes path atomically (a name ending in .gz compresses): fn(write)
+-- adds its text through write(...). The first failed write stops the
+-- rest and drops the file. Returns path, or nil, message.
+function M.write_with(path, fn)
+  local w, err = core.writer(path, path:match("%.gz$") ~= nil)
+  if not w then return nil, err end
+  local failed
+  fn(function(...)
+    if failed then return end
+    local ok, werr = w:write(...)
+    if not ok then failed = werr end
+  end)
+  if failed then
+    w:abort()
+    return nil, failed
+  end
+  local ok, cerr = w:commit()
+  if not ok then return nil, cerr end
+  return path
+end
+
 -- Writes data to path atomically (temp file, fsync, rename).
 function M.write_atomic(path, data)
   local w, err = core.writer(path, false)

@@ -60,17 +60,12 @@ end
 -- Writes the matrix as CSV: a header row EVENT,<names>, then one row per
 -- event. Returns path or nil, message.
 function M.write_csv(res, path)
-  local w, err = core.writer(path, path:match("%.gz$") ~= nil)
-  if not w then return nil, err end
-  local head = { "EVENT" }
-  for i, n in ipairs(res.names) do head[i + 1] = util.csv_field(n) end
-  w:write(table.concat(head, ","), "\n")
-  for i, n in ipairs(res.names) do
-    w:write(util.csv_field(n), ",", res.R:rowtext(i, 6), "\n")
-  end
-  local ok, cerr = w:commit()
-  if not ok then return nil, cerr end
-  return path
+  return util.write_with(path, function(write)
+    local head = { "EVENT" }
+    for i, n in ipairs(res.names) do head[i + 1] = util.csv_field(n) end
+    write(table.concat(head, ","), "\n")
+    for i, n in ipairs(res.names) do write(util.csv_field(n), ",", res.R:rowtext(i, 6), "\n") end
+  end)
 end
 
 -- Tic labels for n events: all when they fit, else every k-th.
@@ -84,11 +79,10 @@ end
 -- The matrix as gnuplot's binary array (float32, row after row): gnuplot
 -- reads 4M of these in a blink, where parsing the CSV takes seconds.
 local function write_bin(res, path)
-  local w, err = core.writer(path, false)
-  if not w then return nil, err end
   local fmt = "<" .. string.rep("f", #res.names)
-  for i = 1, #res.names do w:write(string.pack(fmt, table.unpack(res.R:row(i)))) end
-  return w:commit()
+  return util.write_with(path, function(write)
+    for i = 1, #res.names do write(string.pack(fmt, table.unpack(res.R:row(i)))) end
+  end)
 end
 
 -- Draws the heatmap into dir/image (.png or .svg) from dir/correlation.bin,

@@ -94,21 +94,16 @@ function M.compare(ra, rb, opts)
   return rows
 end
 
-local num = stats.num
-
 function M.write_csv(rows, path)
-  local w, err = core.writer(path, path:match("%.gz$") ~= nil)
-  if not w then return nil, err end
-  w:write(M.HEADER)
-  local f = util.csv_field
-  for _, x in ipairs(rows) do
-    w:write(table.concat({ x.rank, f(x.name), f(x.unit or ""), num(x.mean_a), num(x.mean_b), num(x.diff),
-      num(x.rel), num(x.t), num(x.df), num(x.p), num(x.q), num(x.d), x.significant and "yes" or "no",
-      f(x.note or "") }, ","), "\n")
-  end
-  local ok, cerr = w:commit()
-  if not ok then return nil, cerr end
-  return path
+  local f, num = util.csv_field, util.csv_number
+  return util.write_with(path, function(write)
+    write(M.HEADER)
+    for _, x in ipairs(rows) do
+      write(table.concat({ x.rank, f(x.name), f(x.unit or ""), num(x.mean_a), num(x.mean_b), num(x.diff),
+        num(x.rel), num(x.t), num(x.df), num(x.p), num(x.q), num(x.d), x.significant and "yes" or "no",
+        f(x.note or "") }, ","), "\n")
+    end
+  end)
 end
 
 local function pct(rel)

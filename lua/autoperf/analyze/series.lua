@@ -123,11 +123,6 @@ function M.matrix(ds, names, layout)
   return m
 end
 
--- Numbers as the run files had them: integers without a decimal point.
-local function num(v)
-  return math.tointeger(v) or string.format("%.17g", v)
-end
-
 -- Writes the original autoperf's timeseries layout to path (.gz
 -- compresses): INDEX, then one column per event (sum over CPUs).
 -- Returns {path=, rows=, events=} or nil, message.
@@ -136,27 +131,27 @@ function M.write_wide(ds, path, names)
   local layout = M.layout(ds, names)
   local m, merr = M.matrix(ds, names, layout)
   if not m then return nil, merr end
-  local w, err = core.writer(path, path:match("%.gz$") ~= nil)
-  if not w then return nil, err end
-  local head = { "INDEX" }
-  for i, n in ipairs(names) do head[i + 1] = util.csv_field(n) end
-  w:write(table.concat(head, ","), "\n")
   local cols = {}
   for i = 1, #names do cols[i] = m:row(i) end
   m:close()
-  local buf, line = {}, {}
-  for row = 1, layout.length do
-    line[1] = row - 1
-    for i = 1, #names do line[i + 1] = num(cols[i][row]) end
-    buf[#buf + 1] = table.concat(line, ",")
-    if #buf >= 256 then
-      w:write(table.concat(buf, "\n"), "\n")
-      buf = {}
+  local num = util.csv_number -- counts: integers as the run files had them
+  local ok, err = util.write_with(path, function(write)
+    local head = { "INDEX" }
+    for i, n in ipairs(names) do head[i + 1] = util.csv_field(n) end
+    write(table.concat(head, ","), "\n")
+    local buf, line = {}, {}
+    for row = 1, layout.length do
+      line[1] = row - 1
+      for i = 1, #names do line[i + 1] = num(cols[i][row]) end
+      buf[#buf + 1] = table.concat(line, ",")
+      if #buf >= 256 then
+        write(table.concat(buf, "\n"), "\n")
+        buf = {}
+      end
     end
-  end
-  if #buf > 0 then w:write(table.concat(buf, "\n"), "\n") end
-  local ok, cerr = w:commit()
-  if not ok then return nil, cerr end
+    if #buf > 0 then write(table.concat(buf, "\n"), "\n") end
+  end)
+  if not ok then return nil, err end
   return { path = path, rows = layout.length, events = #names }
 end
 

@@ -43,28 +43,15 @@ function M.compute(r)
   return rows
 end
 
--- A number for CSV: integers exactly, others to 17 significant digits;
--- NaN and nil as an empty field.
-local function num(v)
-  if v == nil or v ~= v then return "" end
-  local i = math.tointeger(v)
-  if i then return tostring(i) end
-  return string.format("%.17g", v)
-end
-M.num = num
-
 function M.write_csv(rows, path)
-  local w, err = core.writer(path, path:match("%.gz$") ~= nil)
-  if not w then return nil, err end
-  w:write(M.HEADER)
-  local f = util.csv_field
-  for _, x in ipairs(rows) do
-    w:write(table.concat({ f(x.name), f(x.unit or ""), f(x.status or ""), x.kind, x.reps,
-      num(x.total), num(x.mean), num(x.std), num(x.min), num(x.max), num(x.cv) }, ","), "\n")
-  end
-  local ok, cerr = w:commit()
-  if not ok then return nil, cerr end
-  return path
+  local f, num = util.csv_field, util.csv_number
+  return util.write_with(path, function(write)
+    write(M.HEADER)
+    for _, x in ipairs(rows) do
+      write(table.concat({ f(x.name), f(x.unit or ""), f(x.status or ""), x.kind, x.reps,
+        num(x.total), num(x.mean), num(x.std), num(x.min), num(x.max), num(x.cv) }, ","), "\n")
+    end
+  end)
 end
 
 -- A compact number for the terminal.
