@@ -10,14 +10,44 @@
 
 /* Per tag while parsing: where its row is, its per-interval sums (grown
  * as indexes arrive) and, per CPU, the last cumulative value. */
+/* Counts per interval, grown as indexes arrive (zero where none came). */
+struct vec {
+	double *v;
+	size_t len, cap;
+};
+
+/* Adds x to interval i of s. Returns 0 or -ENOMEM. */
+static int vec_add(struct vec *s, size_t i, double x)
+{
+	if (i >= s->cap) {
+		size_t cap = i + 1 > s->cap * 2 ? i + 1 : s->cap * 2;
+		double *v = realloc(s->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		memset(v + s->cap, 0, (cap - s->cap) * sizeof(*v));
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[i] += x;
+	if (i + 1 > s->len)
+		s->len = i + 1;
+	return 0;
+}
+
+/* Copies s into row row of m (as wide as the longest series). */
+static void vec_to_row(const struct vec *s, struct ap_matrix *m, size_t row)
+{
+	if (s->len)
+		memcpy(ap_matrix_row(m, row), s->v, s->len * sizeof(double));
+}
+
 struct last {
 	uint64_t value, enabled, running;
 };
 
 struct tagstate {
 	int row;          /* -1: not kept */
-	double *v;
-	size_t len, cap;
+	struct vec s;
 	struct last *last; /* indexed by cpu + 1: the CPU's last sample */
 	size_t ncpu;
 };
@@ -97,21 +127,10 @@ static int on_row(void *ctx, const struct ap_run_row *r)
 		t->last = l;
 		t->ncpu = n;
 	}
-	size_t i = (size_t)r->index;
-	if (i >= t->cap) {
-		size_t n = i + 1 > t->cap * 2 ? i + 1 : t->cap * 2;
-		double *v = realloc(t->v, n * sizeof(*v));
-		if (!v)
-			goto nomem;
-		memset(v + t->cap, 0, (n - t->cap) * sizeof(*v));
-		t->v = v;
-		t->cap = n;
-	}
 	/* the parser checked that the value does not go backwards */
-	t->v[i] += (double)(r->value - t->last[c].value);
+	if (vec_add(&t->s, (size_t)r->index, (double)(r->value - t->last[c].value)))
+		goto nomem;
 	t->last[c] = (struct last){r->value, r->enabled, r->running};
-	if (i + 1 > t->len)
-		t->len = i + 1;
 	return 0;
 nomem:
 	b->err = -ENOMEM;
@@ -140,8 +159,8 @@ int ap_series_read(const char *path, int (*skip)(const char *name, void *ctx),
 		goto out;
 	size_t cols = 0;
 	for (size_t i = 0; i < b.ntags; i++)
-		if (b.tags[i].row >= 0 && b.tags[i].len > cols)
-			cols = b.tags[i].len;
+		if (b.tags[i].row >= 0 && b.tags[i].s.len > cols)
+			cols = b.tags[i].s.len;
 	ret = ap_matrix_init(&s->m, b.n, cols);
 	if (ret)
 		goto out;
@@ -150,7 +169,7 @@ int ap_series_read(const char *path, int (*skip)(const char *name, void *ctx),
 		if (t->row < 0)
 			continue;
 		struct ap_series_event *e = &b.events[t->row];
-		e->length = t->len;
+		e->length = t->s.len;
 		for (size_t c = 0; c < t->ncpu; c++) {
 			e->total += t->last[c].value;
 			e->enabled += t->last[c].enabled;
@@ -158,8 +177,7 @@ int ap_series_read(const char *path, int (*skip)(const char *name, void *ctx),
 			if (t->last[c].running < t->last[c].enabled)
 				e->flagged = 1;
 		}
-		if (t->len)
-			memcpy(ap_matrix_row(&s->m, (size_t)t->row), t->v, t->len * sizeof(double));
+		vec_to_row(&t->s, &s->m, (size_t)t->row);
 	}
 	s->events = b.events;
 	s->n = b.n;
@@ -167,7 +185,7 @@ int ap_series_read(const char *path, int (*skip)(const char *name, void *ctx),
 	b.n = 0;
 out:
 	for (size_t i = 0; i < b.ntags; i++) {
-		free(b.tags[i].v);
+		free(b.tags[i].s.v);
 		free(b.tags[i].last);
 	}
 	free(b.tags);
@@ -186,8 +204,7 @@ void ap_series_free(struct ap_series *s)
 /* results.csv: per event name its row, series and total while reading. */
 struct rseries {
 	char *name, *unit;
-	double *v;
-	size_t len, cap;
+	struct vec s;
 	double total;
 };
 
@@ -358,22 +375,11 @@ int ap_results_read(const char *path, struct ap_series *s, char *err, size_t err
 			ret = -ENOMEM;
 			goto out;
 		}
-		size_t i = (size_t)idx;
-		if (i >= e->cap) {
-			size_t cap = i + 1 > e->cap * 2 ? i + 1 : e->cap * 2;
-			double *nv = realloc(e->v, cap * sizeof(*nv));
-			if (!nv) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			memset(nv + e->cap, 0, (cap - e->cap) * sizeof(*nv));
-			e->v = nv;
-			e->cap = cap;
+		if (vec_add(&e->s, (size_t)idx, v)) {
+			ret = -ENOMEM;
+			goto out;
 		}
-		e->v[i] += v;
 		e->total += v;
-		if (i + 1 > e->len)
-			e->len = i + 1;
 	}
 	if (got < 0) {
 		snprintf(err, errlen, "%s:%ld: %s", path, r.lineno, ap_reader_error(&r));
@@ -385,8 +391,8 @@ int ap_results_read(const char *path, struct ap_series *s, char *err, size_t err
 	}
 	size_t cols = 0;
 	for (size_t i = 0; i < b.n; i++)
-		if (b.ev[i].len > cols)
-			cols = b.ev[i].len;
+		if (b.ev[i].s.len > cols)
+			cols = b.ev[i].s.len;
 	ret = ap_matrix_init(&s->m, b.n, cols);
 	if (ret)
 		goto out;
@@ -403,10 +409,9 @@ int ap_results_read(const char *path, struct ap_series *s, char *err, size_t err
 		o->name = e->name;
 		o->unit = e->unit;
 		e->name = e->unit = NULL;
-		o->length = e->len;
+		o->length = e->s.len;
 		o->sum = e->total;
-		if (e->len)
-			memcpy(ap_matrix_row(&s->m, i), e->v, e->len * sizeof(double));
+		vec_to_row(&e->s, &s->m, i);
 	}
 	s->n = b.n;
 	ret = 0;
@@ -415,7 +420,7 @@ out:
 	for (size_t i = 0; i < b.n; i++) {
 		free(b.ev[i].name);
 		free(b.ev[i].unit);
-		free(b.ev[i].v);
+		free(b.ev[i].s.v);
 	}
 	free(b.ev);
 	free(b.slot);
