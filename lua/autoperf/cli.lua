@@ -6,6 +6,7 @@ local aggregate = require "autoperf.aggregate"
 local capacity = require "autoperf.capacity"
 local catalog = require "autoperf.catalog"
 local doctor = require "autoperf.doctor"
+local evspec = require "autoperf.evspec"
 local experiment = require "autoperf.experiment"
 local slurm = require "autoperf.slurm"
 local plan_mod = require "autoperf.plan"
@@ -648,10 +649,14 @@ local function cmd_aggregate(a)
   return 0
 end
 
+-- The names given to -e (repeatable, comma-separated as for profile:
+-- pmu/term=a,term=b/ stays whole), or nil, message.
 local function flatten(lists)
   local out = {}
   for _, l in ipairs(lists or {}) do
-    for _, v in ipairs(util.split(l, ",")) do
+    local parts, err = evspec.split(l)
+    if not parts then return nil, err end
+    for _, v in ipairs(parts) do
       if v ~= "" then out[#out + 1] = v end
     end
   end
@@ -684,7 +689,11 @@ local function cmd_analyze(a)
   elseif which == "correlation" then
     local top = int_arg(a.top, "--top", 0)
     if not top then return 2 end
-    local events = #a.events > 0 and flatten(a.events) or nil
+    local events, ferr
+    if #a.events > 0 then
+      events, ferr = flatten(a.events)
+      if not events then errorf("%s", ferr) return 2 end
+    end
     local r, err = analyze.correlation(a.dir, { output = a.output, method = a.method, top = top,
       events = events, format = a.format })
     if not r then errorf("%s", err) return 1 end
@@ -701,7 +710,9 @@ local function cmd_analyze(a)
   elseif which == "detail" then
     local rep = a.rep and int_arg(a.rep, "--rep", 1)
     if a.rep and not rep then return 2 end
-    local r, err = analyze.detail(a.dir, flatten(a.events), { output = a.output, per_cpu = a.per_cpu,
+    local events, ferr = flatten(a.events)
+    if not events then errorf("%s", ferr) return 2 end
+    local r, err = analyze.detail(a.dir, events, { output = a.output, per_cpu = a.per_cpu,
       rep = rep, format = a.format })
     if not r then errorf("%s", err) return 1 end
     for _, img in ipairs(r.images) do print("autoperf: wrote " .. img) end

@@ -45,6 +45,16 @@ local function split_top(s)
   return parts
 end
 
+-- The comma-separated parts of s, keeping pmu/term=a,term=b/ and {a,b}
+-- whole: a list of strings, or nil, message.
+function M.split(s)
+  local parts, pos, msg = split_top(s)
+  if not parts then return err(s, pos, msg) end
+  local out = {}
+  for i, p in ipairs(parts) do out[i] = p[1] end
+  return out
+end
+
 -- "ukh" -> {u=true,...}; nil, message for anything else.
 function M.parse_modifiers(s)
   local mods = {}
