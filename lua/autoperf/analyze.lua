@@ -8,6 +8,7 @@
 --   analyze.detail(dir, {"page-faults"})      a time-series plot per event
 --   analyze.wide(dir)                         INDEX plus one column per event
 --   analyze.diff(dir_a, dir_b)                what changed from A to B
+local evspec = require "autoperf.evspec"
 local result = require "autoperf.result"
 local util = require "autoperf.util"
 
@@ -130,23 +131,38 @@ end
 -- {images=}; events: names or globs; opts: output, per_cpu, rep, format.
 function M.detail(dir, events, opts)
   opts = opts or {}
-  if type(events) == "string" then events = util.split(events, ",") end
+  if type(events) == "string" then
+    local perr
+    events, perr = evspec.split(events)
+    if not events then return nil, perr end
+  end
   if not events or #events == 0 then return nil, "no events to draw (give --events A,B)" end
   if type(dir) == "string" and not util.is_dir(dir) and util.exists(dir) then
     return nil, dir .. ": detail draws from a profile directory (its repetitions and CPUs), not a results file"
   end
-  -- the names from the C core, then per-sample data only of what is drawn
-  local ds, err = load(dir)
-  if not ds then return nil, err end
-  local names, merr = M.match(ds, events)
-  if not names then return nil, merr end
-  if opts.rep and (opts.rep < 1 or opts.rep > ds.reps) then
-    return nil, string.format("%s has repetitions 1..%d, not %d", ds.dir, ds.reps, opts.rep)
+  -- one pass over the run files: per-sample data only of what is drawn,
+  -- every name seen (to say which pattern matched nothing)
+  local pats = {}
+  for i, p in ipairs(events) do pats[i] = util.is_glob(p) and util.glob_pattern(p) end
+  local seen, all = {}, {}
+  local function wanted(name)
+    if not seen[name] then
+      seen[name] = true
+      all[#all + 1] = name
+    end
+    for i, p in ipairs(events) do
+      if name == p or (pats[i] and name:match(pats[i])) then return true end
+    end
+    return false
   end
-  local set = {}
-  for _, n in ipairs(names) do set[n] = true end
-  local r, rerr = result.read(ds.dir, { events = set, per_cpu = opts.per_cpu })
+  local r, rerr = result.read(dir, { events = wanted, per_cpu = opts.per_cpu })
   if not r then return nil, rerr end
+  if r.reps == 0 then return nil, M.series.no_runs(r.dir) end
+  local names, merr = M.match({ names = all, at = seen, dir = r.dir, refused = r.refused }, events)
+  if not names then return nil, merr end
+  if opts.rep and (opts.rep < 1 or opts.rep > r.reps) then
+    return nil, string.format("%s has repetitions 1..%d, not %d", r.dir, r.reps, opts.rep)
+  end
   local out, oerr = outdir(r.dir, opts)
   if not out then return nil, oerr end
   local images, derr = M.detail_mod.draw(r, names, out, opts)

@@ -34,6 +34,11 @@ function DS:status(name)
   return "ok"
 end
 
+-- What to say of a profile without a completed run.
+function M.no_runs(dir)
+  return dir .. " has no completed run yet (rerun the same 'autoperf profile' to resume it)"
+end
+
 -- Reads a profile directory: {dir=, names= (in order; also events),
 -- units=, reps=, simulated=, refused = {[name] = error}, at (also data) =
 -- {[name] = {[rep] = {m=, row=, len=, total=, flagged=}}}}, or nil,
@@ -45,7 +50,7 @@ function M.load(dir)
   local s, err = store.load(dir)
   if not s then return nil, err end
   if #s.journal == 0 then
-    return nil, dir .. " has no completed run yet (rerun the same 'autoperf profile' to resume it)"
+    return nil, M.no_runs(dir)
   end
   local superseded = store.superseded(s)
   local ds = setmetatable({ dir = dir, names = {}, units = {}, reps = 0, at = {}, refused = {},
