@@ -104,19 +104,24 @@ describe("aggregate", function()
     assert.matches("^flagged", rows[2][3])
   end)
 
-  it("counts a re-measured event from its new run only", function()
-    fixture(dir)
-    -- run 1 flagged "a"; run 2 measured it again, fully
+  -- The manifest says "a" of run 1 was re-measured in run 2.
+  local function replan_a(dir)
     local m = cjson.decode(T.slurp(dir .. "/manifest.json"))
     m.replanned = { { name = "a", from_run = 1, to_run = 2, why = "not counted all the time" } }
     local f = assert(io.open(dir .. "/manifest.json", "w"))
     f:write(cjson.encode(m))
     f:close()
+  end
+
+  it("counts a re-measured event from its new run only", function()
+    fixture(dir)
+    -- run 1 flagged "a"; run 2 measured it again, fully
+    replan_a(dir)
     local w = assert(core.writer(dir .. "/run-002-01.csv.gz", true))
     w:write("#autoperf-run 2 1\n#event 1 software a\n", store.HEADER, "\n",
       "0,100000000,-1,1,7,100,100\n#end rows=1\n")
     assert(w:commit())
-    f = assert(io.open(dir .. "/journal.jsonl", "a"))
+    local f = assert(io.open(dir .. "/journal.jsonl", "a"))
     f:write(cjson.encode({ run = 2, rep = 1, file = "run-002-01.csv.gz" }), "\n")
     f:close()
     local r = assert(aggregate.aggregate(dir))
@@ -132,11 +137,7 @@ describe("aggregate", function()
 
   it("keeps an event's first counts while its re-measurement has not run (aggregate, read, analyze)", function()
     fixture(dir)
-    local m = cjson.decode(T.slurp(dir .. "/manifest.json"))
-    m.replanned = { { name = "a", from_run = 1, to_run = 2, why = "not counted all the time" } }
-    local f = assert(io.open(dir .. "/manifest.json", "w"))
-    f:write(cjson.encode(m))
-    f:close()
+    replan_a(dir)
     -- run 2 never completed: "a" counts from run 1 everywhere
     local r = assert(aggregate.aggregate(dir))
     assert.equal(30 + 60, T.event_total(r.results, "a"))
