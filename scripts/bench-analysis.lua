@@ -26,7 +26,7 @@ if not util.exists(python) then
 end
 local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "scripts"
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+local function q(s) return util.shell_join({ tostring(s) }) end
 
 local function ensure(dir, r)
   io.write(string.format("profile %s: %d events x %d intervals x %d CPUs x %d run%s ... ", dir, events,
