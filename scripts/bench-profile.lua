@@ -25,7 +25,18 @@ end
 -- Waits until no autoperf closer is closing descriptors in the background,
 -- so that every measurement starts from the same, cold kernel state.
 local function settle()
-  while os.execute("pgrep -x autoperf-close >/dev/null") do core.sleep_ms(500) end
+  local function closing()
+    for _, e in ipairs(core.listdir("/proc") or {}) do
+      local f = e.name:match("^%d+$") and io.open("/proc/" .. e.name .. "/comm")
+      if f then
+        local comm = f:read("l")
+        f:close()
+        if comm == "autoperf-close" then return true end
+      end
+    end
+    return false
+  end
+  while closing() do core.sleep_ms(500) end
 end
 
 if not util.which("perf") then

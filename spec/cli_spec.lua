@@ -354,7 +354,8 @@ describe("autoperf CLI", function()
     -- the workload looks at the closer while autoperf (and so the closer) runs
     local out, err, code = T.sh(string.format("%s profile -q -o %s -I 0 -e task-clock -- sh -c %s | cat",
       T.quote(T.bin), T.quote(dir .. "/out"),
-      T.quote("pid=$(pgrep -n -x autoperf-close) && for fd in 0 1 2; do readlink /proc/$pid/fd/$fd; done")))
+      T.quote("for d in /proc/[0-9]*; do [ \"$(cat $d/comm 2>/dev/null)\" = autoperf-close ] && pid=${d#/proc/}; done; " ..
+        "[ -n \"$pid\" ] && for fd in 0 1 2; do readlink /proc/$pid/fd/$fd; done")))
     assert.equal(0, code, err)
     local links = {}
     for l in out:gmatch("[^\n]+") do if l:match("^/") then links[#links + 1] = l end end

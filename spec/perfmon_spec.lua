@@ -9,7 +9,8 @@ local DATA = os.getenv("AUTOPERF_PMU_DATA") or "../shared/pmu-data/intel"
 local function files()
   local out = {}
   for _, e in ipairs(require("autoperf.core").listdir(DATA) or {}) do
-    if e.name:match("%.json$") then out[#out + 1] = DATA .. "/" .. e.name end
+    -- the metric files beside them (*_metrics*.json) hold formulas, not events
+    if e.name:match("%.json$") and not e.name:match("_metrics") then out[#out + 1] = DATA .. "/" .. e.name end
   end
   return out
 end

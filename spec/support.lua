@@ -94,6 +94,26 @@ function T.children(pid)
   return out
 end
 
+-- Live processes (from /proc, no pgrep: a minimal Debian has none), each
+-- {pid=, ppid=, pgid=, comm=, cmdline= (arguments joined by spaces)},
+-- zombies left out; only those for which keep(p) is true when given.
+function T.procs(keep)
+  local out = {}
+  for _, e in ipairs(core.listdir("/proc") or {}) do
+    if e.name:match("^%d+$") then
+      local stat = slurp("/proc/" .. e.name .. "/stat")
+      local comm, state, ppid, pgid = stat:match("^%d+ (%b()) (%S+) (%d+) (%d+)")
+      if comm and state ~= "Z" then
+        local p = { pid = tonumber(e.name), ppid = tonumber(ppid), pgid = tonumber(pgid),
+                    comm = comm:sub(2, -2),
+                    cmdline = (slurp("/proc/" .. e.name .. "/cmdline"):gsub("%z$", ""):gsub("%z", " ")) }
+        if not keep or keep(p) then out[#out + 1] = p end
+      end
+    end
+  end
+  return out
+end
+
 -- Decodes an 8-bit RGB or RGBA, non-interlaced PNG (what gnuplot's
 -- pngcairo writes): {width=, height=, pixel=function(x, y) -> r, g, b}
 -- (0-based), or nil, why.
