@@ -15,20 +15,17 @@
 
 static int has_cli(const char *dir)
 {
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/autoperf/cli.lua", dir);
-	return access(path, R_OK) == 0;
+	char path[PATH_MAX + 32];
+	int n = snprintf(path, sizeof(path), "%s/autoperf/cli.lua", dir);
+	return n > 0 && (size_t)n < sizeof(path) && access(path, R_OK) == 0;
 }
 
 /* lua/ beside the binary (the source tree), one level up (build dirs),
- * under ../share (installed), or the configured data directory. */
+ * under ../share (installed), or the configured data directory. Never
+ * from the environment: autoperf runs as root in other people's
+ * directories, and code named by a variable would run with it. */
 static int find_lua_dir(char *out, size_t len)
 {
-	const char *env = getenv("AUTOPERF_LUA_DIR");
-	if (env && *env) {
-		snprintf(out, len, "%s", env);
-		return has_cli(out);
-	}
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n > 0) {
@@ -53,13 +50,40 @@ static int traceback(lua_State *L)
 	return 1;
 }
 
+/* package[field] without its entries relative to the current directory
+ * ("./?.lua", "./?.so", ...): a cjson.lua in a user's directory must not
+ * run as root with every command. prefix (may be empty) goes first. */
+static void set_search_path(lua_State *L, const char *field,
+			    const char *prefix)
+{
+	lua_getglobal(L, "package");
+	lua_getfield(L, -1, field);
+	const char *p = lua_tostring(L, -1);
+	luaL_Buffer b;
+	luaL_buffinit(L, &b);
+	luaL_addstring(&b, prefix);
+	while (p && *p) {
+		const char *end = strchr(p, ';');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		if (n > 0 && p[0] == '/') { /* absolute entries only */
+			luaL_addlstring(&b, p, n);
+			luaL_addchar(&b, ';');
+		}
+		p += n + (end ? 1 : 0);
+	}
+	luaL_pushresult(&b);
+	/* stack: package, old, new */
+	lua_setfield(L, -3, field);
+	lua_pop(L, 2);
+}
+
 int main(int argc, char **argv)
 {
 	char dir[PATH_MAX];
 	if (!find_lua_dir(dir, sizeof(dir))) {
 		fprintf(stderr,
 			"autoperf: cannot find its Lua modules (looked beside the "
-			"binary and in %s/lua); set AUTOPERF_LUA_DIR\n",
+			"binary and in %s/lua)\n",
 			AP_DATADIR);
 		return 2;
 	}
@@ -68,19 +92,23 @@ int main(int argc, char **argv)
 		fprintf(stderr, "autoperf: out of memory\n");
 		return 2;
 	}
+	/* As lua -E: LUA_PATH, LUA_CPATH and their _5_4 forms are ignored
+	 * (the package library reads this registry field); LUA_INIT is read
+	 * only by the standalone interpreter, never here. */
+	lua_pushboolean(L, 1);
+	lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
 	luaL_openlibs(L);
 
-	/* autoperf.core is linked in; lua/ goes first on package.path. */
+	/* autoperf.core is linked in; lua/ goes first on package.path, then
+	 * the system's directories; nothing relative to the current one. */
 	luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
 	lua_pushcfunction(L, luaopen_autoperf_core);
 	lua_setfield(L, -2, "autoperf.core");
 	lua_pop(L, 1);
-	lua_getglobal(L, "package");
-	lua_getfield(L, -1, "path");
-	lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s", dir, dir,
-			lua_tostring(L, -1));
-	lua_setfield(L, -3, "path");
-	lua_pop(L, 2);
+	lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", dir, dir);
+	set_search_path(L, "path", lua_tostring(L, -1));
+	lua_pop(L, 1);
+	set_search_path(L, "cpath", "");
 
 	lua_pushcfunction(L, traceback);
 	lua_getglobal(L, "require");

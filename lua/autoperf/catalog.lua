@@ -356,8 +356,10 @@ function M.load(opts)
     local tps, err = tracepoints(cat.tracefs)
     if tps then add(tps) else cat.skipped[#cat.skipped + 1] = "tracepoints: " .. err end
   else
-    cat.skipped[#cat.skipped + 1] =
-      "tracepoints: tracefs is not mounted (as root: mount -t tracefs nodev /sys/kernel/tracing)"
+    local state, where = require("autoperf.machine").tracefs_state()
+    cat.skipped[#cat.skipped + 1] = state == "unreadable"
+      and ("tracepoints: tracefs at " .. where .. " is not readable by this user (see 'autoperf doctor')")
+      or "tracepoints: tracefs is not mounted (as root: mount -t tracefs nodev /sys/kernel/tracing)"
   end
   cat.pmus = M.sysfs_pmus(opts.sysfs)
   for _, pmu in ipairs(cat.pmus) do add(pmu.events) end

@@ -111,7 +111,7 @@ local function build_parser()
   prof:option("-r --repeat", "Runs of the workload per planned run.", "1")
   prof:flag("--dry-run", "Print the plan (runs and groups) and exit without running.")
   prof:flag("--force", "Replace an output directory that holds a different profile.")
-  prof:flag("-q --quiet", "No progress output.")
+  prof:flag("-q --quiet", "Errors only: no progress, counts or summary (as perf stat -q).")
   prof:option("--timeout", "Kill a run of the workload (its whole process group) after SEC seconds.")
   prof:flag("--fail-fast", "Stop at the first run whose workload fails (default: record it and go on).")
   prof:option("--delay", "Start counting MS milliseconds after the workload starts.")
@@ -540,12 +540,9 @@ local function cmd_profile(a, cmd, opts)
 
   local cat, cerr = load_catalog(a)
   if not cat then errorf("%s", cerr) return 1 end
-  local specs = {}
-  for _, e in ipairs(a.event) do
-    for _, s in ipairs(util.split(e, ",")) do specs[#specs + 1] = s end
-  end
-  if #specs == 0 then specs = { "all" } end
-  local events, serr = catalog.select(cat, specs)
+  -- the same selection as plan's: -e as perf takes it, else every event
+  -- here, or of --events-json / a forced --pmu model
+  local events, serr = event_specs(a, cat)
   if not events then errorf("%s", serr) return 2 end
   for _, s in ipairs(cat.skipped) do errorf("skipped %s", s) end
 
@@ -572,39 +569,51 @@ local function cmd_profile(a, cmd, opts)
     errorf("%s", err)
     return code or 1
   end
+  -- The workload owns stdout: everything of ours goes to stderr, as
+  -- perf stat's does (a dry run runs nothing: its plan is the output).
+  if not a.quiet then
+    for _, n in ipairs(result.notes or {}) do errorf("note: %s", n) end
+  end
   if result.dry_run then
     print_plan(result.plan, #events)
     return 0
   end
+  local function say(fmt, ...)
+    if not a.quiet then io.stderr:write(string.format(fmt, ...), "\n") end
+  end
   if result.runs == 0 and result.resumed > 0 then
-    print(string.format("autoperf: %s already holds this complete profile (%d run%s); " ..
-      "use --force to measure again, or aggregate it", result.dir, result.resumed, result.resumed == 1 and "" or "s"))
+    say("autoperf: %s already holds this complete profile (%d run%s); " ..
+      "use --force to measure again, or aggregate it", result.dir, result.resumed, result.resumed == 1 and "" or "s")
     return 0
   end
-  print(string.format("autoperf: profiled '%s': %d events in %d run%s x %d repetition%s (%s)%s",
+  if not a.quiet then
+    local text = require("autoperf.counts").of_profile(result.dir, util.shell_join(cmd))
+    if text then io.stderr:write(text) end
+  end
+  say("autoperf: profiled '%s': %d events in %d run%s x %d repetition%s (%s)%s",
     util.shell_join(cmd), result.events, #result.plan.runs, #result.plan.runs == 1 and "" or "s",
     result.repetitions, result.repetitions == 1 and "" or "s", util.human_duration(result.elapsed_s),
-    result.resumed > 0 and string.format(", %d resumed from an earlier attempt", result.resumed) or ""))
+    result.resumed > 0 and string.format(", %d resumed from an earlier attempt", result.resumed) or "")
   if #result.refused > 0 then
     local names = {}
     for i, r in ipairs(result.refused) do names[i] = r.name .. " (" .. r.error .. ")" end
-    print(string.format("  refused by the kernel, skipped (%d): %s", #names, list_names(names, 8)))
+    say("  refused by the kernel, skipped (%d): %s", #names, list_names(names, 8))
   end
   if #result.flagged > 0 then
-    print(string.format("  FLAGGED, not counted all the time (%d): %s", #result.flagged,
-      list_names(result.flagged, 8)))
+    say("  FLAGGED, not counted all the time (%d): %s", #result.flagged, list_names(result.flagged, 8))
   else
-    print("  every event was counted the whole time (time_enabled == time_running)")
+    say("  every event was counted the whole time (time_enabled == time_running)")
   end
-  print(string.format("  output: %s/  (merge with: autoperf aggregate %s)", result.dir, result.dir))
+  say("  output: %s/  (merge with: autoperf aggregate %s)", result.dir, result.dir)
   if result.simulated then
-    print(string.format("  SIMULATED: hardware events were counted by a simulated %s PMU; their values are " ..
-      "synthetic (derived from task-clock), not measurements (UNIT ends in ':simulated')", result.simulated.model))
+    say("  SIMULATED: hardware events were counted by a simulated %s PMU; their values are " ..
+      "synthetic (derived from task-clock), not measurements (UNIT ends in ':simulated')", result.simulated.model)
   end
   if #result.failed > 0 then
     errorf("the workload failed in %d run%s: %s", #result.failed, #result.failed == 1 and "" or "s",
       list_names(result.failed, 3))
-    return 1
+    -- as perf stat: the workload's own exit status
+    return result.exit_status or 1
   end
   return 0
 end

@@ -2,6 +2,7 @@
 -- Every check is {name=, level="ok"|"note"|"warn", text=, fix=}; nothing
 -- here refuses: a degraded but honest profile is always possible.
 local core = require "autoperf.core"
+local machine = require "autoperf.machine"
 local util = require "autoperf.util"
 
 local M = {}
@@ -9,17 +10,6 @@ local M = {}
 local function int_file(path)
   return tonumber(util.read_line(path) or "")
 end
-
--- Effective uid and capabilities from /proc/self/status.
-local function identity()
-  local s = util.read_file("/proc/self/status") or ""
-  local euid = tonumber(s:match("\nUid:%s+%d+%s+(%d+)") or "")
-  local capeff = s:match("\nCapEff:%s+(%x+)")
-  local caps = capeff and math.tointeger(tonumber(capeff, 16)) or 0
-  return euid, caps
-end
-
-local CAP_SYS_ADMIN, CAP_PERFMON = 21, 38
 
 -- paths: overrides for tests ({paranoid=, nmi=, kptr=}).
 function M.checks(paths)
@@ -29,10 +19,10 @@ function M.checks(paths)
     out[#out + 1] = { name = name, level = level, text = text, fix = fix }
   end
 
-  local euid, caps = identity()
-  local privileged = euid == 0 or (caps & (1 << CAP_PERFMON)) ~= 0 or (caps & (1 << CAP_SYS_ADMIN)) ~= 0
+  local access = machine.access({ paranoid = paths.paranoid })
+  local privileged = access.privileged
   if privileged then
-    add("privileges", "ok", euid == 0 and "running as root" or "CAP_PERFMON/CAP_SYS_ADMIN held")
+    add("privileges", "ok", access.euid == 0 and "running as root" or "CAP_PERFMON/CAP_SYS_ADMIN held")
   else
     add("privileges", "note", "not root: counting is limited by perf_event_paranoid",
       "run as root, or grant the binary CAP_PERFMON: sudo setcap cap_perfmon+ep $(command -v autoperf)")
@@ -47,10 +37,12 @@ function M.checks(paths)
       privileged and " (no limit for this user)" or ""))
   else
     local what = paranoid >= 3 and "no perf events at all for unprivileged users (Debian's level 3)"
-      or paranoid == 2 and "only user-space counts of your own processes; no kernel counts, no tracepoints, no -a"
-      or "no system-wide (-a) counting; no tracepoints"
+      or paranoid == 2 and "user-space counts of your own processes only (profiles exclude the kernel, as " ..
+        "perf's :u); no tracepoints, no -a"
+      or "no system-wide (-a) counting"
     add("perf_event_paranoid", "warn", string.format("perf_event_paranoid = %d: %s", paranoid, what),
-      "sudo sysctl kernel.perf_event_paranoid=-1")
+      paranoid >= 2 and "sudo sysctl kernel.perf_event_paranoid=1 (kernel counts, tracepoints), =0 (-a as well)"
+        or "sudo sysctl kernel.perf_event_paranoid=0")
   end
 
   local kptr = int_file(paths.kptr or "/proc/sys/kernel/kptr_restrict")
@@ -70,10 +62,15 @@ function M.checks(paths)
     add("nmi_watchdog", "ok", string.format("nmi_watchdog = %d%s", nmi, hw and "" or " (no hardware PMU: no counter held)"))
   end
 
-  local root = core.tracefs_root()
-  if root then
+  local tstate, root = machine.tracefs_state(paths.mounts)
+  if tstate == "ok" then
     local n = #(core.tracepoints(root) or {})
     add("tracefs", "ok", string.format("tracefs at %s: %d tracepoints", root, n))
+  elseif tstate == "unreadable" then
+    add("tracefs", "warn", string.format("tracefs is mounted at %s but not readable by this user: " ..
+      "no tracepoint can be measured", root),
+      string.format("run as root, or let your group read it: sudo chgrp -R GROUP %s && sudo chmod -R g+rX %s " ..
+        "(and perf_event_paranoid <= 1)", root, root))
   else
     add("tracefs", "warn", "tracefs is not mounted: no tracepoint can be measured",
       "sudo mount -t tracefs nodev /sys/kernel/tracing")

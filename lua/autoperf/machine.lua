@@ -75,6 +75,43 @@ function M.nmi_watchdog()
   return proc_int("/proc/sys/kernel/nmi_watchdog") == 1
 end
 
+local CAP_SYS_ADMIN, CAP_PERFMON = 21, 38
+
+-- What the kernel lets this process count (see perf_event_paranoid in the
+-- kernel's Documentation/admin-guide/sysctl/kernel.rst): {euid=,
+-- privileged= (root, CAP_PERFMON or CAP_SYS_ADMIN: no limit), paranoid=,
+-- user_only= (the kernel must be excluded, as perf's :u), system_wide=
+-- (may count per CPU, -a), none= (no perf event at all: Debian's 3)}.
+-- paths: overrides for tests ({status=, paranoid=}).
+function M.access(paths)
+  paths = paths or {}
+  local s = util.read_file(paths.status or "/proc/self/status") or ""
+  local euid = tonumber(s:match("\nUid:%s+%d+%s+(%d+)") or "")
+  local capeff = s:match("\nCapEff:%s+(%x+)")
+  local caps = capeff and math.tointeger(tonumber(capeff, 16)) or 0
+  local privileged = euid == 0 or (caps & (1 << CAP_PERFMON)) ~= 0 or (caps & (1 << CAP_SYS_ADMIN)) ~= 0
+  local paranoid = proc_int(paths.paranoid or "/proc/sys/kernel/perf_event_paranoid")
+  local level = privileged and -1 or (paranoid or 2)
+  return {
+    euid = euid, privileged = privileged, paranoid = paranoid,
+    user_only = level >= 2, system_wide = level <= 0, none = level >= 3,
+  }
+end
+
+-- Where tracepoints can be read: "ok", root | "unreadable", path (mounted,
+-- but this user may not read it: tracefs is root's by default) |
+-- "unmounted". mounts: the mount table to read (tests).
+function M.tracefs_state(mounts)
+  local root = core.tracefs_root()
+  if root then return "ok", root end
+  local tab = util.read_file(mounts or "/proc/self/mounts") or ""
+  for line in tab:gmatch("[^\n]+") do
+    local dir, fstype = line:match("^%S+ (%S+) (%S+)")
+    if fstype == "tracefs" then return "unreadable", dir end
+  end
+  return "unmounted"
+end
+
 -- Everything the manifest records about the machine.
 function M.describe()
   local topo = M.topology()

@@ -265,6 +265,7 @@ local function execute(ctx, run, ri, rep)
   cleanup()
   if not cok then return nil, cerr, 1 end
   if timed_out then status.timed_out = true end
+  ctx.last_status = status -- the caller's, not the journal's
 
   return {
     run = ri, rep = rep, file = fname, events = nevents,
@@ -354,6 +355,70 @@ local function simulator(events, isolate)
   return sim
 end
 
+-- The events as this user may count them (access: machine.access()).
+-- Where the kernel demands it (perf_event_paranoid >= 2, unprivileged),
+-- events without modifiers count user space only, renamed NAME:u as perf
+-- stat does; tracepoints, which fire only in the kernel, are left out.
+-- Events no source can measure here (no hardware PMU) are refused before
+-- anything is opened. Returns events, refused {{name=, error=}}, notes.
+function M.measurable(events, access)
+  local out, refused, notes = {}, {}, {}
+  local tracepoints, user_only = 0, 0
+  for _, ev in ipairs(events) do
+    local explicit = ev.base or ev.exclude_user or ev.exclude_kernel or ev.exclude_hv
+    if ev.available == false then
+      refused[#refused + 1] = { name = ev.name, error = ev.why or "not measurable on this machine" }
+    elseif access.user_only and ev.pmu == "tracepoint" and not ev.exclude_kernel then
+      tracepoints = tracepoints + 1
+    elseif access.user_only and not explicit then
+      local copy = {}
+      for k, v in pairs(ev) do copy[k] = v end
+      copy.name, copy.base, copy.aliases = ev.name .. ":u", ev.name, nil
+      copy.exclude_kernel, copy.exclude_hv = true, true
+      out[#out + 1] = copy
+      user_only = user_only + 1
+    else
+      out[#out + 1] = ev
+    end
+  end
+  if user_only > 0 or tracepoints > 0 then
+    notes[#notes + 1] = string.format("perf_event_paranoid = %s and not root: counting user space only " ..
+      "(events named NAME:u, as perf stat does)%s; for kernel counts: sudo sysctl kernel.perf_event_paranoid=1",
+      tostring(access.paranoid), tracepoints > 0 and string.format("; %d tracepoint%s left out (they count " ..
+      "only in the kernel)", tracepoints, tracepoints == 1 and "" or "s") or "")
+  end
+  return out, refused, notes
+end
+
+-- The one line for a profile that could measure nothing: the reasons the
+-- events were refused and what to do.
+local function nothing_measured(refused, simulated)
+  local why, order = {}, {}
+  for _, r in ipairs(refused) do
+    if not why[r.error] then
+      why[r.error] = {}
+      order[#order + 1] = r.error
+    end
+    table.insert(why[r.error], r.name)
+  end
+  local parts = {}
+  for i, e in ipairs(order) do
+    if i > 3 then break end
+    local names = why[e]
+    parts[#parts + 1] = string.format("%s%s: %s", names[1], #names > 1 and string.format(" and %d more", #names - 1)
+      or "", e)
+  end
+  local msg = "nothing could be measured (" .. table.concat(parts, "; ") .. ")"
+  local text = table.concat(order, " ")
+  if text:find("no hardware PMU", 1, true) and not simulated then
+    msg = msg .. "; this kernel has no hardware PMU: plan hardware events with 'autoperf plan --pmu MODEL', " ..
+      "or count them on a simulated PMU with --pmu sim:FILE.json (an Intel perfmon event file)"
+  elseif text:find("Permission denied", 1, true) or text:find("Operation not permitted", 1, true) then
+    msg = msg .. "; see 'autoperf doctor' (fix: sudo sysctl kernel.perf_event_paranoid=1, or run as root)"
+  end
+  return msg
+end
+
 -- opts: argv, events (catalog records), out, interval_ms, repetitions,
 -- system_wide, force, dry_run, env, cwd, cpus, isolate, strategy,
 -- hardware, delay_ms (count from this long after exec), roi (the workload
@@ -370,6 +435,23 @@ function M.run(opts)
   if not util.which(opts.argv[1]) then
     return nil, "command not found: " .. opts.argv[1], 127
   end
+  local access = opts.access or machine.access()
+  if access.none then
+    return nil, string.format("perf_event_paranoid = %s: this kernel allows unprivileged users no perf events " ..
+      "at all (fix: sudo sysctl kernel.perf_event_paranoid=2, or run as root)", tostring(access.paranoid)), 1
+  end
+  if opts.system_wide and not access.system_wide then
+    return nil, string.format("-a (counting every CPU) needs perf_event_paranoid <= 0 or CAP_PERFMON; it is %s " ..
+      "(fix: sudo sysctl kernel.perf_event_paranoid=0, or run as root)", tostring(access.paranoid)), 1
+  end
+  -- a dry run plans what was asked for, as 'autoperf plan' does
+  local unmeasurable, notes = {}, {}
+  if not opts.dry_run then
+    local events
+    events, unmeasurable, notes = M.measurable(opts.events, access)
+    if #events == 0 and #unmeasurable > 0 then return nil, nothing_measured(unmeasurable, opts.simulated), 1 end
+    opts.events = events
+  end
   local nofile = core.raise_nofile() or 1024
   local ncpus = 1
   local cpus = machine.online_cpus()
@@ -385,7 +467,7 @@ function M.run(opts)
   }
   local plan, perr = plan_mod.make(opts.events, plan_opts)
   if not plan then return nil, perr, 1 end
-  if opts.dry_run then return { plan = plan, dry_run = true } end
+  if opts.dry_run then return { plan = plan, dry_run = true, notes = notes, unmeasurable = unmeasurable } end
 
   local names = {}
   for _, ev in ipairs(opts.events) do names[#names + 1] = ev.name end
@@ -396,6 +478,7 @@ function M.run(opts)
   }
   local manifest = {
     tool = "autoperf", version = M.VERSION,
+    access = access.user_only and { user_only = true, perf_event_paranoid = access.paranoid } or nil,
     created = os.date("!%Y-%m-%dT%H:%M:%SZ"),
     command = opts.argv, cwd = opts.cwd or os.getenv("PWD"),
     settings = settings,
@@ -421,6 +504,7 @@ function M.run(opts)
   local ctx = { opts = opts, store = store, closer = closer, cpus = cpus, refused = {}, by_tag = {}, replanned = {},
                 sim = simulator(opts.events, opts.isolate) }
   for _, r in ipairs(manifest.refused) do ctx.refused[r.name] = r.error end
+  for _, r in ipairs(unmeasurable) do ctx.refused[r.name] = r.error end
   for _, ev in ipairs(opts.events) do ctx.by_tag[ev.tag] = ev end
   -- A resumed profile replays the extra runs of the first attempt
   -- (planning is deterministic, so they come out the same).
@@ -494,6 +578,11 @@ function M.run(opts)
         if entry.exit_code ~= 0 or entry.timed_out then
           local what = string.format("run %d rep %d: %s", ri, rep, entry.status)
           summary.failed[#summary.failed + 1] = what
+          -- as the shell reports it: the code, or 128 + the signal; a
+          -- timeout as timeout(1) says it: 124
+          local st = ctx.last_status
+          summary.exit_status = summary.exit_status or (st.timed_out and 124) or (st.signal and 128 + st.signal)
+            or st.code
           if opts.fail_fast then
             if closer then closer:stop() end
             store:save()
@@ -513,9 +602,13 @@ function M.run(opts)
   if closer then closer:stop() end
   summary.elapsed_s = (core.now_ns() - t_start) / 1e9
   summary.refused = manifest.refused
-  summary.events = #opts.events - #manifest.refused
+  summary.events = #opts.events + #unmeasurable - #manifest.refused
   summary.repetitions = reps
   summary.simulated = manifest.simulated
+  summary.notes = notes
+  if summary.events == 0 and #manifest.refused > 0 then
+    return nil, nothing_measured(manifest.refused, opts.simulated), 1
+  end
   return summary
 end
 
