@@ -100,9 +100,10 @@ end
 
 -- Where tracepoints can be read: "ok", root | "unreadable", path (mounted,
 -- but this user may not read it: tracefs is root's by default) |
--- "unmounted". mounts: the mount table to read (tests).
-function M.tracefs_state(mounts)
-  local root = core.tracefs_root()
+-- "unmounted". mounts: the mount table to read, root: the readable root
+-- (false: none; tests).
+function M.tracefs_state(mounts, root)
+  if root == nil then root = core.tracefs_root() end
   if root then return "ok", root end
   local tab = util.read_file(mounts or "/proc/self/mounts") or ""
   for line in tab:gmatch("[^\n]+") do
