@@ -544,12 +544,25 @@ local function cmd_profile(a, cmd, opts)
   -- here, or of --events-json / a forced --pmu model
   local events, serr = event_specs(a, cat)
   if not events then errorf("%s", serr) return 2 end
-  for _, s in ipairs(cat.skipped) do errorf("skipped %s", s) end
+  if not util.which(cmd[1]) then
+    errorf("command not found: %s", cmd[1])
+    return 127
+  end
 
   local tty = core.isatty(2) and not a.quiet
-  -- Preflight: say what limits this profile, but never refuse.
-  if not a.quiet and not a.dry_run then
-    for _, w in ipairs(doctor.warnings(doctor.checks())) do errorf("warning: %s", w) end
+  -- Preflight: say what limits this profile, once, but never refuse. The
+  -- profile says itself what it does about perf_event_paranoid; a tracefs
+  -- warning says why the tracepoints were skipped.
+  if not a.quiet then
+    local checks, traced = {}, false
+    for _, c in ipairs(a.dry_run and {} or doctor.checks()) do
+      if c.name ~= "perf_event_paranoid" then checks[#checks + 1] = c end
+      traced = traced or (c.name == "tracefs" and c.level == "warn")
+    end
+    for _, s in ipairs(cat.skipped) do
+      if not (traced and s:match("^tracepoints:")) then errorf("skipped %s", s) end
+    end
+    for _, w in ipairs(doctor.warnings(checks)) do errorf("warning: %s", w) end
   end
   local pmus = {}
   for _, p in ipairs(cat.pmus) do pmus[#pmus + 1] = { name = p.name, type = p.type, events = #p.events } end

@@ -3,6 +3,7 @@
 -- that mean for -r N (perf's "+- x%"), the busiest events first.
 local series = require "autoperf.analyze.series"
 local stats = require "autoperf.analyze.stats"
+local util = require "autoperf.util"
 
 local M = {}
 
@@ -61,8 +62,11 @@ end
 function M.format(rows, command, reps, opts)
   opts = opts or {}
   local shown, hidden, zero = M.pick(rows, opts.limit or 12)
+  local how = {}
+  if reps > 1 then how[#how + 1] = string.format("%d repetitions", reps) end
+  if opts.user_only then how[#how + 1] = "user space only" end
   local out = { "", string.format(" Performance counter stats for '%s'%s:", command,
-    reps > 1 and string.format(" (%d repetitions)", reps) or ""), "" }
+    #how > 0 and (" (" .. table.concat(how, ", ") .. ")") or ""), "" }
   local width = 24
   for _, x in ipairs(shown) do width = math.max(width, math.min(#x.name, 60)) end
   for _, x in ipairs(shown) do
@@ -94,6 +98,8 @@ function M.of_profile(dir, command, opts)
   local o = {}
   for k, v in pairs(opts or {}) do o[k] = v end
   o.dir = o.dir or dir
+  local m = util.json_decode(util.read_file(dir .. "/manifest.json") or "{}", dir)
+  o.user_only = type(m) == "table" and type(m.access) == "table" and m.access.user_only
   return M.format(stats.compute(ds), command, ds.reps, o)
 end
 

@@ -357,8 +357,10 @@ end
 
 -- The events as this user may count them (access: machine.access()).
 -- Where the kernel demands it (perf_event_paranoid >= 2, unprivileged),
--- events without modifiers count user space only, renamed NAME:u as perf
--- stat does; tracepoints, which fire only in the kernel, are left out.
+-- events without modifiers count user space only, as perf stat's :u
+-- fallback does; they keep their names (scripts and experiments find
+-- them), and the manifest marks them (user_only). Tracepoints, which fire
+-- only in the kernel, are left out.
 -- Events no source can measure here (no hardware PMU) are refused before
 -- anything is opened. Returns events, refused {{name=, error=}}, notes.
 function M.measurable(events, access)
@@ -373,8 +375,7 @@ function M.measurable(events, access)
     elseif access.user_only and not explicit then
       local copy = {}
       for k, v in pairs(ev) do copy[k] = v end
-      copy.name, copy.base, copy.aliases = ev.name .. ":u", ev.name, nil
-      copy.exclude_kernel, copy.exclude_hv = true, true
+      copy.exclude_kernel, copy.exclude_hv, copy.user_only = true, true, true
       out[#out + 1] = copy
       user_only = user_only + 1
     else
@@ -383,7 +384,8 @@ function M.measurable(events, access)
   end
   if user_only > 0 or tracepoints > 0 then
     notes[#notes + 1] = string.format("perf_event_paranoid = %s and not root: counting user space only " ..
-      "(events named NAME:u, as perf stat does)%s; for kernel counts: sudo sysctl kernel.perf_event_paranoid=1",
+      "(as perf stat's :u; the manifest marks these events user_only)%s; for kernel counts: " ..
+      "sudo sysctl kernel.perf_event_paranoid=1",
       tostring(access.paranoid), tracepoints > 0 and string.format("; %d tracepoint%s left out (they count " ..
       "only in the kernel)", tracepoints, tracepoints == 1 and "" or "s") or "")
   end
@@ -495,7 +497,7 @@ function M.run(opts)
   }
   for i, ev in ipairs(opts.events) do
     manifest.events[i] = { name = ev.name, unit = M.unit(ev), source = ev.source, encoding = ev.encoding,
-                           simulated = ev.simulated or nil }
+                           simulated = ev.simulated or nil, user_only = ev.user_only }
   end
   local store, serr = store_mod.open(opts.out, manifest, { force = opts.force })
   if not store then return nil, serr, 1 end
