@@ -129,6 +129,12 @@ int ap_sim_group_open(struct ap_sim_group *g, struct ap_sim_pmu *pmu, pid_t pid,
 	a.type = PERF_TYPE_SOFTWARE;
 	a.config = pid == -1 ? PERF_COUNT_SW_CPU_CLOCK : PERF_COUNT_SW_TASK_CLOCK;
 	int err = ap_group_add(&g->clock, &a, -1);
+	if (err == -EACCES) {
+		/* perf_event_paranoid >= 2 for this user: the clock counts the
+		 * same time with the kernel excluded (as perf stat's :u). */
+		a.exclude_kernel = a.exclude_hv = 1;
+		err = ap_group_add(&g->clock, &a, -1);
+	}
 	if (err)
 		return err;
 	err = attach(pmu, g);

@@ -251,6 +251,14 @@ describe("perf stat's habits", function()
     assert.matches("\n%s+[%d,]+%s+page%-faults", err)
   end)
 
+  it("labels simulated counts in the table as simulated", function()
+    local _, err, code = T.autoperf("profile", "-o", dir .. "/sim", "-I", "0", "--pmu", "sim:skl",
+      "-e", "skl::INST_RETIRED:ALL,task-clock", "--", "true")
+    assert.equal(0, code, err)
+    assert.matches("skl::INST_RETIRED:ALL%s+%(simulated, not measured%)", err)
+    assert.matches("msec  task%-clock\n", err) -- measured: no label
+  end)
+
   it("plans a model's events with profile --dry-run --pmu MODEL, as plan does", function()
     local pout, perr, pcode = T.autoperf("plan", "--pmu", "skl")
     assert.equal(0, pcode, perr)

@@ -77,6 +77,7 @@ function M.format(rows, command, reps, opts)
       local rse = x.std / math.sqrt(x.reps) / math.abs(x.mean) * 100
       line = line .. string.format("  ( +- %5.2f%% )", rse)
     end
+    if (x.unit or ""):match(":simulated$") then line = line .. "  (simulated, not measured)" end
     out[#out + 1] = (line:gsub("%s+$", ""))
   end
   if #shown == 0 then out[#out + 1] = "   (no event counted anything)" end
