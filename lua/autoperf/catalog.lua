@@ -288,6 +288,13 @@ local function merge(ev, rec)
   ev.aliases = uniq
 end
 
+-- Is ev another model's than the one chosen (--pmu MODEL, sim:...)?
+-- Such events are left out of globs and "all", and take a name only
+-- where the chosen model and the kernel have none of that name.
+function M.foreign(cat, ev)
+  return cat.chosen ~= nil and ev.model ~= nil and ev.model ~= cat.chosen
+end
+
 -- Is there a hardware PMU in this kernel? (generic cycles open on us)
 function M.hardware_present()
   return core.probe({ type = 0, config = 0 }) == true
@@ -362,20 +369,25 @@ function M.load(opts)
   cat.pmus = M.sysfs_pmus(opts.sysfs)
   for _, pmu in ipairs(cat.pmus) do add(pmu.events) end
 
-  -- Hardware sources.
-  local pfm_pmus, perr = core.pfm_pmus(force)
-  if not pfm_pmus then
-    local near = force and util.closest(force, core.pfm_models() or {}, 3) or {}
-    if #near > 0 then perr = perr .. " (did you mean " .. table.concat(near, ", ") .. "?)" end
-    return nil, perr
+  -- Hardware sources. A simulated perfmon file is the machine's PMU:
+  -- the host's libpfm4 model (another processor) stays out, as a forced
+  -- model replaces it.
+  cat.pfm_pmus = {}
+  if not (cat.sim and not force) then
+    local pfm_pmus, perr = core.pfm_pmus(force)
+    if not pfm_pmus then
+      local near = force and util.closest(force, core.pfm_models() or {}, 3) or {}
+      if #near > 0 then perr = perr .. " (did you mean " .. table.concat(near, ", ") .. "?)" end
+      return nil, perr
+    end
+    cat.pfm_pmus = pfm_pmus
+    local pfm, skipped = libpfm(force)
+    if not pfm then return nil, skipped end
+    if skipped and skipped > 0 then
+      cat.skipped[#cat.skipped + 1] = string.format("libpfm4: %d configurations it cannot encode", skipped)
+    end
+    add(pfm)
   end
-  cat.pfm_pmus = pfm_pmus
-  local pfm, skipped = libpfm(force)
-  if not pfm then return nil, skipped end
-  if skipped and skipped > 0 then
-    cat.skipped[#cat.skipped + 1] = string.format("libpfm4: %d configurations it cannot encode", skipped)
-  end
-  add(pfm)
   local files = events_json
   if not opts.no_cache then
     for _, f in ipairs(perfmon.cache_files()) do files[#files + 1] = f end
@@ -411,7 +423,11 @@ function M.load(opts)
       ev.available = true
     end
   end
-  for _, ev in ipairs(cat.events) do
+  -- Names: with a chosen model (--pmu MODEL, sim:...), its events and
+  -- the kernel's claim them before any other model's (a perfmon cache
+  -- file of another processor), whatever the order of the sources.
+  cat.chosen = cat.sim and cat.sim.model or force
+  local function index(ev)
     local function name(n)
       if not cat.by_name[n] then cat.by_name[n] = ev end
       local l = n:lower()
@@ -419,6 +435,12 @@ function M.load(opts)
     end
     name(ev.name)
     for _, a in ipairs(ev.aliases or {}) do name(a) end
+  end
+  for _, ev in ipairs(cat.events) do
+    if not M.foreign(cat, ev) then index(ev) end
+  end
+  for _, ev in ipairs(cat.events) do
+    if M.foreign(cat, ev) then index(ev) end
   end
   return cat
 end
@@ -508,7 +530,7 @@ local function resolve(cat, pe)
   if name == "all" then
     local out = {}
     for _, ev in ipairs(cat.events) do
-      if ev.available then out[#out + 1] = with_mods(ev, pe.mods) end
+      if ev.available and not M.foreign(cat, ev) then out[#out + 1] = with_mods(ev, pe.mods) end
     end
     return out
   end
@@ -517,7 +539,7 @@ local function resolve(cat, pe)
   if util.is_glob(name) then
     local pat, out = util.glob_pattern(name), {}
     for _, e in ipairs(cat.events) do
-      if e.name:match(pat) then out[#out + 1] = with_mods(e, pe.mods) end
+      if e.name:match(pat) and not M.foreign(cat, e) then out[#out + 1] = with_mods(e, pe.mods) end
     end
     if #out == 0 then return nil, "no event matches '" .. name .. "' (see 'autoperf list')" end
     return out
