@@ -307,8 +307,7 @@ end
 --     skip ~/.cache/pmu-events; opts.tracefs, opts.sysfs: roots (tests).
 -- Returns {events={...}, by_name={}, pmus={...}, pfm_pmus={...},
 -- tracefs=, hardware=bool, skipped={msgs}} or nil, message.
-function M.load(opts)
-  opts = opts or {}
+local function load(opts)
   local cat = { events = {}, by_name = {}, by_lname = {}, skipped = {}, sources = {} }
   local by_key = {}
   cat.hardware = opts.hardware
@@ -445,6 +444,13 @@ function M.load(opts)
   return cat
 end
 
+-- (Its messages are one printable line, whatever the files hold.)
+function M.load(opts)
+  local cat, err = load(opts or {})
+  if not cat then return nil, util.printable(err) end
+  return cat
+end
+
 local function lookup(cat, name)
   name = M.ALIASES[name] or name
   return cat.by_name[name] or cat.by_lname[name:lower()]
@@ -481,11 +487,17 @@ local function with_mods(ev, mods, display)
   return copy
 end
 
+-- A name the user gave, for a message: printable and of sane length.
+local function shown(s)
+  return util.printable(s, 120)
+end
+
 local function unknown(cat, name)
   local names = {}
   for _, e in ipairs(cat.events) do names[#names + 1] = e.name end
   local near = util.closest(name, names, 3)
-  local msg = "unknown event '" .. name .. "'"
+  local msg = "unknown event '" .. shown(name) .. "'"
+  for i, n in ipairs(near) do near[i] = shown(n) end
   if #near > 0 then msg = msg .. " (did you mean " .. table.concat(near, ", ") .. "?)" end
   if name:find(":", 1, true) and not cat.tracefs then
     msg = msg .. "; tracefs is not mounted, so no tracepoint is known"
@@ -506,7 +518,7 @@ local function resolve(cat, pe)
   if pe.kind == "pmu" then
     local pmu = pmu_by_name(cat, pe.pmu)
     if not pmu then
-      return nil, "'" .. pe.text .. "': no PMU named '" .. pe.pmu .. "' in " .. M.SYSFS_PMUS
+      return nil, "'" .. shown(pe.text) .. "': no PMU named '" .. shown(pe.pmu) .. "' in " .. M.SYSFS_PMUS
     end
     if #pe.terms == 1 and pe.terms[1][2] == nil and not pmu.formats[pe.terms[1][1]] then
       local ev = cat.by_name[pe.pmu .. "/" .. pe.terms[1][1] .. "/"]
@@ -514,7 +526,7 @@ local function resolve(cat, pe)
       return { with_mods(ev, pe.mods, pe.name) }
     end
     local attr, err = M.encode_terms(pe.terms, pmu.formats)
-    if not attr then return nil, "'" .. pe.text .. "': " .. err end
+    if not attr then return nil, "'" .. shown(pe.text) .. "': " .. err end
     local ev = {
       name = pe.name or pe.text:gsub("/[ukh:]*$", "/"), pmu = pmu.name, source = "spec", type = pmu.type,
       config = attr.config, config1 = attr.config1, config2 = attr.config2,
@@ -537,11 +549,11 @@ local function resolve(cat, pe)
   local ev = lookup(cat, name)
   if ev then return { with_mods(ev, pe.mods) } end
   if util.is_glob(name) then
-    local pat, out = util.glob_pattern(name), {}
+    local match, out = util.glob(name), {}
     for _, e in ipairs(cat.events) do
-      if e.name:match(pat) and not M.foreign(cat, e) then out[#out + 1] = with_mods(e, pe.mods) end
+      if match(e.name) and not M.foreign(cat, e) then out[#out + 1] = with_mods(e, pe.mods) end
     end
-    if #out == 0 then return nil, "no event matches '" .. name .. "' (see 'autoperf list')" end
+    if #out == 0 then return nil, "no event matches '" .. shown(name) .. "' (see 'autoperf list')" end
     return out
   end
   if pe.alt then
@@ -569,7 +581,7 @@ function M.select(cat, specs)
       end
       for _, pe in ipairs(item.events) do
         local evs, err = resolve(cat, pe)
-        if not evs then return nil, err end
+        if not evs then return nil, util.printable(err) end
         for _, ev in ipairs(evs) do
           if gid then
             -- a copy: catalog records are shared
@@ -595,15 +607,15 @@ end
 function M.filter(events, pattern, f)
   f = f or {}
   local out = {}
-  local pat = pattern and pattern ~= "" and util.is_glob(pattern) and util.glob_pattern(pattern:lower())
-  local sub = pattern and pattern ~= "" and not pat and pattern:lower()
+  local glob = pattern and pattern ~= "" and util.is_glob(pattern) and util.glob(pattern:lower())
+  local sub = pattern and pattern ~= "" and not glob and pattern:lower()
   local word = f.desc and f.desc:lower()
   for _, ev in ipairs(events) do
     local ok = true
-    if pat or sub then
+    if glob or sub then
       local function m(n)
         n = n:lower()
-        return (pat and n:match(pat)) or (sub and n:find(sub, 1, true))
+        return (glob and glob(n)) or (sub and n:find(sub, 1, true))
       end
       ok = m(ev.name)
       for _, a in ipairs(ev.aliases or {}) do ok = ok or m(a) end

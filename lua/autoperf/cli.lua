@@ -319,7 +319,7 @@ local function cmd_list(a)
     return 0
   end
   if #events == 0 then
-    errorf("no event matches%s", a.pattern and (" '" .. a.pattern .. "'") or " these filters")
+    errorf("no event matches%s", a.pattern and (" '" .. util.printable(a.pattern, 120) .. "'") or " these filters")
     for _, s in ipairs(cat.skipped) do errorf("skipped %s", s) end
     return 1
   end
