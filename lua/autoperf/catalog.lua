@@ -392,9 +392,12 @@ local function load(opts)
     for _, f in ipairs(perfmon.cache_files()) do files[#files + 1] = f end
   end
   for _, f in ipairs(files) do
-    local recs, err = perfmon.load(f, { smt = smt, sysfs = opts.sysfs })
-    if not recs then return nil, err end
     local model = perfmon_model(f:match("([^/]+)$"))
+    -- the core PMU's counters where libpfm4 knows the file's processor
+    local generic, fixed = core.pfm_model_counters(model)
+    local recs, err = perfmon.load(f, { smt = smt, sysfs = opts.sysfs,
+      counters = generic and { generic = generic, fixed = fixed } or nil })
+    if not recs then return nil, err end
     for _, r in ipairs(recs) do r.model = model end
     add(recs)
     cat.sources[#cat.sources + 1] = f
