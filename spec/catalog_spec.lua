@@ -180,3 +180,38 @@ describe("catalog of this machine", function()
     assert.equal(0, #catalog.filter(cat.events, "zz*qq"))
   end)
 end)
+
+describe("list and perf's aliases", function()
+  local T = require "spec.support"
+  local cjson = require "cjson"
+
+  it("matches a pattern against aliases: 'list cs' shows context-switches", function()
+    local out, err, code = T.autoperf("list", "cs")
+    assert.equal(0, code, err)
+    assert.matches("\ncontext%-switches%s+software", "\n" .. out:gsub("\n  ", "\n"))
+    out = assert(T.autoperf("list", "MIGRATIONS"))
+    assert.matches("cpu%-migrations", out)
+    local cat = catalog.load({ no_cache = true })
+    local names = {}
+    for _, e in ipairs(catalog.filter(cat.events, "faults")) do names[e.name] = true end
+    assert.truthy(names["page-faults"])
+    names = {}
+    for _, e in ipairs(catalog.filter(cat.events, "c?")) do names[e.name] = true end
+    assert.truthy(names["context-switches"], "a glob over aliases too")
+  end)
+
+  it("lists the aliases in --json", function()
+    local out, err, code = T.autoperf("list", "--json", "cs")
+    assert.equal(0, code, err)
+    local found
+    for _, e in ipairs(cjson.decode(out)) do
+      if e.name == "context-switches" then found = e end
+    end
+    assert.truthy(found, "context-switches listed for 'cs'")
+    assert.same({ "cs" }, found.aliases)
+    out = assert(T.autoperf("list", "--json", "cpu-cycles"))
+    for _, e in ipairs(cjson.decode(out)) do
+      if e.name == "cpu-cycles" then assert.same({ "cycles" }, e.aliases) end
+    end
+  end)
+end)

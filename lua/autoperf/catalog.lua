@@ -60,11 +60,22 @@ local function encoding(ev)
 end
 M.encoding = encoding
 
+-- perf's short names for name, sorted (nil when it has none): they are
+-- the record's aliases, so that list matches and --json shows them.
+local function perf_aliases(name)
+  local out = {}
+  for short, long in pairs(M.ALIASES) do
+    if long == name then out[#out + 1] = short end
+  end
+  table.sort(out)
+  return #out > 0 and out or nil
+end
+
 local function software()
   local out = {}
   for _, sw in ipairs(M.SOFTWARE) do
     out[#out + 1] = {
-      name = sw[1], pmu = "software", source = "kernel",
+      name = sw[1], pmu = "software", source = "kernel", aliases = perf_aliases(sw[1]),
       type = PERF_TYPE_SOFTWARE, config = sw[2], desc = sw[3],
     }
   end
@@ -196,8 +207,8 @@ local function hardware()
   local out = {}
   for _, hw in ipairs(M.HARDWARE) do
     out[#out + 1] = {
-      name = hw[1], pmu = "cpu", source = "kernel", type = 0, config = hw[2], desc = hw[3],
-      hardware = true,
+      name = hw[1], pmu = "cpu", source = "kernel", aliases = perf_aliases(hw[1]),
+      type = 0, config = hw[2], desc = hw[3], hardware = true,
     }
   end
   return out
