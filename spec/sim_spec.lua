@@ -280,3 +280,51 @@ describe("names with a chosen model", function()
     T.rmtree(dir)
   end)
 end)
+
+describe("stats, list and plan with a chosen model", function()
+  local file = DATA .. "/skylakex_core.json"
+  local env = "LIBPFM_FORCE_PMU=icl "
+
+  local function cli(args)
+    return T.sh(env .. T.quote(T.bin) .. " " .. args)
+  end
+
+  it("report the simulated file's PMU alone (no kernel software events, no host model)", function()
+    if not io.open(file) then return pending("no " .. file) end
+    local out, err, code = cli("stats --pmu sim:" .. T.quote(file))
+    assert.equal(0, code, err)
+    assert.matches("cpu %[skx%]: 470 events", out)
+    assert.is_nil(out:find("tracepoint:", 1, true), out)
+    assert.is_nil(out:find("software:", 1, true), out)
+    assert.is_nil(out:find("[icl]", 1, true), out)
+    out, err, code = cli("list --json --pmu sim:" .. T.quote(file))
+    assert.equal(0, code, err)
+    local sim = 0
+    for _, e in ipairs(cjson.decode(out)) do
+      assert.is_not.equal("icl", e.model, e.name)
+      if e.simulated then sim = sim + 1 end
+    end
+    assert.equal(470, sim)
+  end)
+
+  it("plan the chosen model's events by default, like --pmu MODEL", function()
+    if not io.open(file) then return pending("no " .. file) end
+    local out, err, code = cli("plan --pmu sim:" .. T.quote(file))
+    assert.equal(0, code, err)
+    assert.matches("^plan: 470 events in 150 runs", out)
+    out, err, code = cli("plan --csv --pmu skl")
+    assert.equal(0, code, err)
+    local n = 0
+    for line in out:gmatch("[^\n]+") do
+      local ev = line:match("^%d+,[^,]*,[^,]*,[^,]*,(.*)$")
+      if ev then
+        assert.matches("^skl::", ev)
+        n = n + 1
+      end
+    end
+    assert.is_true(n > 100, n .. " events")
+    out, err, code = cli("stats --pmu skl")
+    assert.equal(0, code, err)
+    assert.matches("^cpu %[skl%]: %d+ events", out)
+  end)
+end)
