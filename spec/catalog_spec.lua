@@ -13,6 +13,21 @@ describe("util", function()
     assert.truthy(("x%y"):match(util.glob_pattern("x%y")))
   end)
 
+  it("matches shell globs: * ? [a-z] [!x], a lone '[' as itself", function()
+    local cases = {
+      { "sched:*", "sched:sched_switch", true }, { "sched:*", "xsched:sched_switch", false },
+      { "a?b", "a.b", true }, { "a?b", "a.bc", false }, { "cpu[0-4]", "cpu3", true }, { "cpu[0-4]", "cpu7", false },
+      { "x%y", "x%y", true }, { "*", "", true }, { "?*", "", false }, { "a*b*c", "aXbYc", true },
+      { "a*b*c", "acb", false }, { "ab*ab", "ab", false }, { "ab*ab", "abab", true }, { "*ab", "aab", true },
+      { "[!a]x", "bx", true }, { "[!a]x", "ax", false }, { "[]]x", "]x", true }, { "[a-]", "-", true },
+      { "a[b", "a[b", true }, { "syscalls:sys_enter_[rw]*", "syscalls:sys_enter_write", true },
+      { "syscalls:sys_enter_[rw]*", "syscalls:sys_enter_open", false },
+    }
+    for _, c in ipairs(cases) do
+      assert.equal(c[3], util.glob(c[1])(c[2]), c[1] .. " ~ " .. c[2])
+    end
+  end)
+
   it("splits keeping empty fields", function()
     assert.same({ "a", "", "b" }, util.split("a,,b", ","))
     assert.same({ "" }, util.split("", ","))
