@@ -317,7 +317,8 @@ end
 --     for perfmon counter lists (default: the machine's); opts.no_cache:
 --     skip ~/.cache/pmu-events; opts.tracefs, opts.sysfs: roots (tests).
 -- Returns {events={...}, by_name={}, pmus={...}, pfm_pmus={...},
--- tracefs=, hardware=bool, skipped={msgs}} or nil, message.
+-- tracefs=, hardware=bool, skipped={msgs}, chosen= the model names
+-- resolve against (--pmu MODEL, sim:...) or nil} or nil, message.
 local function load(opts)
   local cat = { events = {}, by_name = {}, by_lname = {}, skipped = {}, sources = {} }
   local by_key = {}
