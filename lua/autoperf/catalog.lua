@@ -459,10 +459,11 @@ local function load(opts)
   return cat
 end
 
--- (Its messages are one printable line, whatever the files hold.)
+-- (Its messages are one printable line of sane length, whatever the
+-- options and the files hold.)
 function M.load(opts)
   local cat, err = load(opts or {})
-  if not cat then return nil, util.printable(err) end
+  if not cat then return nil, util.printable(err, 600) end
   return cat
 end
 
