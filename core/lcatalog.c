@@ -175,6 +175,20 @@ static int l_pfm_models(lua_State *L)
 	return 1;
 }
 
+/* core.pfm_model_counters(model) -> generic, fixed: the counters of
+ * libpfm4's core PMU model (present here or not) | nil, msg. */
+static int l_pfm_model_counters(lua_State *L)
+{
+	const char *model = luaL_checkstring(L, 1);
+	int generic = 0, fixed = 0;
+	int err = ap_pfm_model_counters(model, &generic, &fixed);
+	if (err)
+		return pfm_fail(L, err, model);
+	lua_pushinteger(L, generic);
+	lua_pushinteger(L, fixed);
+	return 2;
+}
+
 static const luaL_Reg funcs[] = {
 	{"tracefs_root", l_tracefs_root},
 	{"tracepoints", l_tracepoints},
@@ -182,6 +196,7 @@ static const luaL_Reg funcs[] = {
 	{"pfm_pmus", l_pfm_pmus},
 	{"pfm_events", l_pfm_events},
 	{"pfm_models", l_pfm_models},
+	{"pfm_model_counters", l_pfm_model_counters},
 	{NULL, NULL},
 };
 

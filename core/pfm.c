@@ -209,6 +209,27 @@ int ap_pfm_models(ap_pfm_name_fn fn, void *ctx)
 	return 0;
 }
 
+int ap_pfm_model_counters(const char *name, int *generic, int *fixed)
+{
+	if (!initialized) {
+		int ret = ap_pfm_init(NULL);
+		if (ret && !initialized)
+			return ret;
+	}
+	pfm_pmu_t p;
+	pfm_for_all_pmus(p)
+	{
+		pfm_pmu_info_t info = {.size = sizeof(info)};
+		if (pfm_get_pmu_info(p, &info) == PFM_SUCCESS && info.type == PFM_PMU_TYPE_CORE &&
+		    !strcmp(info.name, name)) {
+			*generic = info.num_cntrs;
+			*fixed = info.num_fixed_cntrs;
+			return 0;
+		}
+	}
+	return PFM_ERR_NOTFOUND;
+}
+
 const char *ap_pfm_strerror(int err)
 {
 	return pfm_strerror(err);

@@ -50,6 +50,12 @@ int ap_pfm_events(const char *force, ap_pfm_event_fn fn, void *ctx, int *skipped
 typedef int (*ap_pfm_name_fn)(const char *name, void *ctx);
 int ap_pfm_models(ap_pfm_name_fn fn, void *ctx);
 
+/* The counters of libpfm4's core PMU model name, present here or not
+ * (libpfm4 describes every model it supports without activating it, so
+ * the current model stays): 0, or PFM_ERR_NOTFOUND for no such core
+ * model, or another negative libpfm4 error. */
+int ap_pfm_model_counters(const char *name, int *generic, int *fixed);
+
 const char *ap_pfm_strerror(int err);
 
 #endif

@@ -13,6 +13,21 @@ describe("util", function()
     assert.truthy(("x%y"):match(util.glob_pattern("x%y")))
   end)
 
+  it("matches shell globs: * ? [a-z] [!x], a lone '[' as itself", function()
+    local cases = {
+      { "sched:*", "sched:sched_switch", true }, { "sched:*", "xsched:sched_switch", false },
+      { "a?b", "a.b", true }, { "a?b", "a.bc", false }, { "cpu[0-4]", "cpu3", true }, { "cpu[0-4]", "cpu7", false },
+      { "x%y", "x%y", true }, { "*", "", true }, { "?*", "", false }, { "a*b*c", "aXbYc", true },
+      { "a*b*c", "acb", false }, { "ab*ab", "ab", false }, { "ab*ab", "abab", true }, { "*ab", "aab", true },
+      { "[!a]x", "bx", true }, { "[!a]x", "ax", false }, { "[]]x", "]x", true }, { "[a-]", "-", true },
+      { "a[b", "a[b", true }, { "syscalls:sys_enter_[rw]*", "syscalls:sys_enter_write", true },
+      { "syscalls:sys_enter_[rw]*", "syscalls:sys_enter_open", false },
+    }
+    for _, c in ipairs(cases) do
+      assert.equal(c[3], util.glob(c[1])(c[2]), c[1] .. " ~ " .. c[2])
+    end
+  end)
+
   it("splits keeping empty fields", function()
     assert.same({ "a", "", "b" }, util.split("a,,b", ","))
     assert.same({ "" }, util.split("", ","))
@@ -178,5 +193,40 @@ describe("catalog of this machine", function()
     for _, e in ipairs(evs) do names[e.name] = true end
     assert.truthy(names["task-clock"] and names["cpu-clock"])
     assert.equal(0, #catalog.filter(cat.events, "zz*qq"))
+  end)
+end)
+
+describe("list and perf's aliases", function()
+  local T = require "spec.support"
+  local cjson = require "cjson"
+
+  it("matches a pattern against aliases: 'list cs' shows context-switches", function()
+    local out, err, code = T.autoperf("list", "cs")
+    assert.equal(0, code, err)
+    assert.matches("\ncontext%-switches%s+software", "\n" .. out:gsub("\n  ", "\n"))
+    out = assert(T.autoperf("list", "MIGRATIONS"))
+    assert.matches("cpu%-migrations", out)
+    local cat = catalog.load({ no_cache = true })
+    local names = {}
+    for _, e in ipairs(catalog.filter(cat.events, "faults")) do names[e.name] = true end
+    assert.truthy(names["page-faults"])
+    names = {}
+    for _, e in ipairs(catalog.filter(cat.events, "c?")) do names[e.name] = true end
+    assert.truthy(names["context-switches"], "a glob over aliases too")
+  end)
+
+  it("lists the aliases in --json", function()
+    local out, err, code = T.autoperf("list", "--json", "cs")
+    assert.equal(0, code, err)
+    local found
+    for _, e in ipairs(cjson.decode(out)) do
+      if e.name == "context-switches" then found = e end
+    end
+    assert.truthy(found, "context-switches listed for 'cs'")
+    assert.same({ "cs" }, found.aliases)
+    out = assert(T.autoperf("list", "--json", "cpu-cycles"))
+    for _, e in ipairs(cjson.decode(out)) do
+      if e.name == "cpu-cycles" then assert.same({ "cycles" }, e.aliases) end
+    end
   end)
 end)

@@ -228,3 +228,121 @@ describe("event spec resolution", function()
     assert.matches("bad event spec", e4)
   end)
 end)
+
+-- Specs as an attacker or a stray paste writes them: every answer is one
+-- printable line, in time linear in the input. The CLI runs under a
+-- generous timeout only so that a regression fails instead of hanging
+-- the suite (the old matcher took 40 s for a 4000-byte name and
+-- backtracked exponentially on many stars).
+describe("hostile event specs", function()
+  local T = require "spec.support"
+  local cjson = require "cjson"
+  local util = require "autoperf.util"
+
+  local function cli(...)
+    local parts = { "timeout 60", T.quote(T.bin) }
+    for _, a in ipairs({ ... }) do parts[#parts + 1] = T.quote(a) end
+    return T.sh(table.concat(parts, " "))
+  end
+
+  -- A perfmon file of n events with long names of repeated letters.
+  local function long_names(dir, n, len)
+    local evs = {}
+    for i = 1, n do
+      evs[i] = { EventName = string.rep("A", len) .. "_" .. i, EventCode = "0x3c", UMask = "0x00", Counter = "0,1,2,3" }
+    end
+    local path = dir .. "/long_core.json"
+    local f = assert(io.open(path, "w"))
+    f:write(cjson.encode({ Events = evs }))
+    f:close()
+    return path
+  end
+
+  local function one_line(s)
+    assert.equal(1, select(2, s:gsub("\n", "")), s)
+    assert.is_nil(s:find("[^\n\32-\126]"), "a raw control character in: " .. s)
+  end
+
+  it("matches globs without backtracking: many stars against long names", function()
+    local m = util.glob("*a*a*a*a*a*a*a*a*b")
+    assert.is_false(m(string.rep("a", 4000)))
+    assert.is_true(m(string.rep("a", 4000) .. "b"))
+    assert.is_false(util.glob(string.rep("*a", 2000) .. "*b")(string.rep("a", 4000)))
+    local dir = T.tmpdir()
+    local file = long_names(dir, 200, 300)
+    local _, err, code = cli("list", "--events-json", file, "*a*a*a*a*a*a*a*a*b")
+    assert.equal(1, code, err)
+    assert.matches("no event matches '%*a%*a%*a%*a%*a%*a%*a%*a%*b'", err)
+    _, err, code = cli("plan", "--events-json", file, "-e", "*A*A*A*A*A*A*A*A*B")
+    assert.equal(2, code, err)
+    assert.matches("no event matches", err)
+    one_line(err)
+    local out
+    out, err, code = cli("plan", "--csv", "--events-json", file, "-e", "*A*A*A*A*A*A*A*A*_1?")
+    assert.equal(0, code, err)
+    assert.equal(10, select(2, out:gsub("\n", "")) - 1) -- _10 .. _19
+    T.rmtree(dir)
+  end)
+
+  it("answers a 4000-character name with one line, cut short, and no far-fetched suggestions", function()
+    local name = string.rep("q", 4000)
+    local _, err, code = cli("plan", "-e", name)
+    assert.equal(2, code, err)
+    assert.matches("unknown event 'q+%.%.%. %(4000 bytes%)'", err)
+    assert.is_nil(err:find("did you mean", 1, true))
+    assert.is_true(#err < 400, #err .. " bytes")
+    one_line(err)
+    _, err, code = cli("list", "--pmu", name .. "\27")
+    assert.equal(1, code, err)
+    assert.matches("knows no PMU model 'q+", err)
+    assert.is_true(#err < 1000, #err .. " bytes")
+    one_line(err)
+    -- against names as long as it
+    local dir = T.tmpdir()
+    local file = long_names(dir, 50, 3990)
+    _, err, code = cli("plan", "--events-json", file, "-e", string.rep("A", 3990) .. "_7x")
+    assert.equal(2, code, err)
+    assert.matches("did you mean A+%.%.%. %(3992 bytes%)", err)
+    assert.is_true(#err < 1000, #err .. " bytes") -- three suggestions, each cut short
+    one_line(err)
+    T.rmtree(dir)
+  end)
+
+  it("bounds 'did you mean' to a few edits, computed in a band", function()
+    assert.equal(3, util.distance("kitten", "sitting"))
+    assert.equal(3, util.distance("kitten", "sitting", 3))
+    assert.is_nil(util.distance("kitten", "sitting", 2))
+    assert.is_nil(util.distance(string.rep("a", 4000), "a", 10))
+    assert.equal(1, util.distance(string.rep("a", 4000), string.rep("a", 3999) .. "b", 10))
+    assert.same({ "task-clock" }, util.closest("task-clok", { "task-clock", "page-faults" }, 3))
+    assert.same({}, util.closest(string.rep("x", 30), { string.rep("y", 30) }, 3))
+  end)
+
+  it("escapes control characters in every message", function()
+    local esc = "\27[2J\7"
+    local _, err, code = cli("plan", "-e", "x" .. esc .. "y")
+    assert.equal(2, code)
+    assert.matches("\\x1b%[2J\\x07", err)
+    one_line(err)
+    _, err = cli("list", esc)
+    assert.matches("no event matches '\\x1b%[2J\\x07'", err)
+    one_line(err)
+    _, err = cli("plan", "-e", "cpu/event=0x3c/" .. esc)
+    assert.matches("\\x1b", err)
+    one_line(err)
+    -- names from a file: a suggestion carries the file's bytes escaped
+    local dir = T.tmpdir()
+    local path = dir .. "/esc_core.json"
+    local f = assert(io.open(path, "w"))
+    f:write(cjson.encode({ Events = { { EventName = "BAD\27NAME", EventCode = "0x3c", Counter = "0" } } }))
+    f:close()
+    _, err = cli("plan", "--events-json", path, "-e", "BAD_NAME")
+    assert.matches("unknown event 'BAD_NAME'", err)
+    assert.matches("did you mean BAD\\x1bNAME", err)
+    one_line(err)
+    local evs, serr = catalog.select({ events = {}, by_name = {}, by_lname = {} }, { "a\0b" })
+    assert.is_nil(evs)
+    assert.matches("\\x00", serr)
+    T.rmtree(dir)
+  end)
+end)

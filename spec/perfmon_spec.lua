@@ -123,3 +123,114 @@ describe("perfmon JSON", function()
     T.rmtree(dir)
   end)
 end)
+
+-- Files as a fuzzer (or a broken download) writes them: one line naming
+-- the file, the event and the field; no traceback; bounded memory.
+describe("perfmon JSON from hostile files", function()
+  local catalog = require "autoperf.catalog"
+
+  local function write(dir, base, events)
+    local path = dir .. "/" .. base
+    local f = assert(io.open(path, "w"))
+    f:write(type(events) == "string" and events or cjson.encode({ Events = events }))
+    f:close()
+    return path
+  end
+
+  local function ev(extra)
+    local e = { EventName = "EV.ONE", EventCode = "0x3c", UMask = "0x01", Counter = "0,1,2,3" }
+    for k, v in pairs(extra) do e[k] = v end
+    return e
+  end
+
+  local function refused(dir, extra, pattern, smt)
+    local path = write(dir, "hostile.json", { ev({ EventName = "EV.ZERO" }), ev(extra) })
+    local r, err = perfmon.load(path, { smt = smt ~= false })
+    assert.is_nil(r, pattern)
+    assert.matches("hostile%.json: event 2 %(EV%.ONE%)", err)
+    assert.matches(pattern, err)
+    assert.is_nil(err:find("[^\32-\126]"), err)
+    return err
+  end
+
+  it("refuses counter lists beyond the PMU's counters, without building them", function()
+    local dir = T.tmpdir()
+    refused(dir, { Counter = "0-20000000" }, "Counter: generic counter 20000000 in '0%-20000000' is beyond the PMU's 32")
+    refused(dir, { Counter = "0,1,99999999999999999999" }, "Counter: generic counter 9+ .* beyond")
+    refused(dir, { Counter = "Fixed counter 40" }, "Counter: fixed counter 40 .* beyond the PMU's 32")
+    refused(dir, { Counter = "3-1" }, "Counter: bad counter range '3%-1'")
+    refused(dir, { Counter = "0,one" }, "Counter: bad counter list")
+    refused(dir, { CounterHTOff = "0-64", Counter = "0" }, "CounterHTOff: generic counter 64", false)
+    -- the PMU's own count where libpfm4 knows the processor (skx: 8 generic, 3 fixed)
+    local path = write(dir, "skylakex_core.json", { ev({ Counter = "0,1,2,3,4,5,6,7,8" }) })
+    local cat, err = catalog.load({ events_json = { path }, no_cache = true, smt = true })
+    assert.is_nil(cat)
+    assert.matches("skylakex_core%.json: event 1 %(EV%.ONE%): Counter: generic counter 8 .* beyond the PMU's 8", err)
+    path = write(dir, "skylakex_core.json", { ev({ Counter = "Fixed counter 3" }) })
+    _, err = catalog.load({ events_json = { path }, no_cache = true, smt = true })
+    assert.matches("Counter: fixed counter 3 .* beyond the PMU's 3", err)
+    path = write(dir, "skylakex_core.json", { ev({ Counter = "0-7" }), ev({ Counter = "Fixed counter 2" }) })
+    assert.truthy(catalog.load({ events_json = { path }, no_cache = true, smt = true }))
+    T.rmtree(dir)
+  end)
+
+  it("names the field of a wrong type or value", function()
+    local dir = T.tmpdir()
+    refused(dir, { EventCode = "0x100" }, "EventCode: 0x100 is out of range %(0%-0xff%)")
+    refused(dir, { EventCode = "0x1" .. string.rep("0", 40) }, "EventCode: '0x10+.*' is not an integer")
+    refused(dir, { EventCode = 1e300 }, "EventCode: expected an integer")
+    refused(dir, { EventCode = { 60 } }, "EventCode: expected a number or a string, not an array")
+    refused(dir, { EventCode = cjson.null }, "EventCode: missing")
+    refused(dir, { UMask = true }, "UMask: expected a number or a string, not a boolean")
+    refused(dir, { UMask = "0x3c, 0x1ff" }, "UMask: 0x1ff is out of range")
+    refused(dir, { CounterMask = -1 }, "CounterMask: %-1 is out of range")
+    refused(dir, { Invert = "2" }, "Invert: 2 is out of range %(0%-0x1%)")
+    refused(dir, { Counter = 3 }, "Counter: expected a string, not a number")
+    refused(dir, { BriefDescription = 5 }, "BriefDescription: expected a string, not a number")
+    refused(dir, { Unit = { "iMC" } }, "Unit: expected a string, not an array")
+    refused(dir, { Unit = {} }, "Unit: expected a string, not an empty array or object")
+    refused(dir, { MSRIndex = "0x1a6,bogus" }, "MSRIndex: 'bogus' is not an integer")
+    refused(dir, { Errata = { x = 1 } }, "Errata: expected a string, not an object")
+    local path = write(dir, "names.json", { ev({ EventName = 42 }) })
+    local _, err = perfmon.load(path)
+    assert.matches("names%.json: event 1: EventName: expected a string, not a number", err)
+    path = write(dir, "names.json", { ev({ EventName = "BAD\27[2J", EventCode = "x" }) })
+    _, err = perfmon.load(path)
+    assert.matches("event 1 %(BAD\\x1b%[2J%): EventCode: 'x' is not an integer", err)
+    -- numbers where Intel writes numeric strings are the same values
+    path = write(dir, "numbers.json", { ev({ EventCode = 60, UMask = 1, CounterMask = 2 }) })
+    local recs = assert(perfmon.load(path))
+    assert.equal(0x3c | 0x100 | (2 << 24), recs[1].config)
+    T.rmtree(dir)
+  end)
+
+  it("gives the CLI one line and exit 1, never a traceback", function()
+    -- 4 GB of address space is plenty (AddressSanitizer reserves terabytes)
+    local limit = os.getenv("ASAN_OPTIONS") and "" or "ulimit -v 4000000; "
+    local dir = T.tmpdir()
+    local path = write(dir, "hostile.json", { ev({ Unit = { 1, 2 } }) })
+    local _, err, code = T.sh(limit .. "timeout 60 " .. T.quote(T.bin) .. " list --events-json "
+      .. T.quote(path))
+    assert.equal(1, code, err)
+    assert.equal("autoperf: " .. path .. ": event 1 (EV.ONE): Unit: expected a string, not an array\n", err)
+    path = write(dir, "big.json", { ev({ Counter = "0-20000000" }) })
+    _, err, code = T.sh(limit .. "timeout 60 " .. T.quote(T.bin) .. " stats --events-json "
+      .. T.quote(path))
+    assert.equal(1, code, err)
+    assert.matches("^autoperf: [^\n]*big%.json: event 1 %(EV%.ONE%): Counter: generic counter 20000000 [^\n]*\n$", err)
+    T.rmtree(dir)
+  end)
+end)
+
+describe("perfmon JSON within libpfm4's counters", function()
+  it("accepts every Intel file with HT on and off", function()
+    local catalog = require "autoperf.catalog"
+    if #files() == 0 then return pending("no " .. DATA .. " here") end
+    for _, f in ipairs(files()) do
+      for _, smt in ipairs({ true, false }) do
+        local cat, err = catalog.load({ events_json = { f }, no_cache = true, smt = smt })
+        assert.truthy(cat, err)
+      end
+    end
+  end)
+end)

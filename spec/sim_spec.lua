@@ -210,3 +210,122 @@ describe("profile --pmu sim:FILE", function()
     T.rmtree(dir)
   end)
 end)
+
+-- A small perfmon event file named like Intel's (the name gives the
+-- model: skylakex -> skx, icelake -> icl).
+local function perfmon_file(dir, base, events)
+  local evs = {}
+  for i, e in ipairs(events) do
+    evs[i] = { EventName = e[1], EventCode = e[2], UMask = e[3] or "0x00", Counter = e[4] or "0,1,2,3",
+               BriefDescription = e[1] .. " (fixture)" }
+  end
+  local path = dir .. "/" .. base
+  local f = assert(io.open(path, "w"))
+  f:write(cjson.encode({ Events = evs }))
+  f:close()
+  return path
+end
+
+describe("names with a chosen model", function()
+  local catalog = require "autoperf.catalog"
+  local CLASH = { { "BR_INST_RETIRED.ALL_BRANCHES", "0xC4" }, { "INST_RETIRED.ANY_P", "0xC0" } }
+
+  it("resolve against the simulated file's model, never the host's libpfm4 model (an Intel host: icl)", function()
+    local dir = T.tmpdir()
+    local file = perfmon_file(dir, "skylakex_core.json", CLASH)
+    local env = "LIBPFM_FORCE_PMU=icl "
+    local out, err, code = T.sh(env .. T.quote(T.bin) .. " plan --csv --pmu sim:" .. T.quote(file)
+      .. " -e BR_INST_RETIRED.ALL_BRANCHES,inst_retired.any_p")
+    assert.equal(0, code, err)
+    local names = {}
+    for line in out:gmatch("[^\n]+") do
+      local n = line:match("^%d+,[^,]*,[^,]*,[^,]*,(.*)$")
+      if n then names[#names + 1] = n end
+    end
+    table.sort(names)
+    assert.same({ "BR_INST_RETIRED.ALL_BRANCHES", "INST_RETIRED.ANY_P" }, names)
+    -- the host's model is not part of a simulated machine
+    out, err, code = T.sh(env .. T.quote(T.bin) .. " list --json --pmu sim:" .. T.quote(file) .. " INST_RETIRED.ANY_P")
+    assert.equal(0, code, err)
+    local listed = cjson.decode(out)
+    assert.equal(1, #listed)
+    assert.is_true(listed[1].simulated)
+    -- a forced libpfm4 model replaces the host's too
+    out, err, code = T.sh(env .. T.quote(T.bin) .. " plan --csv --pmu skl -e INST_RETIRED.ANY_P")
+    assert.equal(0, code, err)
+    assert.matches(",skl::[%w_:]+\n", out)
+    T.rmtree(dir)
+  end)
+
+  it("prefer the chosen model's events to another model's file in names, globs and 'all'", function()
+    local dir = T.tmpdir()
+    local skx = perfmon_file(dir, "skylakex_core.json", CLASH)
+    -- another processor's file with the same names, read first
+    local icl = perfmon_file(dir, "icelake_core.json", { { "BR_INST_RETIRED.ALL_BRANCHES", "0xC4", "0x01" },
+      { "INST_RETIRED.ANY_P", "0xC0", "0x01" }, { "ICL_ONLY.THING", "0x11" } })
+    local cat = assert(catalog.load({ pmu = "sim:" .. skx, events_json = { icl }, no_cache = true }))
+    local evs = assert(catalog.select(cat, { "BR_INST_RETIRED.ALL_BRANCHES", "inst_retired.any_p" }))
+    for _, e in ipairs(evs) do
+      assert.equal("skylakex_core.json", e.file, e.name)
+      assert.is_true(e.simulated)
+    end
+    evs = assert(catalog.select(cat, { "*_RETIRED.*" }))
+    assert.equal(2, #evs)
+    for _, e in ipairs(evs) do assert.equal("skylakex_core.json", e.file, e.name) end
+    for _, e in ipairs(assert(catalog.select(cat, { "all" }))) do
+      assert.is_not.equal("icelake_core.json", e.file, e.name)
+    end
+    -- a name only the other file has still resolves, to that file's event
+    evs = assert(catalog.select(cat, { "ICL_ONLY.THING" }))
+    assert.equal("icelake_core.json", evs[1].file)
+    T.rmtree(dir)
+  end)
+end)
+
+describe("stats, list and plan with a chosen model", function()
+  local file = DATA .. "/skylakex_core.json"
+  local env = "LIBPFM_FORCE_PMU=icl "
+
+  local function cli(args)
+    return T.sh(env .. T.quote(T.bin) .. " " .. args)
+  end
+
+  it("report the simulated file's PMU alone (no kernel software events, no host model)", function()
+    if not io.open(file) then return pending("no " .. file) end
+    local out, err, code = cli("stats --pmu sim:" .. T.quote(file))
+    assert.equal(0, code, err)
+    assert.matches("cpu %[skx%]: 470 events", out)
+    assert.is_nil(out:find("tracepoint:", 1, true), out)
+    assert.is_nil(out:find("software:", 1, true), out)
+    assert.is_nil(out:find("[icl]", 1, true), out)
+    out, err, code = cli("list --json --pmu sim:" .. T.quote(file))
+    assert.equal(0, code, err)
+    local sim = 0
+    for _, e in ipairs(cjson.decode(out)) do
+      assert.is_not.equal("icl", e.model, e.name)
+      if e.simulated then sim = sim + 1 end
+    end
+    assert.equal(470, sim)
+  end)
+
+  it("plan the chosen model's events by default, like --pmu MODEL", function()
+    if not io.open(file) then return pending("no " .. file) end
+    local out, err, code = cli("plan --pmu sim:" .. T.quote(file))
+    assert.equal(0, code, err)
+    assert.matches("^plan: 470 events in 150 runs", out)
+    out, err, code = cli("plan --csv --pmu skl")
+    assert.equal(0, code, err)
+    local n = 0
+    for line in out:gmatch("[^\n]+") do
+      local ev = line:match("^%d+,[^,]*,[^,]*,[^,]*,(.*)$")
+      if ev then
+        assert.matches("^skl::", ev)
+        n = n + 1
+      end
+    end
+    assert.is_true(n > 100, n .. " events")
+    out, err, code = cli("stats --pmu skl")
+    assert.equal(0, code, err)
+    assert.matches("^cpu %[skl%]: %d+ events", out)
+  end)
+end)

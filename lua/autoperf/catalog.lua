@@ -60,11 +60,22 @@ local function encoding(ev)
 end
 M.encoding = encoding
 
+-- perf's short names for name, sorted (nil when it has none): they are
+-- the record's aliases, so that list matches and --json shows them.
+local function perf_aliases(name)
+  local out = {}
+  for short, long in pairs(M.ALIASES) do
+    if long == name then out[#out + 1] = short end
+  end
+  table.sort(out)
+  return #out > 0 and out or nil
+end
+
 local function software()
   local out = {}
   for _, sw in ipairs(M.SOFTWARE) do
     out[#out + 1] = {
-      name = sw[1], pmu = "software", source = "kernel",
+      name = sw[1], pmu = "software", source = "kernel", aliases = perf_aliases(sw[1]),
       type = PERF_TYPE_SOFTWARE, config = sw[2], desc = sw[3],
     }
   end
@@ -196,8 +207,8 @@ local function hardware()
   local out = {}
   for _, hw in ipairs(M.HARDWARE) do
     out[#out + 1] = {
-      name = hw[1], pmu = "cpu", source = "kernel", type = 0, config = hw[2], desc = hw[3],
-      hardware = true,
+      name = hw[1], pmu = "cpu", source = "kernel", aliases = perf_aliases(hw[1]),
+      type = 0, config = hw[2], desc = hw[3], hardware = true,
     }
   end
   return out
@@ -288,6 +299,13 @@ local function merge(ev, rec)
   ev.aliases = uniq
 end
 
+-- Is ev another model's than the one chosen (--pmu MODEL, sim:...)?
+-- Such events are left out of globs and "all", and take a name only
+-- where the chosen model and the kernel have none of that name.
+function M.foreign(cat, ev)
+  return cat.chosen ~= nil and ev.model ~= nil and ev.model ~= cat.chosen
+end
+
 -- Is there a hardware PMU in this kernel? (generic cycles open on us)
 function M.hardware_present()
   return core.probe({ type = 0, config = 0 }) == true
@@ -299,9 +317,9 @@ end
 --     for perfmon counter lists (default: the machine's); opts.no_cache:
 --     skip ~/.cache/pmu-events; opts.tracefs, opts.sysfs: roots (tests).
 -- Returns {events={...}, by_name={}, pmus={...}, pfm_pmus={...},
--- tracefs=, hardware=bool, skipped={msgs}} or nil, message.
-function M.load(opts)
-  opts = opts or {}
+-- tracefs=, hardware=bool, skipped={msgs}, chosen= the model names
+-- resolve against (--pmu MODEL, sim:...) or nil} or nil, message.
+local function load(opts)
   local cat = { events = {}, by_name = {}, by_lname = {}, skipped = {}, sources = {} }
   local by_key = {}
   cat.hardware = opts.hardware
@@ -364,28 +382,36 @@ function M.load(opts)
   cat.pmus = M.sysfs_pmus(opts.sysfs)
   for _, pmu in ipairs(cat.pmus) do add(pmu.events) end
 
-  -- Hardware sources.
-  local pfm_pmus, perr = core.pfm_pmus(force)
-  if not pfm_pmus then
-    local near = force and util.closest(force, core.pfm_models() or {}, 3) or {}
-    if #near > 0 then perr = perr .. " (did you mean " .. table.concat(near, ", ") .. "?)" end
-    return nil, perr
+  -- Hardware sources. A simulated perfmon file is the machine's PMU:
+  -- the host's libpfm4 model (another processor) stays out, as a forced
+  -- model replaces it.
+  cat.pfm_pmus = {}
+  if not (cat.sim and not force) then
+    local pfm_pmus, perr = core.pfm_pmus(force)
+    if not pfm_pmus then
+      local near = force and util.closest(force, core.pfm_models() or {}, 3) or {}
+      if #near > 0 then perr = perr .. " (did you mean " .. table.concat(near, ", ") .. "?)" end
+      return nil, perr
+    end
+    cat.pfm_pmus = pfm_pmus
+    local pfm, skipped = libpfm(force)
+    if not pfm then return nil, skipped end
+    if skipped and skipped > 0 then
+      cat.skipped[#cat.skipped + 1] = string.format("libpfm4: %d configurations it cannot encode", skipped)
+    end
+    add(pfm)
   end
-  cat.pfm_pmus = pfm_pmus
-  local pfm, skipped = libpfm(force)
-  if not pfm then return nil, skipped end
-  if skipped and skipped > 0 then
-    cat.skipped[#cat.skipped + 1] = string.format("libpfm4: %d configurations it cannot encode", skipped)
-  end
-  add(pfm)
   local files = events_json
   if not opts.no_cache then
     for _, f in ipairs(perfmon.cache_files()) do files[#files + 1] = f end
   end
   for _, f in ipairs(files) do
-    local recs, err = perfmon.load(f, { smt = smt, sysfs = opts.sysfs })
-    if not recs then return nil, err end
     local model = perfmon_model(f:match("([^/]+)$"))
+    -- the core PMU's counters where libpfm4 knows the file's processor
+    local generic, fixed = core.pfm_model_counters(model)
+    local recs, err = perfmon.load(f, { smt = smt, sysfs = opts.sysfs,
+      counters = generic and { generic = generic, fixed = fixed } or nil })
+    if not recs then return nil, err end
     for _, r in ipairs(recs) do r.model = model end
     add(recs)
     cat.sources[#cat.sources + 1] = f
@@ -413,7 +439,11 @@ function M.load(opts)
       ev.available = true
     end
   end
-  for _, ev in ipairs(cat.events) do
+  -- Names: with a chosen model (--pmu MODEL, sim:...), its events and
+  -- the kernel's claim them before any other model's (a perfmon cache
+  -- file of another processor), whatever the order of the sources.
+  cat.chosen = cat.sim and cat.sim.model or force
+  local function index(ev)
     local function name(n)
       if not cat.by_name[n] then cat.by_name[n] = ev end
       local l = n:lower()
@@ -422,6 +452,20 @@ function M.load(opts)
     name(ev.name)
     for _, a in ipairs(ev.aliases or {}) do name(a) end
   end
+  for _, ev in ipairs(cat.events) do
+    if not M.foreign(cat, ev) then index(ev) end
+  end
+  for _, ev in ipairs(cat.events) do
+    if M.foreign(cat, ev) then index(ev) end
+  end
+  return cat
+end
+
+-- (Its messages are one printable line of sane length, whatever the
+-- options and the files hold.)
+function M.load(opts)
+  local cat, err = load(opts or {})
+  if not cat then return nil, util.printable(err, 600) end
   return cat
 end
 
@@ -461,11 +505,17 @@ local function with_mods(ev, mods, display)
   return copy
 end
 
+-- A name the user gave, for a message: printable and of sane length.
+local function shown(s)
+  return util.printable(s, 120)
+end
+
 local function unknown(cat, name)
   local names = {}
   for _, e in ipairs(cat.events) do names[#names + 1] = e.name end
   local near = util.closest(name, names, 3)
-  local msg = "unknown event '" .. name .. "'"
+  local msg = "unknown event '" .. shown(name) .. "'"
+  for i, n in ipairs(near) do near[i] = shown(n) end
   if #near > 0 then msg = msg .. " (did you mean " .. table.concat(near, ", ") .. "?)" end
   if name:find(":", 1, true) and not cat.tracefs then
     msg = msg .. "; tracefs is not mounted, so no tracepoint is known"
@@ -486,7 +536,7 @@ local function resolve(cat, pe)
   if pe.kind == "pmu" then
     local pmu = pmu_by_name(cat, pe.pmu)
     if not pmu then
-      return nil, "'" .. pe.text .. "': no PMU named '" .. pe.pmu .. "' in " .. M.SYSFS_PMUS
+      return nil, "'" .. shown(pe.text) .. "': no PMU named '" .. shown(pe.pmu) .. "' in " .. M.SYSFS_PMUS
     end
     if #pe.terms == 1 and pe.terms[1][2] == nil and not pmu.formats[pe.terms[1][1]] then
       local ev = cat.by_name[pe.pmu .. "/" .. pe.terms[1][1] .. "/"]
@@ -494,7 +544,7 @@ local function resolve(cat, pe)
       return { with_mods(ev, pe.mods, pe.name) }
     end
     local attr, err = M.encode_terms(pe.terms, pmu.formats)
-    if not attr then return nil, "'" .. pe.text .. "': " .. err end
+    if not attr then return nil, "'" .. shown(pe.text) .. "': " .. err end
     local ev = {
       name = pe.name or pe.text:gsub("/[ukh:]*$", "/"), pmu = pmu.name, source = "spec", type = pmu.type,
       config = attr.config, config1 = attr.config1, config2 = attr.config2,
@@ -510,18 +560,18 @@ local function resolve(cat, pe)
   if name == "all" then
     local out = {}
     for _, ev in ipairs(cat.events) do
-      if ev.available then out[#out + 1] = with_mods(ev, pe.mods) end
+      if ev.available and not M.foreign(cat, ev) then out[#out + 1] = with_mods(ev, pe.mods) end
     end
     return out
   end
   local ev = lookup(cat, name)
   if ev then return { with_mods(ev, pe.mods) } end
   if util.is_glob(name) then
-    local pat, out = util.glob_pattern(name), {}
+    local match, out = util.glob(name), {}
     for _, e in ipairs(cat.events) do
-      if e.name:match(pat) then out[#out + 1] = with_mods(e, pe.mods) end
+      if match(e.name) and not M.foreign(cat, e) then out[#out + 1] = with_mods(e, pe.mods) end
     end
-    if #out == 0 then return nil, "no event matches '" .. name .. "' (see 'autoperf list')" end
+    if #out == 0 then return nil, "no event matches '" .. shown(name) .. "' (see 'autoperf list')" end
     return out
   end
   if pe.alt then
@@ -549,7 +599,7 @@ function M.select(cat, specs)
       end
       for _, pe in ipairs(item.events) do
         local evs, err = resolve(cat, pe)
-        if not evs then return nil, err end
+        if not evs then return nil, util.printable(err) end
         for _, ev in ipairs(evs) do
           if gid then
             -- a copy: catalog records are shared
@@ -575,15 +625,15 @@ end
 function M.filter(events, pattern, f)
   f = f or {}
   local out = {}
-  local pat = pattern and pattern ~= "" and util.is_glob(pattern) and util.glob_pattern(pattern:lower())
-  local sub = pattern and pattern ~= "" and not pat and pattern:lower()
+  local glob = pattern and pattern ~= "" and util.is_glob(pattern) and util.glob(pattern:lower())
+  local sub = pattern and pattern ~= "" and not glob and pattern:lower()
   local word = f.desc and f.desc:lower()
   for _, ev in ipairs(events) do
     local ok = true
-    if pat or sub then
+    if glob or sub then
       local function m(n)
         n = n:lower()
-        return (pat and n:match(pat)) or (sub and n:find(sub, 1, true))
+        return (glob and glob(n)) or (sub and n:find(sub, 1, true))
       end
       ok = m(ev.name)
       for _, a in ipairs(ev.aliases or {}) do ok = ok or m(a) end

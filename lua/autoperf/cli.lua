@@ -319,7 +319,7 @@ local function cmd_list(a)
     return 0
   end
   if #events == 0 then
-    errorf("no event matches%s", a.pattern and (" '" .. a.pattern .. "'") or " these filters")
+    errorf("no event matches%s", a.pattern and (" '" .. util.printable(a.pattern, 120) .. "'") or " these filters")
     for _, s in ipairs(cat.skipped) do errorf("skipped %s", s) end
     return 1
   end
@@ -349,16 +349,17 @@ local function cmd_list(a)
 end
 
 -- The event specs of -e; by default all events measurable here, or, when
--- --events-json or a forced --pmu model is given, those events.
+-- --events-json or a chosen --pmu model (MODEL, sim:MODEL, sim:FILE) is
+-- given, those events.
 local function event_specs(a, cat)
   local specs = {}
   for _, e in ipairs(a.event or {}) do specs[#specs + 1] = e end
   if #specs > 0 then return catalog.select(cat, specs) end
-  if (a.events_json and #a.events_json > 0) or cat.model then
+  if (a.events_json and #a.events_json > 0) or cat.chosen then
     local out = {}
     for _, ev in ipairs(cat.events) do
       local from_file = ev.source == "perfmon"
-      local from_model = cat.model and ev.model == cat.model
+      local from_model = cat.chosen and ev.model == cat.chosen
       if from_file or from_model then out[#out + 1] = ev end
     end
     return out
@@ -474,8 +475,8 @@ local function cmd_stats(a)
   if not cat then errorf("%s", err) return 1 end
   local events = catalog.filter(cat.events, nil, { pmu = a.pmu and not a.pmu:match("^sim:") and a.pmu or nil })
   -- Kernel software events and tracepoints need no counters: leave them
-  -- out unless asked for by --pmu.
-  if not a.pmu then
+  -- out unless asked for by --pmu (a simulated PMU asks for its own).
+  if not a.pmu or cat.sim then
     local hw = {}
     for _, ev in ipairs(events) do
       if ev.hardware or ev.source == "perfmon" then hw[#hw + 1] = ev end

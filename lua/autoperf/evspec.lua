@@ -10,6 +10,8 @@
 --
 -- parse() turns a string into items without knowing the machine; the
 -- catalog resolves them. Errors are one line naming the culprit.
+local util = require "autoperf.util"
+
 local M = {}
 
 -- Modifiers autoperf honours: which privilege levels are counted.
@@ -18,8 +20,11 @@ M.MODIFIERS = { u = true, k = true, h = true }
 -- virtualization contexts autoperf does not model).
 local PERF_MODIFIERS = "ukhHGpPSDIWeb"
 
+-- One printable line of sane length, whatever the spec holds (terminal
+-- escapes, 4000 bytes).
 local function err(spec, pos, msg)
-  return nil, string.format("bad event spec '%s' at %d: %s", spec, pos, msg)
+  return nil, string.format("bad event spec '%s' at %d: %s", util.printable(spec, 120), pos,
+    util.printable(msg, 200))
 end
 
 -- Splits at commas that are not inside {} or //.

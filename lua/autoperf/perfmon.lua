@@ -16,54 +16,128 @@ M.SHARED = {
   [0x3f7] = "frontend",                     -- PEBS_FRONTEND
 }
 
-local function num(v)
-  if v == nil or v == cjson.null then return nil end
-  if type(v) == "number" then return math.tointeger(v) end
-  v = util.trim(tostring(v))
-  if v == "" or v == "null" or v == "NA" or v == "N/A" then return nil end
-  return math.tointeger(tonumber(v))
+-- Counter indices beyond what the planner and the simulator represent
+-- (generic counters in bits 0-31 of a mask, fixed ones above) are no PMU.
+M.MAX_COUNTERS = core.FIXED_SHIFT
+
+-- A field that is not what Intel's files hold: raised inside convert()
+-- as a table, turned into one line naming file, event and field.
+local function bad(field, why)
+  error({ field = field, why = why }, 0)
 end
 
-local function flag(v)
-  return num(v) == 1
-end
-
--- "0,1,2,3" -> {generic={0,1,2,3}}; "Fixed counter 1" -> {fixed={1}}
-function M.parse_counters(s)
-  if s == nil or s == cjson.null then return nil end
-  s = util.trim(tostring(s))
-  local fixed = s:match("^[Ff]ixed [Cc]ounter (%d+)$")
-  if fixed then return { fixed = { tonumber(fixed) }, generic = {} } end
-  local generic = {}
-  for part in s:gmatch("[^,%s]+") do
-    local a, b = part:match("^(%d+)%-(%d+)$")
-    if a then
-      for c = tonumber(a), tonumber(b) do generic[#generic + 1] = c end
-    elseif part:match("^%d+$") then
-      generic[#generic + 1] = tonumber(part)
-    else
-      return nil, "bad counter list '" .. s .. "'"
-    end
+local function jtype(v)
+  if type(v) == "table" then
+    if next(v) == nil then return "an empty array or object" end
+    return v[1] ~= nil and "an array" or "an object"
   end
-  return { generic = generic, fixed = {} }
+  return "a " .. type(v)
 end
 
--- "0x1a6,0x1a7" -> {0x1a6, 0x1a7}
-local function msr_list(s)
+local function absent(v)
+  return v == nil or v == cjson.null
+end
+
+-- "0x3c", "60": an integer of at most 64 bits (hex wraps into negative
+-- integers, as C's uint64_t would); nil for anything else.
+local function parse_int(s)
+  local hex = s:match("^0[xX](%x+)$")
+  if hex then
+    hex = hex:gsub("^0+", "")
+    if #hex > 16 then return nil end
+    return hex == "" and 0 or math.tointeger(tonumber(hex, 16))
+  end
+  if s:match("^%d+$") and #s <= 18 then return math.tointeger(tonumber(s)) end
+  return nil
+end
+
+local function no_value(s)
+  return s == "" or s == "null" or s == "NA" or s == "N/A"
+end
+
+-- One integer (0..max when max is given) from a number or a numeric
+-- string; nil when absent.
+local function int(e, field, max)
+  local v = e[field]
+  if absent(v) then return nil end
+  local n
+  if type(v) == "number" then
+    n = math.tointeger(v)
+    if not n then bad(field, "expected an integer, not " .. tostring(v)) end
+  elseif type(v) == "string" then
+    local t = util.trim(v)
+    if no_value(t) then return nil end
+    n = parse_int(t)
+    if not n then bad(field, "'" .. util.printable(t, 40) .. "' is not an integer") end
+  else
+    bad(field, "expected a number or a string, not " .. jtype(v))
+  end
+  if max and (n < 0 or n > max) then
+    local shown = type(v) == "number" and tostring(n) or util.printable(util.trim(v), 40)
+    bad(field, string.format("%s is out of range (0-0x%x)", shown, max))
+  end
+  return n
+end
+
+-- "0xB7, 0xBB": one or more integers 0..max; {} when absent.
+local function ints(e, field, max)
+  local v = e[field]
+  if type(v) ~= "string" then return { int(e, field, max) } end
   local out = {}
-  if s == nil or s == cjson.null then return out end
-  for part in tostring(s):gmatch("[^,%s]+") do
-    local v = math.tointeger(tonumber(part))
-    if v and v ~= 0 then out[#out + 1] = v end
+  for part in v:gmatch("[^,%s]+") do
+    out[#out + 1] = int({ [field] = part }, field, max)
   end
   return out
 end
 
-local function errata(v)
-  if v == nil or v == cjson.null then return nil end
-  v = util.trim(tostring(v))
-  if v == "" or v == "null" or v == "0" or v == "NA" or v == "N/A" or v == "None" then return nil end
+local function flag(e, field)
+  return int(e, field, 1) == 1
+end
+
+-- A text field: a string, or nil when absent.
+local function text(e, field)
+  local v = e[field]
+  if absent(v) then return nil end
+  if type(v) ~= "string" then bad(field, "expected a string, not " .. jtype(v)) end
   return v
+end
+
+-- "0,1,2,3" -> {generic={0,1,2,3}}; "Fixed counter 1" -> {fixed={1}}.
+-- limits: {generic=n, fixed=n}, the PMU's counters (by default, and at
+-- most, M.MAX_COUNTERS of each); nil, message for a bad list.
+function M.parse_counters(s, limits)
+  if absent(s) then return nil end
+  if type(s) ~= "string" then return nil, "expected a string, not " .. jtype(s) end
+  limits = limits or {}
+  local gmax = math.min(limits.generic or M.MAX_COUNTERS, M.MAX_COUNTERS)
+  local fmax = math.min(limits.fixed or M.MAX_COUNTERS, M.MAX_COUNTERS)
+  s = util.trim(s)
+  local function beyond(kind, c, n)
+    return string.format("%s counter %s in '%s' is beyond the PMU's %d", kind, util.printable(c, 20),
+      util.printable(s, 40), n)
+  end
+  local fixed = s:match("^[Ff]ixed [Cc]ounter (%d+)$")
+  if fixed then
+    if #fixed > 3 or tonumber(fixed) >= fmax then return nil, beyond("fixed", fixed, fmax) end
+    return { fixed = { math.tointeger(tonumber(fixed)) }, generic = {} }
+  end
+  local generic, seen = {}, {}
+  for part in s:gmatch("[^,%s]+") do
+    local a, b = part:match("^(%d+)%-(%d+)$")
+    if not a then a = part:match("^%d+$"); b = a end
+    if not a then return nil, "bad counter list '" .. util.printable(s, 40) .. "'" end
+    -- the bound first: "0-20000000" names no PMU and must not cost memory
+    if #b > 3 or tonumber(b) >= gmax then return nil, beyond("generic", b, gmax) end
+    a, b = math.tointeger(tonumber(a)), math.tointeger(tonumber(b))
+    if a > b then return nil, "bad counter range '" .. part .. "'" end
+    for c = a, b do
+      if not seen[c] then
+        seen[c] = true
+        generic[#generic + 1] = c
+      end
+    end
+  end
+  return { generic = generic, fixed = {} }
 end
 
 -- The Intel core PMU's config layout (what Linux publishes in
@@ -96,59 +170,65 @@ local function boxes(sysfs, pmu)
 end
 
 -- Converts one JSON event into a configuration record. smt: whether
--- hyper-threading is on (Counter) or off (CounterHTOff).
-local function convert(e, source, smt, sysfs)
-  local name = e.EventName
-  if type(name) ~= "string" or name == "" then return nil, "event without EventName" end
-  local codes = {}
-  for c in tostring(e.EventCode or ""):gmatch("[^,%s]+") do codes[#codes + 1] = math.tointeger(tonumber(c)) end
-  if #codes == 0 or not codes[1] then return nil, name .. ": bad EventCode '" .. tostring(e.EventCode) .. "'" end
+-- hyper-threading is on (Counter) or off (CounterHTOff); limits: the
+-- core PMU's counters. Raises bad() for a field it cannot take.
+local function convert(e, source, smt, sysfs, limits)
+  local name = text(e, "EventName")
+  if not name or name == "" then bad("EventName", "missing") end
+  local codes = ints(e, "EventCode", 0xff)
+  if #codes == 0 then bad("EventCode", "missing") end
   -- Offcore events list one code (or umask) per response MSR, e.g.
   -- "0xB7, 0xBB" or "0x01,0x02": the first programs MSR 0x1a6.
-  local umasks = {}
-  for u in tostring(e.UMask or "0"):gmatch("[^,%s]+") do umasks[#umasks + 1] = math.tointeger(tonumber(u)) end
-  if not umasks[1] then return nil, name .. ": bad UMask '" .. tostring(e.UMask) .. "'" end
+  local umasks = ints(e, "UMask", 0xff)
+  if #umasks == 0 then umasks = { 0 } end
   local f = {
-    code = codes[1], umask = umasks[1], cmask = num(e.CounterMask) or num(e.Threshold) or 0,
-    inv = flag(e.Invert), edge = flag(e.EdgeDetect), any = flag(e.AnyThread),
-    umask_ext = num(e.UMaskExt),
+    code = codes[1], umask = umasks[1], cmask = int(e, "CounterMask", 0xff) or int(e, "Threshold", 0xff) or 0,
+    inv = flag(e, "Invert"), edge = flag(e, "EdgeDetect"), any = flag(e, "AnyThread"),
+    umask_ext = int(e, "UMaskExt", 0xffffffff),
   }
-  local counter_field = (not smt and e.CounterHTOff and e.CounterHTOff ~= cjson.null) and e.CounterHTOff or e.Counter
-  local counters, cerr = M.parse_counters(counter_field)
-  if cerr then return nil, name .. ": " .. cerr end
-  local msrs = msr_list(e.MSRIndex)
+  local unit = text(e, "Unit")
+  local field = (not smt and not absent(e.CounterHTOff)) and "CounterHTOff" or "Counter"
+  local counters, cerr = M.parse_counters(e[field], not unit and limits or nil)
+  if cerr then bad(field, cerr) end
+  local msrs = {}
+  for _, v in ipairs(ints(e, "MSRIndex", 0xffffffff)) do
+    if v ~= 0 then msrs[#msrs + 1] = v end
+  end
   local shared = msrs[1] and M.SHARED[msrs[1]]
-  local unit = e.Unit ~= cjson.null and e.Unit or nil
+  local msr_value = int(e, "MSRValue")
+  local errata = text(e, "Errata")
+  errata = errata and util.trim(errata)
+  if errata and (no_value(errata) or errata == "0" or errata == "None") then errata = nil end
   local rec = {
     name = name,
     source = "perfmon",
     file = source,
-    desc = e.BriefDescription ~= cjson.null and e.BriefDescription or nil,
-    long_desc = e.PublicDescription ~= cjson.null and e.PublicDescription or nil,
+    desc = text(e, "BriefDescription"),
+    long_desc = text(e, "PublicDescription"),
     event_code = f.code, umask = f.umask, cmask = f.cmask, inv = f.inv, edge = f.edge, any = f.any,
     alt_codes = #codes > 1 and codes or nil,
     alt_umasks = #umasks > 1 and umasks or nil,
     counters = counters,
-    msr = #msrs > 0 and { index = msrs, value = num(e.MSRValue) or 0 } or nil,
+    msr = #msrs > 0 and { index = msrs, value = msr_value or 0 } or nil,
     shared = shared,
-    taken_alone = flag(e.TakenAlone),
-    errata = errata(e.Errata),
-    deprecated = flag(e.Deprecated),
+    taken_alone = flag(e, "TakenAlone"),
+    errata = errata,
+    deprecated = flag(e, "Deprecated"),
   }
   if unit then
     rec.unit = unit
     rec.pmu = M.unit_pmu(unit)
     rec.boxes = boxes(sysfs, rec.pmu)
     rec.config = M.uncore_config(f)
-    rec.config1 = num(e.FILTER_VALUE) or 0
-    rec.port_mask = num(e.PortMask)
-    rec.fc_mask = num(e.FCMask)
+    rec.config1 = int(e, "FILTER_VALUE") or 0
+    rec.port_mask = int(e, "PortMask")
+    rec.fc_mask = int(e, "FCMask")
   else
     rec.pmu = "cpu"
     rec.type = PERF_TYPE_RAW
     rec.config = M.core_config(f)
     -- offcore_rsp, ldlat and frontend values travel in config1.
-    rec.config1 = shared and (num(e.MSRValue) or 0) or 0
+    rec.config1 = shared and (msr_value or 0) or 0
   end
   rec.config2 = 0
   return rec
@@ -159,24 +239,35 @@ function M.smt_active()
   return util.read_line("/sys/devices/system/cpu/smt/active") == "1"
 end
 
--- Loads one perfmon JSON file. opts.smt overrides the machine's HT state.
--- Returns records, or nil, message naming the file.
+-- Loads one perfmon JSON file. opts.smt overrides the machine's HT
+-- state; opts.counters ({generic=n, fixed=n}: the core PMU's, from
+-- libpfm4) bounds the core events' counter lists. Returns records, or
+-- nil, one printable line naming the file (and the event and field).
 function M.load(path, opts)
   opts = opts or {}
-  local text, rerr = util.read_file(path)
-  if not text then return nil, rerr end
-  local doc, derr = util.json_decode(text, path)
-  if not doc then return nil, derr end
+  local data, rerr = util.read_file(path)
+  if not data then return nil, util.printable(rerr) end
+  local doc, derr = util.json_decode(data, path)
+  if not doc then return nil, util.printable(derr, 300) end
   local events = type(doc) == "table" and (doc.Events or (doc[1] and doc)) or nil
-  if type(events) ~= "table" then return nil, path .. ": no Events array (not a perfmon event file?)" end
+  if type(events) ~= "table" then
+    return nil, util.printable(path) .. ": no Events array (not a perfmon event file?)"
+  end
   local smt = opts.smt
   if smt == nil then smt = M.smt_active() end
   local base = path:match("([^/]+)$")
+  local sysfs = opts.sysfs or "/sys/bus/event_source/devices"
   local out = {}
   for i, e in ipairs(events) do
-    if type(e) ~= "table" then return nil, string.format("%s: event %d is not an object", path, i) end
-    local rec, err = convert(e, base, smt, opts.sysfs or "/sys/bus/event_source/devices")
-    if not rec then return nil, string.format("%s: event %d: %s", path, i, err) end
+    if type(e) ~= "table" then
+      return nil, string.format("%s: event %d is not an object", util.printable(path), i)
+    end
+    local ok, rec = pcall(convert, e, base, smt, sysfs, opts.counters)
+    if not ok then
+      if type(rec) ~= "table" then error(rec, 0) end -- a bug, not the file
+      local name = type(e.EventName) == "string" and (" (" .. util.printable(e.EventName, 80) .. ")") or ""
+      return nil, string.format("%s: event %d%s: %s: %s", util.printable(path), i, name, rec.field, rec.why)
+    end
     out[#out + 1] = rec
   end
   return out

@@ -130,7 +130,9 @@ function M.is_glob(s)
   return s:find("[%*%?%[]") ~= nil
 end
 
--- A Lua pattern matching exactly what the shell glob g matches.
+-- A Lua pattern matching what the shell glob g matches. Lua's matcher
+-- backtracks: a pattern of many stars takes time exponential in their
+-- number, so untrusted globs go through M.glob instead.
 function M.glob_pattern(g)
   local out = { "^" }
   local i = 1
@@ -158,42 +160,178 @@ function M.glob_pattern(g)
   return table.concat(out)
 end
 
--- Levenshtein distance, for "did you mean".
-function M.distance(a, b)
-  local prev, cur = {}, {}
-  for j = 0, #b do prev[j] = j end
-  for i = 1, #a do
-    cur[0] = i
-    local ca = a:byte(i)
-    for j = 1, #b do
-      local cost = ca == b:byte(j) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+-- "[...]" at g[i]: a set of bytes (ranges a-z, "!" or "^" first negates,
+-- "]" first is itself) and the index after it; nil without a closing "]".
+local function glob_class(g, i)
+  local j, neg = i + 1, false
+  local c = g:sub(j, j)
+  if c == "!" or c == "^" then neg, j = true, j + 1 end
+  local items, first = {}, true
+  while j <= #g do
+    c = g:sub(j, j)
+    if c == "]" and not first then break end
+    if g:sub(j + 1, j + 1) == "-" and j + 2 <= #g and g:sub(j + 2, j + 2) ~= "]" then
+      items[#items + 1] = { c:byte(), g:byte(j + 2) }
+      j = j + 3
+    else
+      items[#items + 1] = { c:byte(), c:byte() }
+      j = j + 1
     end
-    prev, cur = cur, prev
+    first = false
   end
-  return prev[#b]
+  if j > #g then return nil end
+  local set = {}
+  for b = 0, 255 do
+    local hit = false
+    for _, r in ipairs(items) do hit = hit or (b >= r[1] and b <= r[2]) end
+    if hit ~= neg then set[b] = true end
+  end
+  return set, j + 1
 end
 
--- The names in candidates closest to name (at most n of them).
+-- The glob g's pieces between its stars: each a list of one-byte tests
+-- (a byte, true for "?", or a set), and its text when all are bytes.
+local function glob_compile(g)
+  local segs, seg, i = {}, {}, 1
+  local function close()
+    local lit = {}
+    for k, t in ipairs(seg) do
+      if type(t) ~= "number" then lit = nil break end
+      lit[k] = string.char(t)
+    end
+    seg.text = lit and table.concat(lit)
+    segs[#segs + 1] = seg
+    seg = {}
+  end
+  while i <= #g do
+    local c = g:sub(i, i)
+    if c == "*" then
+      close()
+      i = i + 1
+    elseif c == "?" then
+      seg[#seg + 1] = true
+      i = i + 1
+    elseif c == "[" and glob_class(g, i) then
+      local set, nexti = glob_class(g, i)
+      seg[#seg + 1] = set
+      i = nexti
+    else
+      seg[#seg + 1] = c:byte()
+      i = i + 1
+    end
+  end
+  close()
+  return segs
+end
+
+-- Does segment seg match s at position p?
+local function seg_at(seg, s, p)
+  if seg.text then return s:sub(p, p + #seg - 1) == seg.text end
+  for k, t in ipairs(seg) do
+    local b = s:byte(p + k - 1)
+    if not b then return false end
+    if t ~= true and (type(t) == "number" and t ~= b or type(t) == "table" and not t[b]) then
+      return false
+    end
+  end
+  return true
+end
+
+-- The first position >= p where seg matches s, or nil.
+local function seg_find(seg, s, p)
+  if seg.text then return (s:find(seg.text, p, true)) end
+  for q = p, #s - #seg + 1 do
+    if seg_at(seg, s, q) then return q end
+  end
+  return nil
+end
+
+-- A function telling whether a name matches the shell glob g (* ? and
+-- [...] as above; anything else is itself). It never backtracks: the
+-- pieces between stars have fixed lengths, so the leftmost place of each
+-- is the right one, and a name costs at most its length times g's.
+function M.glob(g)
+  local segs = glob_compile(g)
+  local first, last, min = segs[1], segs[#segs], 0
+  for _, seg in ipairs(segs) do min = min + #seg end
+  return function(s)
+    if #s < min then return false end
+    if #segs == 1 then return #s == #first and seg_at(first, s, 1) end
+    if not seg_at(first, s, 1) then return false end
+    local p = #first + 1
+    for k = 2, #segs - 1 do
+      local q = seg_find(segs[k], s, p)
+      if not q then return false end
+      p = q + #segs[k]
+    end
+    local tail = #s - #last + 1
+    return tail >= p and seg_at(last, s, tail)
+  end
+end
+
+-- Levenshtein distance of a and b, for "did you mean"; with max, nil as
+-- soon as it must exceed max (only a band of 2 max + 1 diagonals is
+-- computed: time #a x max, whatever the length of b).
+function M.distance(a, b, max)
+  local la, lb = #a, #b
+  max = max or math.max(la, lb)
+  if math.abs(la - lb) > max then return nil end
+  local big = max + 1
+  local prev, cur = {}, {}
+  for j = 0, math.min(lb, max) do prev[j] = j end
+  prev[math.min(lb, max) + 1] = big
+  for i = 1, la do
+    local lo, hi = math.max(1, i - max), math.min(lb, i + max)
+    cur[lo - 1] = lo == 1 and math.min(i, big) or big
+    local rowmin = cur[lo - 1]
+    local ca = a:byte(i)
+    for j = lo, hi do
+      local cost = ca == b:byte(j) and 0 or 1
+      local v = math.min((prev[j] or big) + 1, cur[j - 1] + 1, prev[j - 1] + cost, big)
+      cur[j] = v
+      if v < rowmin then rowmin = v end
+    end
+    cur[hi + 1] = big
+    if rowmin > max then return nil end
+    prev, cur = cur, prev
+  end
+  local d = prev[lb]
+  if d > max then return nil end
+  return d
+end
+
+-- The names in candidates closest to name (at most n of them): those
+-- that contain it, then those within a few edits (half its length, at
+-- most 10: no time goes into names that far apart).
+M.NEAR_EDITS = 10
 function M.closest(name, candidates, n)
   local scored = {}
   local lname = name:lower()
+  local limit = math.min(math.max(2, #name // 2), M.NEAR_EDITS)
   for _, c in ipairs(candidates) do
     local lc = c:lower()
-    local d = M.distance(lname, lc)
-    if lc:find(lname, 1, true) then d = math.min(d, 1) end
-    scored[#scored + 1] = { c, d }
+    local d = lc:find(lname, 1, true) and 1 or M.distance(lname, lc, limit)
+    if d then scored[#scored + 1] = { c, d } end
   end
   table.sort(scored, function(x, y)
     if x[2] ~= y[2] then return x[2] < y[2] end
     return x[1] < y[1]
   end)
   local out = {}
-  local limit = math.max(2, #name // 2)
-  for i = 1, math.min(n, #scored) do
-    if scored[i][2] <= limit then out[#out + 1] = scored[i][1] end
-  end
+  for i = 1, math.min(n, #scored) do out[i] = scored[i][1] end
   return out
+end
+
+-- s for a message: control characters and other non-printable bytes as
+-- \xNN (a name may carry terminal escapes); with max, cut to about max
+-- bytes, saying how long it was.
+function M.printable(s, max)
+  s = tostring(s)
+  local len = #s
+  if max and len > max then s = s:sub(1, max) end
+  s = s:gsub("[^\32-\126]", function(c) return string.format("\\x%02x", c:byte()) end)
+  if max and len > max then s = s .. string.format("... (%d bytes)", len) end
+  return s
 end
 
 -- Quotes argv for display the way a shell user would type it.
