@@ -10,24 +10,29 @@
 
 #define HEADER "index,time_ns,cpu,tag,value,enabled,running"
 
-/* The last sample of one (tag, cpu); index -1 until there is one, which
- * makes the order check pass for the first (indexes are >= 0). */
+/* The last sample of one (tag, cpu) pair; pairs are numbered in order of
+ * their first row and found through an open-addressing table, so memory
+ * grows with the pairs a file has, not with its largest tag times its
+ * largest cpu. */
 struct cell {
 	int64_t index;
 	int64_t value;
+	uint64_t key; /* tag << 17 | (cpu + 1) */
 };
 
 struct tagstate {
 	int declared;
-	int ncells; /* cells[cpu + 1] */
-	struct cell *cells;
+	int64_t rows; /* rows of this tag so far */
 };
-
 struct parser {
 	const char *path;
 	struct ap_reader r;
 	struct tagstate *tags;
 	size_t ntags;
+	struct cell *cells; /* by pair number */
+	size_t ncells, capcells;
+	uint32_t *slots; /* pair number + 1, 0 empty */
+	size_t nslots;
 	long rows;
 	char *err;
 	size_t errlen;
@@ -114,22 +119,51 @@ static struct tagstate *declare(struct parser *p, size_t tag)
 	return &p->tags[tag];
 }
 
-static struct cell *cell(struct tagstate *t, int cpu)
+static size_t slot_of(uint64_t key, size_t nslots)
 {
-	int i = cpu + 1;
-	if (i >= t->ncells) {
-		int n = t->ncells ? t->ncells : 4;
-		while (n <= i)
-			n *= 2;
-		struct cell *c = realloc(t->cells, (size_t)n * sizeof(*c));
+	return (size_t)((key * 0x9E3779B97F4A7C15ULL) >> 20) & (nslots - 1);
+}
+
+/* The pair (tag, cpu): its number in *pair, NULL when out of memory. */
+static struct cell *cell(struct parser *p, int tag, int cpu, size_t *pair)
+{
+	uint64_t key = (uint64_t)tag << 17 | (uint64_t)(cpu + 1);
+	if ((p->ncells + 1) * 2 > p->nslots) {
+		size_t n = p->nslots ? p->nslots * 2 : 256;
+		uint32_t *sl = calloc(n, sizeof(*sl));
+		if (!sl)
+			return NULL;
+		for (size_t i = 0; i < p->ncells; i++) {
+			size_t k = slot_of(p->cells[i].key, n);
+			while (sl[k])
+				k = (k + 1) & (n - 1);
+			sl[k] = (uint32_t)i + 1;
+		}
+		free(p->slots);
+		p->slots = sl;
+		p->nslots = n;
+	}
+	size_t k = slot_of(key, p->nslots);
+	while (p->slots[k]) {
+		struct cell *c = &p->cells[p->slots[k] - 1];
+		if (c->key == key) {
+			*pair = p->slots[k] - 1;
+			return c;
+		}
+		k = (k + 1) & (p->nslots - 1);
+	}
+	if (p->ncells == p->capcells) {
+		size_t n = p->capcells ? p->capcells * 2 : 64;
+		struct cell *c = realloc(p->cells, n * sizeof(*c));
 		if (!c)
 			return NULL;
-		for (int k = t->ncells; k < n; k++)
-			c[k] = (struct cell){-1, 0};
-		t->cells = c;
-		t->ncells = n;
+		p->cells = c;
+		p->capcells = n;
 	}
-	return &t->cells[i];
+	*pair = p->ncells;
+	p->slots[k] = (uint32_t)++p->ncells;
+	p->cells[*pair] = (struct cell){-1, 0, key};
+	return &p->cells[*pair];
 }
 
 static int too_long(struct parser *p, const char *what, const char *line,
@@ -159,6 +193,10 @@ static int event_line(struct parser *p, const struct ap_run_visitor *v,
 	char *name = (char *)s + 1;
 	if (range || tag > AP_RUN_TAG_MAX) {
 		*ret = too_long(p, "number out of range", line, len);
+		return -1;
+	}
+	if ((size_t)tag < p->ntags && p->tags[tag].declared) {
+		*ret = bad(p, "event tag %lld declared twice", (long long)tag);
 		return -1;
 	}
 	if (!declare(p, (size_t)tag)) {
@@ -218,15 +256,25 @@ static int row_line(struct parser *p, const struct ap_run_visitor *v,
 		return too_long(p, "number out of range", line, len);
 	if (f[3] >= (int64_t)p->ntags || !p->tags[f[3]].declared)
 		return bad(p, "row for undeclared event tag %lld", (long long)f[3]);
-	struct cell *c = cell(&p->tags[f[3]], (int)f[2]);
+	struct tagstate *t = &p->tags[f[3]];
+	size_t pair;
+	struct cell *c = cell(p, (int)f[3], (int)f[2], &pair);
 	if (!c) {
 		snprintf(p->err, p->errlen, "%s: out of memory", p->path);
 		return -ENOMEM;
 	}
 	if (f[0] <= c->index || f[4] < c->value)
 		return bad(p, "samples out of order or counter went backwards");
+	/* Sample k of an event is its (k+1)-th row on each cpu: an index
+	 * beyond the event's rows so far skips samples that never were (and
+	 * would make readers hold an interval per number). */
+	if (f[0] > t->rows)
+		return bad(p, "sample index %lld jumps past the %lld sample%s of event tag %lld so far",
+			   (long long)f[0], (long long)t->rows, t->rows == 1 ? "" : "s",
+			   (long long)f[3]);
 	c->index = f[0];
 	c->value = f[4];
+	t->rows++;
 	p->rows++;
 	if (v->on_row) {
 		const struct ap_run_row row = {
@@ -237,6 +285,7 @@ static int row_line(struct parser *p, const struct ap_run_visitor *v,
 			.value = (uint64_t)f[4],
 			.enabled = (uint64_t)f[5],
 			.running = (uint64_t)f[6],
+			.pair = pair,
 		};
 		if (v->on_row(v->ctx, &row)) {
 			bad(p, "stopped by the caller");
@@ -250,9 +299,12 @@ int ap_run_parse(const char *path, const struct ap_run_visitor *v,
 		 long *nrows, char *err, size_t errlen)
 {
 	struct parser p = {.path = path, .err = err, .errlen = errlen};
-	int ret = ap_reader_open(&p.r, path);
+	int ret = ap_reader_open_flags(&p.r, path, AP_READ_OWN);
 	if (ret) {
-		snprintf(err, errlen, "%s: %s", path, strerror(-ret));
+		snprintf(err, errlen, "%s: %s", path,
+			 ret == -ELOOP	  ? "a symbolic link, not a run file (refused)"
+			 : ret == -EINVAL ? "not a regular file (refused)"
+					  : strerror(-ret));
 		return ret;
 	}
 	int ended = 0;
@@ -288,8 +340,8 @@ int ap_run_parse(const char *path, const struct ap_run_visitor *v,
 		*nrows = p.rows;
 out:
 	ap_reader_close(&p.r);
-	for (size_t i = 0; i < p.ntags; i++)
-		free(p.tags[i].cells);
 	free(p.tags);
+	free(p.cells);
+	free(p.slots);
 	return ret;
 }

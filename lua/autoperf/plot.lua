@@ -1,6 +1,7 @@
 -- plot: draws with gnuplot (Debian's gnuplot-nox). Every image comes with
 -- its gnuplot script (NAME.gp) and data beside it, so a user can restyle
 -- it and redraw with 'gnuplot NAME.gp' in that directory.
+local core = require "autoperf.core"
 local util = require "autoperf.util"
 
 local M = {}
@@ -28,31 +29,38 @@ function M.header(image, w, h)
 end
 
 -- Writes dir/name.gp (script: begins with M.header(image, ...); data
--- files named relative to dir) and runs gnuplot there. Returns the image
+-- files named relative to dir) and runs gnuplot there. base (optional):
+-- the directory dir lies below, as for util.write_with. Returns the image
 -- path, or nil, message (gnuplot's first line of complaint).
-function M.draw(dir, name, image, script)
+function M.draw(dir, name, image, script, base)
   local gp = dir .. "/" .. name .. ".gp"
-  local ok, err = util.write_atomic(gp, script)
+  local ok, err = util.write_atomic(gp, script, base)
   if not ok then return nil, err end
   if not util.which("gnuplot") then
     return nil, "gnuplot is not installed (scripts/bootstrap installs gnuplot-nox); the script is " .. gp
   end
-  -- Drawn under a temporary name, then renamed: a failed drawing never
-  -- leaves a half image behind.
-  local tmp = image .. ".tmp"
+  -- Drawn into a private directory of ours, then written in place as
+  -- every other file is: gnuplot (run as root, maybe) never opens a name
+  -- in a directory someone else controls for writing, and a failed
+  -- drawing never leaves a half image behind.
+  local private, terr = core.mkdtemp()
+  if not private then return nil, terr end
+  local tmp = private .. "/" .. image
   local cmd = string.format("cd %s && gnuplot -e %s 2>&1",
     util.shell_join({ dir }), util.shell_join({ "out = " .. M.str(tmp), name .. ".gp" }))
   local p = io.popen(cmd)
   local out = p:read("a")
   local _, _, code = p:close()
-  if code ~= 0 or not util.exists(dir .. "/" .. tmp) then
-    os.remove(dir .. "/" .. tmp)
+  local bytes = code == 0 and util.read_own(tmp)
+  os.remove(tmp)
+  os.remove(private)
+  if not bytes then
     local first = out:match("[^\n]*[^\n%s][^\n]*") or "no output"
     return nil, string.format("gnuplot failed on %s: %s", gp, util.trim(first))
   end
   local path = dir .. "/" .. image
-  local rok, rerr = os.rename(dir .. "/" .. tmp, path)
-  if not rok then return nil, rerr end
+  local wok, werr = util.write_atomic(path, bytes, base)
+  if not wok then return nil, werr end
   return path
 end
 

@@ -47,6 +47,13 @@ end
 -- verification loop) is taken from that run.
 function M.load(dir)
   if not util.is_dir(dir) and util.exists(dir) then return M.load_results(dir) end
+  -- a directory holding only a results.csv (the original autoperf's
+  -- scripts took ./out): read that
+  if util.is_dir(dir) and not core.file_kind(dir .. "/" .. store.MANIFEST) then
+    for _, name in ipairs({ "results.csv", "results.csv.gz" }) do
+      if util.exists(dir .. "/" .. name) then return M.load_results(dir .. "/" .. name) end
+    end
+  end
   local s, err = store.load(dir)
   if not s then return nil, err end
   if #s.journal == 0 then
@@ -130,8 +137,9 @@ end
 
 -- Writes the original autoperf's timeseries layout to path (.gz
 -- compresses): INDEX, then one column per event (sum over CPUs).
--- Returns {path=, rows=, events=} or nil, message.
-function M.write_wide(ds, path, names)
+-- base: as for util.write_with. Returns {path=, rows=, events=} or nil,
+-- message.
+function M.write_wide(ds, path, names, base)
   names = names or ds.names
   local layout = M.layout(ds, names)
   local m, merr = M.matrix(ds, names, layout)
@@ -155,7 +163,7 @@ function M.write_wide(ds, path, names)
       end
     end
     if #buf > 0 then write(table.concat(buf, "\n"), "\n") end
-  end)
+  end, base)
   if not ok then return nil, err end
   return { path = path, rows = layout.length, events = #names }
 end
