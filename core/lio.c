@@ -292,22 +292,20 @@ static const luaL_Reg reader_methods[] = {
 	{NULL, NULL},
 };
 
+static const luaL_Reg funcs[] = {
+	{"writer", l_writer},
+	{"reader", l_reader},
+	{"inflate", l_inflate},
+	{"mkdirs_below", l_mkdirs_below},
+	{"slurp", l_slurp},
+	{"mkdtemp", l_mkdtemp},
+	{"file_kind", l_file_kind},
+	{NULL, NULL},
+};
+
 void ap_lua_io(lua_State *L)
 {
 	ap_lua_class(L, WRITER, writer_methods, l_abort);
 	ap_lua_class(L, READER, reader_methods, l_reader_close);
-	lua_pushcfunction(L, l_writer);
-	lua_setfield(L, -2, "writer");
-	lua_pushcfunction(L, l_reader);
-	lua_setfield(L, -2, "reader");
-	lua_pushcfunction(L, l_inflate);
-	lua_setfield(L, -2, "inflate");
-	lua_pushcfunction(L, l_mkdirs_below);
-	lua_setfield(L, -2, "mkdirs_below");
-	lua_pushcfunction(L, l_slurp);
-	lua_setfield(L, -2, "slurp");
-	lua_pushcfunction(L, l_mkdtemp);
-	lua_setfield(L, -2, "mkdtemp");
-	lua_pushcfunction(L, l_file_kind);
-	lua_setfield(L, -2, "file_kind");
+	luaL_setfuncs(L, funcs, 0);
 }

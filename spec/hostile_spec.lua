@@ -5,7 +5,6 @@
 local cjson = require "cjson"
 local core = require "autoperf.core"
 local result = require "autoperf.result"
-local store = require "autoperf.store"
 local synth = require "autoperf.synth"
 local T = require "spec.support"
 
@@ -42,11 +41,7 @@ local function put_run(path, ls)
   assert(w:commit())
 end
 
-local function journal(dir)
-  local out = {}
-  for _, l in ipairs(lines(T.slurp(dir .. "/journal.jsonl"))) do out[#out + 1] = cjson.decode(l) end
-  return out
-end
+local journal = T.journal
 
 local function put_journal(dir, entries)
   local out = {}
