@@ -24,6 +24,11 @@ struct tagstate {
 	int declared;
 	int64_t rows; /* rows of this tag so far */
 };
+struct name {
+	char *s; /* NULL: empty slot */
+	int tag;
+};
+
 struct parser {
 	const char *path;
 	struct ap_reader r;
@@ -33,6 +38,8 @@ struct parser {
 	size_t ncells, capcells;
 	uint32_t *slots; /* pair number + 1, 0 empty */
 	size_t nslots;
+	struct name *names; /* the events declared, open addressing */
+	size_t nnames, capnames;
 	long rows;
 	char *err;
 	size_t errlen;
@@ -117,6 +124,48 @@ static struct tagstate *declare(struct parser *p, size_t tag)
 	}
 	p->tags[tag].declared = 1;
 	return &p->tags[tag];
+}
+
+static uint64_t name_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* Adds name (of tag) to the names declared: 0, the tag that declared it
+ * before (>= 0 ... returned as tag + 1), or -1 out of memory. */
+static int add_name(struct parser *p, const char *name, int tag)
+{
+	if ((p->nnames + 1) * 2 > p->capnames) {
+		size_t n = p->capnames ? p->capnames * 2 : 64;
+		struct name *t = calloc(n, sizeof(*t));
+		if (!t)
+			return -1;
+		for (size_t i = 0; i < p->capnames; i++) {
+			if (!p->names[i].s)
+				continue;
+			size_t k = name_hash(p->names[i].s) & (n - 1);
+			while (t[k].s)
+				k = (k + 1) & (n - 1);
+			t[k] = p->names[i];
+		}
+		free(p->names);
+		p->names = t;
+		p->capnames = n;
+	}
+	size_t k = name_hash(name) & (p->capnames - 1);
+	while (p->names[k].s) {
+		if (strcmp(p->names[k].s, name) == 0)
+			return p->names[k].tag + 1;
+		k = (k + 1) & (p->capnames - 1);
+	}
+	if (!(p->names[k].s = strdup(name)))
+		return -1;
+	p->names[k].tag = tag;
+	p->nnames++;
+	return 0;
 }
 
 static size_t slot_of(uint64_t key, size_t nslots)
@@ -205,6 +254,17 @@ static int event_line(struct parser *p, const struct ap_run_visitor *v,
 		return -1;
 	}
 	unit[s - unit] = '\0';
+	int before = add_name(p, name, (int)tag);
+	if (before < 0) {
+		snprintf(p->err, p->errlen, "%s: out of memory", p->path);
+		*ret = -ENOMEM;
+		return -1;
+	}
+	if (before > 0) {
+		*ret = bad(p, "event '%.80s' declared twice (tags %d and %lld)", name, before - 1,
+			   (long long)tag);
+		return -1;
+	}
 	if (v->on_event && v->on_event(v->ctx, (int)tag, unit, name)) {
 		bad(p, "stopped by the caller");
 		*ret = AP_RUN_ABORTED;
@@ -343,5 +403,8 @@ out:
 	free(p.tags);
 	free(p.cells);
 	free(p.slots);
+	for (size_t i = 0; i < p.capnames; i++)
+		free(p.names[i].s);
+	free(p.names);
 	return ret;
 }

@@ -38,7 +38,7 @@ struct ap_run_row {
 /* Called in file order. A callback returning nonzero stops the parse
  * (ap_run_parse returns AP_RUN_ABORTED; keep your own reason in ctx).
  * unit and name point into the line buffer: copy them to keep them. Each
- * tag is declared once. Either callback may be NULL. */
+ * tag and each name is declared once. Either callback may be NULL. */
 struct ap_run_visitor {
 	int (*on_event)(void *ctx, int tag, const char *unit, const char *name);
 	int (*on_row)(void *ctx, const struct ap_run_row *row);
@@ -60,7 +60,8 @@ enum {
  * link or anything but a regular file is refused.
  *
  * A file is refused, naming its line, when it has: a tag declared twice
- * ("event tag <t> declared twice"); a '#' line other than
+ * ("event tag <t> declared twice") or a name under two tags ("event
+ * '<name>' declared twice"); a '#' line other than
  * the first that is no #event, #end rows=<n> or #autoperf-run line
  * ("unknown header line"); a row that is not 7 comma-separated decimal
  * integers, only cpu signed ("expected 7 integer fields, got: <line>");

@@ -190,6 +190,9 @@ describe("damaged or tampered profiles", function()
     { "an event tag declared twice", RUN .. "%d+: event tag 1 declared twice", function(d)
       edit_run(d, function(ls) table.insert(ls, 3, "#event 1 software page-faults") end)
     end },
+    { "an event name under two tags", RUN .. "%d+: event 'task%-clock' declared twice", function(d)
+      edit_run(d, function(ls) table.insert(ls, 3, "#event 9 software task-clock") end)
+    end },
     { "an event declared and never sampled", nil, function(d)
       edit_run(d, function(ls) table.insert(ls, 3, "#event 9 software lonely") end)
     end, true },
