@@ -146,7 +146,7 @@ function M.detail(dir, events, opts)
     if not events then return nil, perr end
   end
   if not events or #events == 0 then return nil, "no events to draw (give --events A,B)" end
-  if type(dir) == "string" and not util.is_dir(dir) and util.exists(dir) then
+  if type(dir) == "string" and ((not util.is_dir(dir) and util.exists(dir)) or M.series.results_in(dir)) then
     return nil, dir .. ": detail draws from a profile directory (its repetitions and CPUs), not a results file"
   end
   -- one pass over the run files: per-sample data only of what is drawn,

@@ -47,13 +47,8 @@ end
 -- verification loop) is taken from that run.
 function M.load(dir)
   if not util.is_dir(dir) and util.exists(dir) then return M.load_results(dir) end
-  -- a directory holding only a results.csv (the original autoperf's
-  -- scripts took ./out): read that
-  if util.is_dir(dir) and not core.file_kind(dir .. "/" .. store.MANIFEST) then
-    for _, name in ipairs({ "results.csv", "results.csv.gz" }) do
-      if util.exists(dir .. "/" .. name) then return M.load_results(dir .. "/" .. name) end
-    end
-  end
+  local results = M.results_in(dir)
+  if results then return M.load_results(results) end
   local s, err = store.load(dir)
   if not s then return nil, err end
   if #s.journal == 0 then
@@ -80,6 +75,16 @@ function M.load(dir)
     if e.rep > ds.reps then ds.reps = e.rep end
   end
   return ds
+end
+
+-- The results.csv of dir when dir holds one and no profile (the original
+-- autoperf's scripts took ./out), or nil.
+function M.results_in(dir)
+  if not util.is_dir(dir) or core.file_kind(dir .. "/" .. store.MANIFEST) then return nil end
+  for _, name in ipairs({ "results.csv", "results.csv.gz" }) do
+    if util.exists(dir .. "/" .. name) then return dir .. "/" .. name end
+  end
+  return nil
 end
 
 -- A results.csv (autoperf's, or the original autoperf's; .gz too) read
