@@ -174,18 +174,20 @@ fail_keep:;
 int ap_writer_open(struct ap_writer *w, const char *path, int compress)
 {
 	const char *slash = strrchr(path, '/');
-	if (!slash)
-		return ap_writer_open_below(w, ".", path, compress);
-	if (slash == path)
-		return ap_writer_open_below(w, "/", path + 1, compress);
-	char *base = strndup(path, (size_t)(slash - path));
-	if (!base) {
+	char *base = NULL;
+	int err;
+	if (!slash) {
+		err = ap_writer_open_below(w, ".", path, compress);
+	} else if (slash == path) {
+		err = ap_writer_open_below(w, "/", path + 1, compress);
+	} else if (!(base = strndup(path, (size_t)(slash - path)))) {
 		memset(w, 0, sizeof(*w));
 		w->dirfd = w->fd = -1;
 		snprintf(w->why, sizeof(w->why), "%s: %s", path, strerror(ENOMEM));
 		return -ENOMEM;
+	} else {
+		err = ap_writer_open_below(w, base, slash + 1, compress);
 	}
-	int err = ap_writer_open_below(w, base, slash + 1, compress);
 	free(base);
 	if (!err) {
 		/* the path as the caller spelled it, for messages */

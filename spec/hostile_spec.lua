@@ -258,6 +258,17 @@ describe("damaged or tampered profiles", function()
     { "a manifest that is no object", "manifest%.json: 'manifest' should be an object", function(d)
       put(d .. "/manifest.json", "42\n")
     end },
+    { "a manifest planted as a link (to a valid one elsewhere)", "manifest%.json: a symbolic link", function(d)
+      assert(os.execute("mv " .. q(d .. "/manifest.json") .. " " .. q(d .. ".manifest") .. " && ln -s " ..
+        q(d .. ".manifest") .. " " .. q(d .. "/manifest.json")))
+    end },
+    { "a journal planted as a FIFO", "journal%.jsonl: not a regular file", function(d)
+      os.remove(d .. "/journal.jsonl")
+      assert(os.execute("mkfifo " .. q(d .. "/journal.jsonl")))
+    end },
+    { "a journal too large to be one", "journal%.jsonl: too large", function(d)
+      assert(os.execute("truncate -s 40M " .. q(d .. "/journal.jsonl")))
+    end },
   }
   for _, c in ipairs(cases) do
     it(c[4] and ("accepts " .. c[1] .. " without a traceback, and lists it in the summary")

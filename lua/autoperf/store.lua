@@ -16,6 +16,9 @@ M.__index = M
 M.MANIFEST = "manifest.json"
 M.JOURNAL = "journal.jsonl"
 M.HEADER = "index,time_ns,cpu,tag,value,enabled,running"
+-- A manifest or journal larger than this is no profile's (a journal of
+-- 2300 tracepoints in 50 runs of 100 repetitions is under 2 MB).
+M.MAX_BYTES = 32 * 1024 * 1024
 
 function M.run_file(run, rep)
   return string.format("run-%03d-%02d.csv.gz", run, rep)
@@ -130,7 +133,7 @@ end
 -- or of the wrong shape: the file and the field are named).
 local function read_manifest(dir)
   local path = dir .. "/" .. M.MANIFEST
-  local s, rerr = util.read_own(path, 64 * 1024 * 1024)
+  local s, rerr = util.read_own(path, M.MAX_BYTES)
   if not s then return nil, rerr end
   local m, err = decode(s, path)
   if m == nil then return nil, err end
@@ -156,7 +159,7 @@ M.safe_name = safe_name
 -- hold (rep k of a run completes after reps 1..k-1 of it).
 local function read_journal(dir)
   local path = dir .. "/" .. M.JOURNAL
-  local s, rerr = util.read_own(path)
+  local s, rerr = util.read_own(path, M.MAX_BYTES)
   local out = {}
   if not s then
     if rerr then return nil, rerr end
