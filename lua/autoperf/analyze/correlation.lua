@@ -114,7 +114,7 @@ function M.heatmap(res, dir, image, title, base)
     "# correlation.bin: the matrix of correlation.csv as float32, row after row",
     string.format("plot 'correlation.bin' binary array=(%d,%d) format='%%float32' with image notitle", n, n),
   }, "\n") .. "\n"
-  return plot.draw(dir, "correlation", image, script, base)
+  return plot.draw(dir, "correlation", image, script, base, { "correlation.bin" })
 end
 
 return M

@@ -80,7 +80,7 @@ function M.draw(r, names, dir, opts, base)
       string.format("plot for [i=0:%d] %s index i using 1:2 with linespoints pointsize 0.4 title columnheader(1)",
         #lines - 1, plot.str(stem .. ".dat")),
     }, "\n") .. "\n"
-    local path, derr = plot.draw(dir, stem, image, script, base)
+    local path, derr = plot.draw(dir, stem, image, script, base, { stem .. ".dat" })
     if not path then return nil, derr end
     images[#images + 1] = path
   end

@@ -174,7 +174,7 @@ function M.plot(rows, dir, image, n, title, base)
     "plot 'diff.dat' using ($2 / 2):1:($2 < 0 ? $2 : 0):($2 < 0 ? 0 : $2):($1 - 0.4):($1 + 0.4):" ..
       "($2 < 0 ? 7 : 6):yticlabels(3) with boxxyerror lc variable",
   }, "\n") .. "\n"
-  return plot.draw(dir, "diff", image, script, base)
+  return plot.draw(dir, "diff", image, script, base, { "diff.dat" })
 end
 
 return M
