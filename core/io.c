@@ -582,6 +582,12 @@ int ap_reader_next(struct ap_reader *r, size_t *len)
 		size_t avail = r->clen - r->cpos;
 		const char *nl = memchr(s, '\n', avail);
 		size_t take = nl ? (size_t)(nl - s) : avail;
+		if (n + take > AP_LINE_MAX) {
+			/* a gzip stream of one endless line inflates without end */
+			r->lineno++;
+			r->eof = 1;
+			return fail(r, "line longer than 1 MiB (not a file of lines)");
+		}
 		if (append(r, &n, s, take))
 			return fail(r, "out of memory");
 		r->cpos += take + (nl != NULL);

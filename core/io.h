@@ -68,6 +68,9 @@ struct ap_reader {
 /* Reads plain and gzip files alike; files of AP_PREFETCH_MIN bytes or
  * more are inflated ahead on a thread of their own. Returns 0 or -errno. */
 #define AP_PREFETCH_MIN (1 << 20)
+/* Longer lines are an error: memory stays bounded however well a file
+ * compresses. */
+#define AP_LINE_MAX (1 << 20)
 int ap_reader_open(struct ap_reader *r, const char *path);
 /* AP_READ_OWN: a file of autoperf's own inside a directory it reads (a
  * run file named by a journal): a symbolic link is refused (-ELOOP), and

@@ -217,6 +217,11 @@ describe("damaged or tampered profiles", function()
         ls[#ls + 1] = "#end rows=" .. (n + 2)
       end)
     end },
+    { "a run file of one endless line (a gzip bomb)", RUN .. "%d+: line longer than", function(d)
+      local f = d .. "/run-001-01.csv.gz"
+      assert(os.execute(string.format("(printf '#autoperf-run 1 1\\n'; head -c 200000000 /dev/zero | tr '\\0' 1) " ..
+        "| gzip -1 > %s.new && mv %s.new %s", q(f), q(f), q(f))))
+    end },
     { "a garbage row", RUN .. "%d+: expected 7 integer fields", function(d)
       edit_run(d, function(ls) table.insert(ls, first_row(ls), "1,2,three") end)
     end },
