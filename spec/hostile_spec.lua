@@ -252,15 +252,15 @@ describe("damaged or tampered profiles", function()
       local j = journal(d)
       put_journal(d, { j[1], "}{", j[2] })
     end },
-    { "a manifest field of the wrong type", "manifest%.json: 'refused' should be a list", function(d)
+    { "a manifest field of the wrong type", "manifest%.json:1: 'refused' should be a list", function(d)
       edit_manifest(d, function(m) m.refused = 5 end)
     end },
-    { "a manifest entry missing its name", "manifest%.json: 'replanned%[1%]%.name' should be a string", function(d)
+    { "a manifest entry missing its name", "manifest%.json:1: 'replanned%[1%]%.name' should be a string", function(d)
       edit_manifest(d, function(m) m.replanned = { { from_run = 1, to_run = 1 } } end)
     end },
-    { "a manifest cpu of the wrong type", "manifest%.json: 'machine%.cpus%[1%]%.socket' should be an integer",
+    { "a manifest cpu of the wrong type", "manifest%.json:1: 'machine%.cpus%[1%]%.socket' should be an integer",
       function(d) edit_manifest(d, function(m) m.machine.cpus[1].socket = "zero" end) end },
-    { "a manifest that is no object", "manifest%.json: 'manifest' should be an object", function(d)
+    { "a manifest that is no object", "manifest%.json:1: 'manifest' should be an object", function(d)
       put(d .. "/manifest.json", "42\n")
     end },
     { "a manifest planted as a link (to a valid one elsewhere)", "manifest%.json: a symbolic link", function(d)

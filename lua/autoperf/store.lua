@@ -135,12 +135,22 @@ local function read_manifest(dir)
   local path = dir .. "/" .. M.MANIFEST
   local s, rerr = util.read_own(path, M.MAX_BYTES)
   if not s then return nil, rerr end
-  local m, err = decode(s, path)
-  if m == nil then return nil, err end
+  -- autoperf writes it on one line: then a field's line is line 1; a
+  -- syntax error's line is counted up to the character cjson names
+  local one_line = not s:sub(1, -2):find("\n", 1, true)
+  local m, err = decode(s)
+  if m == nil then
+    local at = tonumber(err:match("at character (%d+)"))
+    local line = 1
+    if at then
+      for _ in s:sub(1, at - 1):gmatch("\n") do line = line + 1 end
+    end
+    return nil, (err:gsub("^JSON:", path .. ((at or one_line) and (":" .. line .. ":") or ":"), 1))
+  end
   local ok, e = pcall(check_manifest, m)
   if not ok then
     if type(e) ~= "table" then error(e, 0) end
-    return nil, path .. ": " .. e[1]
+    return nil, path .. (one_line and ":1: " or ": ") .. e[1]
   end
   return m
 end
