@@ -24,8 +24,17 @@ struct tagstate {
 	int declared;
 	int64_t rows; /* rows of this tag so far */
 };
+
+/* An open-addressing index of entries numbered 0, 1, ...: slot k holds
+ * an entry's number + 1, or 0. */
+struct slots {
+	uint32_t *s;
+	size_t n;
+};
+
+/* One event declared: its name and tag. */
 struct name {
-	char *s; /* NULL: empty slot */
+	char *s;
 	int tag;
 };
 
@@ -36,10 +45,10 @@ struct parser {
 	size_t ntags;
 	struct cell *cells; /* by pair number */
 	size_t ncells, capcells;
-	uint32_t *slots; /* pair number + 1, 0 empty */
-	size_t nslots;
-	struct name *names; /* the events declared, open addressing */
+	struct slots pairs; /* of cells, by key */
+	struct name *names; /* by declaration */
 	size_t nnames, capnames;
+	struct slots by_name; /* of names */
 	long rows;
 	char *err;
 	size_t errlen;
@@ -134,84 +143,124 @@ static uint64_t name_hash(const char *s)
 	return h;
 }
 
+static uint64_t key_hash(uint64_t key)
+{
+	return (key * 0x9E3779B97F4A7C15ULL) >> 20;
+}
+
+/* The slot of t for an entry of hash h: the one holding an entry e of
+ * the count there are for which same(ctx, e), or else the empty one
+ * where a new entry goes. When half full, t first grows (each entry's
+ * hash from hash_of). NULL: out of memory. */
+static uint32_t *slot_for(struct slots *t, size_t count, uint64_t h,
+			  int (*same)(void *ctx, size_t e),
+			  uint64_t (*hash_of)(void *ctx, size_t e), void *ctx)
+{
+	if ((count + 1) * 2 > t->n) {
+		size_t n = t->n ? t->n * 2 : 256;
+		uint32_t *sl = calloc(n, sizeof(*sl));
+		if (!sl)
+			return NULL;
+		for (size_t e = 0; e < count; e++) {
+			size_t k = hash_of(ctx, e) & (n - 1);
+			while (sl[k])
+				k = (k + 1) & (n - 1);
+			sl[k] = (uint32_t)e + 1;
+		}
+		free(t->s);
+		t->s = sl;
+		t->n = n;
+	}
+	size_t k = h & (t->n - 1);
+	while (t->s[k] && !same(ctx, t->s[k] - 1))
+		k = (k + 1) & (t->n - 1);
+	return &t->s[k];
+}
+
+/* v (n elements of size sz, room for *cap) with room for one more, or
+ * NULL when out of memory (v is still valid then). */
+static void *grown(void *v, size_t n, size_t *cap, size_t sz)
+{
+	if (n < *cap)
+		return v;
+	size_t c = *cap ? *cap * 2 : 64;
+	void *nv = realloc(v, c * sz);
+	if (nv)
+		*cap = c;
+	return nv;
+}
+
+struct name_probe {
+	struct parser *p;
+	const char *name;
+};
+
+static int same_name(void *ctx, size_t e)
+{
+	struct name_probe *q = ctx;
+	return strcmp(q->p->names[e].s, q->name) == 0;
+}
+
+static uint64_t hash_of_name(void *ctx, size_t e)
+{
+	return name_hash(((struct name_probe *)ctx)->p->names[e].s);
+}
+
 /* Adds name (of tag) to the names declared: 0, the tag that declared it
- * before (>= 0 ... returned as tag + 1), or -1 out of memory. */
+ * before + 1, or -1 out of memory. */
 static int add_name(struct parser *p, const char *name, int tag)
 {
-	if ((p->nnames + 1) * 2 > p->capnames) {
-		size_t n = p->capnames ? p->capnames * 2 : 64;
-		struct name *t = calloc(n, sizeof(*t));
-		if (!t)
-			return -1;
-		for (size_t i = 0; i < p->capnames; i++) {
-			if (!p->names[i].s)
-				continue;
-			size_t k = name_hash(p->names[i].s) & (n - 1);
-			while (t[k].s)
-				k = (k + 1) & (n - 1);
-			t[k] = p->names[i];
-		}
-		free(p->names);
-		p->names = t;
-		p->capnames = n;
-	}
-	size_t k = name_hash(name) & (p->capnames - 1);
-	while (p->names[k].s) {
-		if (strcmp(p->names[k].s, name) == 0)
-			return p->names[k].tag + 1;
-		k = (k + 1) & (p->capnames - 1);
-	}
-	if (!(p->names[k].s = strdup(name)))
+	struct name_probe q = {p, name};
+	uint32_t *slot = slot_for(&p->by_name, p->nnames, name_hash(name), same_name,
+				  hash_of_name, &q);
+	if (!slot)
 		return -1;
-	p->names[k].tag = tag;
-	p->nnames++;
+	if (*slot)
+		return p->names[*slot - 1].tag + 1;
+	struct name *names = grown(p->names, p->nnames, &p->capnames, sizeof(*names));
+	if (!names)
+		return -1;
+	p->names = names;
+	if (!(p->names[p->nnames].s = strdup(name)))
+		return -1;
+	p->names[p->nnames].tag = tag;
+	*slot = (uint32_t)++p->nnames;
 	return 0;
 }
 
-static size_t slot_of(uint64_t key, size_t nslots)
+struct pair_probe {
+	struct parser *p;
+	uint64_t key;
+};
+
+static int same_pair(void *ctx, size_t e)
 {
-	return (size_t)((key * 0x9E3779B97F4A7C15ULL) >> 20) & (nslots - 1);
+	struct pair_probe *q = ctx;
+	return q->p->cells[e].key == q->key;
+}
+
+static uint64_t hash_of_pair(void *ctx, size_t e)
+{
+	return key_hash(((struct pair_probe *)ctx)->p->cells[e].key);
 }
 
 /* The pair (tag, cpu): its number in *pair, NULL when out of memory. */
 static struct cell *cell(struct parser *p, int tag, int cpu, size_t *pair)
 {
-	uint64_t key = (uint64_t)tag << 17 | (uint64_t)(cpu + 1);
-	if ((p->ncells + 1) * 2 > p->nslots) {
-		size_t n = p->nslots ? p->nslots * 2 : 256;
-		uint32_t *sl = calloc(n, sizeof(*sl));
-		if (!sl)
+	struct pair_probe q = {p, (uint64_t)tag << 17 | (uint64_t)(cpu + 1)};
+	uint32_t *slot = slot_for(&p->pairs, p->ncells, key_hash(q.key), same_pair,
+				  hash_of_pair, &q);
+	if (!slot)
+		return NULL;
+	if (!*slot) {
+		struct cell *cells = grown(p->cells, p->ncells, &p->capcells, sizeof(*cells));
+		if (!cells)
 			return NULL;
-		for (size_t i = 0; i < p->ncells; i++) {
-			size_t k = slot_of(p->cells[i].key, n);
-			while (sl[k])
-				k = (k + 1) & (n - 1);
-			sl[k] = (uint32_t)i + 1;
-		}
-		free(p->slots);
-		p->slots = sl;
-		p->nslots = n;
+		p->cells = cells;
+		p->cells[p->ncells] = (struct cell){-1, 0, q.key};
+		*slot = (uint32_t)++p->ncells;
 	}
-	size_t k = slot_of(key, p->nslots);
-	while (p->slots[k]) {
-		struct cell *c = &p->cells[p->slots[k] - 1];
-		if (c->key == key) {
-			*pair = p->slots[k] - 1;
-			return c;
-		}
-		k = (k + 1) & (p->nslots - 1);
-	}
-	if (p->ncells == p->capcells) {
-		size_t n = p->capcells ? p->capcells * 2 : 64;
-		struct cell *c = realloc(p->cells, n * sizeof(*c));
-		if (!c)
-			return NULL;
-		p->cells = c;
-		p->capcells = n;
-	}
-	*pair = p->ncells;
-	p->slots[k] = (uint32_t)++p->ncells;
-	p->cells[*pair] = (struct cell){-1, 0, key};
+	*pair = *slot - 1;
 	return &p->cells[*pair];
 }
 
@@ -402,9 +451,10 @@ out:
 	ap_reader_close(&p.r);
 	free(p.tags);
 	free(p.cells);
-	free(p.slots);
-	for (size_t i = 0; i < p.capnames; i++)
+	free(p.pairs.s);
+	for (size_t i = 0; i < p.nnames; i++)
 		free(p.names[i].s);
 	free(p.names);
+	free(p.by_name.s);
 	return ret;
 }

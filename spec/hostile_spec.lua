@@ -49,6 +49,12 @@ local function put_journal(dir, entries)
   put(dir .. "/journal.jsonl", table.concat(out, "\n") .. "\n")
 end
 
+local function edit_journal(dir, fn)
+  local j = journal(dir)
+  fn(j)
+  put_journal(dir, j)
+end
+
 local function edit_manifest(dir, fn)
   local m = cjson.decode(T.slurp(dir .. "/manifest.json"))
   fn(m)
@@ -230,27 +236,19 @@ describe("damaged or tampered profiles", function()
       assert(os.execute("mkfifo " .. q(d .. "/run-001-01.csv.gz")))
     end },
     { "a journal entry without its file", "journal%.jsonl:1: entry lacks", function(d)
-      local j = journal(d)
-      j[1].file = nil
-      put_journal(d, j)
+      edit_journal(d, function(j) j[1].file = nil end)
     end },
     { "a journal entry of the wrong type", "journal%.jsonl:2: 'flagged' should be a list", function(d)
-      local j = journal(d)
-      j[2].flagged = 5
-      put_journal(d, j)
+      edit_journal(d, function(j) j[2].flagged = 5 end)
     end },
     { "a journal entry twice", "journal%.jsonl:3: run 1 rep 1 again", function(d)
-      local j = journal(d)
-      put_journal(d, { j[1], j[2], j[1] })
+      edit_journal(d, function(j) j[3] = j[1] end)
     end },
     { "a repetition far beyond the journal", "journal%.jsonl:1: run 1 rep 100000000000", function(d)
-      local j = journal(d)
-      j[1].rep = 100000000000
-      put_journal(d, j)
+      edit_journal(d, function(j) j[1].rep = 100000000000 end)
     end },
     { "a garbage journal line", "journal%.jsonl:2: not valid JSON", function(d)
-      local j = journal(d)
-      put_journal(d, { j[1], "}{", j[2] })
+      edit_journal(d, function(j) table.insert(j, 2, "}{") end)
     end },
     { "a manifest field of the wrong type", "manifest%.json:1: 'refused' should be a list", function(d)
       edit_manifest(d, function(m) m.refused = 5 end)
@@ -340,24 +338,24 @@ describe("results.csv from other tools", function()
     assert.equal(0, code, what .. ": " .. err)
   end
 
-  it("accepts a last line without a newline (the original autoperf's doc/results.csv)", function()
-    local d = tmp .. "/nonl"
+  -- a directory d (under tmp) with a results.csv of the given line ends
+  local function results(name, eol, last)
+    local d = tmp .. "/" .. name
     os.execute("mkdir -p " .. q(d))
-    put(d .. "/results.csv", HEAD .. "\n" .. table.concat(ROWS, "\n"))
-    check(d .. "/results.csv", "no newline")
+    put(d .. "/results.csv", HEAD .. eol .. table.concat(ROWS, eol) .. last)
+    return d
+  end
+
+  it("accepts a last line without a newline (the original autoperf's doc/results.csv)", function()
+    check(results("nonl", "\n", "") .. "/results.csv", "no newline")
   end)
 
   it("accepts CRLF line ends", function()
-    local d = tmp .. "/crlf"
-    os.execute("mkdir -p " .. q(d))
-    put(d .. "/results.csv", HEAD .. "\r\n" .. table.concat(ROWS, "\r\n") .. "\r\n")
-    check(d .. "/results.csv", "CRLF")
+    check(results("crlf", "\r\n", "\r\n") .. "/results.csv", "CRLF")
   end)
 
   it("accepts a directory holding only a results.csv (the original's scripts took ./out)", function()
-    local d = tmp .. "/out"
-    os.execute("mkdir -p " .. q(d))
-    put(d .. "/results.csv", HEAD .. "\n" .. table.concat(ROWS, "\n") .. "\n")
+    local d = results("out", "\n", "\n")
     check(d, "a directory")
     assert.truthy(io.open(d .. "/analysis/stats.csv"))
   end)
