@@ -110,13 +110,12 @@ static int bg_finish(struct bg *b)
 
 struct acell {
 	int seen;
+	int tag;
 	uint64_t value, enabled, running;
 };
 
 struct atag {
 	long ev; /* index in res->events of its declaration, -1: not written */
-	int ncells;
-	struct acell *cells; /* [cpu + 1] */
 };
 
 /* Per declaration, the bytes a row starts and ends with. */
@@ -140,6 +139,8 @@ struct agg {
 	struct quoted *q;
 	struct atag *tags;
 	size_t ntags;
+	struct acell *cells; /* by the parser's pair number */
+	size_t ncells;
 	struct cpustr *cpus; /* [cpu + 1], len 0 until first used */
 	size_t ncpus;
 	struct bg bg;
@@ -265,21 +266,20 @@ static struct atag *tag_at(struct agg *a, int tag)
 	return &a->tags[t];
 }
 
-static struct acell *cell_at(struct atag *t, int cpu)
+static struct acell *cell_at(struct agg *a, size_t pair)
 {
-	int i = cpu + 1;
-	if (i >= t->ncells) {
-		int n = t->ncells ? t->ncells : 4;
-		while (n <= i)
+	if (pair >= a->ncells) {
+		size_t n = a->ncells ? a->ncells : 64;
+		while (n <= pair)
 			n *= 2;
-		struct acell *c = realloc(t->cells, (size_t)n * sizeof(*c));
+		struct acell *c = realloc(a->cells, n * sizeof(*c));
 		if (!c)
 			return NULL;
-		memset(c + t->ncells, 0, (size_t)(n - t->ncells) * sizeof(*c));
-		t->cells = c;
-		t->ncells = n;
+		memset(c + a->ncells, 0, (n - a->ncells) * sizeof(*c));
+		a->cells = c;
+		a->ncells = n;
 	}
-	return &t->cells[i];
+	return &a->cells[pair];
 }
 
 static const struct cpustr *cpu_str(struct agg *a, int cpu)
@@ -374,12 +374,12 @@ static int on_row(void *ctx, const struct ap_run_row *row)
 	if ((size_t)row->tag >= a->ntags || a->tags[row->tag].ev < 0)
 		return 0; /* skipped */
 	struct atag *t = &a->tags[row->tag];
-	struct acell *c = cell_at(t, row->cpu);
+	struct acell *c = cell_at(a, row->pair);
 	const struct cpustr *cs = cpu_str(a, row->cpu);
 	if (!c || !cs)
 		return oom(a);
 	uint64_t delta = row->value - (c->seen ? c->value : 0);
-	*c = (struct acell){1, row->value, row->enabled, row->running};
+	*c = (struct acell){1, row->tag, row->value, row->enabled, row->running};
 
 	const struct quoted *q = &a->q[t->ev];
 	size_t need = q->nlen + q->ulen + cs->len + 3 * 24;
@@ -445,36 +445,40 @@ int ap_aggregate_run(const char *path, struct ap_writer *w,
 	a.caps[0] = a.caps[1] = a.cap = OUTBUF;
 	a.buf = a.bufs[0];
 	ret = ap_run_parse(path, &v, NULL, err, errlen);
+	const char *wname = w->path ? w->path : "write";
 	if (ret == AP_RUN_ABORTED) {
 		ret = a.err;
-		snprintf(err, errlen, "%s: %s", ret == -ENOMEM ? path : "write",
+		snprintf(err, errlen, "%s: %s", ret == -ENOMEM ? path : wname,
 			 strerror(-ret));
 	}
 	if (!ret && a.used && flush(&a)) {
 		ret = a.err;
-		snprintf(err, errlen, "write: %s", strerror(-ret));
+		snprintf(err, errlen, "%s: %s", wname, strerror(-ret));
 	}
 	int werr = bg_finish(&a.bg);
 	if (!ret && werr) {
 		ret = werr;
-		snprintf(err, errlen, "write: %s", strerror(-ret));
+		snprintf(err, errlen, "%s: %s", wname, strerror(-ret));
 	}
 	if (ret)
 		goto out;
-	for (size_t i = 0; i < a.ntags; i++) {
-		struct atag *t = &a.tags[i];
-		if (t->ev < 0)
+	for (size_t k = 0; k < a.ncells; k++) {
+		const struct acell *c = &a.cells[k];
+		if (!c->seen)
 			continue;
-		struct ap_agg_event *e = &res->events[t->ev];
-		for (int k = 0; k < t->ncells; k++) {
-			const struct acell *c = &t->cells[k];
-			if (!c->seen)
-				continue;
-			e->has_rows = 1;
-			e->total += c->value;
-			e->enabled += c->enabled;
-			e->running += c->running;
+		struct ap_agg_event *e = &res->events[a.tags[c->tag].ev];
+		e->has_rows = 1;
+		/* a total beyond int64 is no count (Lua could not hold it) */
+		if (e->total + c->value < e->total || e->total + c->value > INT64_MAX ||
+		    e->enabled + c->enabled < e->enabled || e->running + c->running < e->running) {
+			snprintf(err, errlen, "%s: the counts of '%s' add up to more than 2^63",
+				 path, e->name);
+			ret = AP_RUN_FORMAT;
+			goto out;
 		}
+		e->total += c->value;
+		e->enabled += c->enabled;
+		e->running += c->running;
 	}
 out:
 	bg_finish(&a.bg);
@@ -483,9 +487,8 @@ out:
 		free(a.q[i].unit);
 	}
 	free(a.q);
-	for (size_t i = 0; i < a.ntags; i++)
-		free(a.tags[i].cells);
 	free(a.tags);
+	free(a.cells);
 	free(a.cpus);
 	free(a.bufs[0]);
 	free(a.bufs[1]);

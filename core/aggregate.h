@@ -27,8 +27,7 @@ struct ap_agg_opts {
 	int64_t index_offset, time_offset;
 };
 
-/* One #event declaration that was not skipped, in file order. A tag
- * declared again has its rows and totals on its last declaration. */
+/* One #event declaration that was not skipped, in file order. */
 struct ap_agg_event {
 	int tag;
 	char *name, *unit;
@@ -50,8 +49,9 @@ struct ap_agg_result {
  * seconds with 6 decimals, rounded half up from the ns (exact integer
  * arithmetic); names and units are CSV-quoted when they hold , " or a
  * newline. Returns 0 with *res filled (free it with ap_agg_result_free),
- * or what ap_run_parse returns (message in err), or -errno of a write
- * (message in err too). On failure what was written to w is incomplete:
+ * or what ap_run_parse returns (message in err; also AP_RUN_FORMAT when an
+ * event's total over cpus passes INT64_MAX), or -errno of a write
+ * (message in err too, naming w's file). On failure what was written to w is incomplete:
  * abort it. */
 int ap_aggregate_run(const char *path, struct ap_writer *w,
 		     const struct ap_agg_opts *opts, struct ap_agg_result *res,

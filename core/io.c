@@ -9,50 +9,238 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int ap_writer_open(struct ap_writer *w, const char *path, int compress)
+/* Opens each directory of rel (a relative path, its last component the
+ * file) below dfd without following a symbolic link, creating them when
+ * mkdirs. Returns the innermost directory's fd (dfd itself when rel has no
+ * directory; the caller owns any other) or -errno, with the offending
+ * prefix of rel in why. */
+static int walk_below(int dfd, const char *rel, int mkdirs, char *why, size_t whylen)
+{
+	int cur = dfd;
+	const char *p = rel;
+	for (;;) {
+		while (*p == '/')
+			p++;
+		const char *slash = strchr(p, '/');
+		if (!slash)
+			return cur;
+		size_t n = (size_t)(slash - p);
+		char comp[256];
+		int err;
+		if (n >= sizeof(comp)) {
+			err = -ENAMETOOLONG;
+			goto fail;
+		}
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		if (n == 0 || strcmp(comp, ".") == 0) {
+			p = slash + 1;
+			continue;
+		}
+		if (strcmp(comp, "..") == 0) {
+			err = -EPERM; /* never out of the directory named */
+			goto fail;
+		}
+		if (mkdirs && mkdirat(cur, comp, 0755) < 0 && errno != EEXIST) {
+			err = -errno;
+			goto fail;
+		}
+		int next = openat(cur, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0) {
+			err = -errno;
+			struct stat st;
+			if (fstatat(cur, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+				err = -ELOOP;
+			goto fail;
+		}
+		if (cur != dfd)
+			close(cur);
+		cur = next;
+		p = slash + 1;
+		continue;
+fail:
+		snprintf(why, whylen, "%.*s", (int)(slash - rel), rel);
+		if (cur != dfd)
+			close(cur);
+		return err;
+	}
+}
+
+static void writer_fail_text(struct ap_writer *w, const char *base, const char *what,
+			     int err)
+{
+	if (err == -ELOOP)
+		snprintf(w->why, sizeof(w->why),
+			 "%s%s%s is a symbolic link: refusing to write through it",
+			 base ? base : "", base ? "/" : "", what);
+	else if (err == -EPERM && strstr(what, ".."))
+		snprintf(w->why, sizeof(w->why), "%s: '..' leaves the directory", what);
+	else
+		snprintf(w->why, sizeof(w->why), "%s%s%s: %s", base ? base : "",
+			 base ? "/" : "", what, strerror(-err));
+}
+
+int ap_writer_open_below(struct ap_writer *w, const char *base, const char *rel,
+			 int compress)
 {
 	memset(w, 0, sizeof(*w));
-	int err = -ENOMEM;
-	w->path = strdup(path);
-	if (!w->path || asprintf(&w->tmp, "%s.tmp", path) < 0) {
+	w->dirfd = w->fd = -1;
+	char why[256] = "";
+	int err = -ENOMEM, fd = -1;
+	w->path = malloc(strlen(base) + strlen(rel) + 2);
+	if (!w->path)
+		goto fail;
+	sprintf(w->path, "%s/%s", base, rel);
+	int bfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (bfd < 0) {
+		err = -errno;
+		snprintf(why, sizeof(why), "%s", base);
+		goto fail_text;
+	}
+	int dfd = walk_below(bfd, rel, 0, why, sizeof(why));
+	if (dfd < 0) {
+		close(bfd);
+		err = dfd;
+		goto fail_below;
+	}
+	if (dfd != bfd)
+		close(bfd);
+	w->dirfd = dfd;
+	const char *name = strrchr(rel, '/');
+	name = name ? name + 1 : rel;
+	if (!*name || !strcmp(name, ".") || !strcmp(name, "..")) {
+		err = -EISDIR;
+		goto fail_path;
+	}
+	if (!(w->name = strdup(name)) || asprintf(&w->tmp, "%s.tmp", name) < 0) {
 		w->tmp = NULL;
 		goto fail;
 	}
-	int fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* The temporary name is ours: whatever stands there (a link planted
+	 * to make us write elsewhere, a leftover) goes, and a new file is
+	 * made, never opened through a link (O_EXCL fails on one). */
+	if (unlinkat(dfd, w->tmp, 0) < 0 && errno != ENOENT) {
+		err = -errno;
+		goto fail_path;
+	}
+	fd = openat(dfd, w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		err = -errno;
-		goto fail;
+		goto fail_path;
+	}
+	w->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0); /* kept to fsync: gzclose closes fd */
+	if (w->fd < 0) {
+		err = -errno;
+		goto fail_unlink;
 	}
 	/* "T": zlib writes plain bytes through the same interface. */
 	w->gz = gzdopen(fd, compress ? "wb1" : "wbT");
 	if (!w->gz) {
-		close(fd);
-		unlink(w->tmp);
-		goto fail;
+		err = -ENOMEM;
+		goto fail_unlink;
 	}
 	gzbuffer(w->gz, 1 << 16);
 	return 0;
+fail_unlink:
+	close(fd);
+	unlinkat(dfd, w->tmp, 0);
+fail_path:
+	writer_fail_text(w, NULL, w->path, err);
+	goto fail_keep;
+fail_below:
+	writer_fail_text(w, base, why, err);
+	goto fail_keep;
+fail_text:
+	writer_fail_text(w, NULL, why, err);
+	goto fail_keep;
 fail:
+	writer_fail_text(w, NULL, w->path ? w->path : rel, err);
+fail_keep:;
+	char keep[sizeof(w->why)];
+	memcpy(keep, w->why, sizeof(keep));
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->dirfd >= 0)
+		close(w->dirfd);
 	free(w->path);
+	free(w->name);
 	free(w->tmp);
 	memset(w, 0, sizeof(*w));
+	w->dirfd = w->fd = -1;
+	memcpy(w->why, keep, sizeof(keep));
 	return err;
+}
+
+int ap_writer_open(struct ap_writer *w, const char *path, int compress)
+{
+	const char *slash = strrchr(path, '/');
+	char *base = NULL;
+	int err;
+	if (!slash) {
+		err = ap_writer_open_below(w, ".", path, compress);
+	} else if (slash == path) {
+		err = ap_writer_open_below(w, "/", path + 1, compress);
+	} else if (!(base = strndup(path, (size_t)(slash - path)))) {
+		memset(w, 0, sizeof(*w));
+		w->dirfd = w->fd = -1;
+		snprintf(w->why, sizeof(w->why), "%s: %s", path, strerror(ENOMEM));
+		return -ENOMEM;
+	} else {
+		err = ap_writer_open_below(w, base, slash + 1, compress);
+	}
+	free(base);
+	if (!err) {
+		/* the path as the caller spelled it, for messages */
+		char *p = strdup(path);
+		if (p) {
+			free(w->path);
+			w->path = p;
+		}
+	}
+	return err;
+}
+
+/* The errno of zlib's last failure on gz (a write(2) refused: ENOSPC,
+ * EDQUOT, EIO ...), or EIO when zlib itself failed. */
+static int gz_errno(gzFile gz, int saved)
+{
+	int zerr;
+	gzerror(gz, &zerr);
+	return zerr == Z_ERRNO && saved ? saved : EIO;
 }
 
 int ap_writer_write(struct ap_writer *w, const void *buf, size_t len)
 {
 	if (!w->gz)
 		return -EBADF;
-	if (len && gzwrite(w->gz, buf, (unsigned)len) != (int)len)
-		return -EIO;
+	if (w->err)
+		return w->err;
+	const char *p = buf;
+	while (len) {
+		/* gzwrite takes an unsigned count: big buffers go in pieces */
+		unsigned n = len > (1u << 30) ? (1u << 30) : (unsigned)len;
+		errno = 0;
+		if (gzwrite(w->gz, p, n) != (int)n) {
+			w->err = -gz_errno(w->gz, errno);
+			return w->err;
+		}
+		p += n;
+		len -= n;
+	}
 	return 0;
 }
 
 static void release(struct ap_writer *w)
 {
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->dirfd >= 0)
+		close(w->dirfd);
 	free(w->path);
+	free(w->name);
 	free(w->tmp);
-	w->path = w->tmp = NULL;
+	w->path = w->name = w->tmp = NULL;
+	w->fd = w->dirfd = -1;
 	w->gz = NULL;
 }
 
@@ -60,21 +248,52 @@ int ap_writer_commit(struct ap_writer *w)
 {
 	if (!w->gz)
 		return -EBADF;
-	int err = 0;
-	/* gzclose would close the descriptor before we can fsync it. */
-	int fd = open(w->tmp, O_RDONLY | O_CLOEXEC);
-	if (gzclose(w->gz) != Z_OK)
-		err = -EIO;
+	int err = w->err;
+	errno = 0;
+	int zrc = gzclose(w->gz);
 	w->gz = NULL;
-	if (!err && (fd < 0 || fsync(fd) < 0))
+	if (!err && zrc != Z_OK)
+		err = -(zrc == Z_ERRNO && errno ? errno : EIO);
+	if (!err && fsync(w->fd) < 0)
 		err = -errno;
-	if (fd >= 0)
-		close(fd);
-	if (!err && rename(w->tmp, w->path) < 0)
+	if (!err && renameat(w->dirfd, w->tmp, w->dirfd, w->name) < 0)
 		err = -errno;
 	if (err)
-		unlink(w->tmp);
+		unlinkat(w->dirfd, w->tmp, 0);
 	release(w);
+	return err;
+}
+
+int ap_writer_commit_pair(struct ap_writer *first, struct ap_writer *second)
+{
+	if (!first->gz || !second->gz)
+		return -EBADF;
+	/* Both written out and synced before either lands: then the first
+	 * name, then the second (a reader never sees the second new without
+	 * the first). */
+	int err = first->err ? first->err : second->err;
+	struct ap_writer *w[2] = {first, second};
+	for (int i = 0; i < 2; i++) {
+		errno = 0;
+		int zrc = gzclose(w[i]->gz);
+		w[i]->gz = NULL;
+		if (!err && zrc != Z_OK)
+			err = -(zrc == Z_ERRNO && errno ? errno : EIO);
+		if (!err && fsync(w[i]->fd) < 0)
+			err = -errno;
+		if (err && !w[0]->err && !w[1]->err)
+			w[i]->err = err; /* whose it is, for the message */
+	}
+	for (int i = 0; i < 2 && !err; i++)
+		if (renameat(w[i]->dirfd, w[i]->tmp, w[i]->dirfd, w[i]->name) < 0) {
+			err = -errno;
+			w[i]->err = err;
+		}
+	for (int i = 0; i < 2; i++) {
+		if (err)
+			unlinkat(w[i]->dirfd, w[i]->tmp, 0);
+		release(w[i]);
+	}
 	return err;
 }
 
@@ -82,9 +301,42 @@ void ap_writer_abort(struct ap_writer *w)
 {
 	if (w->gz) {
 		gzclose(w->gz);
-		unlink(w->tmp);
+		unlinkat(w->dirfd, w->tmp, 0);
 	}
 	release(w);
+}
+
+int ap_mkdirs_below(const char *base, const char *rel, char *why, size_t whylen)
+{
+	int bfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (bfd < 0) {
+		int err = -errno;
+		snprintf(why, whylen, "%s: %s", base, strerror(-err));
+		return err;
+	}
+	/* walk_below stops before the last component: give it one more */
+	char *path;
+	if (asprintf(&path, "%s/.", rel) < 0) {
+		close(bfd);
+		snprintf(why, whylen, "%s: %s", base, strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	char comp[256] = "";
+	int dfd = walk_below(bfd, path, 1, comp, sizeof(comp));
+	free(path);
+	if (dfd < 0) {
+		if (dfd == -ELOOP)
+			snprintf(why, whylen, "%s/%s is a symbolic link: refusing to write through it",
+				 base, comp);
+		else
+			snprintf(why, whylen, "%s/%s: %s", base, comp, strerror(-dfd));
+		close(bfd);
+		return dfd;
+	}
+	if (dfd != bfd)
+		close(dfd);
+	close(bfd);
+	return 0;
 }
 
 #define CHUNK (1 << 20)
@@ -186,12 +438,32 @@ static void prefetch_stop(struct ap_prefetch *p)
 
 int ap_reader_open(struct ap_reader *r, const char *path)
 {
+	return ap_reader_open_flags(r, path, 0);
+}
+
+int ap_reader_open_flags(struct ap_reader *r, const char *path, int flags)
+{
 	memset(r, 0, sizeof(*r));
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	r->flags = flags;
+	int own = flags & AP_READ_OWN;
+	/* O_NONBLOCK: a FIFO planted in its place must not hang the open */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | (own ? O_NOFOLLOW | O_NONBLOCK : 0));
 	if (fd < 0)
 		return -errno;
 	struct stat st;
-	int big = fstat(fd, &st) == 0 && st.st_size >= AP_PREFETCH_MIN;
+	if (fstat(fd, &st) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	if (own) {
+		if (!S_ISREG(st.st_mode)) {
+			close(fd);
+			return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		}
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	}
+	int big = st.st_size >= AP_PREFETCH_MIN;
 	r->gz = gzdopen(fd, "rb");
 	if (!r->gz) {
 		close(fd);
@@ -299,12 +571,23 @@ int ap_reader_next(struct ap_reader *r, size_t *len)
 				return 0;
 			}
 			r->lineno++;
-			return fail(r, "line has no end (file cut short)");
+			if (!(r->flags & AP_READ_UNTERMINATED))
+				return fail(r, "line has no end (file cut short)");
+			r->eof = 1;
+			r->line[n] = '\0';
+			*len = n;
+			return 1;
 		}
 		const char *s = r->chunk + r->cpos;
 		size_t avail = r->clen - r->cpos;
 		const char *nl = memchr(s, '\n', avail);
 		size_t take = nl ? (size_t)(nl - s) : avail;
+		if (n + take > AP_LINE_MAX) {
+			/* a gzip stream of one endless line inflates without end */
+			r->lineno++;
+			r->eof = 1;
+			return fail(r, "line longer than 1 MiB (not a file of lines)");
+		}
 		if (append(r, &n, s, take))
 			return fail(r, "out of memory");
 		r->cpos += take + (nl != NULL);

@@ -7,19 +7,44 @@
 
 struct ap_writer {
 	gzFile gz;
-	char *path; /* final name */
-	char *tmp;  /* where the bytes go until commit */
+	char *path;  /* final name, as given (for messages) */
+	char *name;  /* its last component, in dirfd */
+	char *tmp;   /* where the bytes go until commit, in dirfd */
+	int dirfd;   /* the directory it lands in */
+	int fd;      /* the temp file (a dup kept to fsync it) */
+	int err;     /* -errno of the first failed write: later ones fail too */
+	char why[320]; /* after a failed open: the whole message */
 };
 
 /* Opens path.tmp for writing; gzip-compressed when compress != 0, plain
- * otherwise. Returns 0 or -errno. */
+ * otherwise. The directory of path is the caller's (followed as named);
+ * the temporary file is made anew (O_EXCL | O_NOFOLLOW: a link planted at
+ * its name is removed, never written through) and commit renames it onto
+ * path (replacing a link there, never following it). Returns 0 or -errno
+ * (w->why then says what failed, naming the file). */
 int ap_writer_open(struct ap_writer *w, const char *path, int compress);
+/* The same for base/rel, where every directory of rel below base is
+ * entered without following a symbolic link (-ELOOP: one is a link) and
+ * '..' is refused (-EPERM): files autoperf writes inside a directory
+ * someone else controls never land outside it. */
+int ap_writer_open_below(struct ap_writer *w, const char *base, const char *rel,
+			 int compress);
+/* Returns 0 or the -errno of the write (ENOSPC on a full disk); after a
+ * failure every later write and the commit fail with the same. */
 int ap_writer_write(struct ap_writer *w, const void *buf, size_t len);
 /* Flushes, fsyncs and renames onto path. Returns 0 or -errno; on error
  * the temp file is removed. */
 int ap_writer_commit(struct ap_writer *w);
+/* Commits two writers together: both are flushed and synced before
+ * either is renamed, first then second, so the second never lands
+ * without the first. On failure both temp files are removed, what was
+ * renamed stays, and the failing one has its err set. */
+int ap_writer_commit_pair(struct ap_writer *first, struct ap_writer *second);
 /* Drops the temp file; safe to call after commit or twice. */
 void ap_writer_abort(struct ap_writer *w);
+/* mkdir -p of base/rel, entering every directory of rel without
+ * following a symbolic link. Returns 0 or -errno with a message in why. */
+int ap_mkdirs_below(const char *base, const char *rel, char *why, size_t whylen);
 
 struct ap_prefetch;
 
@@ -37,12 +62,24 @@ struct ap_reader {
 	char *chunk;  /* the chunk being split (pf's, or own when pf is NULL) */
 	size_t clen, cpos;
 	int zdone;    /* no chunk will follow */
+	int flags;    /* AP_READ_* */
 };
 
 /* Reads plain and gzip files alike; files of AP_PREFETCH_MIN bytes or
  * more are inflated ahead on a thread of their own. Returns 0 or -errno. */
 #define AP_PREFETCH_MIN (1 << 20)
+/* Longer lines are an error: memory stays bounded however well a file
+ * compresses. */
+#define AP_LINE_MAX (1 << 20)
 int ap_reader_open(struct ap_reader *r, const char *path);
+/* AP_READ_OWN: a file of autoperf's own inside a directory it reads (a
+ * run file named by a journal): a symbolic link is refused (-ELOOP), and
+ * anything but a regular file (a FIFO would block) too (-EINVAL, -EISDIR).
+ * AP_READ_UNTERMINATED: a last line without a newline is a line (a file
+ * written by other tools), not a file cut short. */
+#define AP_READ_OWN 1
+#define AP_READ_UNTERMINATED 2
+int ap_reader_open_flags(struct ap_reader *r, const char *path, int flags);
 /* Next line: 1 got one, 0 end of file, -1 error (see ap_reader_error).
  * A last line without a newline is reported as an error: the file was
  * cut short. */

@@ -146,7 +146,7 @@ int ap_lua_write_rows(lua_State *L, struct ap_writer *w, const struct ap_rows *r
 				   rows->values[i], rows->enabled, rows->running);
 		int err = ap_writer_write(w, row, (size_t)len);
 		if (err)
-			return ap_lua_fail(L, -err, "write");
+			return ap_lua_fail(L, -err, w->path ? w->path : "write");
 	}
 	lua_pushinteger(L, (lua_Integer)rows->enabled);
 	lua_pushinteger(L, (lua_Integer)rows->running);

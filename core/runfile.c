@@ -10,17 +10,32 @@
 
 #define HEADER "index,time_ns,cpu,tag,value,enabled,running"
 
-/* The last sample of one (tag, cpu); index -1 until there is one, which
- * makes the order check pass for the first (indexes are >= 0). */
+/* The last sample of one (tag, cpu) pair; pairs are numbered in order of
+ * their first row and found through an open-addressing table, so memory
+ * grows with the pairs a file has, not with its largest tag times its
+ * largest cpu. */
 struct cell {
 	int64_t index;
 	int64_t value;
+	uint64_t key; /* tag << 17 | (cpu + 1) */
 };
 
 struct tagstate {
 	int declared;
-	int ncells; /* cells[cpu + 1] */
-	struct cell *cells;
+	int64_t rows; /* rows of this tag so far */
+};
+
+/* An open-addressing index of entries numbered 0, 1, ...: slot k holds
+ * an entry's number + 1, or 0. */
+struct slots {
+	uint32_t *s;
+	size_t n;
+};
+
+/* One event declared: its name and tag. */
+struct name {
+	char *s;
+	int tag;
 };
 
 struct parser {
@@ -28,6 +43,12 @@ struct parser {
 	struct ap_reader r;
 	struct tagstate *tags;
 	size_t ntags;
+	struct cell *cells; /* by pair number */
+	size_t ncells, capcells;
+	struct slots pairs; /* of cells, by key */
+	struct name *names; /* by declaration */
+	size_t nnames, capnames;
+	struct slots by_name; /* of names */
 	long rows;
 	char *err;
 	size_t errlen;
@@ -114,22 +135,133 @@ static struct tagstate *declare(struct parser *p, size_t tag)
 	return &p->tags[tag];
 }
 
-static struct cell *cell(struct tagstate *t, int cpu)
+static uint64_t name_hash(const char *s)
 {
-	int i = cpu + 1;
-	if (i >= t->ncells) {
-		int n = t->ncells ? t->ncells : 4;
-		while (n <= i)
-			n *= 2;
-		struct cell *c = realloc(t->cells, (size_t)n * sizeof(*c));
-		if (!c)
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static uint64_t key_hash(uint64_t key)
+{
+	return (key * 0x9E3779B97F4A7C15ULL) >> 20;
+}
+
+/* The slot of t for an entry of hash h: the one holding an entry e of
+ * the count there are for which same(ctx, e), or else the empty one
+ * where a new entry goes. When half full, t first grows (each entry's
+ * hash from hash_of). NULL: out of memory. */
+static uint32_t *slot_for(struct slots *t, size_t count, uint64_t h,
+			  int (*same)(void *ctx, size_t e),
+			  uint64_t (*hash_of)(void *ctx, size_t e), void *ctx)
+{
+	if ((count + 1) * 2 > t->n) {
+		size_t n = t->n ? t->n * 2 : 256;
+		uint32_t *sl = calloc(n, sizeof(*sl));
+		if (!sl)
 			return NULL;
-		for (int k = t->ncells; k < n; k++)
-			c[k] = (struct cell){-1, 0};
-		t->cells = c;
-		t->ncells = n;
+		for (size_t e = 0; e < count; e++) {
+			size_t k = hash_of(ctx, e) & (n - 1);
+			while (sl[k])
+				k = (k + 1) & (n - 1);
+			sl[k] = (uint32_t)e + 1;
+		}
+		free(t->s);
+		t->s = sl;
+		t->n = n;
 	}
-	return &t->cells[i];
+	size_t k = h & (t->n - 1);
+	while (t->s[k] && !same(ctx, t->s[k] - 1))
+		k = (k + 1) & (t->n - 1);
+	return &t->s[k];
+}
+
+/* v (n elements of size sz, room for *cap) with room for one more, or
+ * NULL when out of memory (v is still valid then). */
+static void *grown(void *v, size_t n, size_t *cap, size_t sz)
+{
+	if (n < *cap)
+		return v;
+	size_t c = *cap ? *cap * 2 : 64;
+	void *nv = realloc(v, c * sz);
+	if (nv)
+		*cap = c;
+	return nv;
+}
+
+struct name_probe {
+	struct parser *p;
+	const char *name;
+};
+
+static int same_name(void *ctx, size_t e)
+{
+	struct name_probe *q = ctx;
+	return strcmp(q->p->names[e].s, q->name) == 0;
+}
+
+static uint64_t hash_of_name(void *ctx, size_t e)
+{
+	return name_hash(((struct name_probe *)ctx)->p->names[e].s);
+}
+
+/* Adds name (of tag) to the names declared: 0, the tag that declared it
+ * before + 1, or -1 out of memory. */
+static int add_name(struct parser *p, const char *name, int tag)
+{
+	struct name_probe q = {p, name};
+	uint32_t *slot = slot_for(&p->by_name, p->nnames, name_hash(name), same_name,
+				  hash_of_name, &q);
+	if (!slot)
+		return -1;
+	if (*slot)
+		return p->names[*slot - 1].tag + 1;
+	struct name *names = grown(p->names, p->nnames, &p->capnames, sizeof(*names));
+	if (!names)
+		return -1;
+	p->names = names;
+	if (!(p->names[p->nnames].s = strdup(name)))
+		return -1;
+	p->names[p->nnames].tag = tag;
+	*slot = (uint32_t)++p->nnames;
+	return 0;
+}
+
+struct pair_probe {
+	struct parser *p;
+	uint64_t key;
+};
+
+static int same_pair(void *ctx, size_t e)
+{
+	struct pair_probe *q = ctx;
+	return q->p->cells[e].key == q->key;
+}
+
+static uint64_t hash_of_pair(void *ctx, size_t e)
+{
+	return key_hash(((struct pair_probe *)ctx)->p->cells[e].key);
+}
+
+/* The pair (tag, cpu): its number in *pair, NULL when out of memory. */
+static struct cell *cell(struct parser *p, int tag, int cpu, size_t *pair)
+{
+	struct pair_probe q = {p, (uint64_t)tag << 17 | (uint64_t)(cpu + 1)};
+	uint32_t *slot = slot_for(&p->pairs, p->ncells, key_hash(q.key), same_pair,
+				  hash_of_pair, &q);
+	if (!slot)
+		return NULL;
+	if (!*slot) {
+		struct cell *cells = grown(p->cells, p->ncells, &p->capcells, sizeof(*cells));
+		if (!cells)
+			return NULL;
+		p->cells = cells;
+		p->cells[p->ncells] = (struct cell){-1, 0, q.key};
+		*slot = (uint32_t)++p->ncells;
+	}
+	*pair = *slot - 1;
+	return &p->cells[*pair];
 }
 
 static int too_long(struct parser *p, const char *what, const char *line,
@@ -161,12 +293,27 @@ static int event_line(struct parser *p, const struct ap_run_visitor *v,
 		*ret = too_long(p, "number out of range", line, len);
 		return -1;
 	}
+	if ((size_t)tag < p->ntags && p->tags[tag].declared) {
+		*ret = bad(p, "event tag %lld declared twice", (long long)tag);
+		return -1;
+	}
 	if (!declare(p, (size_t)tag)) {
 		snprintf(p->err, p->errlen, "%s: out of memory", p->path);
 		*ret = -ENOMEM;
 		return -1;
 	}
 	unit[s - unit] = '\0';
+	int before = add_name(p, name, (int)tag);
+	if (before < 0) {
+		snprintf(p->err, p->errlen, "%s: out of memory", p->path);
+		*ret = -ENOMEM;
+		return -1;
+	}
+	if (before > 0) {
+		*ret = bad(p, "event '%.80s' declared twice (tags %d and %lld)", name, before - 1,
+			   (long long)tag);
+		return -1;
+	}
 	if (v->on_event && v->on_event(v->ctx, (int)tag, unit, name)) {
 		bad(p, "stopped by the caller");
 		*ret = AP_RUN_ABORTED;
@@ -218,15 +365,25 @@ static int row_line(struct parser *p, const struct ap_run_visitor *v,
 		return too_long(p, "number out of range", line, len);
 	if (f[3] >= (int64_t)p->ntags || !p->tags[f[3]].declared)
 		return bad(p, "row for undeclared event tag %lld", (long long)f[3]);
-	struct cell *c = cell(&p->tags[f[3]], (int)f[2]);
+	struct tagstate *t = &p->tags[f[3]];
+	size_t pair;
+	struct cell *c = cell(p, (int)f[3], (int)f[2], &pair);
 	if (!c) {
 		snprintf(p->err, p->errlen, "%s: out of memory", p->path);
 		return -ENOMEM;
 	}
 	if (f[0] <= c->index || f[4] < c->value)
 		return bad(p, "samples out of order or counter went backwards");
+	/* Sample k of an event is its (k+1)-th row on each cpu: an index
+	 * beyond the event's rows so far skips samples that never were (and
+	 * would make readers hold an interval per number). */
+	if (f[0] > t->rows)
+		return bad(p, "sample index %lld jumps past the %lld sample%s of event tag %lld so far",
+			   (long long)f[0], (long long)t->rows, t->rows == 1 ? "" : "s",
+			   (long long)f[3]);
 	c->index = f[0];
 	c->value = f[4];
+	t->rows++;
 	p->rows++;
 	if (v->on_row) {
 		const struct ap_run_row row = {
@@ -237,6 +394,7 @@ static int row_line(struct parser *p, const struct ap_run_visitor *v,
 			.value = (uint64_t)f[4],
 			.enabled = (uint64_t)f[5],
 			.running = (uint64_t)f[6],
+			.pair = pair,
 		};
 		if (v->on_row(v->ctx, &row)) {
 			bad(p, "stopped by the caller");
@@ -250,9 +408,12 @@ int ap_run_parse(const char *path, const struct ap_run_visitor *v,
 		 long *nrows, char *err, size_t errlen)
 {
 	struct parser p = {.path = path, .err = err, .errlen = errlen};
-	int ret = ap_reader_open(&p.r, path);
+	int ret = ap_reader_open_flags(&p.r, path, AP_READ_OWN);
 	if (ret) {
-		snprintf(err, errlen, "%s: %s", path, strerror(-ret));
+		snprintf(err, errlen, "%s: %s", path,
+			 ret == -ELOOP	  ? "a symbolic link, not a run file (refused)"
+			 : ret == -EINVAL ? "not a regular file (refused)"
+					  : strerror(-ret));
 		return ret;
 	}
 	int ended = 0;
@@ -288,8 +449,12 @@ int ap_run_parse(const char *path, const struct ap_run_visitor *v,
 		*nrows = p.rows;
 out:
 	ap_reader_close(&p.r);
-	for (size_t i = 0; i < p.ntags; i++)
-		free(p.tags[i].cells);
 	free(p.tags);
+	free(p.cells);
+	free(p.pairs.s);
+	for (size_t i = 0; i < p.nnames; i++)
+		free(p.names[i].s);
+	free(p.names);
+	free(p.by_name.s);
 	return ret;
 }

@@ -30,13 +30,15 @@ struct ap_run_row {
 	int cpu; /* -1 .. AP_RUN_CPU_MAX */
 	int tag; /* 0 .. AP_RUN_TAG_MAX, declared by an #event line */
 	uint64_t value, enabled, running;
+	/* the (tag, cpu) pair's number: 0, 1, ... in order of first row (an
+	 * index for a visitor's per-pair state; pairs <= rows) */
+	size_t pair;
 };
 
 /* Called in file order. A callback returning nonzero stops the parse
  * (ap_run_parse returns AP_RUN_ABORTED; keep your own reason in ctx).
- * unit and name point into the line buffer: copy them to keep them. A tag
- * may be declared again; the later declaration wins for the rows after it.
- * Either callback may be NULL. */
+ * unit and name point into the line buffer: copy them to keep them. Each
+ * tag and each name is declared once. Either callback may be NULL. */
 struct ap_run_visitor {
 	int (*on_event)(void *ctx, int tag, const char *unit, const char *name);
 	int (*on_row)(void *ctx, const struct ap_run_row *row);
@@ -54,14 +56,22 @@ enum {
  * -errno when path cannot be opened or memory runs out, AP_RUN_FORMAT
  * (also for a cut or corrupt gzip stream) or AP_RUN_ABORTED.
  *
- * A file is refused, naming its line, when it has: a '#' line other than
+ * path is opened as a file of autoperf's own (AP_READ_OWN): a symbolic
+ * link or anything but a regular file is refused.
+ *
+ * A file is refused, naming its line, when it has: a tag declared twice
+ * ("event tag <t> declared twice") or a name under two tags ("event
+ * '<name>' declared twice"); a '#' line other than
  * the first that is no #event, #end rows=<n> or #autoperf-run line
  * ("unknown header line"); a row that is not 7 comma-separated decimal
  * integers, only cpu signed ("expected 7 integer fields, got: <line>");
  * a number beyond int64 or the bounds above ("number out of range: ...");
  * a row whose tag no #event declared before it ("row for undeclared event
  * tag <t>"); per (tag, cpu), an index not above the previous one or a
- * value below it ("samples out of order or counter went backwards"); an
+ * value below it ("samples out of order or counter went backwards"); a
+ * sample index beyond the number of rows its tag had before ("sample
+ * index <i> jumps past ..."), which bounds a reader's memory by the file's
+ * size; an
  * end marker whose count is not the number of rows ("end marker says <n>
  * rows, file has <m>"); any line after it ("data after the end marker");
  * no end marker ("file ends here without its end marker (cut short)").

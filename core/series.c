@@ -41,20 +41,22 @@ static void vec_to_row(const struct vec *s, struct ap_matrix *m, size_t row)
 		memcpy(ap_matrix_row(m, row), s->v, s->len * sizeof(double));
 }
 
+/* The last sample of one (tag, cpu) pair of the parser. */
 struct last {
+	int seen, tag;
 	uint64_t value, enabled, running;
 };
 
 struct tagstate {
 	int row;          /* -1: not kept */
 	struct vec s;
-	struct last *last; /* indexed by cpu + 1: the CPU's last sample */
-	size_t ncpu;
 };
 
 struct build {
 	struct tagstate *tags;
 	size_t ntags;
+	struct last *last; /* by pair number */
+	size_t nlast;
 	struct ap_series_event *events;
 	size_t n, cap;
 	int (*skip)(const char *, void *);
@@ -84,8 +86,8 @@ static int on_event(void *ctx, int tag, const char *unit, const char *name)
 	struct tagstate *t = tag_state(b, tag);
 	if (!t)
 		goto nomem;
-	if (t->row >= 0 || (b->skip && b->skip(name, b->ctx)))
-		return 0; /* declared again: the first declaration keeps its row */
+	if (b->skip && b->skip(name, b->ctx))
+		return 0;
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 64;
 		struct ap_series_event *e = realloc(b->events, cap * sizeof(*e));
@@ -117,20 +119,20 @@ static int on_row(void *ctx, const struct ap_run_row *r)
 	struct tagstate *t = &b->tags[r->tag]; /* declared: the parser checked */
 	if (t->row < 0)
 		return 0;
-	size_t c = (size_t)(r->cpu + 1);
-	if (c >= t->ncpu) {
-		size_t n = c + 1 > t->ncpu * 2 ? c + 1 : t->ncpu * 2;
-		struct last *l = realloc(t->last, n * sizeof(*l));
+	size_t c = r->pair;
+	if (c >= b->nlast) {
+		size_t n = c + 1 > b->nlast * 2 ? c + 1 : b->nlast * 2;
+		struct last *l = realloc(b->last, n * sizeof(*l));
 		if (!l)
 			goto nomem;
-		memset(l + t->ncpu, 0, (n - t->ncpu) * sizeof(*l));
-		t->last = l;
-		t->ncpu = n;
+		memset(l + b->nlast, 0, (n - b->nlast) * sizeof(*l));
+		b->last = l;
+		b->nlast = n;
 	}
 	/* the parser checked that the value does not go backwards */
-	if (vec_add(&t->s, (size_t)r->index, (double)(r->value - t->last[c].value)))
+	if (vec_add(&t->s, (size_t)r->index, (double)(r->value - b->last[c].value)))
 		goto nomem;
-	t->last[c] = (struct last){r->value, r->enabled, r->running};
+	b->last[c] = (struct last){1, r->tag, r->value, r->enabled, r->running};
 	return 0;
 nomem:
 	b->err = -ENOMEM;
@@ -168,27 +170,37 @@ int ap_series_read(const char *path, int (*skip)(const char *name, void *ctx),
 		struct tagstate *t = &b.tags[i];
 		if (t->row < 0)
 			continue;
-		struct ap_series_event *e = &b.events[t->row];
-		e->length = t->s.len;
-		for (size_t c = 0; c < t->ncpu; c++) {
-			e->total += t->last[c].value;
-			e->enabled += t->last[c].enabled;
-			e->running += t->last[c].running;
-			if (t->last[c].running < t->last[c].enabled)
-				e->flagged = 1;
-		}
+		b.events[t->row].length = t->s.len;
 		vec_to_row(&t->s, &s->m, (size_t)t->row);
+	}
+	for (size_t c = 0; c < b.nlast; c++) {
+		const struct last *l = &b.last[c];
+		if (!l->seen)
+			continue;
+		struct ap_series_event *e = &b.events[b.tags[l->tag].row];
+		/* a total beyond int64 is no count (Lua could not hold it) */
+		if (e->total + l->value < e->total || e->total + l->value > INT64_MAX) {
+			snprintf(err, errlen, "%s: the counts of '%s' add up to more than 2^63",
+				 path, e->name);
+			ap_matrix_free(&s->m);
+			ret = AP_RUN_FORMAT;
+			goto out;
+		}
+		e->total += l->value;
+		e->enabled += l->enabled;
+		e->running += l->running;
+		if (l->running < l->enabled)
+			e->flagged = 1;
 	}
 	s->events = b.events;
 	s->n = b.n;
 	b.events = NULL;
 	b.n = 0;
 out:
-	for (size_t i = 0; i < b.ntags; i++) {
+	for (size_t i = 0; i < b.ntags; i++)
 		free(b.tags[i].s.v);
-		free(b.tags[i].last);
-	}
 	free(b.tags);
+	free(b.last);
 	free_events(b.events, b.n);
 	return ret;
 }
@@ -321,9 +333,12 @@ int ap_results_read(const char *path, struct ap_series *s, char *err, size_t err
 	struct rbuild b = {0};
 	struct ap_reader r;
 	memset(s, 0, sizeof(*s));
-	int ret = ap_reader_open(&r, path);
+	/* Other tools' files: a last line may lack its newline (the original
+	 * autoperf's doc/results.csv does), lines may end in CRLF. */
+	int ret = ap_reader_open_flags(&r, path, AP_READ_UNTERMINATED);
 	if (ret)
 		return ret;
+	size_t cells = 0; /* intervals held, over all events */
 	int col[4] = {-1, -1, -1, -1}, ncol = 0;
 	enum { MAXCOL = 64 };
 	char *f[MAXCOL + 1];
@@ -332,6 +347,8 @@ int ap_results_read(const char *path, struct ap_series *s, char *err, size_t err
 	int got;
 	ret = AP_RUN_FORMAT;
 	while ((got = ap_reader_next(&r, &len)) > 0) {
+		if (len && r.line[len - 1] == '\r')
+			r.line[--len] = '\0';
 		int n = split_csv(r.line, f, flen, MAXCOL);
 		if (n < 0 || n > MAXCOL) {
 			snprintf(err, errlen, n < 0 ? "%s:%ld: a quoted field has no end" :
@@ -374,6 +391,16 @@ int ap_results_read(const char *path, struct ap_series *s, char *err, size_t err
 		if (!e) {
 			ret = -ENOMEM;
 			goto out;
+		}
+		/* Memory follows the file: an INDEX far beyond the rows read so
+		 * far would make every event hold that many intervals. */
+		if ((size_t)idx >= e->s.len) {
+			cells += (size_t)idx + 1 - e->s.len;
+			if (cells > 4 * (size_t)r.lineno + (1u << 20)) {
+				snprintf(err, errlen, "%s:%ld: INDEX %lld is far beyond the %ld lines read so far",
+					 path, r.lineno, idx, r.lineno);
+				goto out;
+			}
 		}
 		if (vec_add(&e->s, (size_t)idx, v)) {
 			ret = -ENOMEM;

@@ -1,7 +1,6 @@
 -- Failure modes of profile: each checks the message, the exit code, and
 -- that no process of the workload is left behind; and fault injection:
 -- autoperf killed with SIGKILL at random moments, then resumed.
-local cjson = require "cjson"
 local T = require "spec.support"
 
 local function lines(s)
@@ -20,11 +19,7 @@ local function left(marker)
   return n
 end
 
-local function journal(dir)
-  local out = {}
-  for _, l in ipairs(lines(T.slurp(dir .. "/journal.jsonl"))) do out[#out + 1] = cjson.decode(l) end
-  return out
-end
+local journal = T.journal
 
 describe("profile failure modes", function()
   local dir

@@ -178,6 +178,13 @@ function T.png(path)
   }
 end
 
+-- The entries of a profile's journal.jsonl, decoded.
+function T.journal(dir)
+  local out = {}
+  for l in slurp(dir .. "/journal.jsonl"):gmatch("[^\n]+") do out[#out + 1] = require("cjson").decode(l) end
+  return out
+end
+
 -- State letter of a process (R, S, Z, ...) or nil when gone.
 function T.state(pid)
   local stat = slurp("/proc/" .. pid .. "/stat")

@@ -23,9 +23,34 @@ local function by_run(a, b)
   return a.rep < b.rep
 end
 
+-- Are dir's results.csv and summary.csv newer than everything they are
+-- made of (manifest, journal, run files)? Then aggregating again would
+-- write the same bytes: a finished profile on a read-only mount stays as
+-- it is.
+local function mtime(path)
+  local kind, t = core.file_kind(path)
+  return kind == "file" and t or nil
+end
+
+local function up_to_date(loaded, out_path, sum_path)
+  local t_res, t_sum = mtime(out_path), mtime(sum_path)
+  if not t_res or not t_sum then return false end
+  local oldest = math.min(t_res, t_sum)
+  local inputs = { store_mod.MANIFEST, store_mod.JOURNAL }
+  for _, e in ipairs(loaded.journal) do inputs[#inputs + 1] = e.file end
+  for _, name in ipairs(inputs) do
+    local t = mtime(loaded.dir .. "/" .. name)
+    -- strictly older: a file changed within the clock's tick is not
+    if not t or t >= oldest then return false end
+  end
+  return true
+end
+
 -- dir: an output directory. opts.output: results path (default
 -- dir/results.csv; .gz compresses), opts.summary: summary path.
--- Returns {results=, summary=, events=, rows=, flagged=} or nil, message.
+-- Returns {results=, summary=, events=, rows=, flagged=} (or, when the
+-- default files are newer than all they are made of, {results=,
+-- summary=, up_to_date=true}: nothing is written), or nil, message.
 function M.aggregate(dir, opts)
   opts = opts or {}
   local loaded, err = store_mod.load(dir)
@@ -36,13 +61,29 @@ function M.aggregate(dir, opts)
   end
   local out_path = opts.output or (dir .. "/results.csv")
   local sum_path = opts.summary or (dir .. "/summary.csv")
+  if not opts.output and not opts.summary and up_to_date(loaded, out_path, sum_path) then
+    return { results = out_path, summary = sum_path, up_to_date = true }
+  end
 
   local topo = {}
   for _, c in ipairs((manifest.machine or {}).cpus or {}) do topo[c.cpu] = c end
 
+  -- Both files are written to temporary names and land together
+  -- (summary first): a results.csv never stands without its summary.
   local w, werr = core.writer(out_path, out_path:match("%.gz$") ~= nil)
   if not w then return nil, werr end
-  w:write(M.RESULTS_HEADER)
+  local sw, swerr = core.writer(sum_path, sum_path:match("%.gz$") ~= nil)
+  if not sw then
+    w:abort()
+    return nil, swerr
+  end
+  local function abort(msg)
+    w:abort()
+    sw:abort()
+    return nil, msg
+  end
+  local ok, herr = w:write(M.RESULTS_HEADER)
+  if not ok then return abort(herr) end
 
   -- Per event: totals of each repetition, times, flags.
   local stats, order = {}, {}
@@ -64,10 +105,7 @@ function M.aggregate(dir, opts)
     local r, rerr = core.aggregate_run(dir .. "/" .. entry.file, w, {
       skip = skipped, topo = topo, index_offset = off.index, time_offset = off.time,
     })
-    if not r then
-      w:abort()
-      return nil, rerr
-    end
+    if not r then return abort(rerr) end
     rows_out = rows_out + r.rows
     offsets[entry.run] = { index = off.index + r.max_index + 1, time = off.time + r.max_time }
     for _, ev in ipairs(r.events) do
@@ -84,27 +122,35 @@ function M.aggregate(dir, opts)
       end
     end
   end
-  local cok, cerr = w:commit()
-  if not cok then return nil, cerr end
-
   local nflagged = 0
-  local sok, serr = util.write_with(sum_path, function(write)
+  local lines = {}
+  local function write(s) lines[#lines + 1] = s end
+  do
     write(M.SUMMARY_HEADER)
     for _, name in ipairs(order) do
       local s = stats[name]
-      local total, mn, mx = 0, math.huge, -math.huge
-      for _, v in ipairs(s.reps) do
+      local total, mn, mx = 0, 0, 0
+      for i, v in ipairs(s.reps) do
+        -- counts are >= 0 (the run-file parser checked): a smaller sum wrapped
+        if total + v < total then
+          return abort(string.format("%s: the counts of '%s' add up to more than 2^63", dir, name))
+        end
         total = total + v
-        mn = math.min(mn, v)
-        mx = math.max(mx, v)
+        mn = i == 1 and v or math.min(mn, v)
+        mx = i == 1 and v or math.max(mx, v)
       end
       local status = "ok"
       if flagged[name] or s.running < s.enabled then
         status = "flagged: not counted all the time (running < enabled)"
         nflagged = nflagged + 1
       end
-      write(string.format("%s,%s,%s,%d,%d,%.17g,%d,%d,%d,%d\n", csv_field(name), csv_field(s.unit),
-        csv_field(status), #s.reps, total, total / #s.reps, mn, mx, s.enabled, s.running))
+      if #s.reps == 0 then -- declared, never sampled
+        write(string.format("%s,%s,%s,0,,,,,%d,%d\n", csv_field(name), csv_field(s.unit), csv_field(status),
+          s.enabled, s.running))
+      else
+        write(string.format("%s,%s,%s,%d,%d,%.17g,%d,%d,%d,%d\n", csv_field(name), csv_field(s.unit),
+          csv_field(status), #s.reps, total, total / #s.reps, mn, mx, s.enabled, s.running))
+      end
     end
     local unit_of = {}
     for _, ev in ipairs(manifest.events or {}) do unit_of[ev.name] = ev.unit end
@@ -112,8 +158,11 @@ function M.aggregate(dir, opts)
       write(string.format("%s,%s,%s,0,,,,,,\n", csv_field(r.name), csv_field(unit_of[r.name] or ""),
         csv_field("refused: " .. tostring(r.error))))
     end
-  end)
-  if not sok then return nil, serr end
+  end
+  local sok, serr = sw:write(table.concat(lines))
+  if not sok then return abort(serr) end
+  local cok, cerr = sw:commit_with(w)
+  if not cok then return nil, cerr end
   return { results = out_path, summary = sum_path, events = #order, rows = rows_out,
            flagged = nflagged, refused = #(manifest.refused or {}), runs = #journal }
 end

@@ -20,13 +20,22 @@ M.correlation_mod = require "autoperf.analyze.correlation"
 M.detail_mod = require "autoperf.analyze.detail"
 M.diff_mod = require "autoperf.analyze.diff"
 
+-- Where an analysis writes, and the directory below which no symbolic
+-- link is followed (a profile may sit in a directory someone else
+-- controls: DIR/analysis planted as a link to /etc is refused): DIR for
+-- the default DIR/analysis, the directory itself when the user named one.
 local function outdir(dir, opts)
+  if opts.output then
+    local ok, err = util.mkdirs(opts.output)
+    if not ok then return nil, err end
+    return opts.output, opts.output
+  end
   -- a results.csv given instead of a directory: analysis/ beside it
   if not util.is_dir(dir) then dir = dir:match("^(.*)/[^/]*$") or "." end
-  local out = opts.output or (dir .. "/analysis")
-  local ok, err = util.mkdirs(out)
+  local out = dir .. "/analysis"
+  local ok, err = util.mkdirs(out, dir)
   if not ok then return nil, err end
-  return out
+  return out, dir
 end
 
 -- Totals, status and series, read by the C core: what stats, diff,
@@ -80,10 +89,10 @@ function M.stats(dir, opts)
   opts = opts or {}
   local r, err = load(dir)
   if not r then return nil, err end
-  local out, oerr = outdir(r.dir, opts)
-  if not out then return nil, oerr end
+  local out, base = outdir(r.dir, opts)
+  if not out then return nil, base end
   local rows = M.stats_mod.compute(r)
-  local csv, cerr = M.stats_mod.write_csv(rows, out .. "/stats.csv")
+  local csv, cerr = M.stats_mod.write_csv(rows, out .. "/stats.csv", base)
   if not csv then return nil, cerr end
   return { rows = rows, csv = csv, text = M.stats_mod.format(rows, opts), simulated = r.simulated }
 end
@@ -114,13 +123,13 @@ function M.correlation(dir, opts)
         "give the profile directory to line up each repetition"
     end
   end
-  local out, oerr = outdir(r.dir, opts)
-  if not out then return nil, oerr end
-  local csv, werr = M.correlation_mod.write_csv(res, out .. "/correlation.csv")
+  local out, base = outdir(r.dir, opts)
+  if not out then return nil, base end
+  local csv, werr = M.correlation_mod.write_csv(res, out .. "/correlation.csv", base)
   if not csv then return nil, werr end
   res.csv = csv
   local image, perr = M.correlation_mod.heatmap(res, out,
-    "correlation." .. (opts.format or "png"), r.dir .. (r.simulated and " (simulated counts)" or ""))
+    "correlation." .. (opts.format or "png"), r.dir .. (r.simulated and " (simulated counts)" or ""), base)
   if not image then return nil, perr end
   res.image = image
   res.top = M.correlation_mod.top(res, opts.top or 10)
@@ -137,7 +146,7 @@ function M.detail(dir, events, opts)
     if not events then return nil, perr end
   end
   if not events or #events == 0 then return nil, "no events to draw (give --events A,B)" end
-  if type(dir) == "string" and not util.is_dir(dir) and util.exists(dir) then
+  if type(dir) == "string" and ((not util.is_dir(dir) and util.exists(dir)) or M.series.results_in(dir)) then
     return nil, dir .. ": detail draws from a profile directory (its repetitions and CPUs), not a results file"
   end
   -- one pass over the run files: per-sample data only of what is drawn,
@@ -163,9 +172,9 @@ function M.detail(dir, events, opts)
   if opts.rep and (opts.rep < 1 or opts.rep > r.reps) then
     return nil, string.format("%s has repetitions 1..%d, not %d", r.dir, r.reps, opts.rep)
   end
-  local out, oerr = outdir(r.dir, opts)
-  if not out then return nil, oerr end
-  local images, derr = M.detail_mod.draw(r, names, out, opts)
+  local out, base = outdir(r.dir, opts)
+  if not out then return nil, base end
+  local images, derr = M.detail_mod.draw(r, names, out, opts, base)
   if not images then return nil, derr end
   return { images = images, events = names }
 end
@@ -175,13 +184,14 @@ function M.wide(dir, opts)
   opts = opts or {}
   local r, err = load(dir)
   if not r then return nil, err end
-  local path = opts.output
+  local path, base = opts.output, nil
   if not path then
-    local out, oerr = outdir(r.dir, {})
-    if not out then return nil, oerr end
+    local out
+    out, base = outdir(r.dir, {})
+    if not out then return nil, base end
     path = out .. "/wide.csv"
   end
-  return M.series.write_wide(r, path)
+  return M.series.write_wide(r, path, nil, base)
 end
 
 -- {rows=, csv=, image=, text=}; opts: output (default DIR_B/analysis),
@@ -203,12 +213,13 @@ function M.diff(dir_a, dir_b, opts)
       math.min(ra.reps, rb.reps) == 1 and "" or "s")
   end
   local rows = M.diff_mod.compare(ra, rb, opts)
-  local out, oerr = outdir(rb.dir, opts)
-  if not out then return nil, oerr end
-  local csv, cerr = M.diff_mod.write_csv(rows, out .. "/diff.csv")
+  local out, base = outdir(rb.dir, opts)
+  if not out then return nil, base end
+  local csv, cerr = M.diff_mod.write_csv(rows, out .. "/diff.csv", base)
   if not csv then return nil, cerr end
   local image, perr = M.diff_mod.plot(rows, out, "diff." .. (opts.format or "png"), opts.plot or 30,
-    string.format("A: %s  B: %s%s", ra.dir, rb.dir, (ra.simulated or rb.simulated) and "  (simulated counts)" or ""))
+    string.format("A: %s  B: %s%s", ra.dir, rb.dir, (ra.simulated or rb.simulated) and "  (simulated counts)" or ""),
+    base)
   if image == nil then return nil, perr end
   if not image then
     -- nothing changed: no plot, and none left from an earlier diff

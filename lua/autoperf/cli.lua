@@ -665,6 +665,10 @@ local function cmd_aggregate(a)
     errorf("%s", err)
     return 1
   end
+  if r.up_to_date then
+    print(string.format("autoperf: %s and %s are up to date (newer than the profile's files)", r.results, r.summary))
+    return 0
+  end
   print(string.format("autoperf: wrote %s (%d rows: %d events from %d run file%s) and %s",
     r.results, r.rows, r.events, r.runs, r.runs == 1 and "" or "s", r.summary))
   if r.flagged > 0 then print(string.format("  FLAGGED (not counted all the time): %d events", r.flagged)) end

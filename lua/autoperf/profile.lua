@@ -550,6 +550,7 @@ function M.run(opts)
   local ri = 1
   while ri <= #plan.runs do
     local run = plan.runs[ri]
+    local ran = false
     for rep = 1, reps do
       if store:is_done(ri, rep) then
         summary.resumed = summary.resumed + 1
@@ -562,6 +563,7 @@ function M.run(opts)
         end
         ctx.report = function(now) report(ri, rep, now) end
         report(ri, rep)
+        ran = true
         local entry, eerr, code = execute(ctx, run, ri, rep)
         if not entry then
           if closer then closer:stop() end
@@ -597,8 +599,11 @@ function M.run(opts)
     manifest.refused = {}
     for name, err in pairs(ctx.refused) do manifest.refused[#manifest.refused + 1] = { name = name, error = err } end
     table.sort(manifest.refused, function(a, b) return a.name < b.name end)
-    local mok, merr = store:save()
-    if not mok then return nil, merr, 1 end
+    -- (a run resumed from the journal changed nothing to save)
+    if ran then
+      local mok, merr = store:save()
+      if not mok then return nil, merr, 1 end
+    end
     ri = ri + 1
   end
   if closer then closer:stop() end

@@ -82,6 +82,10 @@ function M.read(dir, opts)
     for _, l in pairs(last) do
       local t = totals[l.tag] or { value = 0, flagged = false }
       totals[l.tag] = t
+      -- counts are >= 0 (the run-file parser checked): a smaller sum wrapped
+      if t.value + l.value < t.value then
+        return nil, string.format("%s/%s: the counts of '%s' add up to more than 2^63", s.dir, e.file, names[l.tag])
+      end
       t.value = t.value + l.value
       if l.running < l.enabled then t.flagged = true end
     end

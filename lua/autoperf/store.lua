@@ -16,38 +16,209 @@ M.__index = M
 M.MANIFEST = "manifest.json"
 M.JOURNAL = "journal.jsonl"
 M.HEADER = "index,time_ns,cpu,tag,value,enabled,running"
+-- A manifest or journal larger than this is no profile's (a journal of
+-- 2300 tracepoints in 50 runs of 100 repetitions is under 2 MB).
+M.MAX_BYTES = 32 * 1024 * 1024
 
 function M.run_file(run, rep)
   return string.format("run-%03d-%02d.csv.gz", run, rep)
 end
 
 local decode = util.json_decode
+local null = require("cjson").null
 
-local function read_manifest(dir)
-  local path = dir .. "/" .. M.MANIFEST
-  local s = util.read_file(path)
-  if not s then return nil end
-  return decode(s, path)
+-- What a JSON value is, in a message.
+local function kind(v)
+  if v == nil or v == null then return "null" end
+  if type(v) == "table" then return next(v) == nil and "an empty {} or []" or (v[1] ~= nil and "a list" or "an object") end
+  if type(v) == "number" then return math.tointeger(v) and "an integer" or "a number" end
+  return "a " .. type(v)
 end
 
+-- Checks of decoded JSON: each returns the value (integers as Lua
+-- integers, null as nil when optional) or raises {msg} naming the field.
+local function bad(field, want, v)
+  error({ string.format("'%s' should be %s, not %s", field, want, kind(v)) }, 0)
+end
+
+local function opt(v) return v ~= nil and v ~= null end
+
+local function int(v, field, min, max)
+  local i = type(v) == "number" and math.tointeger(v)
+  if not i then bad(field, "an integer", v) end
+  if (min and i < min) or (max and i > max) then
+    error({ string.format("'%s' is %d, out of range (%s..%s)", field, i, min or "", max or "") }, 0)
+  end
+  return i
+end
+
+local function str(v, field)
+  if type(v) ~= "string" then bad(field, "a string", v) end
+  return v
+end
+
+local function obj(v, field)
+  if type(v) ~= "table" or (next(v) ~= nil and v[1] ~= nil) then bad(field, "an object", v) end
+  return v
+end
+
+local function list(v, field, each)
+  if type(v) ~= "table" or (next(v) ~= nil and v[1] == nil) then bad(field, "a list", v) end
+  for i = 1, #v do v[i] = each(v[i], string.format("%s[%d]", field, i)) end
+  for k in pairs(v) do
+    if math.type(k) ~= "integer" or k < 1 or k > #v then bad(field, "a list", v) end
+  end
+  return v
+end
+
+local function optional(t, k, check, field, ...)
+  if opt(t[k]) then t[k] = check(t[k], field, ...) else t[k] = nil end
+end
+
+local CPU_MAX = 65534 -- core/runfile.h
+
+-- The manifest's shape, as far as the readers use it; fields they do not
+-- read are left alone.
+local function check_manifest(m)
+  obj(m, "manifest")
+  optional(m, "command", list, "command", str)
+  optional(m, "settings", function(st)
+    obj(st, "settings")
+    optional(st, "repetitions", int, "settings.repetitions", 1)
+    return st
+  end)
+  optional(m, "machine", function(mc)
+    obj(mc, "machine")
+    optional(mc, "cpus", list, "machine.cpus", function(c, f)
+      obj(c, f)
+      c.cpu = int(c.cpu, f .. ".cpu", 0, CPU_MAX)
+      for _, k in ipairs({ "socket", "core", "node" }) do
+        c[k] = int(c[k], f .. "." .. k)
+      end
+      return c
+    end)
+    return mc
+  end)
+  local function named(e, f)
+    obj(e, f)
+    str(e.name, f .. ".name")
+    return e
+  end
+  optional(m, "events", list, "events", function(e, f)
+    named(e, f)
+    optional(e, "unit", str, f .. ".unit")
+    return e
+  end)
+  optional(m, "refused", list, "refused", function(e, f)
+    named(e, f)
+    e.error = opt(e.error) and tostring(e.error) or "refused"
+    return e
+  end)
+  optional(m, "replanned", list, "replanned", function(e, f)
+    named(e, f)
+    optional(e, "from_run", int, f .. ".from_run", 1)
+    optional(e, "to_run", int, f .. ".to_run", 1)
+    return e
+  end)
+  optional(m, "plan", function(p)
+    obj(p, "plan")
+    optional(p, "runs", list, "plan.runs", function(r) return r end)
+    return p
+  end)
+  optional(m, "simulated", obj, "simulated")
+  return m
+end
+
+-- The manifest of dir: nil (there is none), or nil, message (unreadable
+-- or of the wrong shape: the file and the field are named).
+local function read_manifest(dir)
+  local path = dir .. "/" .. M.MANIFEST
+  local s, rerr = util.read_own(path, M.MAX_BYTES)
+  if not s then return nil, rerr end
+  -- autoperf writes it on one line: then a field's line is line 1; a
+  -- syntax error's line is counted up to the character cjson names
+  local one_line = not s:sub(1, -2):find("\n", 1, true)
+  local m, err = decode(s)
+  if m == nil then
+    local at = tonumber(err:match("at character (%d+)"))
+    local line = 1
+    if at then
+      for _ in s:sub(1, at - 1):gmatch("\n") do line = line + 1 end
+    end
+    return nil, (err:gsub("^JSON:", path .. ((at or one_line) and (":" .. line .. ":") or ":"), 1))
+  end
+  local ok, e = pcall(check_manifest, m)
+  if not ok then
+    if type(e) ~= "table" then error(e, 0) end
+    return nil, path .. (one_line and ":1: " or ": ") .. e[1]
+  end
+  return m
+end
+
+-- A journal's run file name: a plain name in the directory (no path, no
+-- leading dot), so that a tampered journal cannot point outside it.
+local function safe_name(name)
+  return #name <= 255 and name:match("^[%w_][%w_%.%-]*$") ~= nil
+end
+M.safe_name = safe_name
+
 -- Completed runs, in the order they completed. A last line cut short by a
--- crash is not a completed run; any other bad line is corruption.
+-- crash is not a completed run; any other bad line is corruption, as is
+-- an entry that names a file outside the directory, a run and repetition
+-- (or a file) seen before, or a repetition beyond what the journal could
+-- hold (rep k of a run completes after reps 1..k-1 of it).
 local function read_journal(dir)
   local path = dir .. "/" .. M.JOURNAL
-  local s = util.read_file(path)
+  local s, rerr = util.read_own(path, M.MAX_BYTES)
   local out = {}
-  if not s then return out end
+  if not s then
+    if rerr then return nil, rerr end
+    return out
+  end
   local lineno = 0
+  local seen, files = {}, {}
   for line in s:gmatch("([^\n]*)\n") do
     lineno = lineno + 1
-    local e, err = decode(line, path .. ":" .. lineno)
-    if not e then return nil, err end
+    local where = path .. ":" .. lineno
+    local e, err = decode(line, where)
+    if e == nil then return nil, err end
+    if type(e) ~= "table" then return nil, where .. ": not a journal entry (" .. kind(e) .. ")" end
     -- cjson decodes every number as a float.
-    e.run, e.rep = math.tointeger(e.run), math.tointeger(e.rep)
-    if not e.run or not e.rep or type(e.file) ~= "string" then
-      return nil, path .. ":" .. lineno .. ": entry lacks run, rep or file"
+    local run, rep = math.tointeger(e.run), math.tointeger(e.rep)
+    if not run or not rep or type(e.file) ~= "string" then
+      return nil, where .. ": entry lacks run, rep or file"
     end
+    if run < 1 or rep < 1 then
+      return nil, string.format("%s: run %d rep %d: runs and repetitions count from 1", where, run, rep)
+    end
+    if not safe_name(e.file) then
+      return nil, string.format("%s: run file name %q is not a plain name in %s (refused)", where, e.file, dir)
+    end
+    local key = run .. "/" .. rep
+    if seen[key] then
+      return nil, string.format("%s: run %d rep %d again (first at line %d)", where, run, rep, seen[key])
+    end
+    if files[e.file] then
+      return nil, string.format("%s: %s again (first at line %d)", where, e.file, files[e.file])
+    end
+    seen[key], files[e.file] = lineno, lineno
+    if opt(e.flagged) then
+      local ok, ferr = pcall(list, e.flagged, "flagged", str)
+      if not ok then return nil, where .. ": " .. (type(ferr) == "table" and ferr[1] or tostring(ferr)) end
+    else
+      e.flagged = nil
+    end
+    e.run, e.rep = run, rep
     out[#out + 1] = e
+  end
+  -- rep k of a run is journalled after reps 1..k-1 of it
+  local reps = {}
+  for _, e in ipairs(out) do reps[e.run] = (reps[e.run] or 0) + 1 end
+  for i, e in ipairs(out) do
+    if e.rep > reps[e.run] then
+      return nil, string.format("%s:%d: run %d rep %d, but the journal holds %d repetition%s of run %d",
+        path, i, e.run, e.rep, reps[e.run], reps[e.run] == 1 and "" or "s", e.run)
+    end
   end
   return out
 end
@@ -84,6 +255,7 @@ function M.open(dir, manifest, opts)
       for _, e in ipairs(journal) do self.done[e.run .. "/" .. e.rep] = e end
       manifest.refused = old.refused or manifest.refused
       manifest.replanned = old.replanned
+      self.resumed = true
     else
       -- --force: start over (only our own files go).
       for _, e in ipairs(entries) do
@@ -98,8 +270,13 @@ function M.open(dir, manifest, opts)
     if not ok then return nil, err end
     for _, e in ipairs(entries or {}) do os.remove(dir .. "/" .. e.name) end
   end
-  local ok, err = self:save()
-  if not ok then return nil, err end
+  -- A resumed profile keeps the manifest on disk until a run completes:
+  -- rerunning a finished profile writes nothing (it may sit on a
+  -- read-only mount).
+  if not self.resumed then
+    local ok, err = self:save()
+    if not ok then return nil, err end
+  end
   return self
 end
 
@@ -133,6 +310,15 @@ function M.load(dir)
   end
   local journal, jerr = read_journal(dir)
   if not journal then return nil, jerr end
+  -- Each run file is a regular file of the directory: a symbolic link
+  -- planted in its place (to /etc/shadow, to a FIFO) is refused.
+  for i, e in ipairs(journal) do
+    local k = core.file_kind(dir .. "/" .. e.file)
+    if k ~= "file" then
+      return nil, string.format("%s/%s:%d: run %d rep %d: %s %s", dir, M.JOURNAL, i, e.run, e.rep, e.file,
+        k == nil and "is missing" or k == "link" and "is a symbolic link (refused)" or "is not a regular file (refused)")
+    end
+  end
   return { dir = dir, manifest = manifest, journal = journal }
 end
 

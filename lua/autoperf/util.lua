@@ -72,9 +72,11 @@ end
 
 -- Writes path atomically (a name ending in .gz compresses): fn(write)
 -- adds its text through write(...). The first failed write stops the
--- rest and drops the file. Returns path, or nil, message.
-function M.write_with(path, fn)
-  local w, err = core.writer(path, path:match("%.gz$") ~= nil)
+-- rest and drops the file. base (optional): a directory path lies below;
+-- no symbolic link below it is followed (see core.writer). Returns path,
+-- or nil, message.
+function M.write_with(path, fn, base)
+  local w, err = core.writer(path, path:match("%.gz$") ~= nil, base)
   if not w then return nil, err end
   local failed
   fn(function(...)
@@ -91,9 +93,10 @@ function M.write_with(path, fn)
   return path
 end
 
--- Writes data to path atomically (temp file, fsync, rename).
-function M.write_atomic(path, data)
-  local w, err = core.writer(path, false)
+-- Writes data to path atomically (temp file, fsync, rename); base as for
+-- write_with.
+function M.write_atomic(path, data, base)
+  local w, err = core.writer(path, false, base)
   if not w then return nil, err end
   local ok, werr = w:write(data)
   if not ok then
@@ -101,6 +104,17 @@ function M.write_atomic(path, data)
     return nil, werr
   end
   return w:commit()
+end
+
+-- The bytes of a file of autoperf's own (manifest, journal) inside a
+-- directory someone else may control: nil (no such file), or nil,
+-- message when it is a symbolic link, not a regular file, or larger
+-- than max bytes (default 256 MiB).
+function M.read_own(path, max)
+  local s, err, errno = core.slurp(path, max or 256 * 1024 * 1024)
+  if s then return s end
+  if errno == core.errno.ENOENT then return nil end
+  return nil, err
 end
 
 function M.exists(path)
@@ -113,8 +127,17 @@ function M.is_dir(path)
   return core.listdir(path) ~= nil
 end
 
--- mkdir -p
-function M.mkdirs(path)
+-- mkdir -p; with base (a prefix of path), the directories below base are
+-- made and entered without following a symbolic link.
+function M.mkdirs(path, base)
+  if base then
+    base = base:gsub("(.)/+$", "%1")
+    local rel = path:sub(#base + 2)
+    if path:sub(1, #base + 1) ~= base .. "/" or rel == "" then return M.mkdirs(path) end
+    local ok, err = M.mkdirs(base)
+    if not ok then return nil, err end
+    return core.mkdirs_below(base, rel)
+  end
   local prefix = path:sub(1, 1) == "/" and "/" or ""
   for part in path:gmatch("[^/]+") do
     prefix = prefix .. part
@@ -388,7 +411,11 @@ function M.canonical(v)
     local i = math.tointeger(v)
     return i and tostring(i) or string.format("%.17g", v)
   end
-  if type(v) ~= "table" then return string.format("%q", v) end
+  if type(v) ~= "table" then
+    -- JSON's null (a light userdata) has no literal form
+    local t = type(v)
+    return (t == "string" or t == "boolean" or t == "nil") and string.format("%q", v) or t
+  end
   local keys = {}
   for k in pairs(v) do keys[#keys + 1] = k end
   table.sort(keys, function(a, b)

@@ -58,14 +58,14 @@ function M.top(res, n)
 end
 
 -- Writes the matrix as CSV: a header row EVENT,<names>, then one row per
--- event. Returns path or nil, message.
-function M.write_csv(res, path)
+-- event (base: as for util.write_with). Returns path or nil, message.
+function M.write_csv(res, path, base)
   return util.write_with(path, function(write)
     local head = { "EVENT" }
     for i, n in ipairs(res.names) do head[i + 1] = util.csv_field(n) end
     write(table.concat(head, ","), "\n")
     for i, n in ipairs(res.names) do write(util.csv_field(n), ",", res.R:rowtext(i, 6), "\n") end
-  end)
+  end, base)
 end
 
 -- Tic labels for n events: all when they fit, else every k-th.
@@ -78,18 +78,18 @@ end
 
 -- The matrix as gnuplot's binary array (float32, row after row): gnuplot
 -- reads 4M of these in a blink, where parsing the CSV takes seconds.
-local function write_bin(res, path)
+local function write_bin(res, path, base)
   local fmt = "<" .. string.rep("f", #res.names)
   return util.write_with(path, function(write)
     for i = 1, #res.names do write(string.pack(fmt, table.unpack(res.R:row(i)))) end
-  end)
+  end, base)
 end
 
 -- Draws the heatmap into dir/image (.png or .svg) from dir/correlation.bin,
 -- keeping dir/correlation.gp. Returns the image path or nil, message.
-function M.heatmap(res, dir, image, title)
+function M.heatmap(res, dir, image, title, base)
   local n = #res.names
-  local ok, berr = write_bin(res, dir .. "/correlation.bin")
+  local ok, berr = write_bin(res, dir .. "/correlation.bin", base)
   if not ok then return nil, berr end
   local size = math.max(700, math.min(2400, 220 + 12 * n))
   local head, err = plot.header(image, size + 120, size)
@@ -114,7 +114,7 @@ function M.heatmap(res, dir, image, title)
     "# correlation.bin: the matrix of correlation.csv as float32, row after row",
     string.format("plot 'correlation.bin' binary array=(%d,%d) format='%%float32' with image notitle", n, n),
   }, "\n") .. "\n"
-  return plot.draw(dir, "correlation", image, script)
+  return plot.draw(dir, "correlation", image, script, base, { "correlation.bin" })
 end
 
 return M

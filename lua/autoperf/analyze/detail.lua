@@ -33,8 +33,9 @@ local function lines_of(r, name, opts)
 end
 
 -- Draws each of names into dir as <name>.<format> (with <name>.dat and
--- <name>.gp). Returns a list of image paths or nil, message.
-function M.draw(r, names, dir, opts)
+-- <name>.gp); base: as for util.write_with. Returns a list of image
+-- paths or nil, message.
+function M.draw(r, names, dir, opts, base)
   opts = opts or {}
   local format = opts.format or "png"
   local images, used = {}, {}
@@ -45,15 +46,15 @@ function M.draw(r, names, dir, opts)
     end
     local lines = lines_of(r, name, opts)
     if #lines == 0 then return nil, string.format("%s: '%s' has no samples to draw", r.dir, name) end
-    local base = M.file_name(name)
+    local stem = M.file_name(name)
     -- two names may map to one file name ('a:b', 'a_b'): number the later
-    local k, try = 1, base
+    local k, try = 1, stem
     while used[try] do
       k = k + 1
-      try = base .. "-" .. k
+      try = stem .. "-" .. k
     end
-    base = try
-    used[base] = true
+    stem = try
+    used[stem] = true
     -- one block per line, two blank lines apart; each starts with its title
     local buf = {}
     for _, l in ipairs(lines) do
@@ -61,9 +62,9 @@ function M.draw(r, names, dir, opts)
       for _, p in ipairs(l.points) do buf[#buf + 1] = string.format("%.6f %s", p.time, p.value) end
       buf[#buf + 1] = "\n"
     end
-    local ok, err = util.write_atomic(dir .. "/" .. base .. ".dat", table.concat(buf, "\n"))
+    local ok, err = util.write_atomic(dir .. "/" .. stem .. ".dat", table.concat(buf, "\n"), base)
     if not ok then return nil, err end
-    local image = base .. "." .. format
+    local image = stem .. "." .. format
     local head, herr = plot.header(image, 900, 500)
     if not head then return nil, herr end
     local pmu = r.units[name] or ""
@@ -77,9 +78,9 @@ function M.draw(r, names, dir, opts)
       "set grid",
       "set format y '%.4g'",
       string.format("plot for [i=0:%d] %s index i using 1:2 with linespoints pointsize 0.4 title columnheader(1)",
-        #lines - 1, plot.str(base .. ".dat")),
+        #lines - 1, plot.str(stem .. ".dat")),
     }, "\n") .. "\n"
-    local path, derr = plot.draw(dir, base, image, script)
+    local path, derr = plot.draw(dir, stem, image, script, base, { stem .. ".dat" })
     if not path then return nil, derr end
     images[#images + 1] = path
   end

@@ -94,7 +94,8 @@ function M.compare(ra, rb, opts)
   return rows
 end
 
-function M.write_csv(rows, path)
+-- base: as for util.write_with.
+function M.write_csv(rows, path, base)
   local f, num = util.csv_field, util.csv_number
   return util.write_with(path, function(write)
     write(M.HEADER)
@@ -103,7 +104,7 @@ function M.write_csv(rows, path)
         num(x.rel), num(x.t), num(x.df), num(x.p), num(x.q), num(x.d), x.significant and "yes" or "no",
         f(x.note or "") }, ","), "\n")
     end
-  end)
+  end, base)
 end
 
 local function pct(rel)
@@ -144,7 +145,7 @@ end
 -- Bars of the relative change (B/A on a log2 scale) of the significant
 -- events (at most n) into dir/image. Returns the path or nil, message (or
 -- false when nothing changed).
-function M.plot(rows, dir, image, n, title)
+function M.plot(rows, dir, image, n, title, base)
   local shown = {}
   for _, x in ipairs(rows) do
     if x.significant and x.mean_a > 0 and x.mean_b > 0 and #shown < n then shown[#shown + 1] = x end
@@ -156,7 +157,7 @@ function M.plot(rows, dir, image, n, title)
     buf[#buf + 1] = string.format('%d %.9g "%s"', i - 1, math.log(x.mean_b / x.mean_a, 2),
       (x.name:gsub('"', "'"):gsub("\n", " ")))
   end
-  local ok, err = util.write_atomic(dir .. "/diff.dat", table.concat(buf, "\n") .. "\n")
+  local ok, err = util.write_atomic(dir .. "/diff.dat", table.concat(buf, "\n") .. "\n", base)
   if not ok then return nil, err end
   local head, herr = plot.header(image, 1000, math.max(300, 120 + 18 * #shown))
   if not head then return nil, herr end
@@ -173,7 +174,7 @@ function M.plot(rows, dir, image, n, title)
     "plot 'diff.dat' using ($2 / 2):1:($2 < 0 ? $2 : 0):($2 < 0 ? 0 : $2):($1 - 0.4):($1 + 0.4):" ..
       "($2 < 0 ? 7 : 6):yticlabels(3) with boxxyerror lc variable",
   }, "\n") .. "\n"
-  return plot.draw(dir, "diff", image, script)
+  return plot.draw(dir, "diff", image, script, base, { "diff.dat" })
 end
 
 return M

@@ -47,6 +47,8 @@ end
 -- verification loop) is taken from that run.
 function M.load(dir)
   if not util.is_dir(dir) and util.exists(dir) then return M.load_results(dir) end
+  local results = M.results_in(dir)
+  if results then return M.load_results(results) end
   local s, err = store.load(dir)
   if not s then return nil, err end
   if #s.journal == 0 then
@@ -73,6 +75,16 @@ function M.load(dir)
     if e.rep > ds.reps then ds.reps = e.rep end
   end
   return ds
+end
+
+-- The results.csv of dir when dir holds one and no profile (the original
+-- autoperf's scripts took ./out), or nil.
+function M.results_in(dir)
+  if not util.is_dir(dir) or core.file_kind(dir .. "/" .. store.MANIFEST) then return nil end
+  for _, name in ipairs({ "results.csv", "results.csv.gz" }) do
+    if util.exists(dir .. "/" .. name) then return dir .. "/" .. name end
+  end
+  return nil
 end
 
 -- A results.csv (autoperf's, or the original autoperf's; .gz too) read
@@ -130,8 +142,9 @@ end
 
 -- Writes the original autoperf's timeseries layout to path (.gz
 -- compresses): INDEX, then one column per event (sum over CPUs).
--- Returns {path=, rows=, events=} or nil, message.
-function M.write_wide(ds, path, names)
+-- base: as for util.write_with. Returns {path=, rows=, events=} or nil,
+-- message.
+function M.write_wide(ds, path, names, base)
   names = names or ds.names
   local layout = M.layout(ds, names)
   local m, merr = M.matrix(ds, names, layout)
@@ -155,7 +168,7 @@ function M.write_wide(ds, path, names)
       end
     end
     if #buf > 0 then write(table.concat(buf, "\n"), "\n") end
-  end)
+  end, base)
   if not ok then return nil, err end
   return { path = path, rows = layout.length, events = #names }
 end

@@ -43,7 +43,8 @@ function M.compute(r)
   return rows
 end
 
-function M.write_csv(rows, path)
+-- base: as for util.write_with.
+function M.write_csv(rows, path, base)
   local f, num = util.csv_field, util.csv_number
   return util.write_with(path, function(write)
     write(M.HEADER)
@@ -51,7 +52,7 @@ function M.write_csv(rows, path)
       write(table.concat({ f(x.name), f(x.unit or ""), f(x.status or ""), x.kind, x.reps,
         num(x.total), num(x.mean), num(x.std), num(x.min), num(x.max), num(x.cv) }, ","), "\n")
     end
-  end)
+  end, base)
 end
 
 -- A compact number for the terminal.
