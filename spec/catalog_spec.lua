@@ -2,17 +2,6 @@ local catalog = require "autoperf.catalog"
 local util = require "autoperf.util"
 
 describe("util", function()
-  it("turns shell globs into anchored Lua patterns", function()
-    local p = util.glob_pattern("sched:*")
-    assert.truthy(("sched:sched_switch"):match(p))
-    assert.falsy(("xsched:sched_switch"):match(p))
-    assert.truthy(("a.b"):match(util.glob_pattern("a?b")))
-    assert.falsy(("a.bc"):match(util.glob_pattern("a?b")))
-    assert.truthy(("cpu3"):match(util.glob_pattern("cpu[0-4]")))
-    assert.falsy(("cpu7"):match(util.glob_pattern("cpu[0-4]")))
-    assert.truthy(("x%y"):match(util.glob_pattern("x%y")))
-  end)
-
   it("matches shell globs: * ? [a-z] [!x], a lone '[' as itself", function()
     local cases = {
       { "sched:*", "sched:sched_switch", true }, { "sched:*", "xsched:sched_switch", false },

@@ -251,6 +251,21 @@ describe("perf stat's habits", function()
     assert.matches("\n%s+[%d,]+%s+page%-faults", err)
   end)
 
+  it("matches analyze -e globs without backtracking", function()
+    -- a results.csv of two long-named events: a backtracking matcher takes
+    -- time exponential in the stars on such names
+    local rows = { "EVENT_NAME,INDEX,TIME,SOCKET,CORE,CPU,NODE,UNIT,SAMPLE_VALUE" }
+    for _, name in ipairs({ string.rep("a", 60), string.rep("a", 59) .. "b" }) do
+      for i = 0, 4 do rows[#rows + 1] = string.format("%s,%d,%d,0,0,0,0,software,%d", name, i, i * 100, i * i) end
+    end
+    write(dir .. "/results.csv", table.concat(rows, "\n") .. "\n")
+    local glob = string.rep("*a", 16) .. "*q"
+    local _, err, code = T.sh("timeout 60 " .. T.quote(T.bin) .. " analyze correlation " ..
+      T.quote(dir .. "/results.csv") .. " -e " .. T.quote(glob))
+    assert.equal(1, code, err)
+    assert.matches("no event", err)
+  end)
+
   it("labels simulated counts in the table as simulated", function()
     local _, err, code = T.autoperf("profile", "-o", dir .. "/sim", "-I", "0", "--pmu", "sim:skl",
       "-e", "skl::INST_RETIRED:ALL,task-clock", "--", "true")

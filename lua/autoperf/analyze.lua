@@ -54,9 +54,9 @@ function M.match(ds, patterns)
   for _, p in ipairs(patterns) do
     local found = false
     if util.is_glob(p) then
-      local pat = util.glob_pattern(p)
+      local match = util.glob(p)
       for _, n in ipairs(names) do
-        if n:match(pat) then
+        if match(n) then
           found = true
           if not seen[n] then
             seen[n] = true
@@ -152,7 +152,7 @@ function M.detail(dir, events, opts)
   -- one pass over the run files: per-sample data only of what is drawn,
   -- every name seen (to say which pattern matched nothing)
   local pats = {}
-  for i, p in ipairs(events) do pats[i] = util.is_glob(p) and util.glob_pattern(p) end
+  for i, p in ipairs(events) do pats[i] = util.is_glob(p) and util.glob(p) end
   local seen, all = {}, {}
   local function wanted(name)
     if not seen[name] then
@@ -160,7 +160,7 @@ function M.detail(dir, events, opts)
       all[#all + 1] = name
     end
     for i, p in ipairs(events) do
-      if name == p or (pats[i] and name:match(pats[i])) then return true end
+      if name == p or (pats[i] and pats[i](name)) then return true end
     end
     return false
   end

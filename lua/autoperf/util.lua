@@ -153,36 +153,6 @@ function M.is_glob(s)
   return s:find("[%*%?%[]") ~= nil
 end
 
--- A Lua pattern matching what the shell glob g matches. Lua's matcher
--- backtracks: a pattern of many stars takes time exponential in their
--- number, so untrusted globs go through M.glob instead.
-function M.glob_pattern(g)
-  local out = { "^" }
-  local i = 1
-  while i <= #g do
-    local c = g:sub(i, i)
-    if c == "*" then
-      out[#out + 1] = ".*"
-    elseif c == "?" then
-      out[#out + 1] = "."
-    elseif c == "[" then
-      local j = g:find("]", i + 1, true)
-      if j then
-        local body = g:sub(i + 1, j - 1):gsub("^!", "^"):gsub("%%", "%%%%")
-        out[#out + 1] = "[" .. body .. "]"
-        i = j
-      else
-        out[#out + 1] = "%["
-      end
-    else
-      out[#out + 1] = c:gsub("%W", "%%%0")
-    end
-    i = i + 1
-  end
-  out[#out + 1] = "$"
-  return table.concat(out)
-end
-
 -- "[...]" at g[i]: a set of bytes (ranges a-z, "!" or "^" first negates,
 -- "]" first is itself) and the index after it; nil without a closing "]".
 local function glob_class(g, i)
