@@ -115,8 +115,8 @@ describe("core process control", function()
     T.rmtree(dir)
   end)
 
-  it("times out a hung workload and kills its whole process group", function()
-    local p = assert(core.spawn({ "sh", "-c", "sleep 100 & sleep 100" }))
+  it("times out a hung workload and kills its whole tree, also what left its group and session", function()
+    local p = assert(core.spawn({ "sh", "-c", "setsid sleep 100.5 & (setsid sleep 100.5 &); sleep 100.5" }))
     assert(p:release())
     assert.is_false(p:wait(100))
     local pid = p:pid()
@@ -124,13 +124,22 @@ describe("core process control", function()
     local st = assert(p:wait(5000))
     assert.equal(9, st.signal)
     p:close()
-    -- nothing of the group is left
-    local function group() return T.procs(function(q) return q.pgid == pid end) end
-    for _ = 1, 100 do
-      if #group() == 0 then break end
+    -- nothing of the group nor of the tree is left (the status came after the sweep)
+    assert.same({}, T.procs(function(q) return q.pgid == pid or q.cmdline == "sleep 100.5" end))
+  end)
+
+  it("kills the whole tree of a workload it lets go of, held or running", function()
+    local held = assert(core.spawn({ "sleep", "100.6" }))
+    held:close()
+    local p = assert(core.spawn({ "sh", "-c", "setsid sleep 100.6 & sleep 100.6" }))
+    assert(p:release())
+    for _ = 1, 250 do
+      if #T.procs(function(q) return q.cmdline == "sleep 100.6" end) == 2 then break end
       core.sleep_ms(20)
     end
-    assert.same({}, group())
+    p:close()
+    p:close() -- twice is safe
+    assert.same({}, T.procs(function(q) return q.cmdline:find("100.6", 1, true) ~= nil end))
   end)
 end)
 

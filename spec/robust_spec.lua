@@ -10,14 +10,34 @@ local function lines(s)
   return out
 end
 
--- Processes whose command line contains marker (a unique sleep length).
-local function left(marker)
-  local ps = T.sh("ps -eo args")
-  local n = 0
-  for l in ps:gmatch("[^\n]+") do
-    if l:find(marker, 1, true) and not l:find("autoperf", 1, true) and not l:find("ps -eo", 1, true) then n = n + 1 end
+-- Processes whose command line contains marker (a unique sleep length),
+-- autoperf's own left out (from /proc: a minimal Debian has no ps);
+-- only those named comm when given.
+local function left(marker, comm)
+  return #T.procs(function(p)
+    return p.cmdline:find(marker, 1, true) ~= nil and not p.cmdline:find("autoperf", 1, true)
+      and (not comm or p.comm == comm)
+  end)
+end
+
+-- Polls (bounded: 5 s) until left(marker[, comm]) is at least (or, with
+-- most, at most) n; returns the last count.
+local function await(marker, n, most, comm)
+  local c
+  for _ = 1, 250 do
+    c = left(marker, comm)
+    if (most and c <= n) or (not most and c >= n) then break end
+    T.sh("sleep 0.02")
   end
-  return n
+  return c
+end
+
+-- A workload whose tree leaves its process group and session: sleeps
+-- that setsid, one double-forked (reparented away from the workload),
+-- one in a new session that forks again, and a plain one in the group.
+local function escaping_tree(marker, finish)
+  local s = "sleep " .. marker
+  return string.format("setsid %s & (setsid sh -c '%s & %s' &); (%s &); %s", s, s, s, s, finish or s)
 end
 
 local function journal(dir)
@@ -34,13 +54,39 @@ describe("profile failure modes", function()
   it("kills a hung workload's whole process group at --timeout", function()
     local out = dir .. "/t"
     local _, err, code = T.autoperf("profile", "-q", "-o", out, "-e", "task-clock", "--timeout", "0.3",
-      "--", "sh", "-c", "sleep 30.101 & sleep 30.101")
+      "--", "sh", "-c", escaping_tree("30.101"))
     assert.equal(1, code)
     assert.matches("timed out", err)
     assert.equal(1, #lines(err))
     assert.is_true(journal(out)[1].timed_out)
-    assert.equal(0, left("30.101"))
+    assert.equal(0, await("30.101", 0, true))
   end)
+
+  it("leaves nothing of the workload's tree when it exits, not even what left its session", function()
+    local out = dir .. "/e"
+    local _, err, code = T.autoperf("profile", "-q", "-o", out, "-e", "task-clock", "-I", "0",
+      "--", "sh", "-c", escaping_tree("30.111", "sleep 0.2"))
+    assert.equal(0, code, err)
+    assert.equal(0, await("30.111", 0, true))
+  end)
+
+  for _, sig in ipairs({ "KILL", "TERM", "INT" }) do
+    it("leaves nothing of the workload's tree when autoperf is killed by SIG" .. sig .. " mid-run", function()
+      local out, marker = dir .. "/k", "30.12" .. #sig
+      local pid = tonumber((T.sh(string.format(
+        "%s profile -q -o %s -e task-clock -I 10 -- sh -c %s >/dev/null 2>&1 & echo $!",
+        T.quote(T.bin), T.quote(out), T.quote(escaping_tree(marker))))))
+      assert.is_number(pid)
+      -- all five sleeps run
+      assert.equal(5, await(marker, 5, false, "sleep"))
+      T.sh("kill -" .. sig .. " " .. pid)
+      assert.equal(0, await(marker, 0, true))
+      for _ = 1, 250 do
+        if not T.state(pid) or T.state(pid) == "Z" then break end
+        T.sh("sleep 0.02")
+      end
+    end)
+  end
 
   it("contains a fork bomb by killing its process group", function()
     local out = dir .. "/b"
