@@ -64,6 +64,23 @@ describe("core counters", function()
     g:close() -- twice is safe
   end)
 
+  it("snaps a reading and puts it later, stamped with a time taken after the read", function()
+    local dir = T.tmpdir()
+    local g = core.group(0, -1, true)
+    assert(g:add(TASK_CLOCK, 7))
+    assert.has_error(function() g:put(assert(core.writer(dir .. "/x.csv")), 0, 0, -1) end)
+    assert(g:enable())
+    assert(g:snap())
+    local w = assert(core.writer(dir .. "/s.csv"))
+    local enabled, running = g:put(w, 3, 12345, -1)
+    assert.is_true(enabled > 0 and running == enabled)
+    assert(w:commit())
+    g:close()
+    local row = T.slurp(dir .. "/s.csv")
+    assert.matches("^3,12345,%-1,7,%d+," .. enabled .. "," .. running .. "\n$", row)
+    T.rmtree(dir)
+  end)
+
   it("leaks no descriptor: groups, processes and readers leave the table as they found it", function()
     local before = fd_count()
     for _ = 1, 3 do count({ "true" }, { TASK_CLOCK, PAGE_FAULTS }) end
