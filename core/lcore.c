@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -108,6 +109,21 @@ static int l_mkdir(lua_State *L)
 	return 1;
 }
 
+/* core.mkdtemp(template) -> path | nil, message, errno: a new directory
+ * (mode 0700) named by template, whose last six characters are XXXXXX. */
+static int l_mkdtemp(lua_State *L)
+{
+	size_t len;
+	const char *tmpl = luaL_checklstring(L, 1, &len);
+	luaL_Buffer b;
+	char *path = luaL_buffinitsize(L, &b, len + 1);
+	memcpy(path, tmpl, len + 1);
+	if (!mkdtemp(path))
+		return ap_lua_fail(L, errno, tmpl);
+	luaL_pushresultsize(&b, len);
+	return 1;
+}
+
 extern char **environ;
 
 /* core.environ() -> {"K=V", ...}: our environment, to extend for a
@@ -131,6 +147,7 @@ static int l_isatty(lua_State *L)
 
 static const luaL_Reg funcs[] = {
 	{"mkdir", l_mkdir},
+	{"mkdtemp", l_mkdtemp},
 	{"isatty", l_isatty},
 	{"environ", l_environ},
 	{"trap_signals", l_trap_signals},

@@ -42,7 +42,7 @@ end
 
 -- A result object (result.lua): its events and their totals.
 local function result_table(r)
-  local lines = { string.format("profile %s: %d events, %d repetition%s%s", r.dir, #r.events, r.reps,
+  local lines = { string.format("profile %s: %d events, %d repetition%s%s", r.dir or "(not kept)", #r.events, r.reps,
     r.reps == 1 and "" or "s", r.simulated and " (hardware values SIMULATED)" or "") }
   for i, name in ipairs(r.events) do
     if i > MAX_ITEMS then
