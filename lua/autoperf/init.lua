@@ -116,7 +116,9 @@ function M.profile(argv, opts)
     counters, _, cerr = capacity.plan_counters(cat, events)
     if cerr then return nil, cerr, 2 end
   end
-  return profile.run({
+  -- profile traps SIGINT/SIGTERM to stop the workload cleanly; after it
+  -- the signals go back to the caller (the REPL: a loop of profiles stops)
+  local res = table.pack(pcall(profile.run, {
     argv = argv, events = events, out = opts.out or "out",
     interval_ms = opts.interval_ms or 100, repetitions = opts.repetitions or 1,
     system_wide = opts.system_wide, force = opts.force, progress = opts.progress,
@@ -124,7 +126,10 @@ function M.profile(argv, opts)
     timeout_s = opts.timeout_s, fail_fast = opts.fail_fast, delay_ms = opts.delay_ms, roi = opts.roi,
     isolate = opts.isolate, strategy = opts.strategy, counters = counters,
     hardware = cat and cat.hardware, simulated = cat and cat.sim and cat.sim.name,
-  })
+  }))
+  core.release_signals()
+  if not res[1] then error(res[2], 0) end
+  return table.unpack(res, 2, res.n)
 end
 
 -- Reads a profile's output directory back: a result object (see
