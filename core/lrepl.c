@@ -28,7 +28,9 @@ static void stop(lua_State *L, lua_Debug *ar)
 {
 	(void)ar;
 	lua_sethook(L, NULL, 0, 0);
-	luaL_error(L, pending == SIGINT ? "interrupted" : "terminated");
+	/* no position: where the hook caught the code says nothing */
+	lua_pushstring(L, pending == SIGINT ? "interrupted" : "terminated");
+	lua_error(L);
 }
 
 static void on_signal(int sig)

@@ -273,6 +273,7 @@ function Experiment:run(opts)
           force = opts.force, timeout_s = self.spec.timeout_s,
           hardware = cat.hardware, simulated = cat.sim and cat.sim.name,
         })
+        core.release_signals() -- see ap.profile: a Ctrl-C in the REPL stops the sweep
         if type(cleanup) == "function" then cleanup() end
         if not s then return nil, string.format("configuration %d (%s): %s", i, dir, perr) end
         measured = measured + 1
