@@ -94,18 +94,17 @@ static _Noreturn void child(int go, int errfd, const struct ap_spawn_opts *o,
 	_exit(127);
 }
 
-static int cmp_int(const void *a, const void *b)
-{
-	int x = *(const int *)a, y = *(const int *)b;
-	return (x > y) - (x < y);
-}
-
 /* Closes every descriptor from 3 up but those in keep[0..n) (sorted in
  * place): the keeper holds nothing of ours, so that our pipes and
  * sockets see their end when we close them. */
 static void close_all_but(int *keep, int n)
 {
-	qsort(keep, (size_t)n, sizeof(*keep), cmp_int);
+	for (int i = 1; i < n; i++) /* a few: insertion sort, no allocation */
+		for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			int t = keep[j];
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
 	unsigned from = 3;
 	for (int i = 0; i < n; i++) {
 		if (keep[i] < 0 || (unsigned)keep[i] < from)
@@ -237,11 +236,13 @@ static _Noreturn void keeper(int go, int errfd, int sock,
 	if (getppid() != parent)
 		_exit(0);
 
-	int keep[3 + 64], nkeep = 0;
+	/* No allocation after fork (another thread may hold malloc's lock):
+	 * ap_spawn bounds nkeep. */
+	int keep[3 + AP_KEEP_MAX], nkeep = 0;
 	keep[nkeep++] = go;
 	keep[nkeep++] = errfd;
 	keep[nkeep++] = sock;
-	for (int i = 0; i < o->nkeep && nkeep < (int)(sizeof(keep) / sizeof(keep[0])); i++)
+	for (int i = 0; i < o->nkeep; i++)
 		keep[nkeep++] = o->keep[i];
 	close_all_but(keep, nkeep);
 
@@ -332,7 +333,7 @@ int ap_spawn(struct ap_proc *p, const struct ap_spawn_opts *o)
 
 	memset(p, 0, sizeof(*p));
 	p->go_fd = p->err_fd = p->sock = -1;
-	if (!o->argv || !o->argv[0])
+	if (!o->argv || !o->argv[0] || o->nkeep < 0 || o->nkeep > AP_KEEP_MAX)
 		return -EINVAL;
 	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)

@@ -33,8 +33,10 @@ struct ap_spawn_opts {
 	const char *cwd;       /* NULL: ours */
 	const cpu_set_t *cpus; /* NULL: no pinning */
 	const int *keep;       /* descriptors the workload inherits */
-	int nkeep;
+	int nkeep;             /* at most AP_KEEP_MAX */
 };
+
+#define AP_KEEP_MAX 64
 
 /* Starts the keeper, which forks the workload into its own process group
  * and holds it before exec. Returns 0 or -errno. */

@@ -93,6 +93,10 @@ describe("core counters", function()
   end)
 end)
 
+-- Sleep lengths of this run's own (specs of other trees may run at the
+-- same time on this machine).
+local PID = T.slurp("/proc/self/stat"):match("^%d+")
+
 describe("core process control", function()
   it("reports exit codes and signals, and exec failures with their errno", function()
     local st = select(1, count({ "sh", "-c", "exit 7" }, { TASK_CLOCK }))
@@ -133,7 +137,8 @@ describe("core process control", function()
   end)
 
   it("times out a hung workload and kills its whole tree, also what left its group and session", function()
-    local p = assert(core.spawn({ "sh", "-c", "setsid sleep 100.5 & (setsid sleep 100.5 &); sleep 100.5" }))
+    local sleep = "sleep 100.5" .. PID
+    local p = assert(core.spawn({ "sh", "-c", string.format("setsid %s & (setsid %s &); %s", sleep, sleep, sleep) }))
     assert(p:release())
     assert.is_false(p:wait(100))
     local pid = p:pid()
@@ -142,21 +147,22 @@ describe("core process control", function()
     assert.equal(9, st.signal)
     p:close()
     -- nothing of the group nor of the tree is left (the status came after the sweep)
-    assert.same({}, T.procs(function(q) return q.pgid == pid or q.cmdline == "sleep 100.5" end))
+    assert.same({}, T.procs(function(q) return q.pgid == pid or q.cmdline == sleep end))
   end)
 
   it("kills the whole tree of a workload it lets go of, held or running", function()
-    local held = assert(core.spawn({ "sleep", "100.6" }))
+    local len = "100.6" .. PID
+    local held = assert(core.spawn({ "sleep", len }))
     held:close()
-    local p = assert(core.spawn({ "sh", "-c", "setsid sleep 100.6 & sleep 100.6" }))
+    local p = assert(core.spawn({ "sh", "-c", string.format("setsid sleep %s & sleep %s", len, len) }))
     assert(p:release())
     for _ = 1, 250 do
-      if #T.procs(function(q) return q.cmdline == "sleep 100.6" end) == 2 then break end
+      if #T.procs(function(q) return q.cmdline == "sleep " .. len end) == 2 then break end
       core.sleep_ms(20)
     end
     p:close()
     p:close() -- twice is safe
-    assert.same({}, T.procs(function(q) return q.cmdline:find("100.6", 1, true) ~= nil end))
+    assert.same({}, T.procs(function(q) return q.cmdline:find(len, 1, true) ~= nil end))
   end)
 end)
 
