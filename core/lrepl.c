@@ -81,7 +81,8 @@ static int l_repl_call(lua_State *L)
 	running = L;
 	int status = lua_pcall(L, 0, LUA_MULTRET, 1);
 	running = NULL;
-	lua_sethook(L, NULL, 0, 0);
+	if (lua_gethook(L) == stop) /* set, but the call ended first */
+		lua_sethook(L, NULL, 0, 0);
 	if (pending == SIGINT)
 		pending = 0; /* it interrupted this call (or came too late to) */
 	lua_pushboolean(L, status == LUA_OK);

@@ -118,7 +118,7 @@ function M.profile(argv, opts)
   end
   -- profile traps SIGINT/SIGTERM to stop the workload cleanly; after it
   -- the signals go back to the caller (the REPL: a loop of profiles stops)
-  local res = table.pack(pcall(profile.run, {
+  local res = table.pack(profile.run({
     argv = argv, events = events, out = opts.out or "out",
     interval_ms = opts.interval_ms or 100, repetitions = opts.repetitions or 1,
     system_wide = opts.system_wide, force = opts.force, progress = opts.progress,
@@ -128,8 +128,7 @@ function M.profile(argv, opts)
     hardware = cat and cat.hardware, simulated = cat and cat.sim and cat.sim.name,
   }))
   core.release_signals()
-  if not res[1] then error(res[2], 0) end
-  return table.unpack(res, 2, res.n)
+  return table.unpack(res, 1, res.n)
 end
 
 -- Reads a profile's output directory back: a result object (see
@@ -169,12 +168,12 @@ function M.measure(argv, opts)
     o.out, o.force = dir, true
     if not opts.keep then tmp = dir end
   end
-  local ok, s, err, code = pcall(M.profile, argv, o)
+  -- the result holds the data: the directory goes at the end of this
+  -- function, whichever way it ends (an error, a Ctrl-C in the REPL)
+  local _ <close> = tmp and setmetatable({}, { __close = function() remove_tree(tmp) end })
+  local s, err, code = M.profile(argv, o)
   local r, rerr
-  if ok and s then r, rerr = result.read(o.out) end
-  -- the result holds the data: the directory is not needed any more
-  if tmp then remove_tree(tmp) end
-  if not ok then error(s, 0) end
+  if s then r, rerr = result.read(o.out) end
   if not s then return nil, err, code end
   if not r then return nil, rerr, 1 end
   if tmp then r.dir = nil end
