@@ -137,10 +137,11 @@ static int children(pid_t self, pid_t *out, int max)
 	buf[len] = '\0';
 	int n = 0;
 	char *s = buf, *end;
-	/* A list longer than the buffer: the rest comes next round. */
+	/* The kernel ends every pid with a space: one without is cut off by
+	 * our buffer (never a pid to kill). The rest comes next round. */
 	while (n < max) {
 		long v = strtol(s, &end, 10);
-		if (end == s || (*end != ' ' && *end != '\0'))
+		if (end == s || *end != ' ' || v <= 0)
 			break;
 		out[n++] = (pid_t)v;
 		s = end;
