@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -46,18 +47,49 @@ static void on_signal(int sig)
 	caught = sig;
 }
 
+static const int trapped[] = {SIGINT, SIGTERM, SIGHUP};
+#define NTRAPPED (sizeof(trapped) / sizeof(trapped[0]))
+/* What the signals did before trap_signals, for release_signals. */
+static struct sigaction before[NTRAPPED];
+static int saved;
+
 static int l_trap_signals(lua_State *L)
 {
-	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal; /* no SA_RESTART: waits must wake up */
 	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		if (sigaction(sigs[i], &sa, NULL) < 0)
+	for (size_t i = 0; i < NTRAPPED; i++)
+		if (sigaction(trapped[i], &sa, saved ? NULL : &before[i]) < 0)
 			return ap_lua_fail(L, errno, "sigaction");
+	saved = 1;
 	lua_pushboolean(L, 1);
 	return 1;
+}
+
+/* core.release_signals(): gives the signals back to the handlers they had
+ * before trap_signals (the REPL's, say). A signal caught meanwhile goes on
+ * to a handler of the caller's (raised again, and no longer recorded as
+ * caught); with the default action it stays recorded, so that later
+ * profiles of the same process stop at once, as the first one did. */
+static int l_release_signals(lua_State *L)
+{
+	(void)L;
+	if (!saved)
+		return 0;
+	int again = 0;
+	for (size_t i = 0; i < NTRAPPED; i++) {
+		sigaction(trapped[i], &before[i], NULL);
+		if (caught == trapped[i] && before[i].sa_handler != SIG_DFL &&
+		    before[i].sa_handler != SIG_IGN)
+			again = caught;
+	}
+	saved = 0;
+	if (again) {
+		caught = 0;
+		raise(again);
+	}
+	return 0;
 }
 
 static int l_caught_signal(lua_State *L)
@@ -108,6 +140,21 @@ static int l_mkdir(lua_State *L)
 	return 1;
 }
 
+/* core.mkdtemp(template) -> path | nil, message, errno: a new directory
+ * (mode 0700) named by template, whose last six characters are XXXXXX. */
+static int l_mkdtemp(lua_State *L)
+{
+	size_t len;
+	const char *tmpl = luaL_checklstring(L, 1, &len);
+	luaL_Buffer b;
+	char *path = luaL_buffinitsize(L, &b, len + 1);
+	memcpy(path, tmpl, len + 1);
+	if (!mkdtemp(path))
+		return ap_lua_fail(L, errno, tmpl);
+	luaL_pushresultsize(&b, len);
+	return 1;
+}
+
 extern char **environ;
 
 /* core.environ() -> {"K=V", ...}: our environment, to extend for a
@@ -131,10 +178,12 @@ static int l_isatty(lua_State *L)
 
 static const luaL_Reg funcs[] = {
 	{"mkdir", l_mkdir},
+	{"mkdtemp", l_mkdtemp},
 	{"isatty", l_isatty},
 	{"environ", l_environ},
 	{"trap_signals", l_trap_signals},
 	{"caught_signal", l_caught_signal},
+	{"release_signals", l_release_signals},
 	{"now_ns", l_now_ns},
 	{"raise_nofile", l_raise_nofile},
 	{"sleep_ms", l_sleep_ms},

@@ -16,6 +16,8 @@
 struct lgroup {
 	struct ap_group g;
 	uint64_t *values; /* scratch for reads, g.n entries */
+	struct ap_reading last; /* of group:snap(), for group:put() */
+	int snapped;
 };
 
 static struct lgroup *check_group(lua_State *L)
@@ -87,6 +89,7 @@ static int l_add(lua_State *L)
 	ap_lua_attr(L, 2, &a);
 	lua_Integer tag = luaL_checkinteger(L, 3);
 	int err = ap_group_add(&lg->g, &a, (int)tag);
+	lg->snapped = 0; /* its values may move */
 	if (!err) {
 		uint64_t *v = realloc(lg->values, lg->g.n * sizeof(*v));
 		if (!v)
@@ -122,6 +125,7 @@ static int l_read(lua_State *L)
 {
 	struct lgroup *lg = check_group(L);
 	struct ap_reading r = {.values = lg->values};
+	lg->snapped = 0; /* the same scratch */
 	int err = ap_group_read(&lg->g, &r);
 	if (err)
 		return ap_lua_fail(L, -err, "read");
@@ -153,10 +157,26 @@ int ap_lua_write_rows(lua_State *L, struct ap_writer *w, const struct ap_rows *r
 	return 2;
 }
 
-/* group:sample(writer, index, time_ns, cpu) -> enabled, running: reads the
- * group once and writes one CSV row per member to writer:
+/* group:snap() -> true | nil, message, errno: reads the group once and
+ * keeps the reading for group:put(). Reading every group before taking
+ * the sample's time makes the time cover every count it stamps. */
+static int l_snap(lua_State *L)
+{
+	struct lgroup *lg = check_group(L);
+	lg->last = (struct ap_reading){.values = lg->values};
+	lg->snapped = 0;
+	int err = ap_group_read(&lg->g, &lg->last);
+	if (err)
+		return ap_lua_fail(L, -err, "read");
+	lg->snapped = 1;
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* group:put(writer, index, time_ns, cpu) -> enabled, running: writes the
+ * reading of the last group:snap() as one CSV row per member to writer:
  * index,time_ns,cpu,tag,value,enabled,running (raw cumulative values). */
-static int l_sample(lua_State *L)
+static int l_put(lua_State *L)
 {
 	struct lgroup *lg = check_group(L);
 	struct ap_writer *w = luaL_checkudata(L, 2, "autoperf.writer");
@@ -165,16 +185,29 @@ static int l_sample(lua_State *L)
 		.t = luaL_checkinteger(L, 4),
 		.cpu = luaL_checkinteger(L, 5),
 	};
-	struct ap_reading r = {.values = lg->values};
-	int err = ap_group_read(&lg->g, &r);
-	if (err)
-		return ap_lua_fail(L, -err, "read");
+	if (!lg->snapped)
+		return luaL_error(L, "group:put() without a group:snap() before it");
 	rows.tags = lg->g.tags;
-	rows.values = r.values;
+	rows.values = lg->last.values;
 	rows.n = lg->g.n;
-	rows.enabled = r.enabled;
-	rows.running = r.running;
+	rows.enabled = lg->last.enabled;
+	rows.running = lg->last.running;
+	lg->snapped = 0;
 	return ap_lua_write_rows(L, w, &rows);
+}
+
+/* group:sample(writer, index, time_ns, cpu) -> enabled, running: snap and
+ * put at once. */
+static int l_sample(lua_State *L)
+{
+	lua_settop(L, 5);
+	lua_pushcfunction(L, l_snap);
+	lua_pushvalue(L, 1);
+	lua_call(L, 1, 3);
+	if (lua_isnil(L, -3))
+		return 3;
+	lua_settop(L, 5);
+	return l_put(L);
 }
 
 static int toggle(lua_State *L, int (*fn)(struct ap_group *), const char *what)
@@ -214,6 +247,7 @@ static int l_group_close(lua_State *L)
 	}
 	free(lg->values);
 	lg->values = NULL;
+	lg->snapped = 0;
 	return 0;
 }
 
@@ -267,7 +301,8 @@ static int l_closer_stop(lua_State *L)
 
 static const luaL_Reg group_methods[] = {
 	{"add", l_add},       {"size", l_size},       {"tags", l_tags},
-	{"read", l_read},     {"sample", l_sample},   {"enable", l_enable},
+	{"read", l_read},     {"sample", l_sample},   {"snap", l_snap},
+	{"put", l_put},       {"enable", l_enable},
 	{"disable", l_disable}, {"close", l_group_close}, {NULL, NULL},
 };
 

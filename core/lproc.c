@@ -80,7 +80,7 @@ static int l_spawn(lua_State *L)
 	}
 	struct lproc *lp = lua_newuserdatauv(L, sizeof(*lp), 0);
 	memset(lp, 0, sizeof(*lp));
-	lp->p.go_fd = lp->p.err_fd = lp->p.pidfd = -1;
+	lp->p.go_fd = lp->p.err_fd = lp->p.sock = -1;
 	luaL_setmetatable(L, PROC);
 	int err = ap_spawn(&lp->p, &o);
 	if (err)

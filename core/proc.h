@@ -1,4 +1,11 @@
-/* proc: a workload held at a start barrier, released, waited for, reaped. */
+/* proc: a workload held at a start barrier, released, waited for, reaped.
+ *
+ * The workload runs under a keeper: a small process of ours that is the
+ * workload's parent and the child subreaper of its whole tree (what
+ * double-forks or leaves its session and process group is still its
+ * descendant). The keeper waits for the workload, kills what it leaves
+ * behind, and reports its status; when we go away by any means (exit,
+ * SIGKILL) or let go of it, it kills the whole tree and exits. */
 #ifndef AP_PROC_H
 #define AP_PROC_H
 
@@ -10,10 +17,11 @@
 enum ap_proc_state { AP_HELD, AP_RUNNING, AP_EXITED };
 
 struct ap_proc {
-	pid_t pid;       /* also the workload's process group id */
+	pid_t pid;       /* the workload; also its process group id */
+	pid_t keeper;    /* our child, the workload's parent (0 once reaped) */
+	int sock;        /* to the keeper: signals out, status in (-1: gone) */
 	int go_fd;       /* write end of the start barrier (-1 once used) */
 	int err_fd;      /* read end of the exec-error pipe (-1 once used) */
-	int pidfd;       /* pollable exit notification (-1 if unsupported) */
 	enum ap_proc_state state;
 	int status;      /* wait status once exited */
 	struct rusage ru;
@@ -25,28 +33,32 @@ struct ap_spawn_opts {
 	const char *cwd;       /* NULL: ours */
 	const cpu_set_t *cpus; /* NULL: no pinning */
 	const int *keep;       /* descriptors the workload inherits */
-	int nkeep;
+	int nkeep;             /* at most AP_KEEP_MAX */
 };
 
-/* Forks the workload into its own process group and holds it before exec.
- * Returns 0 or -errno. */
+#define AP_KEEP_MAX 64
+
+/* Starts the keeper, which forks the workload into its own process group
+ * and holds it before exec. Returns 0 or -errno. */
 int ap_spawn(struct ap_proc *p, const struct ap_spawn_opts *o);
 
 /* Lets the workload exec. Returns 0 once exec succeeded, the exec errno
  * (positive; the child then exits 127) when it failed, or -errno. */
 int ap_release(struct ap_proc *p);
 
-/* Waits up to timeout_ms (-1: forever) for the workload to exit and reaps
- * it; the rest of its process group is killed so no orphan remains.
- * Also wakes when extra_fd (>= 0) is readable. Returns 1 when exited, 2
- * when extra_fd is readable, 0 on timeout, -EINTR when a signal arrived,
- * or -errno. */
+/* Waits up to timeout_ms (-1: forever) for the workload to exit; by then
+ * every other process of its tree has been killed and reaped. Also wakes
+ * when extra_fd (>= 0) is readable. Returns 1 when exited, 2 when
+ * extra_fd is readable, 0 on timeout, -EINTR when a signal arrived, or
+ * -errno (-ECHILD: the keeper died without a report). */
 int ap_wait(struct ap_proc *p, int timeout_ms, int extra_fd);
 
-/* Signals the workload's whole process group. Returns 0 or -errno. */
+/* Signals the workload's whole process group (through the keeper, which
+ * knows it is not reaped yet). Returns 0 or -errno. */
 int ap_kill(struct ap_proc *p, int sig);
 
-/* Kills, reaps and frees everything; safe to call twice. */
+/* Kills the workload's whole tree, reaps the keeper and frees everything;
+ * safe to call twice. */
 void ap_proc_close(struct ap_proc *p);
 
 #endif

@@ -64,6 +64,23 @@ describe("core counters", function()
     g:close() -- twice is safe
   end)
 
+  it("snaps a reading and puts it later, stamped with a time taken after the read", function()
+    local dir = T.tmpdir()
+    local g = core.group(0, -1, true)
+    assert(g:add(TASK_CLOCK, 7))
+    assert.has_error(function() g:put(assert(core.writer(dir .. "/x.csv")), 0, 0, -1) end)
+    assert(g:enable())
+    assert(g:snap())
+    local w = assert(core.writer(dir .. "/s.csv"))
+    local enabled, running = g:put(w, 3, 12345, -1)
+    assert.is_true(enabled > 0 and running == enabled)
+    assert(w:commit())
+    g:close()
+    local row = T.slurp(dir .. "/s.csv")
+    assert.matches("^3,12345,%-1,7,%d+," .. enabled .. "," .. running .. "\n$", row)
+    T.rmtree(dir)
+  end)
+
   it("leaks no descriptor: groups, processes and readers leave the table as they found it", function()
     local before = fd_count()
     for _ = 1, 3 do count({ "true" }, { TASK_CLOCK, PAGE_FAULTS }) end
@@ -75,6 +92,10 @@ describe("core counters", function()
     assert.equal(before, fd_count())
   end)
 end)
+
+-- Sleep lengths of this run's own (specs of other trees may run at the
+-- same time on this machine).
+local PID = T.slurp("/proc/self/stat"):match("^%d+")
 
 describe("core process control", function()
   it("reports exit codes and signals, and exec failures with their errno", function()
@@ -115,8 +136,9 @@ describe("core process control", function()
     T.rmtree(dir)
   end)
 
-  it("times out a hung workload and kills its whole process group", function()
-    local p = assert(core.spawn({ "sh", "-c", "sleep 100 & sleep 100" }))
+  it("times out a hung workload and kills its whole tree, also what left its group and session", function()
+    local sleep = "sleep 100.5" .. PID
+    local p = assert(core.spawn({ "sh", "-c", string.format("setsid %s & (setsid %s &); %s", sleep, sleep, sleep) }))
     assert(p:release())
     assert.is_false(p:wait(100))
     local pid = p:pid()
@@ -124,13 +146,23 @@ describe("core process control", function()
     local st = assert(p:wait(5000))
     assert.equal(9, st.signal)
     p:close()
-    -- nothing of the group is left
-    local function group() return T.procs(function(q) return q.pgid == pid end) end
-    for _ = 1, 100 do
-      if #group() == 0 then break end
+    -- nothing of the group nor of the tree is left (the status came after the sweep)
+    assert.same({}, T.procs(function(q) return q.pgid == pid or q.cmdline == sleep end))
+  end)
+
+  it("kills the whole tree of a workload it lets go of, held or running", function()
+    local len = "100.6" .. PID
+    local held = assert(core.spawn({ "sleep", len }))
+    held:close()
+    local p = assert(core.spawn({ "sh", "-c", string.format("setsid sleep %s & sleep %s", len, len) }))
+    assert(p:release())
+    for _ = 1, 250 do
+      if #T.procs(function(q) return q.cmdline == "sleep " .. len end) == 2 then break end
       core.sleep_ms(20)
     end
-    assert.same({}, group())
+    p:close()
+    p:close() -- twice is safe
+    assert.same({}, T.procs(function(q) return q.cmdline:find(len, 1, true) ~= nil end))
   end)
 end)
 

@@ -2,6 +2,7 @@
 -- bundled example scripts, sharding and the Slurm scripts.
 local T = require "spec.support"
 local cjson = require "cjson"
+local core = require "autoperf.core"
 local experiment = require "autoperf.experiment"
 
 local function tidy(path)
@@ -38,7 +39,7 @@ describe("result objects", function()
     if not T.tracefs then return pending("tracefs is not mounted") end
     local ap = require "autoperf"
     local r = assert(ap.measure({ T.workload("writes"), "777" },
-      { events = { "syscalls:sys_enter_write", "task-clock" }, interval_ms = 5 }))
+      { events = { "syscalls:sys_enter_write", "task-clock" }, interval_ms = 5, keep = true }))
     assert.equal(777, r["syscalls:sys_enter_write"])
     assert.equal(777, r:total("syscalls:sys_enter_write", 1))
     local sum = 0
@@ -53,10 +54,37 @@ describe("result objects", function()
       { events = { "syscalls:sys_enter_write" } }))
     assert.is_nil(d.failed)
     assert.is_true(d["syscalls:sys_enter_write"] >= 3) -- the workload's 3 (and the shell's own)
-    os.execute("rm -rf " .. T.quote(d.dir))
+    assert.is_nil(d.dir) -- its temporary directory is gone (kept only when asked)
     local again = assert(ap.read(r.dir))
     assert.equal(777, again["syscalls:sys_enter_write"])
     os.execute("rm -rf " .. T.quote(r.dir))
+  end)
+end)
+
+describe("ap.measure without out", function()
+  it("leaves no temporary directory behind, unless asked to keep it", function()
+    local dir = T.tmpdir()
+    finally(function() T.rmtree(dir) end)
+    local script = dir .. "/m.lua"
+    local f = assert(io.open(script, "w"))
+    f:write([[
+local ap = require "autoperf"
+for _ = 1, 3 do
+  local r = assert(ap.measure({ "true" }, { events = { "task-clock", "page-faults" } }))
+  assert(r["page-faults"] > 0 and r.dir == nil)
+end
+local k = assert(ap.measure({ "true" }, { events = { "task-clock" }, keep = true }))
+print(k.dir)
+]])
+    f:close()
+    local tmp = dir .. "/tmp"
+    assert(T.sh("mkdir " .. T.quote(tmp)))
+    local out, err, code = T.sh(string.format("TMPDIR=%s %s run %s", T.quote(tmp), T.quote(T.bin), T.quote(script)))
+    assert.equal(0, code, err)
+    local left = {}
+    for _, e in ipairs(assert(core.listdir(tmp))) do left[#left + 1] = tmp .. "/" .. e.name end
+    assert.same({ (out:gsub("\n$", "")) }, left)
+    assert.truthy(T.slurp(left[1] .. "/manifest.json"):find("task-clock", 1, true))
   end)
 end)
 

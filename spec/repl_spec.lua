@@ -6,15 +6,23 @@ local function have_tmux()
   return select(3, T.sh("command -v tmux")) == 0
 end
 
--- A REPL in a detached tmux session; screen() is what it shows.
-local function session(dir)
+-- A REPL in a detached tmux session; screen() is what it shows. With
+-- after, a shell runs it and then after (a shell command line).
+local function session(dir, after)
   local name = "autoperf-spec-" .. tostring(os.time()) .. tostring(math.random(1e6))
   local env = string.format("AUTOPERF_HISTORY=%s/history", dir)
-  assert(select(3, T.sh(string.format("tmux new-session -d -s %s -x 160 -y 50 %s",
-    name, T.quote("env " .. env .. " " .. T.quote(T.bin) .. " repl")))) == 0)
+  local cmd = "env " .. env .. " " .. T.quote(T.bin) .. " repl"
+  if after then cmd = "sh -c " .. T.quote(cmd .. "; " .. after) end
+  assert(select(3, T.sh(string.format("tmux new-session -d -s %s -x 160 -y 50 %s", name, T.quote(cmd)))) == 0)
   local s = {}
-  -- text is typed literally; Enter, Tab and C-d are keys
-  local KEYS = { Enter = true, Tab = true, ["C-d"] = true }
+  -- the REPL's pid (the pane's process, or its shell's child)
+  function s.pid()
+    local pane = tonumber((T.sh("tmux display -p -t " .. name .. " '#{pane_pid}'")))
+    if not after then return pane end
+    return T.children(pane)[1]
+  end
+  -- text is typed literally; Enter, Tab, C-c and C-d are keys
+  local KEYS = { Enter = true, Tab = true, ["C-c"] = true, ["C-d"] = true }
   function s.keys(...)
     for _, k in ipairs({ ... }) do
       T.sh("tmux send-keys -t " .. name .. (KEYS[k] and " " or " -l ") .. T.quote(k))
@@ -73,6 +81,82 @@ describe("autoperf repl", function()
     assert.truthy(history:find("6 * 7", 1, true), history)
     assert.truthy(T.slurp(dir .. "/m/manifest.json"):find("task-clock", 1, true))
     T.rmtree(dir)
+  end)
+
+  it("interrupts running code and drops a half-typed chunk with Ctrl-C, and prints help", function()
+    if not have_tmux() then return pending("tmux is not installed") end
+    local dir = T.tmpdir()
+    local s = session(dir)
+    finally(function() s.close() T.rmtree(dir) end)
+    assert.matches("autoperf> ", s.wait("autoperf> "))
+    s.keys("while true do end", "Enter")
+    T.sh("sleep 0.3")
+    s.keys("C-c")
+    assert.matches("interrupted", s.wait("interrupted"))
+    s.keys("6 * 7", "Enter")
+    assert.matches("\n42\n", s.wait("\n42\n"))
+    -- also after a profile (which traps the signals while it runs)
+    s.keys('ap.measure({"true"}, {events = {"task-clock"}})', "Enter")
+    assert.matches("profile %(not kept%): 1 events", s.wait("profile %(not kept%)"))
+    s.keys("while true do end", "Enter")
+    T.sh("sleep 0.3")
+    s.keys("C-c")
+    local screen = s.wait("interrupted.*interrupted")
+    assert.matches("interrupted.*interrupted", screen)
+    -- a loop of profiles stops (not only the one running)
+    s.keys('for i = 1, 50 do ap.measure({"sleep", "0.2"}, {events = {"task-clock"}}) end', "Enter")
+    T.sh("sleep 0.5")
+    s.keys("C-c")
+    local stopped = "interrupted\nstack traceback:\n.*'autoperf%.measure'\n[^\n]*\nautoperf> "
+    assert.matches(stopped, s.wait(stopped))
+    -- a chunk half typed: Ctrl-C goes back to the first prompt
+    s.keys("for i = 1, 2 do", "Enter")
+    assert.matches("do\n>>", s.wait("do\n>>"))
+    s.keys("C-c")
+    s.keys("print('after' .. 'drop')", "Enter")
+    assert.matches("\nafterdrop\n", s.wait("\nafterdrop\n"))
+    s.keys("help", "Enter")
+    screen = s.wait("Ctrl%-C interrupts")
+    assert.matches("ap%.measure%(argv, opts%)", screen)
+    assert.matches("Ctrl%-C interrupts", screen)
+  end)
+
+  it("ends on SIGTERM, at the prompt or in running code, with history written and the terminal restored", function()
+    if not have_tmux() then return pending("tmux is not installed") end
+    local open = {}
+    finally(function()
+      for _, o in ipairs(open) do
+        o.s.close()
+        T.rmtree(o.dir)
+      end
+    end)
+    for _, running in ipairs({ false, true }) do
+      local dir = T.tmpdir()
+      -- the shell keeps the pane (and its terminal settings) for stty
+      local s = session(dir, string.format("echo rc=$? > %s/rc; stty -a > %s/stty; exec sleep 30",
+        T.quote(dir), T.quote(dir)))
+      open[#open + 1] = { s = s, dir = dir }
+      assert.matches("autoperf> ", s.wait("autoperf> "))
+      s.keys('ap.measure({"true"}, {events = {"task-clock"}})', "Enter")
+      assert.matches("profile %(not kept%)", s.wait("profile %(not kept%)"))
+      if running then
+        s.keys("while true do end", "Enter")
+        T.sh("sleep 0.3")
+      end
+      local pid = s.pid()
+      assert.is_number(pid)
+      T.sh("kill -TERM " .. pid)
+      for _ = 1, 100 do
+        if T.slurp(dir .. "/stty") ~= "" then break end
+        T.sh("sleep 0.05")
+      end
+      assert.equal("rc=143\n", T.slurp(dir .. "/rc"))
+      local stty = T.slurp(dir .. "/stty")
+      assert.matches(" icanon ", stty)
+      assert.matches(" echo ", stty)
+      assert.truthy(T.slurp(dir .. "/history"):find("ap.measure", 1, true))
+      s.close()
+    end
   end)
 
   it("reads statements from a pipe, printing values and errors", function()

@@ -9,14 +9,42 @@ local function lines(s)
   return out
 end
 
--- Processes whose command line contains marker (a unique sleep length).
-local function left(marker)
-  local ps = T.sh("ps -eo args")
-  local n = 0
-  for l in ps:gmatch("[^\n]+") do
-    if l:find(marker, 1, true) and not l:find("autoperf", 1, true) and not l:find("ps -eo", 1, true) then n = n + 1 end
+-- Processes whose command line contains marker (a unique sleep length),
+-- autoperf's own left out (from /proc: a minimal Debian has no ps);
+-- only those named comm when given.
+local function left(marker, comm)
+  return #T.procs(function(p)
+    return p.cmdline:find(marker, 1, true) ~= nil and not p.cmdline:find("autoperf", 1, true)
+      and (not comm or p.comm == comm)
+  end)
+end
+
+-- A sleep length of this spec run's own (these digits and our pid): specs
+-- of other trees may run at the same time on this machine, with the same
+-- sleeps, and theirs are not ours to count.
+local PID = T.slurp("/proc/self/stat"):match("^%d+")
+local function marker(base)
+  return base .. PID
+end
+
+-- Polls (bounded: 5 s) until left(marker[, comm]) is at least (or, with
+-- most, at most) n; returns the last count.
+local function await(marker, n, most, comm)
+  local c
+  for _ = 1, 250 do
+    c = left(marker, comm)
+    if (most and c <= n) or (not most and c >= n) then break end
+    T.sh("sleep 0.02")
   end
-  return n
+  return c
+end
+
+-- A workload whose tree leaves its process group and session: sleeps
+-- that setsid, one double-forked (reparented away from the workload),
+-- one in a new session that forks again, and a plain one in the group.
+local function escaping_tree(marker, finish)
+  local s = "sleep " .. marker
+  return string.format("setsid %s & (setsid sh -c '%s & %s' &); (%s &); %s", s, s, s, s, finish or s)
 end
 
 local journal = T.journal
@@ -29,22 +57,48 @@ describe("profile failure modes", function()
   it("kills a hung workload's whole process group at --timeout", function()
     local out = dir .. "/t"
     local _, err, code = T.autoperf("profile", "-q", "-o", out, "-e", "task-clock", "--timeout", "0.3",
-      "--", "sh", "-c", "sleep 30.101 & sleep 30.101")
-    assert.equal(124, code) -- as timeout(1)
+      "--", "sh", "-c", escaping_tree(marker("30.101")))
+    assert.equal(124, code)
     assert.matches("timed out", err)
     assert.equal(1, #lines(err))
     assert.is_true(journal(out)[1].timed_out)
-    assert.equal(0, left("30.101"))
+    assert.equal(0, await(marker("30.101"), 0, true))
   end)
+
+  it("leaves nothing of the workload's tree when it exits, not even what left its session", function()
+    local out = dir .. "/e"
+    local _, err, code = T.autoperf("profile", "-q", "-o", out, "-e", "task-clock", "-I", "0",
+      "--", "sh", "-c", escaping_tree(marker("30.111"), "sleep 0.2"))
+    assert.equal(0, code, err)
+    assert.equal(0, await(marker("30.111"), 0, true))
+  end)
+
+  for _, sig in ipairs({ "KILL", "TERM", "INT" }) do
+    it("leaves nothing of the workload's tree when autoperf is killed by SIG" .. sig .. " mid-run", function()
+      local out, mark = dir .. "/k", marker("30.12" .. #sig)
+      local pid = tonumber((T.sh(string.format(
+        "%s profile -q -o %s -e task-clock -I 10 -- sh -c %s >/dev/null 2>&1 & echo $!",
+        T.quote(T.bin), T.quote(out), T.quote(escaping_tree(mark))))))
+      assert.is_number(pid)
+      -- all five sleeps run
+      assert.equal(5, await(mark, 5, false, "sleep"))
+      T.sh("kill -" .. sig .. " " .. pid)
+      assert.equal(0, await(mark, 0, true))
+      for _ = 1, 250 do
+        if not T.state(pid) or T.state(pid) == "Z" then break end
+        T.sh("sleep 0.02")
+      end
+    end)
+  end
 
   it("contains a fork bomb by killing its process group", function()
     local out = dir .. "/b"
     -- a bounded bomb: 2^6 processes forking while being killed
     local _, err, code = T.autoperf("profile", "-q", "-o", out, "-e", "task-clock", "--timeout", "0.5", "--",
-      "sh", "-c", "b() { if [ $1 -gt 0 ]; then b $(($1-1)) & b $(($1-1)) & fi; sleep 30.202; }; b 6")
+      "sh", "-c", "b() { if [ $1 -gt 0 ]; then b $(($1-1)) & b $(($1-1)) & fi; sleep " .. marker("30.202") .. "; }; b 6")
     assert.equal(124, code, err)
     assert.matches("timed out", err)
-    assert.equal(0, left("30.202"))
+    assert.equal(0, left(marker("30.202")))
   end)
 
   it("records a non-zero exit and goes on, or stops with --fail-fast", function()
@@ -66,16 +120,17 @@ describe("profile failure modes", function()
   it("reports a crash with its signal and leaves no child behind", function()
     local out = dir .. "/c"
     local _, err, code = T.autoperf("profile", "-q", "-o", out, "-e", "task-clock", "--",
-      "sh", "-c", "sleep 30.303 & kill -ABRT $$")
+      "sh", "-c", "sleep " .. marker("30.303") .. " & kill -ABRT $$")
     assert.equal(128 + 6, code)
     assert.matches("killed by SIGABRT", err)
-    assert.equal(0, left("30.303"))
+    assert.equal(0, left(marker("30.303")))
   end)
 
   for _, sig in ipairs({ { "INT", 2 }, { "TERM", 15 } }) do
     it("stops within a second on SIG" .. sig[1] .. ", keeps completed runs, and resumes", function()
       local out = dir .. "/i"
-      local args = string.format("%s profile -q -o %s -e task-clock -r 3 -- sleep 0.404", T.quote(T.bin), T.quote(out))
+      local args = string.format("%s profile -q -o %s -e task-clock -r 3 -- sleep %s", T.quote(T.bin), T.quote(out),
+        marker("0.404"))
       -- interrupt during the second repetition: once the first is in the
       -- journal (polled: a loaded machine starts the workload late)
       local script = string.format(
@@ -87,7 +142,7 @@ describe("profile failure modes", function()
       assert.equal(128 + sig[2], tonumber(rc), err)
       assert.truthy(tonumber(ms) < 1000, "took " .. ms .. " ms to stop")
       assert.matches("interrupted", err)
-      assert.equal(0, left("0.404"))
+      assert.equal(0, left(marker("0.404")))
       assert.equal(1, #journal(out))
       local _, e2, c2 = T.sh((args:gsub(" %-q ", " ")))
       assert.equal(0, c2, e2)
@@ -163,7 +218,8 @@ describe("fault injection", function()
     local dir = T.tmpdir()
     local events = "task-clock,context-switches,page-faults" .. (T.tracefs and ",sched:*" or "")
     local function profile(out)
-      return string.format("%s profile -q -o %s -e '%s' -I 10 -r 4 -- sleep 0.03", T.quote(T.bin), T.quote(out), events)
+      return string.format("%s profile -q -o %s -e '%s' -I 10 -r 4 -- sleep %s", T.quote(T.bin), T.quote(out), events,
+        marker("0.03"))
     end
     -- the reference: an uninterrupted run
     local ref = dir .. "/ref"
@@ -199,7 +255,7 @@ describe("fault injection", function()
       assert.same(want, got)
       os.execute("rm -rf " .. T.quote(out))
     end
-    assert.equal(0, left("sleep 0.03"))
+    assert.equal(0, left("sleep " .. marker("0.03")))
     T.rmtree(dir)
   end)
 end)

@@ -18,9 +18,10 @@ end
 local function slurp(path)
   local f = io.open(path, "rb")
   if not f then return "" end
+  -- nil when the file went away after the open (a process that exited)
   local s = f:read("a")
   f:close()
-  return s
+  return s or ""
 end
 T.slurp = slurp
 

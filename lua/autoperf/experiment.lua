@@ -103,8 +103,17 @@ local function safe(v)
   return (tostring(v):gsub("[^%w%.%-_]", "_"))
 end
 
+-- What a spec, a command's process and Experiment:run take (a key not
+-- listed is a mistake, such as repetition=3 for repetitions).
+local SPEC = { "name", "params", "zip", "repetitions", "warmup", "events", "interval_ms", "command", "derive",
+  "setup", "out", "pmu", "events_json", "timeout_s" }
+local PROCESS = { "argv", "env", "cwd", "cpus" }
+local RUN = { "shard", "quiet", "force" }
+
 function M.new(spec)
   if type(spec) ~= "table" then return nil, "experiment: a table is expected" end
+  local known, kerr = util.check_options("experiment", spec, SPEC)
+  if not known then return nil, kerr end
   if type(spec.command) ~= "function" and type(spec.command) ~= "table" then
     return nil, "experiment: 'command' (a function of the parameters, or an argv) is required"
   end
@@ -130,6 +139,10 @@ local function command_of(spec, c)
   local cmd = spec.command
   if type(cmd) == "function" then cmd = cmd(c) end
   if type(cmd) ~= "table" then return nil, "command must return an argv list or {argv=...}" end
+  if cmd.argv then
+    local known, kerr = util.check_options("command", cmd, PROCESS)
+    if not known then return nil, kerr end
+  end
   local argv = cmd.argv or cmd
   local list = {}
   for i, a in ipairs(argv) do list[i] = tostring(a) end
@@ -213,6 +226,8 @@ end
 -- everything). Returns {out=, tidy=, configurations=, measured=, rows=}
 -- or nil, message.
 function Experiment:run(opts)
+  local known, kerr = util.check_options("experiment:run", opts, RUN)
+  if not known then error(kerr, 2) end
   opts = opts or {}
   local shard = opts.shard or M.defaults.shard
   local sk, sn = 1, 1
@@ -258,6 +273,7 @@ function Experiment:run(opts)
           force = opts.force, timeout_s = self.spec.timeout_s,
           hardware = cat.hardware, simulated = cat.sim and cat.sim.name,
         })
+        core.release_signals() -- see ap.profile: a Ctrl-C in the REPL stops the sweep
         if type(cleanup) == "function" then cleanup() end
         if not s then return nil, string.format("configuration %d (%s): %s", i, dir, perr) end
         measured = measured + 1

@@ -13,9 +13,42 @@ local profile = require "autoperf.profile"
 local result = require "autoperf.result"
 local util = require "autoperf.util"
 
+local core = require "autoperf.core"
+
 local M = {}
 
 M.version = profile.VERSION
+
+-- The options each function takes: a key not listed is a mistake (a
+-- typo such as repetition=3 would otherwise be silently ignored).
+local function with(list, more)
+  local out = {}
+  for _, k in ipairs(list) do out[#out + 1] = k end
+  for _, k in ipairs(more) do out[#out + 1] = k end
+  return out
+end
+local LOAD = { "pmu", "events_json", "smt" }
+local PLAN = with(LOAD, { "isolate", "strategy", "counters", "nmi_watchdog", "group_max", "ncpus", "fd_budget" })
+local PROFILE = with(LOAD, { "events", "out", "interval_ms", "repetitions", "system_wide", "force", "progress",
+  "env", "cwd", "cpus", "timeout_s", "fail_fast", "delay_ms", "roi", "isolate", "strategy", "counters" })
+local MEASURE = with(PROFILE, { "keep" })
+local PROCESS = { "argv", "env", "cwd", "cpus" }
+
+-- Raises (at the caller's caller: the line that passed the options) for
+-- an unknown key of opts.
+local function check(what, opts, valid)
+  local ok, err = util.check_options(what, opts, valid)
+  if not ok then error(err, 3) end
+end
+
+-- Removes a directory tree of ours (a temporary profile directory).
+local function remove_tree(path)
+  for _, e in ipairs(core.listdir(path) or {}) do
+    local p = path .. "/" .. e.name
+    if e.dir then remove_tree(p) else os.remove(p) end
+  end
+  os.remove(path)
+end
 
 -- The catalog for opts {pmu=, events_json={files}, smt=bool} (see
 -- catalog.load; pmu "sim:MODEL" simulates that model's PMU).
@@ -28,6 +61,7 @@ end
 -- "sched:*" or a substring; nil: all). Each is a table {name=, pmu=,
 -- source=, encoding=, type=, config=, desc=}. opts as for select.
 function M.events(pattern, opts)
+  check("ap.events", opts, LOAD)
   local cat, err = load(opts)
   if not cat then return nil, err end
   return catalog.filter(cat.events, pattern)
@@ -37,6 +71,7 @@ end
 -- events; nil, message for a spec that names nothing. opts: pmu,
 -- events_json, smt (where the events come from).
 function M.select(specs, opts)
+  check("ap.select", opts, LOAD)
   if type(specs) == "string" then specs = { specs } end
   local cat, err = load(opts)
   if not cat then return nil, err end
@@ -46,6 +81,7 @@ end
 -- The runs that measure events without multiplexing (see plan.lua).
 -- events: specs or event tables.
 function M.plan(events, opts)
+  check("ap.plan", opts, PLAN)
   if type(events) == "string" or type(events[1]) == "string" then
     local err
     events, err = M.select(events, opts)
@@ -62,6 +98,7 @@ end
 -- Returns a summary {dir=, events=, plan=, refused=, flagged=, failed=,
 -- elapsed_s=, simulated=} or nil, message, exit code.
 function M.profile(argv, opts)
+  check("ap.profile", opts, PROFILE)
   opts = opts or {}
   local events = opts.events or { "all" }
   local cat
@@ -79,7 +116,9 @@ function M.profile(argv, opts)
     counters, _, cerr = capacity.plan_counters(cat, events)
     if cerr then return nil, cerr, 2 end
   end
-  return profile.run({
+  -- profile traps SIGINT/SIGTERM to stop the workload cleanly; after it
+  -- the signals go back to the caller (the REPL: a loop of profiles stops)
+  local res = table.pack(profile.run({
     argv = argv, events = events, out = opts.out or "out",
     interval_ms = opts.interval_ms or 100, repetitions = opts.repetitions or 1,
     system_wide = opts.system_wide, force = opts.force, progress = opts.progress,
@@ -87,43 +126,57 @@ function M.profile(argv, opts)
     timeout_s = opts.timeout_s, fail_fast = opts.fail_fast, delay_ms = opts.delay_ms, roi = opts.roi,
     isolate = opts.isolate, strategy = opts.strategy, counters = counters,
     hardware = cat and cat.hardware, simulated = cat and cat.sim and cat.sim.name,
-  })
+  }))
+  core.release_signals()
+  return table.unpack(res, 1, res.n)
 end
 
 -- Reads a profile's output directory back: a result object (see
 -- result.lua): r["task-clock"], r:total(name, rep), r:series(name),
 -- r:status(name), r.events.
 function M.read(dir, opts)
+  check("ap.read", opts, { "events", "per_cpu" })
   return result.read(dir, opts)
 end
 
 -- Profiles argv (a list, or a process described in Lua: {argv=,
--- env={K=V}, cwd=, cpus={...}}) with opts as for profile (default: no interval samples,
--- output in a fresh temporary directory unless opts.out) and returns its
--- result object, or nil, message, exit code.
+-- env={K=V}, cwd=, cpus={...}}) with opts as for profile (default: no
+-- interval samples) and returns its result object, or nil, message, exit
+-- code. Without opts.out the profile goes to a temporary directory that
+-- is removed once read (r.dir is then nil), unless opts.keep (r.dir
+-- names it; removing it is the caller's).
 function M.measure(argv, opts)
+  check("ap.measure", opts, MEASURE)
   opts = opts or {}
   local o = {}
   for k, v in pairs(opts) do o[k] = v end
+  o.keep = nil
   -- a process described in Lua: {argv=, env={K=V}, cwd=, cpus={...}}
   if type(argv) == "table" and argv.argv then
+    check("ap.measure: the process", argv, PROCESS)
     local p = argv
     argv = p.argv
     o.cwd, o.cpus = p.cwd or o.cwd, p.cpus or o.cpus
     if p.env then o.env = util.env_with(p.env) end
   end
   o.interval_ms = opts.interval_ms or 0
+  local tmp
   if not o.out then
-    local p = io.popen("mktemp -d \"${TMPDIR:-/tmp}/autoperf-measure.XXXXXX\"")
-    o.out = p and p:read("l")
-    if p then p:close() end
-    if not o.out then return nil, "cannot create a temporary directory", 1 end
-    o.force = true
+    local base = os.getenv("TMPDIR")
+    local dir, err = core.mkdtemp((base and base ~= "" and base or "/tmp") .. "/autoperf-measure.XXXXXX")
+    if not dir then return nil, "cannot create a temporary directory: " .. err, 1 end
+    o.out, o.force = dir, true
+    if not opts.keep then tmp = dir end
   end
+  -- the result holds the data: the directory goes at the end of this
+  -- function, whichever way it ends (an error, a Ctrl-C in the REPL)
+  local _ <close> = tmp and setmetatable({}, { __close = function() remove_tree(tmp) end })
   local s, err, code = M.profile(argv, o)
+  local r, rerr
+  if s then r, rerr = result.read(o.out) end
   if not s then return nil, err, code end
-  local r, rerr = result.read(o.out)
   if not r then return nil, rerr, 1 end
+  if tmp then r.dir = nil end
   r.failed = #s.failed > 0 and s.failed or nil
   return r
 end
@@ -151,6 +204,7 @@ end
 
 -- Merges an output directory into results.csv and summary.csv.
 function M.aggregate(dir, opts)
+  check("ap.aggregate", opts, { "output", "summary" })
   return aggregate.aggregate(dir, opts)
 end
 

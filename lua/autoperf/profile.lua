@@ -159,23 +159,38 @@ local function execute(ctx, run, ri, rep)
   header[#header + 1] = store_mod.HEADER .. "\n"
   w:write(table.concat(header))
 
-  if system_wide and not manual then set_counting(true) end
+  -- Time starts before the first counter does: enabling thousands of
+  -- per-CPU groups one ioctl at a time takes milliseconds (and each
+  -- group's time_enabled is its own), so the run's clock must cover them all.
   local t0 = core.now_ns()
+  if system_wide and not manual then set_counting(true) end
   local ok, rerr, rerrno = proc:release()
   if not ok then
     local code = (rerrno == E.ENOENT) and 127 or 126
     return fail(string.format("cannot run '%s': %s", opts.argv[1], rerr), code)
   end
 
+  -- A sample reads every group first and stamps them all with the time
+  -- after the last read, so that no count exceeds the time it is given
+  -- (simulated groups, which count nothing real, read as they write).
+  -- Returns the sample's time.
   local rows, index = 0, 0
-  local function sample(t)
+  local function sample()
     for _, o in ipairs(opened) do
-      local sok, serr = o.group:sample(w, index, t, o.cpu)
+      if o.group.snap then
+        local sok, serr = o.group:snap()
+        if not sok then return nil, serr end
+      end
+    end
+    local t = core.now_ns() - t0
+    for _, o in ipairs(opened) do
+      local put = o.group.snap and o.group.put or o.group.sample
+      local sok, serr = put(o.group, w, index, t, o.cpu)
       if not sok then return nil, serr end
       rows = rows + o.group:size()
     end
     index = index + 1
-    return true
+    return t
   end
 
   -- The workload's commands: "enable\n" / "disable\n", each acknowledged.
@@ -228,7 +243,7 @@ local function execute(ctx, run, ri, rep)
       deadline = math.maxinteger
     end
     if now >= next_tick then
-      local sok, serr = sample(now - t0)
+      local sok, serr = sample()
       if not sok then return fail(serr, 1) end
       -- Skip ticks we slept through rather than bunching samples.
       repeat next_tick = next_tick + interval_ns until next_tick > now
@@ -238,10 +253,12 @@ local function execute(ctx, run, ri, rep)
       next_report = now + 250000000
     end
   end
-  local elapsed = core.now_ns() - t0
+  -- The last sample at once (a read is quicker than a disable), then
+  -- system-wide counters stop (per-task ones stopped with their tasks):
+  -- the closer may hold them open for long.
+  local elapsed, serr = sample()
   if system_wide then set_counting(false) end
-  local sok, serr = sample(elapsed)
-  if not sok then return fail(serr, 1) end
+  if not elapsed then return fail(serr, 1) end
 
   -- Verification: every event must have been counted the whole time;
   -- the ones that were not are measured again in extra runs.

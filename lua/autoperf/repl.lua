@@ -42,7 +42,7 @@ end
 
 -- A result object (result.lua): its events and their totals.
 local function result_table(r)
-  local lines = { string.format("profile %s: %d events, %d repetition%s%s", r.dir, #r.events, r.reps,
+  local lines = { string.format("profile %s: %d events, %d repetition%s%s", r.dir or "(not kept)", #r.events, r.reps,
     r.reps == 1 and "" or "s", r.simulated and " (hardware values SIMULATED)" or "") }
   for i, name in ipairs(r.events) do
     if i > MAX_ITEMS then
@@ -151,6 +151,18 @@ local function report(ok, ...)
   if n > 0 then print(table.concat(parts, "\t")) end
 end
 
+M.HELP = [[
+autoperf repl: Lua 5.4 with the autoperf API as 'ap' (and the C core as 'core').
+  ap.events(pattern)           events of this machine matching a glob or substring
+  ap.select(specs)             resolve event specs (names, aliases, globs, pmu/term=v/, "all")
+  ap.plan(events)              the runs that count them without multiplexing
+  ap.measure(argv, opts)       profile a command, return its result r (r["task-clock"], r:series(name))
+  ap.profile(argv, opts)       profile into opts.out (default "out"); ap.aggregate(dir), ap.read(dir)
+  ap.experiment{...}:run()     a parameter sweep (see README); ap.analyze.stats(dir) and friends
+  pretty(v)                    print any value readably; expressions print their values anyway
+Tab completes names; Ctrl-C interrupts running code or drops the line being typed;
+Ctrl-D (or os.exit()) quits. Type help (or help()) for this text.]]
+
 -- The environment of the prompt: the API as `ap`, the C core as `core`,
 -- and the usual globals.
 function M.env()
@@ -158,10 +170,19 @@ function M.env()
   env.ap = require "autoperf"
   env.core = core
   env.pretty = function(v) print(pretty(v)) end
+  env.help = function() print(M.HELP) end
   return env
 end
 
--- Runs the prompt until end of input (Ctrl-D) or os.exit().
+-- A traceback without the prompt's own frames.
+local function traceback(e)
+  local tb = debug.traceback(tostring(e), 2)
+  return (tb:gsub("\n[^\n]*%[C%]: in function 'autoperf%.core%.repl_call'.*$", "")
+    :gsub("\n[^\n]*%[C%]: in %?$", ""))
+end
+
+-- Runs the prompt until end of input (Ctrl-D), os.exit() or SIGTERM
+-- (then 143, as a shell reports it).
 function M.run(opts)
   opts = opts or {}
   local env = M.env()
@@ -170,41 +191,49 @@ function M.run(opts)
   if tty then
     core.read_history(history)
     print(string.format("autoperf %s: Lua %s with the API as 'ap' (ap.events, ap.select, ap.plan, " ..
-      "ap.measure, ap.profile, ap.read, ap.aggregate, ap.experiment). Tab completes; Ctrl-D quits.",
+      "ap.measure, ap.profile, ap.read, ap.aggregate, ap.experiment). Type help; Tab completes; Ctrl-D quits.",
       require("autoperf.profile").VERSION, _VERSION:match("%d.*")))
   end
   local function read(prompt)
     if tty then return core.readline(prompt, function(text) return M.complete(env, text) end) end
     return io.read("l")
   end
-  local buf
+  local buf, code = nil, 0
   while true do
-    local line = read(buf and ">> " or "autoperf> ")
-    if not line then
-      if tty then io.write("\n") end
+    local line, why = read(buf and ">> " or "autoperf> ")
+    if line == false and why == "interrupt" then
+      buf = nil -- Ctrl-C drops the chunk being typed
+    elseif not line or core.repl_signal() == "terminate" then
+      if tty and line == nil then io.write("\n") end
+      if why == "terminate" or core.repl_signal() == "terminate" then code = 143 end
       break
-    end
-    buf = buf and (buf .. "\n" .. line) or line
-    if buf:match("^%s*$") then
-      buf = nil
+    elseif not buf and line:match("^%s*help%s*$") then
+      if tty then core.add_history(line) end
+      print(M.HELP)
     else
-      local f, err, incomplete = compile(buf, env)
-      if f then
-        if tty then core.add_history(buf) end
+      buf = buf and (buf .. "\n" .. line) or line
+      if buf:match("^%s*$") then
         buf = nil
-        report(xpcall(f, function(e)
-          local tb = debug.traceback(tostring(e), 2)
-          return (tb:gsub("\n[^\n]*%[C%]: in function 'xpcall'.*$", ""))
-        end))
-      elseif not incomplete then
-        if tty then core.add_history(buf) end
-        buf = nil
-        io.stderr:write(err, "\n")
+      else
+        local f, err, incomplete = compile(buf, env)
+        if f then
+          if tty then core.add_history(buf) end
+          buf = nil
+          report(core.repl_call(traceback, f))
+          if core.repl_signal() == "terminate" then
+            code = 143
+            break
+          end
+        elseif not incomplete then
+          if tty then core.add_history(buf) end
+          buf = nil
+          io.stderr:write(err, "\n")
+        end
       end
     end
   end
   if tty then core.write_history(history) end
-  return 0
+  return code
 end
 
 return M

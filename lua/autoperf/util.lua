@@ -327,6 +327,33 @@ function M.printable(s, max)
   return s
 end
 
+-- Checks that every key of opts (a table of named options, or nil) is
+-- one of valid (a list of names). Returns true, or nil and "what: unknown
+-- option 'k' (did you mean 'x'?)" for the first stray key.
+function M.check_options(what, opts, valid)
+  if opts == nil then return true end
+  if type(opts) ~= "table" then
+    return nil, string.format("%s: options must be a table, not a %s", what, type(opts))
+  end
+  local known, bad = {}, {}
+  for _, k in ipairs(valid) do known[k] = true end
+  for k in pairs(opts) do
+    if not known[k] then bad[#bad + 1] = k end
+  end
+  if #bad == 0 then return true end
+  table.sort(bad, function(a, b) return tostring(a) < tostring(b) end)
+  local k = bad[1]
+  if type(k) ~= "string" then
+    return nil, string.format("%s: options are named (name = value), not [%s]", what, tostring(k))
+  end
+  local near = M.closest(k, valid, 1)[1]
+  local names = {}
+  for i, v in ipairs(valid) do names[i] = v end
+  table.sort(names)
+  return nil, string.format("%s: unknown option '%s' (%s)", what, (k:gsub("%c", "?")),
+    near and ("did you mean '" .. near .. "'?") or ("known: " .. table.concat(names, ", ")))
+end
+
 -- Quotes argv for display the way a shell user would type it.
 function M.shell_join(argv)
   local out = {}
