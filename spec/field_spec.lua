@@ -209,6 +209,10 @@ describe("a normal user (perf_event_paranoid 2)", function()
       assert.matches("ok%s+tracefs", out, err) -- readable by all on this machine
     else
       assert.matches("tracefs is mounted at %S+ but not readable by this user", out)
+      local _, perr, code = as_user(T.quote(T.bin) .. " profile -o " .. T.quote(dir .. "/t") ..
+        " -e sched:sched_switch -- true")
+      assert.equal(2, code)
+      assert.matches("not readable by this user, so no tracepoint is known", perr)
     end
   end)
 end)

@@ -518,7 +518,10 @@ local function unknown(cat, name)
   for i, n in ipairs(near) do near[i] = shown(n) end
   if #near > 0 then msg = msg .. " (did you mean " .. table.concat(near, ", ") .. "?)" end
   if name:find(":", 1, true) and not cat.tracefs then
-    msg = msg .. "; tracefs is not mounted, so no tracepoint is known"
+    local state, where = require("autoperf.machine").tracefs_state()
+    msg = msg .. (state == "unreadable"
+      and ("; tracefs at " .. where .. " is not readable by this user, so no tracepoint is known (see 'autoperf doctor')")
+      or "; tracefs is not mounted, so no tracepoint is known")
   end
   return nil, msg
 end
