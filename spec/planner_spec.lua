@@ -20,8 +20,7 @@ end
 -- Every run feasible per the C checker, every event planned once.
 local function check(p, events, opts)
   local pmus, model = plan.model(events, opts)
-  local cp = {}
-  for i, pm in ipairs(pmus) do cp[i] = { counters = pm.counters, offcore_regs = pm.offcore_regs } end
+  local cp = plan.core_pmus(pmus)
   local where = {}
   for r, run in ipairs(p.runs) do
     for _, g in ipairs(run.groups) do

@@ -4,6 +4,7 @@
 local core = require "autoperf.core"
 local evspec = require "autoperf.evspec"
 local perfmon = require "autoperf.perfmon"
+local pmu_mod = require "autoperf.pmu"
 local util = require "autoperf.util"
 
 local M = {}
@@ -219,16 +220,6 @@ local function dotted(event, umask)
   return umask and (event .. "." .. umask) or event
 end
 
--- Intel core events that carry an extra register value in config1 share
--- it with every other such event of the core (perfmon files say so with
--- MSRIndex; libpfm4's tables only through the encoding).
-local INTEL_SHARED = { [0xb7] = "offcore", [0xbb] = "offcore", [0xcd] = "ldlat", [0xc6] = "frontend" }
-
-local function libpfm_shared(pmu, ev)
-  if not pmu.core or not (pmu.desc or ""):match("^Intel") or (ev.config1 or 0) == 0 then return nil end
-  return INTEL_SHARED[ev.config & 0xff]
-end
-
 -- libpfm4's events: every umask a configuration. The generic "perf" and
 -- "perf_raw" PMUs repeat the kernel's own events and are left out.
 local function libpfm(force)
@@ -246,7 +237,7 @@ local function libpfm(force)
         type = ev.type, config = ev.config, config1 = ev.config1, config2 = ev.config2,
         desc = ev.desc, hardware = true,
         counters = f.core and { generic_count = f.generic, fixed_count = f.fixed } or nil,
-        shared = libpfm_shared(f, ev),
+        shared = pmu_mod.pfm_shared(f, ev),
       }
     end
   end
@@ -421,11 +412,12 @@ local function load(opts)
   local sysfs_type = {}
   for _, p in ipairs(cat.pmus) do sysfs_type[p.name] = p.type end
   for _, ev in ipairs(cat.events) do
-    if (ev.hardware or ev.source == "perfmon") and cat.sim and ev.model == cat.sim.model then
+    local hw = pmu_mod.is_hardware(ev)
+    if hw and cat.sim and ev.model == cat.sim.model then
       ev.available, ev.simulated, ev.why = true, true, nil
       ev.type = ev.type or 4 -- an uncore unit this kernel lacks: only the simulator sees it
       ev.encoding = encoding(ev) .. " (simulated)"
-    elseif ev.hardware or ev.source == "perfmon" then
+    elseif hw then
       if ev.unit then
         ev.type = sysfs_type[ev.pmu]
         ev.available = ev.type ~= nil
@@ -476,19 +468,14 @@ end
 
 -- The formats of a PMU: sysfs, or for "cpu" without one (a forced model
 -- on a machine without the PMU) the Intel core layout Linux publishes.
-local INTEL_CPU_FORMAT = {
-  event = "config:0-7", umask = "config:8-15", edge = "config:18", pc = "config:19",
-  any = "config:21", inv = "config:23", cmask = "config:24-31",
-  offcore_rsp = "config1:0-63", ldlat = "config1:0-15", frontend = "config1:0-23",
-}
 
 local function pmu_by_name(cat, name)
   for _, p in ipairs(cat.pmus or {}) do
     if p.name == name then return p end
   end
-  if name == "cpu" then
+  if name == pmu_mod.intel.core_pmu then
     local formats = {}
-    for k, v in pairs(INTEL_CPU_FORMAT) do formats[k] = M.parse_format(v) end
+    for k, v in pairs(pmu_mod.intel.CORE_FORMAT) do formats[k] = M.parse_format(v) end
     return { name = "cpu", type = 4, formats = formats, events = {}, assumed = true }
   end
 end
