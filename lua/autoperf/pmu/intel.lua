@@ -8,6 +8,15 @@ M.name = "intel"
 -- hybrid.lua), uncore boxes uncore_<unit>_<box>.
 M.core_pmu = "cpu"
 
+-- The libpfm4 model each perfmon file describes (by Intel's file names).
+M.PERFMON_MODELS = {
+  skylake = "skl", skylakex = "skx", cascadelakex = "clx", icelake = "icl", icelakex = "icx",
+  sapphirerapids = "spr", ivybridge = "ivb", ivytown = "ivb_ep", haswell = "hsw",
+  haswellx = "hsw_ep", broadwell = "bdw", broadwellx = "bdw_ep", sandybridge = "snb",
+  jaketown = "snb_ep", goldmont = "glm", silvermont = "slm", tremontx = "tmt",
+  knightslanding = "knl", westmereep_sp = "wsm", nehalemep = "nhm",
+}
+
 -- Linux names uncore PMUs uncore_<unit>_<box>: "iMC" -> "imc", "UPI LL" -> "upi".
 function M.unit_pmu(unit)
   local u = unit:lower():gsub("%s+ll$", ""):gsub("[^%w]+", "_")
