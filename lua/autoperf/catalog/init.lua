@@ -4,33 +4,19 @@
 --   {name=, pmu=, source=, type=, config=, config1=, config2=, desc=}
 -- sources.lua reads the sources, merge.lua folds and indexes them,
 -- resolve.lua answers specs and filters; this module is the public API.
-local core = require "autoperf.core"
 local merge = require "autoperf.catalog.merge"
-local perfmon = require "autoperf.perfmon"
 local resolve = require "autoperf.catalog.resolve"
 local sources = require "autoperf.catalog.sources"
 local util = require "autoperf.util"
 
 local M = {}
 
-M.SYSFS_PMUS = sources.SYSFS_PMUS
-M.SOFTWARE = sources.SOFTWARE
-M.HARDWARE = sources.HARDWARE
-M.ALIASES = sources.ALIASES
-M.PERFMON_MODELS = sources.PERFMON_MODELS
-M.encoding = sources.encoding
-M.parse_format = sources.parse_format
-M.place = sources.place
-M.encode_terms = sources.encode_terms
-M.sysfs_pmus = sources.sysfs_pmus
-M.foreign = merge.foreign
-M.select = resolve.select
-M.filter = resolve.filter
-
--- Is there a hardware PMU in this kernel? (generic cycles open on us)
-function M.hardware_present()
-  return core.probe({ type = 0, config = 0 }) == true
+-- The public API, from the three rooms.
+for _, k in ipairs({ "SYSFS_PMUS", "SOFTWARE", "HARDWARE", "ALIASES", "PERFMON_MODELS", "encoding",
+                     "parse_format", "place", "encode_terms", "sysfs_pmus", "hardware_present" }) do
+  M[k] = sources[k]
 end
+M.foreign, M.select, M.filter = merge.foreign, resolve.select, resolve.filter
 
 -- Everything this machine offers, and what the options add:
 --   opts.pmu: a libpfm4 model to use instead of the detected one (also
@@ -73,7 +59,7 @@ local function load(opts)
   local add = merge.adder(cat)
   add(sources.software())
   add(sources.hardware())
-  cat.tracefs = opts.tracefs or core.tracefs_root()
+  cat.tracefs = opts.tracefs or sources.tracefs_root()
   local tps, skip = sources.tracefs(cat.tracefs)
   if tps then add(tps) else cat.skipped[#cat.skipped + 1] = skip end
   cat.pmus = M.sysfs_pmus(opts.sysfs)
@@ -90,11 +76,7 @@ local function load(opts)
     if note then cat.skipped[#cat.skipped + 1] = note end
     add(pfm)
   end
-  local files = events_json
-  if not opts.no_cache then
-    for _, f in ipairs(perfmon.cache_files()) do files[#files + 1] = f end
-  end
-  for _, f in ipairs(files) do
+  for _, f in ipairs(sources.perfmon_files(events_json, opts.no_cache)) do
     local recs, err = sources.perfmon(f, { smt = smt, sysfs = opts.sysfs })
     if not recs then return nil, err end
     add(recs)

@@ -2,7 +2,6 @@
 -- over records ('autoperf list').
 local evspec = require "autoperf.evspec"
 local merge = require "autoperf.catalog.merge"
-local pmu_mod = require "autoperf.pmu"
 local sources = require "autoperf.catalog.sources"
 local util = require "autoperf.util"
 
@@ -15,18 +14,13 @@ local function lookup(cat, name)
   return cat.by_name[name] or cat.by_lname[name:lower()]
 end
 
--- The formats of a PMU: sysfs, or for "cpu" without one (a forced model
--- on a machine without the PMU) the Intel core layout Linux publishes.
-
+-- The formats of a PMU: sysfs, or for the core PMU without one (a forced
+-- model on a machine without the PMU) the layout its family publishes.
 local function pmu_by_name(cat, name)
   for _, p in ipairs(cat.pmus or {}) do
     if p.name == name then return p end
   end
-  if name == pmu_mod.intel.core_pmu then
-    local formats = {}
-    for k, v in pairs(pmu_mod.intel.CORE_FORMAT) do formats[k] = sources.parse_format(v) end
-    return { name = "cpu", type = 4, formats = formats, events = {}, assumed = true }
-  end
+  return sources.assumed_pmu(name)
 end
 
 local function with_mods(ev, mods, display)

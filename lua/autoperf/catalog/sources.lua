@@ -10,9 +10,9 @@ local util = require "autoperf.util"
 
 local M = {}
 
-M.SYSFS_PMUS = "/sys/bus/event_source/devices"
+local PERF_TYPE_SOFTWARE, PERF_TYPE_TRACEPOINT = pmu_mod.kernel.types.software, pmu_mod.kernel.types.tracepoint
 
-local PERF_TYPE_SOFTWARE, PERF_TYPE_TRACEPOINT = 1, 2
+M.SYSFS_PMUS = "/sys/bus/event_source/devices"
 
 -- perf_event.h's PERF_COUNT_SW_*; dummy and bpf-output count nothing.
 M.SOFTWARE = {
@@ -84,7 +84,7 @@ function M.software()
   return out
 end
 
-function M.tracepoints(root)
+local function tracepoints(root)
   local tps, err = core.tracepoints(root)
   if not tps then return nil, err end
   local out = {}
@@ -204,6 +204,22 @@ function M.sysfs_pmus(root)
   return pmus
 end
 
+M.tracefs_root = core.tracefs_root
+
+-- Is there a hardware PMU in this kernel? (generic cycles open on us)
+function M.hardware_present()
+  return core.probe({ type = 0, config = 0 }) == true
+end
+
+-- A PMU the kernel here lacks but a forced model describes: for the
+-- core PMU, the Intel core layout Linux publishes (pmu/intel.lua).
+function M.assumed_pmu(name)
+  if name ~= pmu_mod.intel.core_pmu then return nil end
+  local formats = {}
+  for k, v in pairs(pmu_mod.intel.CORE_FORMAT) do formats[k] = M.parse_format(v) end
+  return { name = name, type = 4, formats = formats, events = {}, assumed = true }
+end
+
 -- Generic hardware events; available only where the kernel has a PMU.
 function M.hardware()
   local out = {}
@@ -258,7 +274,7 @@ end
 -- nil, the line for the catalog's skipped list.
 function M.tracefs(root)
   if root then
-    local tps, err = M.tracepoints(root)
+    local tps, err = tracepoints(root)
     if not tps then return nil, "tracepoints: " .. err end
     return tps
   end
@@ -282,6 +298,16 @@ function M.libpfm(force)
   local note = skipped and skipped > 0
     and string.format("libpfm4: %d configurations it cannot encode", skipped) or nil
   return pfm, pfm_pmus, note
+end
+
+-- The perfmon files to read: files, then pmu-tools' cache unless no_cache.
+function M.perfmon_files(files, no_cache)
+  local out = {}
+  for _, f in ipairs(files or {}) do out[#out + 1] = f end
+  if not no_cache then
+    for _, f in ipairs(perfmon.cache_files()) do out[#out + 1] = f end
+  end
+  return out
 end
 
 -- One perfmon file's records, each with its model: records or nil, message.

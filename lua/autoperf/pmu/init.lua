@@ -5,13 +5,12 @@
 -- vendor.
 local M = {}
 
-M.intel = require "autoperf.pmu.intel"
-M.amd = require "autoperf.pmu.amd"
-M.hybrid = require "autoperf.pmu.hybrid"
-M.arm64 = require "autoperf.pmu.arm64"
-M.kernel = require "autoperf.pmu.kernel"
-
-M.FAMILIES = { M.intel, M.amd, M.hybrid, M.arm64, M.kernel }
+-- M.intel, M.amd, ...; M.FAMILIES in this order.
+M.FAMILIES = {}
+for _, name in ipairs({ "intel", "amd", "hybrid", "arm64", "kernel" }) do
+  M[name] = require("autoperf.pmu." .. name)
+  M.FAMILIES[#M.FAMILIES + 1] = M[name]
+end
 
 -- Does ev compete for hardware counters? (libpfm4's and the kernel's
 -- generic hardware events, perfmon's, anything with counter facts; not
