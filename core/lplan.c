@@ -93,6 +93,7 @@ static struct ap_plan_event *read_events(lua_State *L, int t, const struct ap_pl
 static int l_plan(lua_State *L)
 {
 	int np, ne;
+	lua_settop(L, 3); /* the arrays below go above the arguments */
 	struct ap_plan_pmu *pmus = read_pmus(L, 1, &np);
 	struct ap_plan_event *evs = read_events(L, 2, pmus, np, &ne);
 	static const char *const strategies[] = {"pack", "first-fit", NULL};
