@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const SHARED[] = {"", "offcore", "ldlat", "frontend", NULL};
-
 static lua_Integer int_field(lua_State *L, int t, const char *k, lua_Integer dflt)
 {
 	lua_getfield(L, t, k);
@@ -20,8 +18,10 @@ static lua_Integer int_field(lua_State *L, int t, const char *k, lua_Integer dfl
 	return v;
 }
 
-/* Reads {{counters=, unlimited=, offcore_regs=}, ...} into a userdata
- * array left on the stack. */
+/* Reads {{counters=, unlimited=, shared={n1, ...}}, ...} into a userdata
+ * array left on the stack: shared[r] is how many values the PMU's shared
+ * resource r holds at a time (which resources exist is the PMU models'
+ * knowledge, lua/autoperf/pmu). */
 static struct ap_plan_pmu *read_pmus(lua_State *L, int t, int *n)
 {
 	luaL_checktype(L, t, LUA_TTABLE);
@@ -33,13 +33,31 @@ static struct ap_plan_pmu *read_pmus(lua_State *L, int t, int *n)
 		int e = lua_gettop(L);
 		p[i].counters = (uint64_t)int_field(L, e, "counters", 0);
 		p[i].unlimited = (int)int_field(L, e, "unlimited", 0);
-		p[i].offcore_regs = (int)int_field(L, e, "offcore_regs", 2);
-		lua_pop(L, 1);
+		p[i].nshared = 0;
+		if (lua_getfield(L, e, "shared") != LUA_TNIL) {
+			luaL_checktype(L, -1, LUA_TTABLE);
+			lua_Integer ns = luaL_len(L, -1);
+			if (ns > AP_PLAN_SHARED_MAX)
+				luaL_error(L, "pmu %d: at most %d shared resources", i + 1, AP_PLAN_SHARED_MAX);
+			for (lua_Integer r = 1; r <= ns; r++) {
+				lua_rawgeti(L, -1, r);
+				lua_Integer v = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+				if (v < 1)
+					luaL_error(L, "pmu %d: shared[%d] must be a positive integer", i + 1, (int)r);
+				p[i].shared[r - 1] = (int)v;
+				lua_pop(L, 1);
+			}
+			p[i].nshared = (int)ns;
+		}
+		lua_pop(L, 2);
 	}
 	return p;
 }
 
-static struct ap_plan_event *read_events(lua_State *L, int t, int npmus, int *n)
+/* Reads {{pmu=, allowed=, shared=r, shared_value=, isolated=, group=}, ...}
+ * (shared: 1-based index into the PMU's shared resources). */
+static struct ap_plan_event *read_events(lua_State *L, int t, const struct ap_plan_pmu *pmus,
+					 int npmus, int *n)
 {
 	luaL_checktype(L, t, LUA_TTABLE);
 	*n = (int)luaL_len(L, t);
@@ -54,9 +72,11 @@ static struct ap_plan_event *read_events(lua_State *L, int t, int npmus, int *n)
 			luaL_error(L, "event %d: pmu must be 1..%d", i + 1, npmus);
 		ev[i].pmu = (int)pmu - 1;
 		ev[i].allowed = (uint64_t)int_field(L, e, "allowed", 0);
-		lua_getfield(L, e, "shared");
-		ev[i].shared = lua_isnil(L, -1) ? AP_SHARED_NONE : luaL_checkoption(L, -1, NULL, SHARED);
-		lua_pop(L, 1);
+		lua_Integer shared = int_field(L, e, "shared", 0);
+		if (shared < 0 || shared > pmus[pmu - 1].nshared)
+			luaL_error(L, "event %d: shared must be 1..%d (its PMU's shared resources)", i + 1,
+				   pmus[pmu - 1].nshared);
+		ev[i].shared = (int)shared - 1;
 		ev[i].shared_value = (uint64_t)int_field(L, e, "shared_value", 0);
 		ev[i].isolated = (int)int_field(L, e, "isolated", 0);
 		ev[i].group = (int)int_field(L, e, "group", 0);
@@ -73,8 +93,9 @@ static struct ap_plan_event *read_events(lua_State *L, int t, int npmus, int *n)
 static int l_plan(lua_State *L)
 {
 	int np, ne;
+	lua_settop(L, 3); /* the arrays below go above the arguments */
 	struct ap_plan_pmu *pmus = read_pmus(L, 1, &np);
-	struct ap_plan_event *evs = read_events(L, 2, np, &ne);
+	struct ap_plan_event *evs = read_events(L, 2, pmus, np, &ne);
 	static const char *const strategies[] = {"pack", "first-fit", NULL};
 	int strategy = luaL_checkoption(L, 3, "pack", strategies);
 	int bad;
@@ -106,7 +127,7 @@ static int l_lower_bound(lua_State *L)
 {
 	int np, ne;
 	struct ap_plan_pmu *pmus = read_pmus(L, 1, &np);
-	struct ap_plan_event *evs = read_events(L, 2, np, &ne);
+	struct ap_plan_event *evs = read_events(L, 2, pmus, np, &ne);
 	lua_pushinteger(L, ap_plan_lower_bound(pmus, np, evs, ne));
 	return 1;
 }
@@ -116,7 +137,7 @@ static int l_check(lua_State *L)
 {
 	int np, ne, bad;
 	struct ap_plan_pmu *pmus = read_pmus(L, 1, &np);
-	struct ap_plan_event *evs = read_events(L, 2, np, &ne);
+	struct ap_plan_event *evs = read_events(L, 2, pmus, np, &ne);
 	int ok = ap_plan_check(pmus, np, evs, ne, &bad);
 	lua_pushboolean(L, ok);
 	if (ok)

@@ -22,19 +22,33 @@ static uint64_t opt_u64(lua_State *L, int t, const char *k, uint64_t dflt)
 	return v;
 }
 
-/* core.sim_pmu{counters=MASK[, offcore_regs=2]}: a simulated PMU with
- * these counters (generic bits 0-31, fixed bits 32-63). */
+/* core.sim_pmu{counters=MASK[, shared={n1, ...}]}: a simulated PMU with
+ * these counters (generic bits 0-31, fixed bits 32-63) and shared
+ * resources (resource r holds n_r values at a time; the PMU models in
+ * lua/autoperf/pmu say which exist). */
 static int l_sim_pmu(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
-	uint64_t counters = opt_u64(L, 1, "counters", 0);
-	uint64_t regs = opt_u64(L, 1, "offcore_regs", 2);
-	luaL_argcheck(L, counters != 0, 1, "counters must name at least one counter");
-	luaL_argcheck(L, regs <= 8, 1, "offcore_regs must be at most 8");
+	struct ap_sim_model m = {.counters = opt_u64(L, 1, "counters", 0)};
+	luaL_argcheck(L, m.counters != 0, 1, "counters must name at least one counter");
+	if (lua_getfield(L, 1, "shared") != LUA_TNIL) {
+		luaL_argcheck(L, lua_istable(L, -1), 1, "shared must be a list of register counts");
+		lua_Integer n = luaL_len(L, -1);
+		luaL_argcheck(L, n <= AP_SIM_SHARED_MAX, 1, "too many shared resources");
+		for (lua_Integer r = 1; r <= n; r++) {
+			lua_rawgeti(L, -1, r);
+			lua_Integer v = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+			luaL_argcheck(L, v >= 1 && v <= AP_SIM_SHARED_VALUES, 1,
+				      "shared registers per resource must be 1..8");
+			m.regs[r - 1] = (int)v;
+			lua_pop(L, 1);
+		}
+		m.nshared = (int)n;
+	}
+	lua_pop(L, 1);
 	struct ap_sim_pmu *p = lua_newuserdatauv(L, sizeof(*p), 0);
 	memset(p, 0, sizeof(*p));
-	p->counters = counters;
-	p->offcore_regs = (int)regs;
+	p->model = m;
 	luaL_setmetatable(L, SIMPMU);
 	return 1;
 }
@@ -73,11 +87,9 @@ static struct ap_sim_group *check(lua_State *L)
 	return luaL_checkudata(L, 1, SIMGROUP);
 }
 
-static const char *const shared_names[] = {"none", "offcore", "ldlat", "frontend", NULL};
-
 /* group:add(attr, tag, facts) -> true | nil, msg, errno. facts: {allowed=
- * counter mask, shared="offcore"|"ldlat"|"frontend", alone=bool}; the
- * shared register's value is attr.config1. */
+ * counter mask, shared=r (1-based index of a shared resource of the PMU),
+ * alone=bool}; the shared register's value is attr.config1. */
 static int l_add(lua_State *L)
 {
 	struct ap_sim_group *g = check(L);
@@ -90,11 +102,14 @@ static int l_add(lua_State *L)
 		.value = a.config1,
 		.rate = ap_sim_rate(&a),
 	};
-	lua_getfield(L, 4, "shared");
-	ev.shared = lua_isnil(L, -1) ? AP_SIM_NONE : luaL_checkoption(L, -1, NULL, shared_names);
+	uint64_t shared = opt_u64(L, 4, "shared", 0);
+	/* (a closed group refuses any member with EBADF below) */
+	luaL_argcheck(L, !g->pmu || shared <= (uint64_t)g->pmu->model.nshared, 4,
+		      "shared is not a resource of this PMU");
+	ev.shared = (int)shared - 1;
 	lua_getfield(L, 4, "alone");
 	ev.alone = lua_toboolean(L, -1);
-	lua_pop(L, 2);
+	lua_pop(L, 1);
 	int err = ap_sim_group_add(g, &ev, tag);
 	if (err)
 		return ap_lua_fail(L, -err, NULL);

@@ -3,8 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_SHARED_VALUES 4
-
 /* One run of one PMU: which event owns each counter, what the shared
  * registers hold, whether an isolated event is there. */
 struct run {
@@ -12,8 +10,8 @@ struct run {
 	int owner[64];
 	int programmable; /* events with a generic counter allowed */
 	int isolated;     /* an isolated event is here */
-	uint64_t values[AP_SHARED_KINDS][MAX_SHARED_VALUES];
-	int nvalues[AP_SHARED_KINDS];
+	uint64_t values[AP_PLAN_SHARED_MAX][AP_PLAN_SHARED_VALUES];
+	int nvalues[AP_PLAN_SHARED_MAX];
 };
 
 static const uint64_t GENERIC = (UINT64_C(1) << AP_FIXED_SHIFT) - 1;
@@ -23,12 +21,10 @@ static int popcount(uint64_t x)
 	return __builtin_popcountll(x);
 }
 
-static int capacity(const struct ap_plan_pmu *p, int kind)
+static int capacity(const struct ap_plan_pmu *p, int r)
 {
-	if (kind == AP_SHARED_OFFCORE)
-		return p->offcore_regs < MAX_SHARED_VALUES ? p->offcore_regs
-							   : MAX_SHARED_VALUES;
-	return 1; /* ldlat, frontend: one value at a time */
+	return p->shared[r] < AP_PLAN_SHARED_VALUES ? p->shared[r]
+						    : AP_PLAN_SHARED_VALUES;
 }
 
 static void run_init(struct run *r, int pmu)
@@ -77,7 +73,7 @@ static int try_add(struct run *r, const struct ap_plan_pmu *p,
 	if (r->isolated && (prog || ev->isolated))
 		return 0;
 	int k = ev->shared;
-	int new_value = k != AP_SHARED_NONE && !has_value(r, k, ev->shared_value);
+	int new_value = k >= 0 && !has_value(r, k, ev->shared_value);
 	if (new_value && r->nvalues[k] >= capacity(p, k))
 		return 0;
 	uint64_t seen = 0;
@@ -177,7 +173,8 @@ int ap_plan(const struct ap_plan_pmu *pmus, int npmus,
 		}
 		if (pmus[evs[i].pmu].unlimited)
 			continue;
-		if ((evs[i].allowed & pmus[evs[i].pmu].counters) == 0) {
+		if ((evs[i].allowed & pmus[evs[i].pmu].counters) == 0 ||
+		    evs[i].shared >= pmus[evs[i].pmu].nshared) {
 			*bad = i;
 			goto out;
 		}
@@ -213,7 +210,7 @@ int ap_plan(const struct ap_plan_pmu *pmus, int npmus,
 		int shared = 0, width = 64, iso = 0;
 		for (int j = 0; j < units[u].n; j++) {
 			const struct ap_plan_event *m = &evs[order[units[u].first + j]];
-			shared |= m->shared != AP_SHARED_NONE;
+			shared |= m->shared >= 0;
 			iso |= m->isolated;
 			int w = popcount(m->allowed & pmus[m->pmu].counters);
 			if (w < width)
@@ -380,7 +377,7 @@ int ap_plan_lower_bound(const struct ap_plan_pmu *pmus, int npmus,
 		for (int i = 0; i < nevs; i++)
 			iso += evs[i].pmu == p && evs[i].isolated;
 		int prog = subset_bound(&pmus[p], evs, nevs, p, 1);
-		for (int k = AP_SHARED_OFFCORE; k < AP_SHARED_KINDS; k++) {
+		for (int k = 0; k < pmus[p].nshared; k++) {
 			int b = ceil_div(distinct(evs, nevs, p, k), capacity(&pmus[p], k));
 			if (b > prog)
 				prog = b;
@@ -400,7 +397,8 @@ int ap_plan_check(const struct ap_plan_pmu *pmus, int npmus,
 	int nruns = 0;
 	*bad = -1;
 	for (int i = 0; i < nevs; i++) {
-		if (evs[i].pmu < 0 || evs[i].pmu >= npmus || evs[i].run < 0) {
+		if (evs[i].pmu < 0 || evs[i].pmu >= npmus || evs[i].run < 0 ||
+		    evs[i].shared >= pmus[evs[i].pmu].nshared) {
 			*bad = i;
 			return 0;
 		}

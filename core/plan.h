@@ -8,24 +8,24 @@
 /* Counter bits: generic counter i is bit i, fixed counter i bit 32 + i. */
 #define AP_FIXED_SHIFT 32
 
-enum ap_shared {
-	AP_SHARED_NONE,
-	AP_SHARED_OFFCORE,  /* offcore response MSRs: pmu->offcore_regs values */
-	AP_SHARED_LDLAT,    /* load latency threshold: one value at a time */
-	AP_SHARED_FRONTEND, /* frontend MSR: one value at a time */
-	AP_SHARED_KINDS
-};
+/* Shared registers: a PMU's resource r holds shared[r] values at a time
+ * (events with equal values share one). Which resources a PMU has and
+ * which events claim them is the PMU models' knowledge
+ * (lua/autoperf/pmu); here they are indices. */
+#define AP_PLAN_SHARED_MAX 4    /* resources per PMU */
+#define AP_PLAN_SHARED_VALUES 4 /* values one resource may hold */
 
 struct ap_plan_pmu {
 	uint64_t counters; /* counters this PMU has (generic | fixed bits) */
 	int unlimited;     /* kernel PMU (software, tracepoints): no counters */
-	int offcore_regs;  /* offcore response MSRs (2 on Intel cores) */
+	int nshared;       /* shared resources */
+	int shared[AP_PLAN_SHARED_MAX]; /* values each holds (1..AP_PLAN_SHARED_VALUES) */
 };
 
 struct ap_plan_event {
 	int pmu;              /* index into the PMU array */
 	uint64_t allowed;     /* counters it may use (ignored if unlimited) */
-	int shared;           /* enum ap_shared */
+	int shared;           /* index into pmu's shared[], -1: none */
 	uint64_t shared_value;/* equal values share one register */
 	int isolated;         /* no other programmable event beside it */
 	int group;            /* user group (0: none): members share a run */

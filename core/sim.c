@@ -21,30 +21,28 @@ static int place(const uint64_t *allowed, size_t i, int *owner, uint64_t *seen)
 	return 0;
 }
 
-int ap_sim_fits(const struct ap_sim_event *ev, size_t n, uint64_t counters, int offcore_regs)
+int ap_sim_fits(const struct ap_sim_event *ev, size_t n, const struct ap_sim_model *m)
 {
 	if (n > AP_SIM_MAX_EVENTS * 4)
 		return 0;
-	/* Shared registers hold one value each: offcore has offcore_regs of
-	 * them, load latency and frontend one. */
-	uint64_t offcore[8];
-	int noff = 0;
+	/* Each shared resource holds m->regs[r] distinct values at a time. */
+	uint64_t values[AP_SIM_SHARED_MAX][AP_SIM_SHARED_VALUES];
+	int nvalues[AP_SIM_SHARED_MAX] = {0};
 	int alone = 0;
 	for (size_t i = 0; i < n; i++) {
 		alone += ev[i].alone;
-		for (size_t j = 0; j < i; j++)
-			if (ev[j].shared == ev[i].shared && ev[i].shared != AP_SIM_NONE &&
-			    ev[i].shared != AP_SIM_OFFCORE && ev[j].value != ev[i].value)
+		int r = ev[i].shared;
+		if (r < 0)
+			continue;
+		if (r >= m->nshared)
+			return 0;
+		int k = 0;
+		while (k < nvalues[r] && values[r][k] != ev[i].value)
+			k++;
+		if (k == nvalues[r]) {
+			if (nvalues[r] >= m->regs[r] || nvalues[r] >= AP_SIM_SHARED_VALUES)
 				return 0;
-		if (ev[i].shared == AP_SIM_OFFCORE) {
-			int k = 0;
-			while (k < noff && offcore[k] != ev[i].value)
-				k++;
-			if (k == noff) {
-				if (noff >= offcore_regs || noff >= 8)
-					return 0;
-				offcore[noff++] = ev[i].value;
-			}
+			values[r][nvalues[r]++] = ev[i].value;
 		}
 	}
 	if (alone > 1)
@@ -54,7 +52,7 @@ int ap_sim_fits(const struct ap_sim_event *ev, size_t n, uint64_t counters, int 
 		return 0;
 	const uint64_t fixed = ~(uint64_t)0 << AP_SIM_FIXED;
 	for (size_t i = 0; i < n; i++) {
-		allowed[i] = ev[i].allowed & counters;
+		allowed[i] = ev[i].allowed & m->counters;
 		/* Beside an event taken alone, others may use fixed counters only. */
 		if (alone && !ev[i].alone)
 			allowed[i] &= fixed;
@@ -153,7 +151,7 @@ int ap_sim_group_add(struct ap_sim_group *g, const struct ap_sim_event *ev, int 
 	if (g->n == AP_SIM_MAX_EVENTS)
 		return -E2BIG;
 	g->ev[g->n] = *ev;
-	if (!ap_sim_fits(g->ev, g->n + 1, g->pmu->counters, g->pmu->offcore_regs))
+	if (!ap_sim_fits(g->ev, g->n + 1, &g->pmu->model))
 		return -EINVAL;
 	g->tags[g->n++] = tag;
 	return 0;
@@ -174,7 +172,7 @@ static int scheduled(const struct ap_sim_group *g)
 		if (n + o->n > sizeof(all) / sizeof(all[0]))
 			return 0;
 		memcpy(&all[n], o->ev, o->n * sizeof(*o->ev));
-		int fits = ap_sim_fits(all, n + o->n, pmu->counters, pmu->offcore_regs);
+		int fits = ap_sim_fits(all, n + o->n, &pmu->model);
 		if (o == g)
 			return fits;
 		if (fits)

@@ -2,8 +2,7 @@
  *
  * It enforces a constraint model the way the kernel enforces a real
  * PMU's: a group is validated when a member is added (counter masks,
- * counter count, shared offcore/load-latency/frontend registers, events
- * taken alone) and refused with -EINVAL when it cannot be scheduled
+ * counter count, shared registers by value, events taken alone) and refused with -EINVAL when it cannot be scheduled
  * alone; groups that are valid alone but do not fit beside the groups
  * opened before them on the same PMU and CPU are "multiplexed": they
  * report time_running = time_enabled / 2, as the kernel's rotation would.
@@ -21,14 +20,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum ap_sim_shared { AP_SIM_NONE, AP_SIM_OFFCORE, AP_SIM_LDLAT, AP_SIM_FRONTEND };
-
 #define AP_SIM_FIXED 32 /* counter bits: generic 0-31, fixed 32-63 */
 #define AP_SIM_MAX_EVENTS 64
+/* Shared registers: resource r holds regs[r] values at a time; which
+ * resources a PMU has is the PMU models' knowledge (lua/autoperf/pmu). */
+#define AP_SIM_SHARED_MAX 4 /* resources per PMU */
+#define AP_SIM_SHARED_VALUES 8 /* values one resource may hold */
+
+/* A PMU's constraint model. */
+struct ap_sim_model {
+	uint64_t counters; /* the counters this PMU has */
+	int nshared;
+	int regs[AP_SIM_SHARED_MAX];
+};
 
 struct ap_sim_event {
 	uint64_t allowed; /* the counters it may use */
-	int shared;       /* enum ap_sim_shared */
+	int shared;       /* index of its shared resource, -1: none */
 	uint64_t value;   /* the shared register's value (config1) */
 	int alone;        /* no other event on a generic counter beside it */
 	uint64_t rate;    /* synthetic events per 1000 ns of task-clock */
@@ -37,8 +45,7 @@ struct ap_sim_event {
 struct ap_sim_group;
 
 struct ap_sim_pmu {
-	uint64_t counters; /* the counters this PMU has */
-	int offcore_regs;  /* offcore response registers (2 on Intel) */
+	struct ap_sim_model model;
 	struct ap_sim_group **open; /* open groups, in open order */
 	size_t nopen, cap;
 };
@@ -51,10 +58,10 @@ struct ap_sim_group {
 	int tags[AP_SIM_MAX_EVENTS];
 };
 
-/* Can these events be counted at the same time on a PMU with these
- * counters? (a maximum matching of events to counters, plus the shared
- * register and taken-alone rules) */
-int ap_sim_fits(const struct ap_sim_event *ev, size_t n, uint64_t counters, int offcore_regs);
+/* Can these events be counted at the same time on a PMU of this model?
+ * (a maximum matching of events to counters, plus the shared register
+ * and taken-alone rules) */
+int ap_sim_fits(const struct ap_sim_event *ev, size_t n, const struct ap_sim_model *m);
 
 /* The rate of an event: a deterministic function of its encoding. */
 uint64_t ap_sim_rate(const struct perf_event_attr *attr);

@@ -20,8 +20,7 @@ end
 -- Every run feasible per the C checker, every event planned once.
 local function check(p, events, opts)
   local pmus, model = plan.model(events, opts)
-  local cp = {}
-  for i, pm in ipairs(pmus) do cp[i] = { counters = pm.counters, offcore_regs = pm.offcore_regs } end
+  local cp = plan.core_pmus(pmus)
   local where = {}
   for r, run in ipairs(p.runs) do
     for _, g in ipairs(run.groups) do
@@ -135,6 +134,27 @@ describe("planner", function()
     local r, err = plan.make(big, { counters = { cpu = { generic = 2 } } })
     assert.is_nil(r)
     assert.matches("can never be counted", err)
+  end)
+
+  it("takes the shared registers from the PMU models, by index, and lets a PMU override their count", function()
+    local pmu = require "autoperf.pmu"
+    local evs = {}
+    for i = 1, 4 do evs[i] = hw("OFF" .. i, nil, { shared = "offcore", config1 = i }) end
+    local pmus, model = plan.model(evs, { counters = { cpu = { generic = 4 } } })
+    assert.same(pmu.shared_regs(), pmus[1].shared)
+    assert.equal(pmu.SHARED_INDEX.offcore, model[1].shared)
+    -- the C planner knows no kind: one offcore register means one value per run
+    assert.equal(2, (runs_of(evs, { counters = { cpu = { generic = 4 } } })))
+    assert.equal(4, (runs_of(evs, { counters = { cpu = { generic = 4, shared = { offcore = 1 } } } })))
+    assert.has_error(function() plan.model({ hw("X", nil, { shared = "nosuch", config1 = 1 }) }) end)
+  end)
+
+  it("refuses a shared resource its PMU does not have (C binding)", function()
+    local pmus = { { counters = 0xf, shared = { 2 } } }
+    assert.has_error(function() core.plan(pmus, { { pmu = 1, allowed = 1, shared = 2 } }) end)
+    assert.has_error(function() core.plan({ { counters = 0xf, shared = { 0 } } }, { { pmu = 1, allowed = 1 } }) end)
+    assert.equal(2, (core.plan(pmus, { { pmu = 1, allowed = 0xf, shared = 1, shared_value = 1 },
+      { pmu = 1, allowed = 0xf, shared = 1, shared_value = 2 }, { pmu = 1, allowed = 0xf, shared = 1, shared_value = 3 } })))
   end)
 
   it("refuses an event none of whose counters exist", function()

@@ -4,6 +4,7 @@
 local T = require "spec.support"
 local core = require "autoperf.core"
 local cjson = require "cjson"
+local pmu = require "autoperf.pmu"
 
 local DATA = os.getenv("AUTOPERF_PMU_DATA") or "../shared/pmu-data/intel"
 local FIXED = core.FIXED_SHIFT
@@ -15,10 +16,12 @@ local function mask(...)
 end
 
 local GP4 = mask(0, 1, 2, 3)
+-- the shared registers by index, as the PMU models hand them over
+local OFFCORE, LDLAT, FRONTEND = pmu.SHARED_INDEX.offcore, pmu.SHARED_INDEX.ldlat, pmu.SHARED_INDEX.frontend
 
 -- A PMU of 4 generic and 3 fixed counters, as Skylake with HT on.
 local function skl_like()
-  return core.sim_pmu({ counters = GP4 | (7 << FIXED) })
+  return core.sim_pmu({ counters = GP4 | (7 << FIXED), shared = pmu.shared_regs() })
 end
 
 local function raw(config, config1)
@@ -57,17 +60,27 @@ describe("simulated PMU", function()
 
   it("shares offcore registers by value (two of them), load latency and frontend (one)", function()
     local g = group(skl_like())
-    assert.is_true(g:add(raw(0x1b7, 0x10001), 1, { allowed = GP4, shared = "offcore" }))
-    assert.is_true(g:add(raw(0x1bb, 0x10002), 2, { allowed = GP4, shared = "offcore" }))
-    assert.is_true(g:add(raw(0x1b7, 0x10001), 3, { allowed = GP4, shared = "offcore" })) -- same value
-    assert.is_nil(g:add(raw(0x1b7, 0x10004), 4, { allowed = GP4, shared = "offcore" }))
+    assert.is_true(g:add(raw(0x1b7, 0x10001), 1, { allowed = GP4, shared = OFFCORE }))
+    assert.is_true(g:add(raw(0x1bb, 0x10002), 2, { allowed = GP4, shared = OFFCORE }))
+    assert.is_true(g:add(raw(0x1b7, 0x10001), 3, { allowed = GP4, shared = OFFCORE })) -- same value
+    assert.is_nil(g:add(raw(0x1b7, 0x10004), 4, { allowed = GP4, shared = OFFCORE }))
     g:close()
     g = group(skl_like())
-    assert.is_true(g:add(raw(0x1cd, 3), 1, { allowed = GP4, shared = "ldlat" }))
-    assert.is_nil(g:add(raw(0x1cd, 4), 2, { allowed = GP4, shared = "ldlat" }))
-    assert.is_true(g:add(raw(0x1c6, 0x11), 3, { allowed = GP4, shared = "frontend" }))
-    assert.is_nil(g:add(raw(0x1c6, 0x12), 4, { allowed = GP4, shared = "frontend" }))
+    assert.is_true(g:add(raw(0x1cd, 3), 1, { allowed = GP4, shared = LDLAT }))
+    assert.is_nil(g:add(raw(0x1cd, 4), 2, { allowed = GP4, shared = LDLAT }))
+    assert.is_true(g:add(raw(0x1c6, 0x11), 3, { allowed = GP4, shared = FRONTEND }))
+    assert.is_nil(g:add(raw(0x1c6, 0x12), 4, { allowed = GP4, shared = FRONTEND }))
     g:close()
+  end)
+
+  it("knows shared registers only by index, with the counts its model gives", function()
+    local one = core.sim_pmu({ counters = GP4, shared = { 1 } })
+    local g = group(one)
+    assert.is_true(g:add(raw(0x1b7, 1), 1, { allowed = GP4, shared = 1 }))
+    assert.is_nil(g:add(raw(0x1bb, 2), 2, { allowed = GP4, shared = 1 }))
+    assert.has_error(function() g:add(raw(0x1cd, 3), 3, { allowed = GP4, shared = 2 }) end)
+    g:close()
+    assert.has_error(function() core.sim_pmu({ counters = GP4, shared = { 9 } }) end)
   end)
 
   it("keeps an event taken alone alone on the generic counters", function()

@@ -10,32 +10,14 @@
 -- counters; cycles, which may also take the dedicated cycle counter, gives
 -- generic + fixed.
 local core = require "autoperf.core"
+local pmu_mod = require "autoperf.pmu"
 
 local M = {}
 
-local PERF_TYPE_HARDWARE, PERF_TYPE_RAW = 0, 4
-
 -- Per architecture: the event that only programmable counters count, the
--- cycles event, and the events the dedicated (fixed) counters take. On
--- arm64 only CPU_CYCLES (0x11, which PERF_COUNT_HW_CPU_CYCLES maps to) may
--- use the cycle counter, fixed counter 0 here.
-M.PROBES = {
-  aarch64 = {
-    generic = { type = PERF_TYPE_RAW, config = 0x08, name = "INST_RETIRED (r08)" },
-    cycles = { type = PERF_TYPE_HARDWARE, config = 0, name = "cpu-cycles" },
-    fixed_events = {
-      { type = PERF_TYPE_HARDWARE, config = 0, fixed = 0 },
-      { type = PERF_TYPE_RAW, config = 0x11, fixed = 0 },
-    },
-  },
-  -- Elsewhere (x86): branch instructions count on programmable counters
-  -- only; cycles may take a fixed counter.
-  default = {
-    generic = { type = PERF_TYPE_HARDWARE, config = 4, name = "branch-instructions" },
-    cycles = { type = PERF_TYPE_HARDWARE, config = 0, name = "cpu-cycles" },
-    fixed_events = { { type = PERF_TYPE_HARDWARE, config = 0, fixed = 0 } },
-  },
-}
+-- cycles event, and the events the dedicated (fixed) counters take (the
+-- PMU families' facts: pmu/arm64.lua, pmu/intel.lua).
+M.PROBES = { aarch64 = pmu_mod.probes("aarch64"), default = pmu_mod.probes("x86_64") }
 
 -- errnos that mean "this kernel has no such hardware PMU event".
 local function no_pmu(errno)
@@ -112,7 +94,7 @@ function M.plan_counters(cat, events, opts)
   if not cat.hardware then return nil, "no hardware PMU" end
   local any = false
   for _, ev in ipairs(events) do
-    if ev.pmu == "cpu" and (ev.hardware or ev.source == "perfmon") then
+    if ev.pmu == "cpu" and pmu_mod.is_hardware(ev) then
       if has_facts(ev) then return nil, "counter facts from " .. (ev.source or "a source") end
       any = true
     end

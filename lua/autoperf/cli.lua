@@ -11,7 +11,7 @@ local experiment = require "autoperf.experiment"
 local slurm = require "autoperf.slurm"
 local plan_mod = require "autoperf.plan"
 local profile = require "autoperf.profile"
-local stats = require "autoperf.stats"
+local stats = require "autoperf.pmustats"
 local util = require "autoperf.util"
 
 local M = {}

@@ -3,18 +3,12 @@
 -- the constraint facts the planner needs.
 local cjson = require "cjson"
 local core = require "autoperf.core"
+local intel = require "autoperf.pmu.intel"
 local util = require "autoperf.util"
 
 local M = {}
 
 local PERF_TYPE_RAW = 4
-
--- Which shared register an MSRIndex names (one value per core at a time).
-M.SHARED = {
-  [0x1a6] = "offcore", [0x1a7] = "offcore", -- OFFCORE_RSP_0/1
-  [0x3f6] = "ldlat",                        -- PEBS_LD_LAT_THRESHOLD
-  [0x3f7] = "frontend",                     -- PEBS_FRONTEND
-}
 
 -- Counter indices beyond what the planner and the simulator represent
 -- (generic counters in bits 0-31 of a mask, fixed ones above) are no PMU.
@@ -140,25 +134,10 @@ function M.parse_counters(s, limits)
   return { generic = generic, fixed = {} }
 end
 
--- The Intel core PMU's config layout (what Linux publishes in
--- /sys/bus/event_source/devices/cpu/format on Intel machines).
-function M.core_config(e)
-  return (e.code & 0xff) | ((e.umask & 0xff) << 8) | ((e.edge and 1 or 0) << 18)
-    | ((e.any and 1 or 0) << 21) | ((e.inv and 1 or 0) << 23) | ((e.cmask & 0xff) << 24)
-end
-
--- Uncore boxes: code, umask, umask_ext above bit 32 (as Linux's uncore
--- formats place it), edge, inv, threshold.
-function M.uncore_config(e)
-  return (e.code & 0xff) | ((e.umask & 0xff) << 8) | ((e.edge and 1 or 0) << 18)
-    | ((e.inv and 1 or 0) << 23) | ((e.cmask & 0xff) << 24) | ((e.umask_ext or 0) << 32)
-end
-
--- Linux names uncore PMUs uncore_<unit>_<box>: "iMC" -> "imc", "UPI LL" -> "upi".
-function M.unit_pmu(unit)
-  local u = unit:lower():gsub("%s+ll$", ""):gsub("[^%w]+", "_")
-  return "uncore_" .. u
-end
+-- The Intel layouts of config and the kernel's uncore PMU names (pmu/intel.lua).
+M.core_config = intel.core_config
+M.uncore_config = intel.uncore_config
+M.unit_pmu = intel.unit_pmu
 
 -- How many boxes of an uncore unit this machine has (sysfs), or 0.
 local function boxes(sysfs, pmu)
@@ -194,7 +173,7 @@ local function convert(e, source, smt, sysfs, limits)
   for _, v in ipairs(ints(e, "MSRIndex", 0xffffffff)) do
     if v ~= 0 then msrs[#msrs + 1] = v end
   end
-  local shared = msrs[1] and M.SHARED[msrs[1]]
+  local shared = msrs[1] and intel.shared_of_msr(msrs[1])
   local msr_value = int(e, "MSRValue")
   local errata = text(e, "Errata")
   errata = errata and util.trim(errata)

@@ -10,6 +10,7 @@
 -- (core.GROUP_MAX members) and the descriptor budget (RLIMIT_NOFILE), and
 -- fill the runs the hardware needs anyway. A run holds one group per PMU.
 local core = require "autoperf.core"
+local pmu_mod = require "autoperf.pmu"
 
 local M = {}
 
@@ -47,8 +48,10 @@ function M.isolation(list)
   return p
 end
 
-local function is_hardware(ev)
-  return ev.hardware or ev.source == "perfmon" or ev.counters ~= nil
+local function shared_index(ev)
+  if not ev.shared then return nil end
+  return pmu_mod.SHARED_INDEX[ev.shared] or error("unknown shared register kind '" .. tostring(ev.shared)
+    .. "' on " .. tostring(ev.name) .. " (pmu.SHARED lists the kinds)", 0)
 end
 
 -- The hardware model of the events: PMUs with their counters, and per
@@ -56,18 +59,21 @@ end
 -- fixed_events=} overrides what the sources say; fixed_events
 -- ({{type=, config=, fixed=i}...}, see capacity.lua) are the only events
 -- without counter lists of their own that may also take fixed counter i
--- (arm64's cycle counter counts only cycles). opts.nmi_watchdog takes one
--- generic counter away (the kernel's watchdog holds it).
+-- (arm64's cycle counter counts only cycles); shared ({kind=n}) overrides
+-- how many values a shared register kind holds (pmu.SHARED). opts.nmi_watchdog
+-- takes one generic counter away (the kernel's watchdog holds it).
+-- Each PMU's shared is the register counts per kind (pmu.SHARED's order);
+-- an event's shared is its kind's index there.
 function M.model(events, opts)
   opts = opts or {}
   local policy = M.isolation(opts.isolate)
   local pmus, index, hw = {}, {}, {}
   for _, ev in ipairs(events) do
-    if is_hardware(ev) then
+    if pmu_mod.is_hardware(ev) then
       local key = ev.pmu .. (ev.model and ("@" .. ev.model) or "")
       local p = index[key]
       if not p then
-        p = { name = ev.pmu, model = ev.model, key = key, counters = 0, offcore_regs = 2, generic = 0 }
+        p = { name = ev.pmu, model = ev.model, key = key, counters = 0, generic = 0 }
         pmus[#pmus + 1] = p
         index[key] = p
         p.index = #pmus
@@ -86,7 +92,7 @@ function M.model(events, opts)
     local o = opts.counters and (opts.counters[p.key] or opts.counters[p.name])
     if o then
       p.counters = all_generic(o.generic) | (all_generic(o.fixed) << FIXED)
-      p.offcore_regs = o.offcore_regs or p.offcore_regs
+      p.shared = pmu_mod.shared_regs(o.shared)
       p.fixed_events = o.fixed_events
     else
       local m = all_generic(p.generic) | (all_generic(p.fixed) << FIXED)
@@ -94,10 +100,11 @@ function M.model(events, opts)
         if h.pmu == p and h.allowed then m = m | h.allowed end
       end
       p.counters = m
+      p.shared = pmu_mod.shared_regs()
     end
     if p.counters & all_generic(FIXED) == 0 and p.generic == 0 then
-      -- nothing says how many: the architectural minimum of Intel and ARM
-      p.counters = p.counters | all_generic(4)
+      -- nothing says how many: the families' architectural minimum
+      p.counters = p.counters | all_generic(pmu_mod.GENERIC_GUESS)
     end
     if opts.nmi_watchdog then
       local g = p.counters & all_generic(FIXED)
@@ -118,17 +125,18 @@ function M.model(events, opts)
     out[i] = {
       ev = ev, pmu = h.pmu.index,
       allowed = allowed & h.pmu.counters,
-      shared = ev.shared, shared_value = ev.shared and (ev.config1 or 0) or 0,
+      shared = shared_index(ev), shared_value = ev.shared and (ev.config1 or 0) or 0,
       isolated = isolated and true or false, group = ev.group or 0,
     }
   end
   return pmus, out
 end
 
-local function core_pmus(pmus)
+-- The PMUs of M.model as core.plan takes them.
+function M.core_pmus(pmus)
   local out = {}
   for i, p in ipairs(pmus) do
-    out[i] = { counters = p.counters, offcore_regs = p.offcore_regs }
+    out[i] = { counters = p.counters, shared = p.shared }
   end
   return out
 end
@@ -155,7 +163,7 @@ function M.make(events, opts)
   local runs, lower = {}, 1
   local hw_of = {}
   if #hw > 0 then
-    local cp = core_pmus(pmus)
+    local cp = M.core_pmus(pmus)
     local nruns, assign, bad = core.plan(cp, hw, opts.strategy or "pack")
     if not nruns then
       local ev = hw[bad] and hw[bad].ev

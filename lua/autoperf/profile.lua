@@ -21,9 +21,7 @@ local function attr_of(ev)
   }
 end
 
-local function is_hardware(ev)
-  return ev.hardware or ev.source == "perfmon"
-end
+local is_hardware = require("autoperf.pmu").is_hardware
 
 -- Opens the run's groups on target (pid, or -1 with cpus). Events the
 -- kernel refuses land in refused[name]; events that did not fit in the
@@ -361,7 +359,7 @@ local function simulator(events, isolate)
   local pmus, hw = plan_mod.model(sim_events, { isolate = isolate })
   local sim = { by_tag = {}, pmus = {} }
   for i, p in ipairs(pmus) do
-    sim.pmus[i] = core.sim_pmu({ counters = p.counters, offcore_regs = p.offcore_regs })
+    sim.pmus[i] = core.sim_pmu({ counters = p.counters, shared = p.shared })
   end
   for _, h in ipairs(hw) do
     sim.by_tag[h.ev.tag] = {

@@ -1,6 +1,9 @@
--- stats: what a PMU's events need from the hardware, per PMU: how many
--- events, which counters they may use (histogram of counter lists), how
--- many need a shared register, how many must be measured alone.
+-- pmustats ('autoperf stats'): what a PMU's events need from the
+-- hardware, per PMU: how many events, which counters they may use
+-- (histogram of counter lists), how many need a shared register, how many
+-- must be measured alone. (Not analyze/stats.lua: statistics of counts.)
+local pmu_mod = require "autoperf.pmu"
+
 local M = {}
 
 local function counter_key(ev)
@@ -53,7 +56,7 @@ function M.compute(events)
   return out
 end
 
-local SHARED = { "offcore", "ldlat", "frontend" }
+local SHARED = pmu_mod.SHARED_KINDS
 
 -- Human-readable report.
 function M.format(stats)
