@@ -9,7 +9,8 @@ local plan = require "autoperf.plan"
 local dir = ... or "../shared/pmu-data/intel"
 local files = {}
 for _, e in ipairs(core.listdir(dir) or {}) do
-  if e.name:match("%.json$") then files[#files + 1] = e.name end
+  -- event files only: the metric files beside them (*_metrics*.json) hold formulas
+  if e.name:match("%.json$") and not e.name:match("_metrics") then files[#files + 1] = e.name end
 end
 if #files == 0 then
   io.stderr:write("bench-plan: no event files in ", dir, "\n")
