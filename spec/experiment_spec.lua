@@ -197,3 +197,41 @@ describe("examples/experiments/pair.lua", function()
     T.rmtree(dir)
   end)
 end)
+
+describe("one runner entry (profile.from_specs)", function()
+  it("gives the CLI, ap.profile, ap.measure and an experiment the same counters, plan and PMUs", function()
+    local dir = T.tmpdir()
+    finally(function() T.rmtree(dir) end)
+    local specs = "skl::BR_INST_RETIRED:ALL_BRANCHES,skl::BR_INST_RETIRED:CONDITIONAL," ..
+      "skl::BR_INST_RETIRED:NEAR_CALL,skl::BR_INST_RETIRED:NEAR_RETURN,task-clock"
+    local script = dir .. "/paths.lua"
+    local f = assert(io.open(script, "w"))
+    f:write(string.format([[
+local ap = require "autoperf"
+local dir, specs = %q, %q
+local o = { events = { specs }, pmu = "sim:skl", interval_ms = 0 }
+o.out = dir .. "/api"
+assert(ap.profile({ "true" }, o))
+o.out, o.keep = dir .. "/measure", true
+assert(ap.measure({ "true" }, o))
+assert(ap.experiment({ command = { "true" }, events = { specs }, pmu = "sim:skl", out = dir .. "/exp" }):run({ quiet = true }))
+]], dir, specs))
+    f:close()
+    -- two counters, as a PMU that has fewer than the model says would
+    local env = "AUTOPERF_COUNTERS=cpu:2 "
+    local _, err, code = T.sh(env .. T.quote(T.bin) .. " run " .. T.quote(script))
+    assert.equal(0, code, err)
+    _, err, code = T.sh(env .. T.quote(T.bin) .. " profile -q -I 0 --pmu sim:skl -o " .. T.quote(dir .. "/cli") ..
+      " -e " .. T.quote(specs) .. " -- true")
+    assert.equal(0, code, err)
+    local cli = cjson.decode(T.slurp(dir .. "/cli/manifest.json"))
+    assert.equal(2, #cli.plan.runs) -- four branch events on two counters
+    assert.is_true(#cli.pmus.sysfs > 0)
+    for _, d in ipairs({ "api", "measure", "exp/001" }) do
+      local m = cjson.decode(T.slurp(dir .. "/" .. d .. "/manifest.json"))
+      assert.same(cli.plan, m.plan, d)
+      assert.same(cli.pmus, m.pmus, d)
+      assert.same(cli.simulated, m.simulated, d)
+    end
+  end)
+end)

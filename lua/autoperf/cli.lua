@@ -3,8 +3,8 @@
 local argparse = require "argparse"
 local core = require "autoperf.core"
 local aggregate = require "autoperf.aggregate"
-local capacity = require "autoperf.capacity"
 local catalog = require "autoperf.catalog"
+local defaults = require "autoperf.defaults"
 local doctor = require "autoperf.doctor"
 local evspec = require "autoperf.evspec"
 local experiment = require "autoperf.experiment"
@@ -48,11 +48,18 @@ local function kernel_pmu(name)
   return false
 end
 
-local function load_catalog(a)
+-- The catalog options of the parsed arguments: the model --pmu forces
+-- (nil for a kernel PMU: it filters) and the --smt state.
+local function pmu_options(a)
   local force = a.pmu and not kernel_pmu(a.pmu) and a.pmu or nil
   local smt
   if a.smt then smt = a.smt == "on" end
-  return catalog.load({ pmu = force, events_json = a.events_json, smt = smt })
+  return force, smt
+end
+
+local function load_catalog(a)
+  local force, smt = pmu_options(a)
+  return catalog.load({ pmu = force or defaults.pmu(), events_json = a.events_json, smt = smt })
 end
 
 local function build_parser()
@@ -64,7 +71,7 @@ local function build_parser()
     :epilog("Run 'autoperf COMMAND --help' for a command's options.")
   p:flag("--version", "Print the version and exit.")
     :action(function()
-      print("autoperf " .. profile.VERSION)
+      print("autoperf " .. require("autoperf.version").VERSION)
       os.exit(0)
     end)
 
@@ -348,37 +355,12 @@ local function cmd_list(a)
   return 0
 end
 
--- The event specs of -e; by default all events measurable here, or, when
--- --events-json or a chosen --pmu model (MODEL, sim:MODEL, sim:FILE) is
--- given, those events.
-local function event_specs(a, cat)
-  local specs = {}
-  for _, e in ipairs(a.event or {}) do specs[#specs + 1] = e end
-  if #specs > 0 then return catalog.select(cat, specs) end
-  if (a.events_json and #a.events_json > 0) or cat.chosen then
-    local out = {}
-    for _, ev in ipairs(cat.events) do
-      local from_file = ev.source == "perfmon"
-      local from_model = cat.chosen and ev.model == cat.chosen
-      if from_file or from_model then out[#out + 1] = ev end
-    end
-    return out
-  end
-  return catalog.select(cat, { "all" })
-end
-
--- The planner's options; counters from AUTOPERF_COUNTERS or, on a kernel
--- PMU no source describes, probed (capacity.lua). nil, message for a bad
--- AUTOPERF_COUNTERS.
-local function plan_opts(a, ncpus, cat, events)
-  local nofile = core.raise_nofile() or 1024
-  local counters, note, cerr = capacity.plan_counters(cat, events)
-  if cerr then return nil, cerr end
-  return {
-    fd_budget = nofile - plan_mod.RESERVED_FDS, ncpus = ncpus,
-    isolate = util.split(a.isolate or "taken-alone,errata", ","),
-    strategy = a.strategy, counters = counters, counters_from = counters and note or nil,
-  }
+-- The selection of -e (repeatable; default: every event here, or of
+-- --events-json / a chosen --pmu model) with the counters it is planned
+-- with (see profile.prepare), or nil, message, exit code.
+local function prepare(a)
+  local force, smt = pmu_options(a)
+  return profile.prepare(a.event, { pmu = force, events_json = a.events_json, smt = smt })
 end
 
 local function print_plan(plan, nevents, ms)
@@ -402,20 +384,17 @@ local function print_plan(plan, nevents, ms)
 end
 
 local function cmd_plan(a)
-  local cat, err = load_catalog(a)
-  if not cat then errorf("%s", err) return 1 end
-  local events, serr = event_specs(a, cat)
-  if not events then errorf("%s", serr) return 2 end
-  local ncpus = a.all_cpus and #require("autoperf.machine").online_cpus() or 1
+  local prep, err, code = prepare(a)
+  if not prep then errorf("%s", err) return code end
+  local events = prep.events
   local t0 = core.now_ns()
-  local popts, oerr = plan_opts(a, ncpus, cat, events)
-  if not popts then errorf("%s", oerr) return 2 end
+  local popts = profile.plan_options(prep, { system_wide = a.all_cpus, isolate = a.isolate, strategy = a.strategy })
   local plan, perr = plan_mod.make(events, popts)
   if not plan then errorf("%s", perr) return 1 end
   local ms = (core.now_ns() - t0) / 1e6
   if a.json then
     local d = plan_mod.describe(plan)
-    d.events, d.planning_ms, d.counters_from = #events, ms, popts.counters_from
+    d.events, d.planning_ms, d.counters_from = #events, ms, prep.counters_from
     io.write(util.json_encode(d), "\n")
     return 0
   end
@@ -434,7 +413,7 @@ local function cmd_plan(a)
   end
   print_plan(plan, #events, ms)
   for pmu, c in pairs(popts.counters or {}) do
-    print(string.format("  counters: %s %d generic + %d fixed (%s)", pmu, c.generic, c.fixed or 0, popts.counters_from))
+    print(string.format("  counters: %s %d generic + %d fixed (%s)", pmu, c.generic, c.fixed or 0, prep.counters_from))
   end
   return 0
 end
@@ -539,12 +518,11 @@ local function cmd_profile(a, cmd, opts)
     return 2
   end
 
-  local cat, cerr = load_catalog(a)
-  if not cat then errorf("%s", cerr) return 1 end
   -- the same selection as plan's: -e as perf takes it, else every event
   -- here, or of --events-json / a forced --pmu model
-  local events, serr = event_specs(a, cat)
-  if not events then errorf("%s", serr) return 2 end
+  local prep, perr, pcode = prepare(a)
+  if not prep then errorf("%s", perr) return pcode end
+  local cat, events = prep.catalog, prep.events
   if not util.which(cmd[1]) then
     errorf("command not found: %s", cmd[1])
     return 127
@@ -565,16 +543,10 @@ local function cmd_profile(a, cmd, opts)
     end
     for _, w in ipairs(doctor.warnings(checks)) do errorf("warning: %s", w) end
   end
-  local pmus = {}
-  for _, p in ipairs(cat.pmus) do pmus[#pmus + 1] = { name = p.name, type = p.type, events = #p.events } end
-  local popts, oerr = plan_opts(a, 1, cat, events)
-  if not popts then errorf("%s", oerr) return 2 end
-  local result, err, code = profile.run({
-    counters = popts.counters,
-    argv = cmd, events = events, out = a.output, interval_ms = interval,
-    isolate = popts.isolate, strategy = popts.strategy, hardware = cat.hardware,
+  local result, err, code = profile.from_specs(nil, {
+    prepared = prep, argv = cmd, out = a.output, interval_ms = interval,
+    isolate = a.isolate, strategy = a.strategy,
     repetitions = reps, system_wide = a.all_cpus, force = a.force, dry_run = a.dry_run,
-    pmus = pmus, simulated = cat.sim and cat.sim.name,
     delay_ms = delay, roi = a.roi, timeout_s = timeout, fail_fast = a.fail_fast,
     progress = tty and function(p) progress_line(p, color_ok(2)) end or nil,
   })
