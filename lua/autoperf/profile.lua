@@ -320,7 +320,7 @@ local function replan(ctx, plan, manifest, ri, leftovers, plan_opts)
         opts = {}
         for k, v in pairs(plan_opts) do opts[k] = v end
         opts.isolate = {}
-        for i, item in ipairs(plan_opts.isolate or plan_mod.DEFAULT_ISOLATE) do opts.isolate[i] = item end
+        for i, item in ipairs(plan_opts.isolate) do opts.isolate[i] = item end
       end
       opts.isolate[#opts.isolate + 1] = l.ev.name
     end
