@@ -116,10 +116,12 @@ describe("examples/experiments/sweep.lua", function()
   end)
 
   it("resumes after being killed: only what was missing runs, the result is the same", function()
+    if not T.tracefs then return pending("tracefs is not mounted or not readable (the sweep counts a tracepoint)") end
     local bin = T.quote(T.bin)
-    -- killed once the second configuration has started
+    -- killed once the second configuration has started (a sweep that
+    -- ends before it fails the spec below instead of hanging it)
     T.sh(string.format("%s run experiments/sweep.lua %s & p=$!; " ..
-      "while ! ls -d %s/002-* >/dev/null 2>&1; do sleep 0.01; done; kill -9 $p; wait $p",
+      "while ! ls -d %s/002-* >/dev/null 2>&1 && kill -0 $p 2>/dev/null; do sleep 0.01; done; kill -9 $p; wait $p",
       bin, T.quote(dir .. "/s"), T.quote(dir .. "/s")))
     local status = cjson.decode(T.slurp(dir .. "/s/experiment.json"))
     assert.equal("running", status.status) -- an interrupted sweep says so
@@ -132,6 +134,7 @@ describe("examples/experiments/sweep.lua", function()
   end)
 
   it("in shards measures disjoint slices that merge into every configuration", function()
+    if not T.tracefs then return pending("tracefs is not mounted or not readable (the sweep counts a tracepoint)") end
     for k = 1, 3 do
       local out, err, code = T.autoperf("run", "experiments/sweep.lua", dir .. "/s", "--shard", k .. "/3")
       assert.equal(0, code, err)
