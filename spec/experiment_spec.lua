@@ -229,6 +229,10 @@ assert(ap.experiment({ command = { "true" }, events = { specs }, pmu = "sim:skl"
     assert.equal(0, code, err)
     local cli = cjson.decode(T.slurp(dir .. "/cli/manifest.json"))
     assert.equal(2, #cli.plan.runs) -- four branch events on two counters
+    local plan
+    plan, err, code = T.sh(env .. T.quote(T.bin) .. " plan --json --pmu sim:skl -e " .. T.quote(specs))
+    assert.equal(0, code, err)
+    assert.same(cli.plan.runs, cjson.decode(plan).runs) -- and 'autoperf plan' plans what profile runs
     assert.is_true(#cli.pmus.sysfs > 0)
     for _, d in ipairs({ "api", "measure", "exp/001" }) do
       local m = cjson.decode(T.slurp(dir .. "/" .. d .. "/manifest.json"))
