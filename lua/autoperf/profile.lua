@@ -1,6 +1,8 @@
 -- profile: runs a workload once per planned run (and repetition), counting
 -- every event of the run the whole time, sampling at intervals, and writes
--- the output directory (see store.lua).
+-- the output directory (see store.lua). M.from_specs is the one way in
+-- (the CLI, ap.profile, ap.measure and experiments): specs + options ->
+-- catalog, selection, counters, PMUs (M.prepare), plan, run.
 local capacity = require "autoperf.capacity"
 local catalog = require "autoperf.catalog"
 local core = require "autoperf.core"
