@@ -370,3 +370,54 @@ describe("autoperf CLI", function()
     T.rmtree(dir)
   end)
 end)
+
+describe("the command line's grammar (cli/parser.lua)", function()
+  local parser = require "autoperf.cli.parser"
+
+  it("splits the workload from profile's options by the options' own definitions", function()
+    local head, cmd = parser.split({ "profile", "-o", "x", "-q", "--strategy", "pack", "--isolate", "none",
+      "-e", "task-clock", "ls", "-l", "-o" })
+    assert.same({ "profile", "-o", "x", "-q", "--strategy", "pack", "--isolate", "none", "-e", "task-clock" }, head)
+    assert.same({ "ls", "-l", "-o" }, cmd)
+    -- every option of profile that takes a value takes it, whatever it looks like
+    for _, c in ipairs(parser.COMMANDS) do
+      if c[1] == "profile" then
+        local function each(list)
+          for _, o in ipairs(list) do
+            if type(o[1]) == "table" then
+              each(o)
+            elseif not o.flag then
+              local name = o[1]:match("%S+$")
+              local h, rest = parser.split({ "profile", name, "true", "--", "false" })
+              assert.same({ "profile", name, "true" }, h, name)
+              assert.same({ "false" }, rest, name)
+            end
+          end
+        end
+        each(c.options)
+      end
+    end
+  end)
+
+  it("gives run's script to the parser and what follows it to the script", function()
+    local head, rest = parser.split({ "run", "s.lua", "--shard", "1/2", "-o", "x" })
+    assert.same({ "run", "s.lua" }, head)
+    assert.same({ "--shard", "1/2", "-o", "x" }, rest)
+    head, rest = parser.split({ "run", "--", "s.lua", "a" })
+    assert.same({ "run", "s.lua" }, head)
+    assert.same({ "a" }, rest)
+    head, rest = parser.split({ "analyze", "stats", "out" })
+    assert.same({ "analyze", "stats", "out" }, head)
+    assert.same({}, rest)
+  end)
+
+  it("has a handler for every subcommand", function()
+    local commands = require "autoperf.cli.commands"
+    local function each(list)
+      for _, c in ipairs(list) do
+        if c.commands then each(c.commands) else assert.is_function(commands[c.run], c[1]) end
+      end
+    end
+    each(parser.COMMANDS)
+  end)
+end)

@@ -10,6 +10,7 @@
 -- counters; cycles, which may also take the dedicated cycle counter, gives
 -- generic + fixed.
 local core = require "autoperf.core"
+local defaults = require "autoperf.defaults"
 local pmu_mod = require "autoperf.pmu"
 
 local M = {}
@@ -81,9 +82,8 @@ end
 -- M.discover.
 function M.plan_counters(cat, events, opts)
   opts = opts or {}
-  local knob
-  if opts.env then knob = opts.env.AUTOPERF_COUNTERS else knob = os.getenv("AUTOPERF_COUNTERS") end
-  if knob and knob ~= "" then
+  local knob = defaults.counters(opts.env and function(name) return opts.env[name] end)
+  if knob then
     local c, err = M.parse(knob)
     if not c then return nil, nil, err end
     -- the core PMU's fixed counters take what they take on this machine

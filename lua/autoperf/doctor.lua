@@ -3,6 +3,7 @@
 -- here refuses: a degraded but honest profile is always possible.
 local core = require "autoperf.core"
 local machine = require "autoperf.machine"
+local plan = require "autoperf.plan"
 local util = require "autoperf.util"
 
 local M = {}
@@ -80,7 +81,7 @@ function M.checks(paths)
   if soft then
     local level = soft >= 4096 and "ok" or "note"
     add("open files", level, string.format("RLIMIT_NOFILE raised to %d descriptors: up to %d events per run",
-      soft, soft - 64), level ~= "ok" and "raise the hard limit (ulimit -Hn, /etc/security/limits.conf) to fit more events per run" or nil)
+      soft, soft - plan.RESERVED_FDS), level ~= "ok" and "raise the hard limit (ulimit -Hn, /etc/security/limits.conf) to fit more events per run" or nil)
   end
 
   if hw then

@@ -23,7 +23,7 @@
 -- configuration (from the Kth) is measured; an unsharded run afterwards
 -- finds them complete and writes the merged tidy.csv.
 local core = require "autoperf.core"
-local catalog = require "autoperf.catalog"
+local defaults = require "autoperf.defaults"
 local profile = require "autoperf.profile"
 local result = require "autoperf.result"
 local util = require "autoperf.util"
@@ -122,7 +122,7 @@ function M.new(spec)
   local name = spec.name or "experiment"
   local self = setmetatable({
     spec = spec, name = name, out = spec.out or (safe(name) .. "-out"),
-    configs = configs, params = list or {}, reps = spec.repetitions or 1,
+    configs = configs, params = list or {}, reps = spec.repetitions or defaults.repetitions,
   }, Experiment)
   return self
 end
@@ -243,10 +243,10 @@ function Experiment:run(opts)
     ok, err = write_status(self, "running")
     if not ok then return nil, err end
   end
-  local cat, cerr = catalog.load({ pmu = self.spec.pmu, events_json = self.spec.events_json })
-  if not cat then return nil, cerr end
-  local events, serr = catalog.select(cat, self.spec.events or { "all" })
-  if not events then return nil, serr end
+  -- the selection once (a bad spec fails before anything runs), measured
+  -- per configuration by the runner every path uses
+  local prepared, perr = profile.prepare(self.spec.events, { pmu = self.spec.pmu, events_json = self.spec.events_json })
+  if not prepared then return nil, perr end
 
   local t0, measured, done_before = core.now_ns(), 0, 0
   local all_rows, configs_done = {}, {}
@@ -267,15 +267,14 @@ function Experiment:run(opts)
         end
         local cleanup
         if self.spec.setup then cleanup = self.spec.setup(c) end
-        local s, perr = profile.run({
-          argv = argv, events = events, out = dir, repetitions = self.reps,
-          interval_ms = self.spec.interval_ms or 0, env = o.env, cwd = o.cwd, cpus = o.cpus,
+        -- (the runner gives the signals back: a Ctrl-C in the REPL stops the sweep)
+        local s, rerr = profile.from_specs(nil, {
+          prepared = prepared, argv = argv, out = dir, repetitions = self.reps,
+          interval_ms = self.spec.interval_ms or defaults.measure_interval_ms, env = o.env, cwd = o.cwd, cpus = o.cpus,
           force = opts.force, timeout_s = self.spec.timeout_s,
-          hardware = cat.hardware, simulated = cat.sim and cat.sim.name,
         })
-        core.release_signals() -- see ap.profile: a Ctrl-C in the REPL stops the sweep
         if type(cleanup) == "function" then cleanup() end
-        if not s then return nil, string.format("configuration %d (%s): %s", i, dir, perr) end
+        if not s then return nil, string.format("configuration %d (%s): %s", i, dir, rerr) end
         measured = measured + 1
       end
       local r, rerr = result.read(dir)

@@ -5,19 +5,18 @@
 --   local r = assert(ap.profile({ "sleep", "1" }, { out = "out", events = { "sched:*", "task-clock" } }))
 --   local a = assert(ap.aggregate("out"))   -- a.results: path of results.csv
 local aggregate = require "autoperf.aggregate"
-local capacity = require "autoperf.capacity"
 local catalog = require "autoperf.catalog"
+local core = require "autoperf.core"
+local defaults = require "autoperf.defaults"
 local plan = require "autoperf.plan"
 local experiment = require "autoperf.experiment"
 local profile = require "autoperf.profile"
 local result = require "autoperf.result"
 local util = require "autoperf.util"
 
-local core = require "autoperf.core"
-
 local M = {}
 
-M.version = profile.VERSION
+M.version = require("autoperf.version").VERSION
 
 -- The options each function takes: a key not listed is a mistake (a
 -- typo such as repetition=3 would otherwise be silently ignored).
@@ -54,7 +53,7 @@ end
 -- catalog.load; pmu "sim:MODEL" simulates that model's PMU).
 local function load(opts)
   opts = opts or {}
-  return catalog.load({ pmu = opts.pmu, events_json = opts.events_json, smt = opts.smt })
+  return catalog.load({ pmu = opts.pmu or defaults.pmu(), events_json = opts.events_json, smt = opts.smt })
 end
 
 -- Events this machine offers whose name matches pattern (a glob such as
@@ -90,45 +89,25 @@ function M.plan(events, opts)
   return plan.make(events, opts)
 end
 
--- Profiles argv (a list of strings). opts: events (specs or event tables,
--- default all), out (directory, default "out"), interval_ms (default 100),
+-- Profiles argv (a list of strings). opts: events (specs or event tables;
+-- default: every event here, or of events_json / a chosen pmu model, as
+-- the CLI's), out (directory, default "out"), interval_ms (default 100),
 -- repetitions (default 1), system_wide, force, progress (function(p)),
 -- env, cwd, cpus, timeout_s, fail_fast, delay_ms, roi, isolate, strategy,
--- counters (planner override), and pmu, events_json, smt as for select.
+-- counters (planner override), and pmu, events_json, smt as for select
+-- (see profile.from_specs, the one runner the CLI and experiments use too).
 -- Returns a summary {dir=, events=, plan=, refused=, flagged=, failed=,
 -- elapsed_s=, simulated=} or nil, message, exit code.
+local function run_profile(argv, opts)
+  local o = {}
+  for k, v in pairs(opts) do o[k] = v end
+  o.argv, o.events = argv, nil
+  return profile.from_specs(opts.events, o)
+end
+
 function M.profile(argv, opts)
   check("ap.profile", opts, PROFILE)
-  opts = opts or {}
-  local events = opts.events or { "all" }
-  local cat
-  if type(events) == "string" or type(events[1]) == "string" then
-    local err
-    cat, err = load(opts)
-    if not cat then return nil, err, 1 end
-    events, err = catalog.select(cat, type(events) == "string" and { events } or events)
-    if not events then return nil, err, 2 end
-  end
-  local counters = opts.counters
-  if not counters and cat then
-    -- as the CLI: AUTOPERF_COUNTERS, or what the kernel says (capacity.lua)
-    local _, cerr
-    counters, _, cerr = capacity.plan_counters(cat, events)
-    if cerr then return nil, cerr, 2 end
-  end
-  -- profile traps SIGINT/SIGTERM to stop the workload cleanly; after it
-  -- the signals go back to the caller (the REPL: a loop of profiles stops)
-  local res = table.pack(profile.run({
-    argv = argv, events = events, out = opts.out or "out",
-    interval_ms = opts.interval_ms or 100, repetitions = opts.repetitions or 1,
-    system_wide = opts.system_wide, force = opts.force, progress = opts.progress,
-    env = opts.env, cwd = opts.cwd, cpus = opts.cpus,
-    timeout_s = opts.timeout_s, fail_fast = opts.fail_fast, delay_ms = opts.delay_ms, roi = opts.roi,
-    isolate = opts.isolate, strategy = opts.strategy, counters = counters,
-    hardware = cat and cat.hardware, simulated = cat and cat.sim and cat.sim.name,
-  }))
-  core.release_signals()
-  return table.unpack(res, 1, res.n)
+  return run_profile(argv, opts or {})
 end
 
 -- Reads a profile's output directory back: a result object (see
@@ -159,7 +138,7 @@ function M.measure(argv, opts)
     o.cwd, o.cpus = p.cwd or o.cwd, p.cpus or o.cpus
     if p.env then o.env = util.env_with(p.env) end
   end
-  o.interval_ms = opts.interval_ms or 0
+  o.interval_ms = opts.interval_ms or defaults.measure_interval_ms
   local tmp
   if not o.out then
     local base = os.getenv("TMPDIR")
@@ -171,7 +150,7 @@ function M.measure(argv, opts)
   -- the result holds the data: the directory goes at the end of this
   -- function, whichever way it ends (an error, a Ctrl-C in the REPL)
   local _ <close> = tmp and setmetatable({}, { __close = function() remove_tree(tmp) end })
-  local s, err, code = M.profile(argv, o)
+  local s, err, code = run_profile(argv, o)
   local r, rerr
   if s then r, rerr = result.read(o.out) end
   if not s then return nil, err, code end
@@ -194,7 +173,7 @@ end
 function M.workload(name)
   local here = package.searchpath("autoperf.init", package.path) or ""
   local lua_dir = here:match("^(.*)/autoperf/init%.lua$") or "lua"
-  local dirs = { os.getenv("AUTOPERF_WORKLOADS") or "", lua_dir .. "/../build/workloads",
+  local dirs = { defaults.workloads() or "", lua_dir .. "/../build/workloads",
                  lua_dir .. "/../../../lib/autoperf/workloads" }
   for _, d in ipairs(dirs) do
     if d and d ~= "" and util.exists(d .. "/" .. name) then return d .. "/" .. name end

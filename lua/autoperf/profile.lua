@@ -1,15 +1,19 @@
 -- profile: runs a workload once per planned run (and repetition), counting
 -- every event of the run the whole time, sampling at intervals, and writes
--- the output directory (see store.lua).
+-- the output directory (see store.lua). M.from_specs is the one way in
+-- (the CLI, ap.profile, ap.measure and experiments): specs + options ->
+-- catalog, selection, counters, PMUs (M.prepare), plan, run.
+local capacity = require "autoperf.capacity"
+local catalog = require "autoperf.catalog"
 local core = require "autoperf.core"
+local defaults = require "autoperf.defaults"
 local machine = require "autoperf.machine"
 local plan_mod = require "autoperf.plan"
 local store_mod = require "autoperf.store"
 local util = require "autoperf.util"
+local version = require "autoperf.version"
 
 local M = {}
-
-M.VERSION = "0.1.0"
 
 local E = core.errno
 
@@ -316,7 +320,7 @@ local function replan(ctx, plan, manifest, ri, leftovers, plan_opts)
         opts = {}
         for k, v in pairs(plan_opts) do opts[k] = v end
         opts.isolate = {}
-        for i, item in ipairs(plan_opts.isolate or plan_mod.DEFAULT_ISOLATE) do opts.isolate[i] = item end
+        for i, item in ipairs(plan_opts.isolate) do opts.isolate[i] = item end
       end
       opts.isolate[#opts.isolate + 1] = l.ev.name
     end
@@ -436,17 +440,78 @@ local function nothing_measured(refused, simulated)
   return msg
 end
 
--- opts: argv, events (catalog records), out, interval_ms, repetitions,
--- system_wide, force, dry_run, env, cwd, cpus, isolate, strategy,
--- hardware, delay_ms (count from this long after exec), roi (the workload
--- says when, see examples/include/autoperf.h), timeout_s (kill a run that
--- takes longer), fail_fast (stop at the first failing run),
--- progress(fn({run=, runs=, rep=, reps=, events_done=, events_total=,
--- elapsed=, eta=})), counters (the planner's counter counts per PMU,
--- overriding the sources: {cpu={generic=, fixed=}}), simulated (the
--- model's name when events marked simulated are counted by the simulator).
--- Returns a summary table, or nil, message, exit code.
-function M.run(opts)
+-- The default selection: every event measurable here or, when perfmon
+-- files or a chosen model (--pmu MODEL, sim:MODEL, sim:FILE) are given,
+-- their events.
+local function default_events(cat, events_json)
+  if (events_json and #events_json > 0) or cat.chosen then
+    local out = {}
+    for _, ev in ipairs(cat.events) do
+      if ev.source == "perfmon" or (cat.chosen and ev.model == cat.chosen) then out[#out + 1] = ev end
+    end
+    return out
+  end
+  return catalog.select(cat, { "all" })
+end
+
+-- What specs ask to measure, before anything runs: the catalog (opts.pmu,
+-- default AUTOPERF_PMU; opts.events_json; opts.smt: see catalog.load), the
+-- events (specs: a spec, a list of specs as perf's -e takes them, or of
+-- event records; nil or empty: the default selection), the planner's
+-- counters (opts.counters, else capacity.plan_counters: AUTOPERF_COUNTERS
+-- or what the kernel says) and the PMUs the manifest records. Returns
+-- {catalog=, events=, counters=, counters_from=, pmus=, hardware=,
+-- simulated=} or nil, message, exit code.
+function M.prepare(specs, opts)
+  opts = opts or {}
+  local cat, err = catalog.load({ pmu = opts.pmu or defaults.pmu(), events_json = opts.events_json, smt = opts.smt })
+  if not cat then return nil, err, 1 end
+  if type(specs) == "string" then specs = { specs } end
+  local events
+  if specs == nil or #specs == 0 then
+    events = default_events(cat, opts.events_json)
+  elseif type(specs[1]) == "string" then
+    events, err = catalog.select(cat, specs)
+    if not events then return nil, err, 2 end
+  else
+    events = specs
+  end
+  local counters, note = opts.counters, "given by the caller"
+  if not counters then
+    local cerr
+    counters, note, cerr = capacity.plan_counters(cat, events)
+    if cerr then return nil, cerr, 2 end
+  end
+  local pmus = {}
+  for _, p in ipairs(cat.pmus) do pmus[#pmus + 1] = { name = p.name, type = p.type, events = #p.events } end
+  return { catalog = cat, events = events, counters = counters, counters_from = counters and note or nil,
+           pmus = pmus, hardware = cat.hardware, simulated = cat.sim and cat.sim.name }
+end
+
+-- The planner's options for a prepared selection (see M.prepare) and
+-- opts {system_wide=, isolate= (a list or "a,b"), strategy=}: the
+-- descriptor budget (RLIMIT_NOFILE, raised), the CPUs each event is
+-- opened on, the counter a real PMU's NMI watchdog holds, the counters.
+function M.plan_options(prep, opts)
+  opts = opts or {}
+  local nofile = core.raise_nofile() or defaults.nofile
+  return {
+    fd_budget = nofile - plan_mod.RESERVED_FDS,
+    ncpus = opts.system_wide and #machine.online_cpus() or 1,
+    isolate = defaults.isolate_list(opts.isolate), strategy = opts.strategy or defaults.strategy,
+    nmi_watchdog = prep.hardware and machine.nmi_watchdog(),
+    counters = prep.counters,
+  }
+end
+
+-- Measures a prepared selection (see M.from_specs).
+local function run(prep, given)
+  local opts = {}
+  for k, v in pairs(given) do opts[k] = v end
+  opts.out = opts.out or defaults.output
+  opts.interval_ms = opts.interval_ms or defaults.interval_ms
+  opts.repetitions = opts.repetitions or defaults.repetitions
+  opts.events = prep.events
   local progress = opts.progress or default_progress
   if not opts.argv or #opts.argv == 0 then return nil, "no command to profile", 2 end
   if not util.which(opts.argv[1]) then
@@ -466,47 +531,38 @@ function M.run(opts)
   if not opts.dry_run then
     local events
     events, unmeasurable, notes = M.measurable(opts.events, access)
-    if #events == 0 and #unmeasurable > 0 then return nil, nothing_measured(unmeasurable, opts.simulated), 1 end
+    if #events == 0 and #unmeasurable > 0 then return nil, nothing_measured(unmeasurable, prep.simulated), 1 end
     opts.events = events
   end
-  local nofile = core.raise_nofile() or 1024
-  local ncpus = 1
   local cpus = machine.online_cpus()
-  if opts.system_wide then ncpus = #cpus end
   -- Tags number the events; the planner and the run files use them.
   for i, ev in ipairs(opts.events) do ev.tag = i end
-  local plan_opts = {
-    fd_budget = nofile - plan_mod.RESERVED_FDS, ncpus = ncpus,
-    isolate = opts.isolate, strategy = opts.strategy,
-    -- the kernel's NMI watchdog holds a counter of a real PMU
-    nmi_watchdog = opts.hardware and machine.nmi_watchdog(),
-    counters = opts.counters,
-  }
+  local plan_opts = M.plan_options(prep, opts)
   local plan, perr = plan_mod.make(opts.events, plan_opts)
   if not plan then return nil, perr, 1 end
   if opts.dry_run then return { plan = plan, dry_run = true, notes = notes, unmeasurable = unmeasurable } end
 
   local names = {}
   for _, ev in ipairs(opts.events) do names[#names + 1] = ev.name end
-  local reps = opts.repetitions or 1
+  local reps = opts.repetitions
   local settings = {
-    interval_ms = opts.interval_ms or 0, repetitions = reps,
+    interval_ms = opts.interval_ms, repetitions = reps,
     system_wide = opts.system_wide and true or false,
   }
   local manifest = {
-    tool = "autoperf", version = M.VERSION,
+    tool = "autoperf", version = version.VERSION,
     access = access.user_only and { user_only = true, perf_event_paranoid = access.paranoid } or nil,
     created = os.date("!%Y-%m-%dT%H:%M:%SZ"),
     command = opts.argv, cwd = opts.cwd or os.getenv("PWD"),
     settings = settings,
     key = { command = opts.argv, events = names, settings = settings },
     machine = machine.describe(),
-    pmus = { sysfs = opts.pmus or {}, libpfm = core.pfm_pmus() or {} },
+    pmus = { sysfs = prep.pmus, libpfm = core.pfm_pmus() or {} },
     events = {},
     plan = plan_mod.describe(plan),
     refused = {},
-    simulated = opts.simulated and {
-      model = opts.simulated,
+    simulated = prep.simulated and {
+      model = prep.simulated,
       note = "hardware counts come from a simulated PMU: synthetic values derived from task-clock, not measurements",
     } or nil,
   }
@@ -519,7 +575,7 @@ function M.run(opts)
 
   local closer = core.closer()
   local ctx = { opts = opts, store = store, closer = closer, cpus = cpus, refused = {}, by_tag = {}, replanned = {},
-                sim = simulator(opts.events, opts.isolate) }
+                sim = simulator(opts.events, plan_opts.isolate) }
   for _, r in ipairs(manifest.refused) do ctx.refused[r.name] = r.error end
   for _, r in ipairs(unmeasurable) do ctx.refused[r.name] = r.error end
   for _, ev in ipairs(opts.events) do ctx.by_tag[ev.tag] = ev end
@@ -629,9 +685,34 @@ function M.run(opts)
   summary.simulated = manifest.simulated
   summary.notes = notes
   if summary.events == 0 and #manifest.refused > 0 then
-    return nil, nothing_measured(manifest.refused, opts.simulated), 1
+    return nil, nothing_measured(manifest.refused, prep.simulated), 1
   end
   return summary
+end
+
+-- The one way to measure: specs (as for M.prepare; or opts.prepared, a
+-- selection M.prepare made, for callers that measure it many times)
+-- become a measured profile. opts: argv (the command), out (default
+-- "out"), interval_ms (default 100), repetitions (default 1), system_wide,
+-- force, dry_run, env, cwd, cpus, isolate, strategy, delay_ms (count from
+-- this long after exec), roi (the workload says when, see
+-- examples/include/autoperf.h), timeout_s (kill a run that takes longer),
+-- fail_fast (stop at the first failing run), progress(fn({run=, runs=,
+-- rep=, reps=, events_done=, events_total=, elapsed=, eta=})), access
+-- (machine.access(), specs), and those of M.prepare. The signals the
+-- runner traps go back to the caller's handlers at the end. Returns a
+-- summary table ({plan=, dry_run=true, ...} for a dry run), or nil,
+-- message, exit code.
+function M.from_specs(specs, opts)
+  opts = opts or {}
+  local prep, err, code = opts.prepared, nil, nil
+  if not prep then
+    prep, err, code = M.prepare(specs, opts)
+    if not prep then return nil, err, code end
+  end
+  local res = table.pack(run(prep, opts))
+  core.release_signals()
+  return table.unpack(res, 1, res.n)
 end
 
 return M

@@ -192,7 +192,7 @@ function M.run(opts)
     core.read_history(history)
     print(string.format("autoperf %s: Lua %s with the API as 'ap' (ap.events, ap.select, ap.plan, " ..
       "ap.measure, ap.profile, ap.read, ap.aggregate, ap.experiment). Type help; Tab completes; Ctrl-D quits.",
-      require("autoperf.profile").VERSION, _VERSION:match("%d.*")))
+      require("autoperf.version").VERSION, _VERSION:match("%d.*")))
   end
   local function read(prompt)
     if tty then return core.readline(prompt, function(text) return M.complete(env, text) end) end
