@@ -11,6 +11,7 @@ M.isolate = "taken-alone,errata"      -- events measured alone (as the original 
 M.strategy = "pack"                   -- the planner's: fewest runs
 M.shards = 4                          -- slurm: array tasks
 M.nofile = 1024                       -- descriptors assumed when RLIMIT_NOFILE cannot be raised
+M.reserved_fds = 64                   -- descriptors the planner leaves for everything else
 
 -- The isolation policy as a list ({"taken-alone", "errata"}) from a
 -- comma-separated string (or a list, returned as it is; nil: the default).
@@ -24,7 +25,7 @@ end
 -- The environment: AUTOPERF_PMU (a libpfm4 model or sim:MODEL to use
 -- instead of this machine's), AUTOPERF_COUNTERS (the planner's counter
 -- counts, a testing knob: see capacity.lua), AUTOPERF_WORKLOADS (where
--- the bundled workloads are). An empty value is no value. getenv: a
+-- the bundled workloads are), AUTOPERF_HISTORY (the REPL's history). An empty value is no value. getenv: a
 -- function of a name (specs), default os.getenv.
 function M.env(name, getenv)
   local v = (getenv or os.getenv)(name)
@@ -35,5 +36,9 @@ end
 function M.pmu(getenv) return M.env("AUTOPERF_PMU", getenv) end
 function M.counters(getenv) return M.env("AUTOPERF_COUNTERS", getenv) end
 function M.workloads(getenv) return M.env("AUTOPERF_WORKLOADS", getenv) end
+-- the REPL's history file: AUTOPERF_HISTORY, else ~/.autoperf_history
+function M.history(getenv)
+  return M.env("AUTOPERF_HISTORY", getenv) or ((M.env("HOME", getenv) or ".") .. "/.autoperf_history")
+end
 
 return M

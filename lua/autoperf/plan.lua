@@ -10,18 +10,19 @@
 -- (core.GROUP_MAX members) and the descriptor budget (RLIMIT_NOFILE), and
 -- fill the runs the hardware needs anyway. A run holds one group per PMU.
 local core = require "autoperf.core"
+local defaults = require "autoperf.defaults"
 local pmu_mod = require "autoperf.pmu"
 
 local M = {}
 
 -- Descriptors kept free for everything else the process opens.
-M.RESERVED_FDS = 64
+M.RESERVED_FDS = defaults.reserved_fds
 
 local FIXED = core.FIXED_SHIFT
 
 -- Default isolation policy, as the original autoperf: events Intel marks
 -- TakenAlone, and events with errata.
-M.DEFAULT_ISOLATE = { "taken-alone", "errata" }
+M.DEFAULT_ISOLATE = defaults.isolate_list()
 
 local function bits(list, shift)
   local m = 0
@@ -164,7 +165,7 @@ function M.make(events, opts)
   local hw_of = {}
   if #hw > 0 then
     local cp = M.core_pmus(pmus)
-    local nruns, assign, bad = core.plan(cp, hw, opts.strategy or "pack")
+    local nruns, assign, bad = core.plan(cp, hw, opts.strategy or defaults.strategy)
     if not nruns then
       local ev = hw[bad] and hw[bad].ev
       return nil, string.format("%s can never be counted: %s", ev and ev.name or "an event",

@@ -187,7 +187,7 @@ function M.run(opts)
   opts = opts or {}
   local env = M.env()
   local tty = core.isatty(0) and core.isatty(1)
-  local history = os.getenv("AUTOPERF_HISTORY") or ((os.getenv("HOME") or ".") .. "/.autoperf_history")
+  local history = require("autoperf.defaults").history()
   if tty then
     core.read_history(history)
     print(string.format("autoperf %s: Lua %s with the API as 'ap' (ap.events, ap.select, ap.plan, " ..

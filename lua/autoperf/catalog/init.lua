@@ -30,7 +30,7 @@ local function load(opts)
   local cat = { events = {}, by_name = {}, by_lname = {}, skipped = {}, sources = {} }
   cat.hardware = opts.hardware
   if cat.hardware == nil then cat.hardware = M.hardware_present() end
-  local force = opts.pmu or os.getenv("AUTOPERF_PMU")
+  local force = opts.pmu or require("autoperf.defaults").pmu()
   if force == "" then force = nil end
   local events_json = {}
   for _, f in ipairs(opts.events_json or {}) do events_json[#events_json + 1] = f end
