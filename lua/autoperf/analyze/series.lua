@@ -8,6 +8,7 @@
 -- results.csv.
 local core = require "autoperf.core"
 local store = require "autoperf.store"
+local csv = require "autoperf.csv"
 local util = require "autoperf.util"
 
 local M = {}
@@ -152,10 +153,10 @@ function M.write_wide(ds, path, names, base)
   local cols = {}
   for i = 1, #names do cols[i] = m:row(i) end
   m:close()
-  local num = util.csv_number -- counts: integers as the run files had them
+  local num = csv.number -- counts: integers as the run files had them
   local ok, err = util.write_with(path, function(write)
     local head = { "INDEX" }
-    for i, n in ipairs(names) do head[i + 1] = util.csv_field(n) end
+    for i, n in ipairs(names) do head[i + 1] = csv.field(n) end
     write(table.concat(head, ","), "\n")
     local buf, line = {}, {}
     for row = 1, layout.length do
