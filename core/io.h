@@ -3,6 +3,7 @@
 #define AP_IO_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <zlib.h>
 
 struct ap_writer {
@@ -91,5 +92,10 @@ int ap_inflate(const void *src, size_t n, char **out, size_t *outn);
 int ap_reader_next(struct ap_reader *r, size_t *len);
 const char *ap_reader_error(struct ap_reader *r);
 void ap_reader_close(struct ap_reader *r);
+
+/* Decimal integers for CSV lines, fast (no locale, no snprintf): write
+ * v at p (room for 20 digits and a sign) and return the end. */
+char *ap_put_u64(char *p, uint64_t v);
+char *ap_put_i64(char *p, int64_t v);
 
 #endif

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HEADER "index,time_ns,cpu,tag,value,enabled,running"
+#define HEADER AP_RUN_COLUMNS
 
 /* The last sample of one (tag, cpu) pair; pairs are numbered in order of
  * their first row and found through an open-addressing table, so memory
@@ -18,6 +18,7 @@ struct cell {
 	int64_t index;
 	int64_t value;
 	uint64_t key; /* tag << 17 | (cpu + 1) */
+	uint64_t enabled, running;
 };
 
 struct tagstate {
@@ -257,7 +258,7 @@ static struct cell *cell(struct parser *p, int tag, int cpu, size_t *pair)
 		if (!cells)
 			return NULL;
 		p->cells = cells;
-		p->cells[p->ncells] = (struct cell){-1, 0, q.key};
+		p->cells[p->ncells] = (struct cell){-1, 0, q.key, 0, 0};
 		*slot = (uint32_t)++p->ncells;
 	}
 	*pair = *slot - 1;
@@ -381,8 +382,11 @@ static int row_line(struct parser *p, const struct ap_run_visitor *v,
 		return bad(p, "sample index %lld jumps past the %lld sample%s of event tag %lld so far",
 			   (long long)f[0], (long long)t->rows, t->rows == 1 ? "" : "s",
 			   (long long)f[3]);
+	const uint64_t delta = (uint64_t)(f[4] - c->value);
 	c->index = f[0];
 	c->value = f[4];
+	c->enabled = (uint64_t)f[5];
+	c->running = (uint64_t)f[6];
 	t->rows++;
 	p->rows++;
 	if (v->on_row) {
@@ -394,12 +398,40 @@ static int row_line(struct parser *p, const struct ap_run_visitor *v,
 			.value = (uint64_t)f[4],
 			.enabled = (uint64_t)f[5],
 			.running = (uint64_t)f[6],
+			.delta = delta,
 			.pair = pair,
 		};
 		if (v->on_row(v->ctx, &row)) {
 			bad(p, "stopped by the caller");
 			return AP_RUN_ABORTED;
 		}
+	}
+	return 0;
+}
+
+/* The last sample of every pair, for on_end. */
+static int end_pairs(struct parser *p, const struct ap_run_visitor *v)
+{
+	struct ap_run_last *last = malloc((p->ncells ? p->ncells : 1) * sizeof(*last));
+	if (!last) {
+		snprintf(p->err, p->errlen, "%s: out of memory", p->path);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < p->ncells; i++) {
+		const struct cell *c = &p->cells[i];
+		last[i] = (struct ap_run_last){
+			.tag = (int)(c->key >> 17),
+			.cpu = (int)(c->key & 0x1ffff) - 1,
+			.value = (uint64_t)c->value,
+			.enabled = c->enabled,
+			.running = c->running,
+		};
+	}
+	int stop = v->on_end(v->ctx, last, p->ncells);
+	free(last);
+	if (stop) {
+		snprintf(p->err, p->errlen, "%s: stopped by the caller", p->path);
+		return AP_RUN_ABORTED;
 	}
 	return 0;
 }
@@ -445,6 +477,8 @@ int ap_run_parse(const char *path, const struct ap_run_visitor *v,
 		ret = bad(&p, "file ends here without its end marker (cut short)");
 		goto out;
 	}
+	if (v->on_end && (ret = end_pairs(&p, v)))
+		goto out;
 	if (nrows)
 		*nrows = p.rows;
 out:
@@ -457,4 +491,50 @@ out:
 	free(p.names);
 	free(p.by_name.s);
 	return ret;
+}
+
+static size_t fitted(int n, size_t len)
+{
+	return n > 0 && (size_t)n < len ? (size_t)n : 0;
+}
+
+size_t ap_run_format_start(char *buf, size_t len, int run, int rep)
+{
+	return fitted(snprintf(buf, len, "#autoperf-run %d %d\n", run, rep), len);
+}
+
+size_t ap_run_format_event(char *buf, size_t len, int tag, const char *unit,
+			   const char *name)
+{
+	return fitted(snprintf(buf, len, "#event %d %s %s\n", tag, unit, name), len);
+}
+
+size_t ap_run_format_columns(char *buf, size_t len)
+{
+	return fitted(snprintf(buf, len, "%s\n", HEADER), len);
+}
+
+size_t ap_run_format_row(char *buf, const struct ap_run_row *row)
+{
+	char *p = buf;
+	p = ap_put_i64(p, row->index);
+	*p++ = ',';
+	p = ap_put_i64(p, row->time_ns);
+	*p++ = ',';
+	p = ap_put_i64(p, row->cpu);
+	*p++ = ',';
+	p = ap_put_i64(p, row->tag);
+	*p++ = ',';
+	p = ap_put_u64(p, row->value);
+	*p++ = ',';
+	p = ap_put_u64(p, row->enabled);
+	*p++ = ',';
+	p = ap_put_u64(p, row->running);
+	*p++ = '\n';
+	return (size_t)(p - buf);
+}
+
+size_t ap_run_format_end(char *buf, size_t len, long rows)
+{
+	return fitted(snprintf(buf, len, "#end rows=%ld\n", rows), len);
 }

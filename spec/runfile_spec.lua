@@ -13,7 +13,7 @@ local RUN = table.concat({
   "#event 2 cpu cpu/event=0x3c,umask=0x0/",
   "#event 3 tracepoint say \"hi\"",
   "#event 4 cpu old",
-  store.HEADER,
+  core.RUN_COLUMNS,
   "0,1000000,0,1,100,1000,1000",
   "0,1000000,1,1,50,1000,900",
   "0,1000000,0,2,7,1000,1000",
@@ -191,8 +191,8 @@ describe("run files in C", function()
   end
 
   it("accepts any comment as line 1, #autoperf-run lines and the column header anywhere", function()
-    local path = put(dir .. "/run.csv", "#whatever\n#event 1 cpu a\n" .. store.HEADER .. "\n0,1,0,1,1,1,1\n" ..
-      store.HEADER .. "\n#autoperf-run 1 2\n1,2,0,1,1,1,1\n#end rows=2\n")
+    local path = put(dir .. "/run.csv", "#whatever\n#event 1 cpu a\n" .. core.RUN_COLUMNS .. "\n0,1,0,1,1,1,1\n" ..
+      core.RUN_COLUMNS .. "\n#autoperf-run 1 2\n1,2,0,1,1,1,1\n#end rows=2\n")
     assert.equal(2, core.read_run(path, function() end, function() end))
   end)
 
