@@ -3,6 +3,7 @@
 #include "io.h"
 #include "reader.h"
 #include "runfile.h"
+#include "table.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -199,15 +200,10 @@ static const struct cpustr *cpu_str(struct ap_results_sink *a, int cpu)
 {
 	size_t i = (size_t)(cpu + 1);
 	if (i >= a->ncpus) {
-		size_t n = a->ncpus ? a->ncpus : 8;
-		while (n <= i)
-			n *= 2;
-		struct cpustr *c = realloc(a->cpus, n * sizeof(*c));
+		struct cpustr *c = ap_zgrown(a->cpus, &a->ncpus, i, sizeof(*c));
 		if (!c)
 			return NULL;
-		memset(c + a->ncpus, 0, (n - a->ncpus) * sizeof(*c));
 		a->cpus = c;
-		a->ncpus = n;
 	}
 	struct cpustr *c = &a->cpus[i];
 	if (!c->len) {
@@ -248,18 +244,11 @@ static int flush(struct ap_results_sink *a)
 static int on_event(void *ctx, const struct ap_read_event *e)
 {
 	struct ap_results_sink *a = ctx;
-	if (e->ev >= a->nq) {
-		size_t n = a->nq ? a->nq : 64;
-		while (n <= e->ev)
-			n *= 2;
-		struct quoted *q = realloc(a->q, n * sizeof(*q));
-		if (!q)
-			return -ENOMEM;
-		memset(q + a->nq, 0, (n - a->nq) * sizeof(*q));
-		a->q = q;
-		a->nq = n;
-	}
-	struct quoted *q = &a->q[e->ev];
+	struct quoted *q = ap_zgrown(a->q, &a->nq, e->ev, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	a->q = q;
+	q += e->ev;
 	if (!q->name && !(q->name = quote("", e->name, ",", &q->nlen)))
 		return -ENOMEM;
 	if (!q->raw_unit || strcmp(q->raw_unit, e->unit) != 0) {

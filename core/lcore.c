@@ -7,18 +7,10 @@
 int luaopen_autoperf_core(lua_State *L)
 {
 	lua_newtable(L);
-	ap_lua_sys(L);
-	ap_lua_counters(L);
-	ap_lua_sim(L);
-	ap_lua_repl(L);
-	ap_lua_proc(L);
-	ap_lua_io(L);
-	ap_lua_runfile(L);
-	ap_lua_reader(L);
-	ap_lua_synth(L);
-	ap_lua_catalog(L);
-	ap_lua_plan(L);
-	ap_lua_numeric(L);
+#define AP_LUA_SETFUNCS(part) luaL_setfuncs(L, ap_lua_##part##_funcs, 0);
+	AP_LUA_FUNCS(AP_LUA_SETFUNCS)
+#define AP_LUA_OPEN(part) ap_lua_##part(L);
+	AP_LUA_PARTS(AP_LUA_OPEN)
 
 	/* The errno values callers branch on. */
 	static const struct {

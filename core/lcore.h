@@ -6,20 +6,18 @@
 #include "lhelp.h"
 #include "lrunfile.h"
 
-/* Each adds its functions (and metatables) to the table on top of L. */
-void ap_lua_counters(lua_State *L);
-void ap_lua_proc(lua_State *L);
-void ap_lua_io(lua_State *L);
-void ap_lua_runfile(lua_State *L);
-void ap_lua_reader(lua_State *L);
-void ap_lua_synth(lua_State *L);
-void ap_lua_sys(lua_State *L);
-void ap_lua_catalog(lua_State *L);
-void ap_lua_plan(lua_State *L);
-void ap_lua_numeric(lua_State *L);
-
-void ap_lua_sim(lua_State *L);
-void ap_lua_repl(lua_State *L);
+/* The parts of the module (l<part>.c), in the order lcore.c adds them:
+ * ap_lua_<part> adds its functions (and metatables) to the table on top
+ * of L. */
+#define AP_LUA_PARTS(X) \
+	X(counters) X(sim) X(repl) X(proc) X(io) X(runfile) X(catalog) X(plan) \
+	X(numeric)
+#define AP_LUA_DECLARE(part) void ap_lua_##part(lua_State *L);
+AP_LUA_PARTS(AP_LUA_DECLARE)
+/* Parts that are functions only: ap_lua_<part>_funcs, added first. */
+#define AP_LUA_FUNCS(X) X(sys) X(reader) X(synth)
+#define AP_LUA_DECLARE_FUNCS(part) extern const luaL_Reg ap_lua_##part##_funcs[];
+AP_LUA_FUNCS(AP_LUA_DECLARE_FUNCS)
 
 /* Reads a perf_event_attr from the table at index t: {type=, config=
  * (both required), config1=, config2=, exclude_user=, exclude_kernel=,

@@ -7,6 +7,7 @@
 #include "lcore.h"
 #include "reader.h"
 #include "runfile.h"
+#include "table.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -218,6 +219,17 @@ static int file_events_end(void *ctx, const struct ap_read_event *ev, size_t n)
 	return 0;
 }
 
+/* The options table at i (an empty one when none), the stack's top. */
+static void options(lua_State *L, int i)
+{
+	if (lua_isnoneornil(L, i)) {
+		lua_settop(L, i - 1);
+		lua_newtable(L);
+	}
+	luaL_checktype(L, i, LUA_TTABLE);
+	lua_settop(L, i);
+}
+
 /* The results.csv sink over files (with extra sinks first); pushes the
  * results table or fails. */
 static int aggregate(lua_State *L, const struct ap_read_file *files, size_t nfiles,
@@ -270,12 +282,7 @@ static int aggregate(lua_State *L, const struct ap_read_file *files, size_t nfil
 static int l_aggregate(lua_State *L)
 {
 	struct ap_writer *w = luaL_checkudata(L, 2, "autoperf.writer");
-	if (lua_isnoneornil(L, 3)) {
-		lua_settop(L, 2);
-		lua_newtable(L);
-	}
-	luaL_checktype(L, 3, LUA_TTABLE);
-	lua_settop(L, 3);
+	options(L, 3);
 	size_t n;
 	const struct ap_read_file *files = files_of(L, 1, &n);
 	return aggregate(L, files, n, w, 3, 0);
@@ -291,12 +298,7 @@ static int l_aggregate_run(lua_State *L)
 {
 	const char *path = luaL_checkstring(L, 1);
 	struct ap_writer *w = luaL_checkudata(L, 2, "autoperf.writer");
-	if (lua_isnoneornil(L, 3)) {
-		lua_settop(L, 2);
-		lua_newtable(L);
-	}
-	luaL_checktype(L, 3, LUA_TTABLE);
-	lua_settop(L, 3);
+	options(L, 3);
 	struct names k;
 	k.s = skip_of(L, 3, &k.n);
 	const struct ap_read_file f = {.path = path, .run = 1, .rep = 1, .skip = skip_named, .skip_ctx = &k};
@@ -312,15 +314,19 @@ static int l_aggregate_run(lua_State *L)
  */
 enum { WANT = 5, OUT, FILE_, EVS, BYEV, SER, CPUS };
 
+/* An event's last point: its index and value, and how many points it has
+ * (0: none yet in this file). */
+struct lpoint {
+	int64_t index;
+	lua_Integer n, value;
+};
+
 struct lread {
 	lua_State *L;
 	int per_cpu;
 	int raised; /* the predicate raised: its error is on the stack top */
-	/* per profile event, in the file being read: the index of its last
-	 * point and how many points it has (0: none yet this file) */
-	int64_t *last;
-	lua_Integer *npoints;
-	lua_Integer *value;
+	/* per profile event, in the file being read */
+	struct lpoint *at;
 	size_t cap;
 };
 
@@ -339,8 +345,7 @@ static int lr_file(void *ctx, const struct ap_read_file *f, size_t i)
 	lua_newtable(L);
 	lua_newtable(L);
 	lua_newtable(L);
-	for (size_t k = 0; k < r->cap; k++)
-		r->npoints[k] = 0;
+	memset(r->at, 0, r->cap * sizeof(*r->at));
 	return 0;
 }
 
@@ -360,26 +365,10 @@ static int lr_event(void *ctx, const struct ap_read_event *e)
 		if (!want)
 			return AP_SINK_SKIP;
 	}
-	if (e->ev >= r->cap) {
-		size_t n = r->cap ? r->cap : 64;
-		while (n <= e->ev)
-			n *= 2;
-		int64_t *last = realloc(r->last, n * sizeof(*last));
-		if (!last)
-			return -ENOMEM;
-		r->last = last;
-		lua_Integer *np = realloc(r->npoints, n * sizeof(*np));
-		if (!np)
-			return -ENOMEM;
-		r->npoints = np;
-		lua_Integer *v = realloc(r->value, n * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		r->value = v;
-		for (size_t k = r->cap; k < n; k++)
-			np[k] = 0;
-		r->cap = n;
-	}
+	struct lpoint *at = ap_zgrown(r->at, &r->cap, e->ev, sizeof(*at));
+	if (!at)
+		return -ENOMEM;
+	r->at = at;
 	lua_createtable(L, 0, 6);
 	lua_pushstring(L, e->name);
 	lua_setfield(L, -2, "name");
@@ -414,18 +403,18 @@ static int lr_row(void *ctx, const struct ap_read_row *row)
 		lua_pushvalue(L, -1);
 		lua_rawseti(L, SER, (lua_Integer)ev + 1);
 	}
-	if (r->npoints[ev] && r->last[ev] == row->index) {
+	struct lpoint *at = &r->at[ev];
+	if (at->n && at->index == row->index) {
 		/* the same interval on another cpu: Lua integers wrap as these do */
-		r->value[ev] = (lua_Integer)((uint64_t)r->value[ev] + (uint64_t)d);
-		lua_rawgeti(L, -1, r->npoints[ev]);
-		lua_pushinteger(L, r->value[ev]);
+		at->value = (lua_Integer)((uint64_t)at->value + (uint64_t)d);
+		lua_rawgeti(L, -1, at->n);
+		lua_pushinteger(L, at->value);
 		lua_setfield(L, -2, "value");
 		lua_pop(L, 1);
 	} else {
-		r->last[ev] = row->index;
-		r->value[ev] = d;
+		*at = (struct lpoint){row->index, at->n + 1, d};
 		push_point(L, row->index, row->time_ns, d);
-		lua_rawseti(L, -2, ++r->npoints[ev]);
+		lua_rawseti(L, -2, at->n);
 	}
 	lua_pop(L, 1);
 	if (r->per_cpu) {
@@ -483,12 +472,7 @@ static int lr_file_end(void *ctx, const struct ap_read_event *ev, size_t n)
  * cpus (per cpu too with per_cpu). */
 static int l_read_profile(lua_State *L)
 {
-	if (lua_isnoneornil(L, 2)) {
-		lua_settop(L, 1);
-		lua_newtable(L);
-	}
-	luaL_checktype(L, 2, LUA_TTABLE);
-	lua_settop(L, 2);
+	options(L, 2);
 	size_t n;
 	const struct ap_read_file *files = files_of(L, 1, &n); /* slots 3, 4 */
 	lua_getfield(L, 2, "want");
@@ -504,9 +488,7 @@ static int l_read_profile(lua_State *L)
 	};
 	char err[512];
 	int ret = ap_read_profile(files, n, &sink, 1, err, sizeof(err));
-	free(r.last);
-	free(r.npoints);
-	free(r.value);
+	free(r.at);
 	if (r.raised)
 		return lua_error(L);
 	if (ret)
@@ -515,14 +497,9 @@ static int l_read_profile(lua_State *L)
 	return 1;
 }
 
-static const luaL_Reg funcs[] = {
+const luaL_Reg ap_lua_reader_funcs[] = {
 	{"aggregate", l_aggregate},
 	{"aggregate_run", l_aggregate_run},
 	{"read_profile", l_read_profile},
 	{NULL, NULL},
 };
-
-void ap_lua_reader(lua_State *L)
-{
-	luaL_setfuncs(L, funcs, 0);
-}

@@ -1,3 +1,8 @@
+/* lrunfile: the run-file format (core/runfile.h) for Lua: core.read_run
+ * (the parser, a Lua callback per line: for tests and tools; profiles are
+ * read through lreader.c), core.run_start / core.run_end (the lines the
+ * runner writes around the rows) and ap_lua_write_rows (the rows, for the
+ * counting bindings). */
 #include "io.h"
 #include "lcore.h"
 #include "runfile.h"
@@ -147,4 +152,6 @@ void ap_lua_runfile(lua_State *L)
 	luaL_setfuncs(L, funcs, 0);
 	lua_pushliteral(L, AP_RUN_COLUMNS);
 	lua_setfield(L, -2, "RUN_COLUMNS");
+	lua_pushinteger(L, AP_RUN_CPU_MAX);
+	lua_setfield(L, -2, "RUN_CPU_MAX");
 }

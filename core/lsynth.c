@@ -1,3 +1,4 @@
+/* lsynth: core.synth_run, synthetic run files (core/synth.h). */
 #include "lcore.h"
 #include "runfile.h"
 #include "synth.h"
@@ -26,12 +27,7 @@ static int l_synth_run(lua_State *L)
 	return 1;
 }
 
-static const luaL_Reg funcs[] = {
+const luaL_Reg ap_lua_synth_funcs[] = {
 	{"synth_run", l_synth_run},
 	{NULL, NULL},
 };
-
-void ap_lua_synth(lua_State *L)
-{
-	luaL_setfuncs(L, funcs, 0);
-}

@@ -152,7 +152,7 @@ static int l_isatty(lua_State *L)
 	return 1;
 }
 
-static const luaL_Reg funcs[] = {
+const luaL_Reg ap_lua_sys_funcs[] = {
 	{"mkdir", l_mkdir},
 	{"mkdtemp", l_mkdtemp},
 	{"isatty", l_isatty},
@@ -165,8 +165,3 @@ static const luaL_Reg funcs[] = {
 	{"sleep_ms", l_sleep_ms},
 	{NULL, NULL},
 };
-
-void ap_lua_sys(lua_State *L)
-{
-	luaL_setfuncs(L, funcs, 0);
-}

@@ -1,6 +1,7 @@
 #include "reader.h"
 
 #include "runfile.h"
+#include "table.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -10,9 +11,10 @@
 /* Sinks a read may have: their wishes per event are one bit each. */
 #define MAX_SINKS 32
 
-/* An event of the profile: its name, first unit and statistics. */
+/* An event of the profile: its first unit and statistics (its name is
+ * in the index). */
 struct pevent {
-	char *name, *unit;
+	char *unit;
 	struct ap_read_stat st;
 };
 
@@ -29,10 +31,9 @@ struct rd {
 	size_t errlen;
 	int code; /* a sink's error that stopped the parse */
 
-	struct pevent *pev; /* the profile's events, by number */
+	struct ap_names names; /* the profile's events, by number */
+	struct pevent *pev;    /* by the same number */
 	size_t npev, cappev;
-	uint32_t *slots; /* open addressing over pev by name: number + 1 */
-	size_t nslots;
 
 	struct offset *offs;
 	size_t noffs, capoffs;
@@ -40,82 +41,34 @@ struct rd {
 	/* the file being read */
 	const struct ap_read_file *f;
 	const struct offset *off;
-	long *by_tag; /* tag -> index in ev, -1: skipped or undeclared */
+	size_t *by_tag; /* tag -> index in ev + 1, 0: skipped or undeclared */
 	size_t ntags;
-	struct ap_read_event *ev; /* the file's events kept, in file order */
-	char **units;             /* ev[k].unit, owned */
+	struct ap_read_event *ev; /* the file's events kept, in file order (their
+				   * units are copies of ours) */
 	uint32_t *want;           /* per kept event: the sinks that want its rows */
 	size_t nev, capev;
 	int64_t max_index, max_time;
 };
 
-static uint64_t name_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-/* v with room for one more of sz bytes (n held, *cap room), or NULL. */
-static void *grown(void *v, size_t n, size_t *cap, size_t sz)
-{
-	if (n < *cap)
-		return v;
-	size_t c = *cap ? *cap * 2 : 64;
-	void *nv = realloc(v, c * sz);
-	if (nv)
-		*cap = c;
-	return nv;
-}
-
-static int grow_slots(struct rd *r)
-{
-	size_t n = r->nslots ? r->nslots * 2 : 256;
-	uint32_t *s = calloc(n, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	for (size_t i = 0; i < r->npev; i++) {
-		size_t k = name_hash(r->pev[i].name) & (n - 1);
-		while (s[k])
-			k = (k + 1) & (n - 1);
-		s[k] = (uint32_t)i + 1;
-	}
-	free(r->slots);
-	r->slots = s;
-	r->nslots = n;
-	return 0;
-}
-
 /* The number of the profile's event called name, added when new; -1 when
  * out of memory. */
 static long profile_event(struct rd *r, const char *name, const char *unit)
 {
-	if ((r->npev + 1) * 2 > r->nslots && grow_slots(r))
-		return -1;
-	size_t k = name_hash(name) & (r->nslots - 1);
-	while (r->slots[k]) {
-		if (strcmp(r->pev[r->slots[k] - 1].name, name) == 0)
-			return (long)r->slots[k] - 1;
-		k = (k + 1) & (r->nslots - 1);
-	}
-	struct pevent *pev = grown(r->pev, r->npev, &r->cappev, sizeof(*pev));
+	int added;
+	long k = ap_names_get(&r->names, name, strlen(name), &added);
+	if (k < 0 || !added)
+		return k;
+	struct pevent *pev = ap_grown(r->pev, (size_t)k, &r->cappev, sizeof(*pev));
 	if (!pev)
 		return -1;
 	r->pev = pev;
-	struct pevent *e = &pev[r->npev];
-	memset(e, 0, sizeof(*e));
-	e->name = strdup(name);
-	e->unit = strdup(unit);
-	if (!e->name || !e->unit) {
-		free(e->name);
-		free(e->unit);
+	pev[k] = (struct pevent){.unit = strdup(unit)};
+	r->npev++;
+	if (!pev[k].unit)
 		return -1;
-	}
-	e->st.name = e->name;
-	e->st.unit = e->unit;
-	r->slots[k] = (uint32_t)++r->npev;
-	return (long)r->npev - 1;
+	pev[k].st.name = r->names.s[k];
+	pev[k].st.unit = pev[k].unit;
+	return k;
 }
 
 static int stop(struct rd *r, int code)
@@ -128,67 +81,55 @@ static int on_event(void *ctx, int tag, const char *unit, const char *name)
 {
 	struct rd *r = ctx;
 	size_t t = (size_t)tag;
-	if (t >= r->ntags) {
-		size_t n = r->ntags ? r->ntags : 64;
-		while (n <= t)
-			n *= 2;
-		long *b = realloc(r->by_tag, n * sizeof(*b));
-		if (!b)
-			return stop(r, -ENOMEM);
-		for (size_t i = r->ntags; i < n; i++)
-			b[i] = -1;
-		r->by_tag = b;
-		r->ntags = n;
-	}
+	size_t *b = ap_zgrown(r->by_tag, &r->ntags, t, sizeof(*b));
+	if (!b)
+		return stop(r, -ENOMEM);
+	r->by_tag = b;
 	if (r->f->skip && r->f->skip(name, r->f->skip_ctx))
 		return 0;
 	long ev = profile_event(r, name, unit);
 	if (ev < 0)
 		return stop(r, -ENOMEM);
 	size_t cap = r->capev;
-	struct ap_read_event *e = grown(r->ev, r->nev, &cap, sizeof(*e));
+	struct ap_read_event *e = ap_grown(r->ev, r->nev, &cap, sizeof(*e));
 	if (!e)
 		return stop(r, -ENOMEM);
 	r->ev = e;
 	size_t cap2 = r->capev;
-	char **units = grown(r->units, r->nev, &cap2, sizeof(*units));
-	if (!units)
-		return stop(r, -ENOMEM);
-	r->units = units;
-	size_t cap3 = r->capev;
-	uint32_t *want = grown(r->want, r->nev, &cap3, sizeof(*want));
+	uint32_t *want = ap_grown(r->want, r->nev, &cap2, sizeof(*want));
 	if (!want)
 		return stop(r, -ENOMEM);
 	r->want = want;
 	r->capev = cap;
-	if (!(units[r->nev] = strdup(unit)))
+	char *u = strdup(unit);
+	if (!u)
 		return stop(r, -ENOMEM);
-	e = &r->ev[r->nev];
+	const size_t k = r->nev++;
+	want[k] = 0;
+	e = &r->ev[k];
 	*e = (struct ap_read_event){
 		.ev = (size_t)ev,
 		.tag = tag,
-		.name = r->pev[ev].name,
-		.unit = units[r->nev],
+		.name = r->names.s[ev],
+		.unit = u,
 	};
-	uint32_t mask = 0;
 	for (size_t s = 0; s < r->nsinks; s++) {
-		const struct ap_sink *k = &r->sinks[s];
-		int got = k->on_event ? k->on_event(k->ctx, e) : 0;
+		const struct ap_sink *sk = &r->sinks[s];
+		int got = sk->on_event ? sk->on_event(sk->ctx, e) : 0;
 		if (got < 0 || got > AP_SINK_SKIP)
 			return stop(r, got);
 		if (got == 0)
-			mask |= (uint32_t)1 << s;
+			want[k] |= (uint32_t)1 << s;
 	}
-	want[r->nev] = mask;
-	r->by_tag[t] = (long)r->nev++;
+	r->by_tag[t] = k + 1;
 	return 0;
 }
 
 static int on_row(void *ctx, const struct ap_run_row *row)
 {
 	struct rd *r = ctx;
-	long k = r->by_tag[row->tag]; /* declared: the parser checked */
-	if (k < 0)
+	size_t k = r->by_tag[row->tag]; /* declared: the parser checked */
+	if (!k--)
 		return 0;
 	if (row->index > r->max_index)
 		r->max_index = row->index;
@@ -232,8 +173,8 @@ static int on_end(void *ctx, const struct ap_run_last *last, size_t n)
 	struct rd *r = ctx;
 	for (size_t i = 0; i < n; i++) {
 		const struct ap_run_last *l = &last[i];
-		long k = r->by_tag[l->tag];
-		if (k < 0)
+		size_t k = r->by_tag[l->tag];
+		if (!k--)
 			continue;
 		struct ap_read_event *e = &r->ev[k];
 		e->has_rows = 1;
@@ -276,7 +217,7 @@ static struct offset *offset_of(struct rd *r, int run)
 	for (size_t i = 0; i < r->noffs; i++)
 		if (r->offs[i].run == run)
 			return &r->offs[i];
-	struct offset *o = grown(r->offs, r->noffs, &r->capoffs, sizeof(*o));
+	struct offset *o = ap_grown(r->offs, r->noffs, &r->capoffs, sizeof(*o));
 	if (!o)
 		return NULL;
 	r->offs = o;
@@ -287,10 +228,10 @@ static struct offset *offset_of(struct rd *r, int run)
 static void end_file(struct rd *r)
 {
 	for (size_t k = 0; k < r->nev; k++)
-		free(r->units[k]);
+		free((char *)r->ev[k].unit);
 	r->nev = 0;
-	for (size_t t = 0; t < r->ntags; t++)
-		r->by_tag[t] = -1;
+	if (r->ntags)
+		memset(r->by_tag, 0, r->ntags * sizeof(*r->by_tag));
 }
 
 /* Reads one file; 0 or the error (message in r->err). */
@@ -352,31 +293,28 @@ int ap_read_profile(const struct ap_read_file *files, size_t nfiles,
 	for (size_t i = 0; i < nfiles; i++)
 		if ((ret = read_file(&r, &files[i], i)))
 			goto out;
-	struct ap_read_stat *st = malloc((r.npev ? r.npev : 1) * sizeof(*st));
+	struct ap_read_stat *st = malloc((r.names.n ? r.names.n : 1) * sizeof(*st));
 	if (!st) {
 		snprintf(err, errlen, "%s", strerror(ENOMEM));
 		ret = -ENOMEM;
 		goto out;
 	}
-	for (size_t k = 0; k < r.npev; k++)
+	for (size_t k = 0; k < r.names.n; k++)
 		st[k] = r.pev[k].st;
 	for (size_t s = 0; s < nsinks && !ret; s++)
 		if (sinks[s].on_profile_end)
-			ret = sinks[s].on_profile_end(sinks[s].ctx, st, r.npev);
+			ret = sinks[s].on_profile_end(sinks[s].ctx, st, r.names.n);
 	free(st);
 	if (ret && !err[0])
 		snprintf(err, errlen, "%s", strerror(ret < 0 ? -ret : EINVAL));
 out:
-	for (size_t k = 0; k < r.npev; k++) {
-		free(r.pev[k].name);
+	for (size_t k = 0; k < r.npev; k++)
 		free(r.pev[k].unit);
-	}
+	ap_names_free(&r.names);
 	free(r.pev);
-	free(r.slots);
 	free(r.offs);
 	free(r.by_tag);
 	free(r.ev);
-	free(r.units);
 	free(r.want);
 	return ret;
 }

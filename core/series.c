@@ -2,6 +2,7 @@
 #include "io.h"
 #include "reader.h"
 #include "runfile.h"
+#include "table.h"
 
 #include <errno.h>
 #include <math.h>
@@ -42,7 +43,7 @@ static void vec_to_row(const struct vec *s, struct ap_matrix *m, size_t row)
 
 /* The series sink: per profile event its row (-1: none yet) and series. */
 struct build {
-	int *row_of; /* by event number */
+	size_t *row_of; /* by event number: its row + 1, 0 none yet */
 	size_t nrow_of;
 	struct vec *s; /* by row */
 	struct ap_series_event *events; /* by row */
@@ -52,17 +53,11 @@ struct build {
 static int on_event(void *ctx, const struct ap_read_event *ev)
 {
 	struct build *b = ctx;
-	if (ev->ev >= b->nrow_of) {
-		size_t n = ev->ev + 1 > b->nrow_of * 2 ? ev->ev + 1 : b->nrow_of * 2;
-		int *r = realloc(b->row_of, n * sizeof(*r));
-		if (!r)
-			return -ENOMEM;
-		for (size_t i = b->nrow_of; i < n; i++)
-			r[i] = -1;
-		b->row_of = r;
-		b->nrow_of = n;
-	}
-	if (b->row_of[ev->ev] >= 0)
+	size_t *r = ap_zgrown(b->row_of, &b->nrow_of, ev->ev, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	b->row_of = r;
+	if (r[ev->ev])
 		return 0;
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 64;
@@ -87,21 +82,21 @@ static int on_event(void *ctx, const struct ap_read_event *ev)
 		free(e->unit);
 		return -ENOMEM;
 	}
-	b->row_of[ev->ev] = (int)b->n++;
+	b->row_of[ev->ev] = ++b->n;
 	return 0;
 }
 
 static int on_row(void *ctx, const struct ap_read_row *r)
 {
 	struct build *b = ctx;
-	return vec_add(&b->s[b->row_of[r->e->ev]], (size_t)r->index, (double)r->delta);
+	return vec_add(&b->s[b->row_of[r->e->ev] - 1], (size_t)r->index, (double)r->delta);
 }
 
 static int on_file_end(void *ctx, const struct ap_read_event *ev, size_t n)
 {
 	struct build *b = ctx;
 	for (size_t i = 0; i < n; i++) {
-		struct ap_series_event *e = &b->events[b->row_of[ev[i].ev]];
+		struct ap_series_event *e = &b->events[b->row_of[ev[i].ev] - 1];
 		e->total = ev[i].total;
 		e->enabled = ev[i].enabled;
 		e->running = ev[i].running;
@@ -163,77 +158,35 @@ void ap_series_free(struct ap_series *s)
 	ap_matrix_free(&s->m);
 }
 
-/* results.csv: per event name its row, series and total while reading. */
+/* results.csv: per event (numbered by name) its unit, series and total
+ * while reading. */
 struct rseries {
-	char *name, *unit;
+	char *unit;
 	struct vec s;
 	double total;
 };
 
 struct rbuild {
-	struct rseries *ev;
-	size_t n, cap;
-	int *slot; /* open addressing: index into ev + 1, 0 empty */
-	size_t nslot;
+	struct ap_names names;
+	struct rseries *ev; /* by name number */
+	size_t cap;
 };
-
-static uint64_t hash(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-	return h;
-}
-
-static int rgrow_slots(struct rbuild *b)
-{
-	size_t nslot = b->nslot ? b->nslot * 2 : 1024;
-	int *slot = calloc(nslot, sizeof(*slot));
-	if (!slot)
-		return -ENOMEM;
-	for (size_t i = 0; i < b->n; i++) {
-		size_t k = hash(b->ev[i].name, strlen(b->ev[i].name)) & (nslot - 1);
-		while (slot[k])
-			k = (k + 1) & (nslot - 1);
-		slot[k] = (int)i + 1;
-	}
-	free(b->slot);
-	b->slot = slot;
-	b->nslot = nslot;
-	return 0;
-}
 
 /* The event called name (n bytes), added when new. NULL: out of memory. */
 static struct rseries *revent(struct rbuild *b, const char *name, size_t n, const char *unit)
 {
-	if ((b->n + 1) * 2 > b->nslot && rgrow_slots(b))
+	int added;
+	long k = ap_names_get(&b->names, name, n, &added);
+	if (k < 0)
 		return NULL;
-	size_t k = hash(name, n) & (b->nslot - 1);
-	while (b->slot[k]) {
-		struct rseries *e = &b->ev[b->slot[k] - 1];
-		if (strlen(e->name) == n && !memcmp(e->name, name, n))
-			return e;
-		k = (k + 1) & (b->nslot - 1);
-	}
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 256;
-		struct rseries *ev = realloc(b->ev, cap * sizeof(*ev));
-		if (!ev)
-			return NULL;
-		b->ev = ev;
-		b->cap = cap;
-	}
-	struct rseries *e = &b->ev[b->n];
-	memset(e, 0, sizeof(*e));
-	e->name = strndup(name, n);
-	e->unit = strdup(unit);
-	if (!e->name || !e->unit) {
-		free(e->name);
-		free(e->unit);
+	if (!added)
+		return &b->ev[k];
+	struct rseries *ev = ap_grown(b->ev, (size_t)k, &b->cap, sizeof(*ev));
+	if (!ev)
 		return NULL;
-	}
-	b->slot[k] = (int)++b->n;
-	return e;
+	b->ev = ev;
+	ev[k] = (struct rseries){.unit = strdup(unit)};
+	return ev[k].unit ? &ev[k] : NULL;
 }
 
 /* Splits a CSV line in place into at most max fields (quotes as
@@ -366,40 +319,41 @@ int ap_results_read(const char *path, struct ap_series *s, char *err, size_t err
 		snprintf(err, errlen, "%s: empty, not a results.csv", path);
 		goto out;
 	}
+	const size_t nev = b.names.n;
 	size_t cols = 0;
-	for (size_t i = 0; i < b.n; i++)
+	for (size_t i = 0; i < nev; i++)
 		if (b.ev[i].s.len > cols)
 			cols = b.ev[i].s.len;
-	ret = ap_matrix_init(&s->m, b.n, cols);
+	ret = ap_matrix_init(&s->m, nev, cols);
 	if (ret)
 		goto out;
-	s->events = calloc(b.n ? b.n : 1, sizeof(*s->events));
+	s->events = calloc(nev ? nev : 1, sizeof(*s->events));
 	if (!s->events) {
 		ap_matrix_free(&s->m);
 		ret = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < b.n; i++) {
+	for (size_t i = 0; i < nev; i++) {
 		struct rseries *e = &b.ev[i];
 		struct ap_series_event *o = &s->events[i];
 		o->tag = (int)i + 1;
-		o->name = e->name;
+		o->name = b.names.s[i];
 		o->unit = e->unit;
-		e->name = e->unit = NULL;
+		b.names.s[i] = e->unit = NULL;
 		o->length = e->s.len;
 		o->sum = e->total;
 		vec_to_row(&e->s, &s->m, i);
 	}
-	s->n = b.n;
+	s->n = nev;
 	ret = 0;
 out:
 	ap_reader_close(&r);
-	for (size_t i = 0; i < b.n; i++) {
-		free(b.ev[i].name);
+	/* an event whose unit could not be copied has no series yet */
+	for (size_t i = 0; i < b.names.n && i < b.cap; i++) {
 		free(b.ev[i].unit);
 		free(b.ev[i].s.v);
 	}
 	free(b.ev);
-	free(b.slot);
+	ap_names_free(&b.names);
 	return ret;
 }

@@ -9,7 +9,6 @@
 -- CORE, CPU and NODE are -1 (perf's "any cpu").
 local core = require "autoperf.core"
 local store_mod = require "autoperf.store"
-local csv = require "autoperf.csv"
 local util = require "autoperf.util"
 
 local M = {}
@@ -17,7 +16,7 @@ local M = {}
 M.RESULTS_HEADER = "EVENT_NAME,INDEX,TIME,SOCKET,CORE,CPU,NODE,UNIT,SAMPLE_VALUE\n"
 M.SUMMARY_HEADER = "EVENT_NAME,UNIT,STATUS,REPETITIONS,TOTAL,MEAN,MIN,MAX,TIME_ENABLED_NS,TIME_RUNNING_NS\n"
 
-local csv_field = csv.field
+local csv_field = require("autoperf.csv").field
 
 local function by_run(a, b)
   if a.run ~= b.run then return a.run < b.run end

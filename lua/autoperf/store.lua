@@ -70,7 +70,7 @@ local function optional(t, k, check, field, ...)
   if opt(t[k]) then t[k] = check(t[k], field, ...) else t[k] = nil end
 end
 
-local CPU_MAX = 65534 -- core/runfile.h
+local CPU_MAX = core.RUN_CPU_MAX
 
 -- The manifest's shape, as far as the readers use it; fields they do not
 -- read are left alone.

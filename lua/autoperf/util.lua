@@ -1,14 +1,13 @@
 -- Small helpers shared by the modules: strings, files, globs.
 local cjson = require "cjson"
 local core = require "autoperf.core"
-local csv = require "autoperf.csv"
 local dkjson = require "dkjson"
 
 local M = {}
 
 -- CSV fields and numbers: autoperf.csv (kept here for the callers of old).
-M.csv_field = csv.field
-M.csv_number = csv.number
+local csv = require "autoperf.csv"
+M.csv_field, M.csv_number = csv.field, csv.number
 
 -- An environment ({"K=V", ...}) for a workload: base (default ours) with
 -- the variables of set ({K=V}) replaced or added (in key order).
