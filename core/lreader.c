@@ -345,7 +345,8 @@ static int lr_file(void *ctx, const struct ap_read_file *f, size_t i)
 	lua_newtable(L);
 	lua_newtable(L);
 	lua_newtable(L);
-	memset(r->at, 0, r->cap * sizeof(*r->at));
+	if (r->cap)
+		memset(r->at, 0, r->cap * sizeof(*r->at));
 	return 0;
 }
 

@@ -1,4 +1,5 @@
-/* lsynth: core.synth_run, synthetic run files (core/synth.h). */
+/* lsynth: core.synth_run and synth_event_name, synthetic run files
+ * (core/synth.h). */
 #include "lcore.h"
 #include "runfile.h"
 #include "synth.h"
@@ -27,7 +28,17 @@ static int l_synth_run(lua_State *L)
 	return 1;
 }
 
+/* core.synth_event_name(tag) -> the name core.synth_run gives tag. */
+static int l_synth_event_name(lua_State *L)
+{
+	char name[64];
+	ap_synth_event_name(name, sizeof(name), (int)luaL_checkinteger(L, 1));
+	lua_pushstring(L, name);
+	return 1;
+}
+
 const luaL_Reg ap_lua_synth_funcs[] = {
 	{"synth_run", l_synth_run},
+	{"synth_event_name", l_synth_event_name},
 	{NULL, NULL},
 };

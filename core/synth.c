@@ -19,7 +19,7 @@ static uint64_t next(uint64_t *x)
 	return *x * 0x2545F4914F6CDD1DULL;
 }
 
-static void event_name(char *buf, size_t len, int tag)
+void ap_synth_event_name(char *buf, size_t len, int tag)
 {
 	if (tag % 10 == 0)
 		snprintf(buf, len, "cpu/event=0x%x,umask=0x%x/", tag >> 8, tag & 0xff);
@@ -45,7 +45,7 @@ int ap_synth_run(const char *path, const struct ap_synth *s, long *rows)
 	size_t used = ap_run_format_start(buf, cap, s->run, s->rep);
 	for (int tag = 1; tag <= s->events; tag++) {
 		char name[64];
-		event_name(name, sizeof(name), tag);
+		ap_synth_event_name(name, sizeof(name), tag);
 		if (cap - used < 128) {
 			if ((err = ap_writer_write(&w, buf, used)))
 				goto fail;
