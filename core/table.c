@@ -37,6 +37,7 @@ static uint64_t hash(const char *s, size_t n)
 	return h;
 }
 
+/* as ap_keys_get hashes */
 static uint64_t key_hash(uint64_t key)
 {
 	return (key * 0x9E3779B97F4A7C15ULL) >> 20;
@@ -106,24 +107,20 @@ void ap_names_free(struct ap_names *t)
 	memset(t, 0, sizeof(*t));
 }
 
-long ap_keys_get(struct ap_keys *t, uint64_t key, int *added)
+/* key is not in t (ap_keys_get looked) */
+long ap_keys_add(struct ap_keys *t, uint64_t key)
 {
-	*added = 0;
 	if ((t->n + 1) * 2 > t->nslots && rehash(&t->slots, &t->nslots, t->n, key_at, t))
 		return -1;
 	size_t k = key_hash(key) & (t->nslots - 1);
-	while (t->slots[k]) {
-		if (t->k[t->slots[k] - 1] == key)
-			return (long)t->slots[k] - 1;
+	while (t->slots[k])
 		k = (k + 1) & (t->nslots - 1);
-	}
 	uint64_t *keys = ap_grown(t->k, t->n, &t->cap, sizeof(*keys));
 	if (!keys)
 		return -1;
 	t->k = keys;
 	keys[t->n] = key;
 	t->slots[k] = (uint32_t)++t->n;
-	*added = 1;
 	return (long)t->n - 1;
 }
 

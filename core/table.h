@@ -37,7 +37,23 @@ struct ap_keys {
 	size_t nslots;
 };
 
-long ap_keys_get(struct ap_keys *t, uint64_t key, int *added);
+/* The number of key, added when new (*added = 1); -1 when out of memory.
+ * Inline: the run-file parser asks once per row. */
+long ap_keys_add(struct ap_keys *t, uint64_t key);
+static inline long ap_keys_get(struct ap_keys *t, uint64_t key, int *added)
+{
+	*added = 0;
+	if (t->nslots) {
+		size_t k = ((key * 0x9E3779B97F4A7C15ULL) >> 20) & (t->nslots - 1);
+		while (t->slots[k]) {
+			if (t->k[t->slots[k] - 1] == key)
+				return (long)t->slots[k] - 1;
+			k = (k + 1) & (t->nslots - 1);
+		}
+	}
+	*added = 1;
+	return ap_keys_add(t, key);
+}
 void ap_keys_free(struct ap_keys *t);
 
 #endif
