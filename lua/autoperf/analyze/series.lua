@@ -55,13 +55,13 @@ function M.load(dir)
   if #s.journal == 0 then
     return nil, M.no_runs(dir)
   end
-  local superseded = store.superseded(s)
+  local files = store.run_files(s)
   local ds = setmetatable({ dir = dir, names = {}, units = {}, reps = 0, at = {}, refused = {},
     simulated = s.manifest.simulated ~= nil }, DS)
   ds.events, ds.data = ds.names, ds.at
   for _, r in ipairs(s.manifest.refused or {}) do ds.refused[r.name] = tostring(r.error) end
-  for _, e in ipairs(s.journal) do
-    local rs, rerr = core.run_series(s.dir .. "/" .. e.file, superseded[e.run])
+  for i, e in ipairs(s.journal) do
+    local rs, rerr = core.run_series(files[i].path, files[i].skip)
     if not rs then return nil, rerr end
     for i, name in ipairs(rs.names) do
       local at = ds.at[name]
