@@ -5,7 +5,6 @@
 #include "lcore.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,24 +136,6 @@ static int l_read(lua_State *L)
 		lua_rawseti(L, -2, (lua_Integer)i + 1);
 	}
 	return 3;
-}
-
-int ap_lua_write_rows(lua_State *L, struct ap_writer *w, const struct ap_rows *rows)
-{
-	char row[160];
-	for (size_t i = 0; i < rows->n; i++) {
-		int len = snprintf(row, sizeof(row),
-				   "%lld,%lld,%lld,%d,%" PRIu64 ",%" PRIu64
-				   ",%" PRIu64 "\n",
-				   rows->index, rows->t, rows->cpu, rows->tags[i],
-				   rows->values[i], rows->enabled, rows->running);
-		int err = ap_writer_write(w, row, (size_t)len);
-		if (err)
-			return ap_lua_fail(L, -err, w->path ? w->path : "write");
-	}
-	lua_pushinteger(L, (lua_Integer)rows->enabled);
-	lua_pushinteger(L, (lua_Integer)rows->running);
-	return 2;
 }
 
 /* group:snap() -> true | nil, message, errno: reads the group once and

@@ -1,6 +1,7 @@
 #include "runfile.h"
 
 #include "io.h"
+#include "table.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -8,16 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HEADER "index,time_ns,cpu,tag,value,enabled,running"
+#define HEADER AP_RUN_COLUMNS
 
 /* The last sample of one (tag, cpu) pair; pairs are numbered in order of
- * their first row and found through an open-addressing table, so memory
- * grows with the pairs a file has, not with its largest tag times its
- * largest cpu. */
+ * their first row and found through an index of their keys (tag << 17 |
+ * (cpu + 1)), so memory grows with the pairs a file has, not with its
+ * largest tag times its largest cpu. */
 struct cell {
 	int64_t index;
 	int64_t value;
-	uint64_t key; /* tag << 17 | (cpu + 1) */
+	uint64_t enabled, running;
 };
 
 struct tagstate {
@@ -25,30 +26,17 @@ struct tagstate {
 	int64_t rows; /* rows of this tag so far */
 };
 
-/* An open-addressing index of entries numbered 0, 1, ...: slot k holds
- * an entry's number + 1, or 0. */
-struct slots {
-	uint32_t *s;
-	size_t n;
-};
-
-/* One event declared: its name and tag. */
-struct name {
-	char *s;
-	int tag;
-};
-
 struct parser {
 	const char *path;
 	struct ap_reader r;
 	struct tagstate *tags;
 	size_t ntags;
-	struct cell *cells; /* by pair number */
-	size_t ncells, capcells;
-	struct slots pairs; /* of cells, by key */
-	struct name *names; /* by declaration */
-	size_t nnames, capnames;
-	struct slots by_name; /* of names */
+	struct ap_keys pairs; /* numbers the pairs */
+	struct cell *cells;   /* by pair number */
+	size_t capcells;
+	struct ap_names names; /* declared */
+	int *name_tag;         /* by name number: its tag */
+	size_t capnt;
 	long rows;
 	char *err;
 	size_t errlen;
@@ -120,148 +108,48 @@ static int number(const char **s, const char *end, char stop, int sign,
 
 static struct tagstate *declare(struct parser *p, size_t tag)
 {
-	if (tag >= p->ntags) {
-		size_t n = p->ntags ? p->ntags : 64;
-		while (n <= tag)
-			n *= 2;
-		struct tagstate *t = realloc(p->tags, n * sizeof(*t));
-		if (!t)
-			return NULL;
-		memset(t + p->ntags, 0, (n - p->ntags) * sizeof(*t));
-		p->tags = t;
-		p->ntags = n;
-	}
+	struct tagstate *t = ap_zgrown(p->tags, &p->ntags, tag, sizeof(*t));
+	if (!t)
+		return NULL;
+	p->tags = t;
 	p->tags[tag].declared = 1;
 	return &p->tags[tag];
-}
-
-static uint64_t name_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-static uint64_t key_hash(uint64_t key)
-{
-	return (key * 0x9E3779B97F4A7C15ULL) >> 20;
-}
-
-/* The slot of t for an entry of hash h: the one holding an entry e of
- * the count there are for which same(ctx, e), or else the empty one
- * where a new entry goes. When half full, t first grows (each entry's
- * hash from hash_of). NULL: out of memory. */
-static uint32_t *slot_for(struct slots *t, size_t count, uint64_t h,
-			  int (*same)(void *ctx, size_t e),
-			  uint64_t (*hash_of)(void *ctx, size_t e), void *ctx)
-{
-	if ((count + 1) * 2 > t->n) {
-		size_t n = t->n ? t->n * 2 : 256;
-		uint32_t *sl = calloc(n, sizeof(*sl));
-		if (!sl)
-			return NULL;
-		for (size_t e = 0; e < count; e++) {
-			size_t k = hash_of(ctx, e) & (n - 1);
-			while (sl[k])
-				k = (k + 1) & (n - 1);
-			sl[k] = (uint32_t)e + 1;
-		}
-		free(t->s);
-		t->s = sl;
-		t->n = n;
-	}
-	size_t k = h & (t->n - 1);
-	while (t->s[k] && !same(ctx, t->s[k] - 1))
-		k = (k + 1) & (t->n - 1);
-	return &t->s[k];
-}
-
-/* v (n elements of size sz, room for *cap) with room for one more, or
- * NULL when out of memory (v is still valid then). */
-static void *grown(void *v, size_t n, size_t *cap, size_t sz)
-{
-	if (n < *cap)
-		return v;
-	size_t c = *cap ? *cap * 2 : 64;
-	void *nv = realloc(v, c * sz);
-	if (nv)
-		*cap = c;
-	return nv;
-}
-
-struct name_probe {
-	struct parser *p;
-	const char *name;
-};
-
-static int same_name(void *ctx, size_t e)
-{
-	struct name_probe *q = ctx;
-	return strcmp(q->p->names[e].s, q->name) == 0;
-}
-
-static uint64_t hash_of_name(void *ctx, size_t e)
-{
-	return name_hash(((struct name_probe *)ctx)->p->names[e].s);
 }
 
 /* Adds name (of tag) to the names declared: 0, the tag that declared it
  * before + 1, or -1 out of memory. */
 static int add_name(struct parser *p, const char *name, int tag)
 {
-	struct name_probe q = {p, name};
-	uint32_t *slot = slot_for(&p->by_name, p->nnames, name_hash(name), same_name,
-				  hash_of_name, &q);
-	if (!slot)
+	int added;
+	long k = ap_names_get(&p->names, name, strlen(name), &added);
+	if (k < 0)
 		return -1;
-	if (*slot)
-		return p->names[*slot - 1].tag + 1;
-	struct name *names = grown(p->names, p->nnames, &p->capnames, sizeof(*names));
-	if (!names)
+	if (!added)
+		return p->name_tag[k] + 1;
+	int *nt = ap_grown(p->name_tag, (size_t)k, &p->capnt, sizeof(*nt));
+	if (!nt)
 		return -1;
-	p->names = names;
-	if (!(p->names[p->nnames].s = strdup(name)))
-		return -1;
-	p->names[p->nnames].tag = tag;
-	*slot = (uint32_t)++p->nnames;
+	p->name_tag = nt;
+	nt[k] = tag;
 	return 0;
-}
-
-struct pair_probe {
-	struct parser *p;
-	uint64_t key;
-};
-
-static int same_pair(void *ctx, size_t e)
-{
-	struct pair_probe *q = ctx;
-	return q->p->cells[e].key == q->key;
-}
-
-static uint64_t hash_of_pair(void *ctx, size_t e)
-{
-	return key_hash(((struct pair_probe *)ctx)->p->cells[e].key);
 }
 
 /* The pair (tag, cpu): its number in *pair, NULL when out of memory. */
 static struct cell *cell(struct parser *p, int tag, int cpu, size_t *pair)
 {
-	struct pair_probe q = {p, (uint64_t)tag << 17 | (uint64_t)(cpu + 1)};
-	uint32_t *slot = slot_for(&p->pairs, p->ncells, key_hash(q.key), same_pair,
-				  hash_of_pair, &q);
-	if (!slot)
+	int added;
+	long k = ap_keys_get(&p->pairs, (uint64_t)tag << 17 | (uint64_t)(cpu + 1), &added);
+	if (k < 0)
 		return NULL;
-	if (!*slot) {
-		struct cell *cells = grown(p->cells, p->ncells, &p->capcells, sizeof(*cells));
+	if (added) {
+		struct cell *cells = ap_grown(p->cells, (size_t)k, &p->capcells, sizeof(*cells));
 		if (!cells)
 			return NULL;
 		p->cells = cells;
-		p->cells[p->ncells] = (struct cell){-1, 0, q.key};
-		*slot = (uint32_t)++p->ncells;
+		p->cells[k] = (struct cell){-1, 0, 0, 0};
 	}
-	*pair = *slot - 1;
-	return &p->cells[*pair];
+	*pair = (size_t)k;
+	return &p->cells[k];
 }
 
 static int too_long(struct parser *p, const char *what, const char *line,
@@ -381,8 +269,11 @@ static int row_line(struct parser *p, const struct ap_run_visitor *v,
 		return bad(p, "sample index %lld jumps past the %lld sample%s of event tag %lld so far",
 			   (long long)f[0], (long long)t->rows, t->rows == 1 ? "" : "s",
 			   (long long)f[3]);
+	const uint64_t delta = (uint64_t)(f[4] - c->value);
 	c->index = f[0];
 	c->value = f[4];
+	c->enabled = (uint64_t)f[5];
+	c->running = (uint64_t)f[6];
 	t->rows++;
 	p->rows++;
 	if (v->on_row) {
@@ -394,12 +285,42 @@ static int row_line(struct parser *p, const struct ap_run_visitor *v,
 			.value = (uint64_t)f[4],
 			.enabled = (uint64_t)f[5],
 			.running = (uint64_t)f[6],
+			.delta = delta,
 			.pair = pair,
 		};
 		if (v->on_row(v->ctx, &row)) {
 			bad(p, "stopped by the caller");
 			return AP_RUN_ABORTED;
 		}
+	}
+	return 0;
+}
+
+/* The last sample of every pair, for on_end. */
+static int end_pairs(struct parser *p, const struct ap_run_visitor *v)
+{
+	const size_t n = p->pairs.n;
+	struct ap_run_last *last = malloc((n ? n : 1) * sizeof(*last));
+	if (!last) {
+		snprintf(p->err, p->errlen, "%s: out of memory", p->path);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct cell *c = &p->cells[i];
+		const uint64_t key = p->pairs.k[i];
+		last[i] = (struct ap_run_last){
+			.tag = (int)(key >> 17),
+			.cpu = (int)(key & 0x1ffff) - 1,
+			.value = (uint64_t)c->value,
+			.enabled = c->enabled,
+			.running = c->running,
+		};
+	}
+	int stop = v->on_end(v->ctx, last, n);
+	free(last);
+	if (stop) {
+		snprintf(p->err, p->errlen, "%s: stopped by the caller", p->path);
+		return AP_RUN_ABORTED;
 	}
 	return 0;
 }
@@ -445,16 +366,62 @@ int ap_run_parse(const char *path, const struct ap_run_visitor *v,
 		ret = bad(&p, "file ends here without its end marker (cut short)");
 		goto out;
 	}
+	if (v->on_end && (ret = end_pairs(&p, v)))
+		goto out;
 	if (nrows)
 		*nrows = p.rows;
 out:
 	ap_reader_close(&p.r);
 	free(p.tags);
 	free(p.cells);
-	free(p.pairs.s);
-	for (size_t i = 0; i < p.nnames; i++)
-		free(p.names[i].s);
-	free(p.names);
-	free(p.by_name.s);
+	ap_keys_free(&p.pairs);
+	ap_names_free(&p.names);
+	free(p.name_tag);
 	return ret;
+}
+
+static size_t fitted(int n, size_t len)
+{
+	return n > 0 && (size_t)n < len ? (size_t)n : 0;
+}
+
+size_t ap_run_format_start(char *buf, size_t len, int run, int rep)
+{
+	return fitted(snprintf(buf, len, "#autoperf-run %d %d\n", run, rep), len);
+}
+
+size_t ap_run_format_event(char *buf, size_t len, int tag, const char *unit,
+			   const char *name)
+{
+	return fitted(snprintf(buf, len, "#event %d %s %s\n", tag, unit, name), len);
+}
+
+size_t ap_run_format_columns(char *buf, size_t len)
+{
+	return fitted(snprintf(buf, len, "%s\n", HEADER), len);
+}
+
+size_t ap_run_format_row(char *buf, const struct ap_run_row *row)
+{
+	char *p = buf;
+	p = ap_put_i64(p, row->index);
+	*p++ = ',';
+	p = ap_put_i64(p, row->time_ns);
+	*p++ = ',';
+	p = ap_put_i64(p, row->cpu);
+	*p++ = ',';
+	p = ap_put_i64(p, row->tag);
+	*p++ = ',';
+	p = ap_put_u64(p, row->value);
+	*p++ = ',';
+	p = ap_put_u64(p, row->enabled);
+	*p++ = ',';
+	p = ap_put_u64(p, row->running);
+	*p++ = '\n';
+	return (size_t)(p - buf);
+}
+
+size_t ap_run_format_end(char *buf, size_t len, long rows)
+{
+	return fitted(snprintf(buf, len, "#end rows=%ld\n", rows), len);
 }

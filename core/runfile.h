@@ -1,6 +1,8 @@
-/* runfile: a streaming, validating parser of one run file (plain or gzip).
+/* runfile: the run-file format, written and read here only: a streaming,
+ * validating parser of one run file (plain or gzip) and the formatters
+ * the runner (lcounters, lsim), synth and tests write it with.
  *
- * A run file (written by the profiler, see lua/autoperf/store.lua):
+ * A run file:
  *   #autoperf-run <run> <rep>
  *   #event <tag> <unit> <name>            one per event measured
  *   index,time_ns,cpu,tag,value,enabled,running
@@ -30,18 +32,30 @@ struct ap_run_row {
 	int cpu; /* -1 .. AP_RUN_CPU_MAX */
 	int tag; /* 0 .. AP_RUN_TAG_MAX, declared by an #event line */
 	uint64_t value, enabled, running;
+	/* value minus the pair's previous value (value for its first row):
+	 * the count of the interval */
+	uint64_t delta;
 	/* the (tag, cpu) pair's number: 0, 1, ... in order of first row (an
 	 * index for a visitor's per-pair state; pairs <= rows) */
 	size_t pair;
 };
 
+/* The last sample of one (tag, cpu) pair, at the end of the file. */
+struct ap_run_last {
+	int tag, cpu;
+	uint64_t value, enabled, running;
+};
+
 /* Called in file order. A callback returning nonzero stops the parse
  * (ap_run_parse returns AP_RUN_ABORTED; keep your own reason in ctx).
  * unit and name point into the line buffer: copy them to keep them. Each
- * tag and each name is declared once. Either callback may be NULL. */
+ * tag and each name is declared once. on_end gets, once the whole file is
+ * read and valid, the last sample of every pair (by pair number). Any
+ * callback may be NULL. */
 struct ap_run_visitor {
 	int (*on_event)(void *ctx, int tag, const char *unit, const char *name);
 	int (*on_row)(void *ctx, const struct ap_run_row *row);
+	int (*on_end)(void *ctx, const struct ap_run_last *last, size_t npairs);
 	void *ctx;
 };
 
@@ -79,5 +93,23 @@ enum {
  * Lines equal to the column header are skipped wherever they are. */
 int ap_run_parse(const char *path, const struct ap_run_visitor *v,
 		 long *nrows, char *err, size_t errlen);
+
+/* Writing. The column header line (without its newline). */
+#define AP_RUN_COLUMNS "index,time_ns,cpu,tag,value,enabled,running"
+/* Room enough for any line the formatters below make, but an #event
+ * line (whose name is as long as it is). */
+#define AP_RUN_LINE_MAX 160
+
+/* Each formats one line (with its newline) into buf of len bytes and
+ * returns its length, or 0 when it does not fit. The #event line's unit
+ * is one word and its name has no newline (the parser reads it so). */
+size_t ap_run_format_start(char *buf, size_t len, int run, int rep);
+size_t ap_run_format_event(char *buf, size_t len, int tag, const char *unit,
+			   const char *name);
+size_t ap_run_format_columns(char *buf, size_t len);
+/* A row: index,time_ns,cpu,tag,value,enabled,running (delta and pair
+ * are not written); buf holds AP_RUN_LINE_MAX bytes. */
+size_t ap_run_format_row(char *buf, const struct ap_run_row *row);
+size_t ap_run_format_end(char *buf, size_t len, long rows);
 
 #endif

@@ -1,6 +1,8 @@
 #include "series.h"
 #include "io.h"
+#include "reader.h"
 #include "runfile.h"
+#include "table.h"
 
 #include <errno.h>
 #include <math.h>
@@ -8,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Per tag while parsing: where its row is, its per-interval sums (grown
- * as indexes arrive) and, per CPU, the last cumulative value. */
 /* Counts per interval, grown as indexes arrive (zero where none came). */
 struct vec {
 	double *v;
@@ -41,102 +41,68 @@ static void vec_to_row(const struct vec *s, struct ap_matrix *m, size_t row)
 		memcpy(ap_matrix_row(m, row), s->v, s->len * sizeof(double));
 }
 
-/* The last sample of one (tag, cpu) pair of the parser. */
-struct last {
-	int seen, tag;
-	uint64_t value, enabled, running;
-};
-
-struct tagstate {
-	int row;          /* -1: not kept */
-	struct vec s;
-};
-
+/* The series sink: per profile event its row (-1: none yet) and series. */
 struct build {
-	struct tagstate *tags;
-	size_t ntags;
-	struct last *last; /* by pair number */
-	size_t nlast;
-	struct ap_series_event *events;
+	size_t *row_of; /* by event number: its row + 1, 0 none yet */
+	size_t nrow_of;
+	struct vec *s; /* by row */
+	struct ap_series_event *events; /* by row */
 	size_t n, cap;
-	int (*skip)(const char *, void *);
-	void *ctx;
-	int err;
 };
 
-static struct tagstate *tag_state(struct build *b, int tag)
-{
-	if ((size_t)tag >= b->ntags) {
-		size_t n = (size_t)tag + 1 > b->ntags * 2 ? (size_t)tag + 1 : b->ntags * 2;
-		struct tagstate *t = realloc(b->tags, n * sizeof(*t));
-		if (!t)
-			return NULL;
-		memset(t + b->ntags, 0, (n - b->ntags) * sizeof(*t));
-		for (size_t i = b->ntags; i < n; i++)
-			t[i].row = -1;
-		b->tags = t;
-		b->ntags = n;
-	}
-	return &b->tags[tag];
-}
-
-static int on_event(void *ctx, int tag, const char *unit, const char *name)
+static int on_event(void *ctx, const struct ap_read_event *ev)
 {
 	struct build *b = ctx;
-	struct tagstate *t = tag_state(b, tag);
-	if (!t)
-		goto nomem;
-	if (b->skip && b->skip(name, b->ctx))
+	size_t *r = ap_zgrown(b->row_of, &b->nrow_of, ev->ev, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	b->row_of = r;
+	if (r[ev->ev])
 		return 0;
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 64;
 		struct ap_series_event *e = realloc(b->events, cap * sizeof(*e));
 		if (!e)
-			goto nomem;
+			return -ENOMEM;
 		b->events = e;
+		struct vec *v = realloc(b->s, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		b->s = v;
 		b->cap = cap;
 	}
 	struct ap_series_event *e = &b->events[b->n];
 	memset(e, 0, sizeof(*e));
-	e->tag = tag;
-	e->name = strdup(name);
-	e->unit = strdup(unit);
+	memset(&b->s[b->n], 0, sizeof(b->s[b->n]));
+	e->tag = ev->tag;
+	e->name = strdup(ev->name);
+	e->unit = strdup(ev->unit);
 	if (!e->name || !e->unit) {
 		free(e->name);
 		free(e->unit);
-		goto nomem;
+		return -ENOMEM;
 	}
-	t->row = (int)b->n++;
+	b->row_of[ev->ev] = ++b->n;
 	return 0;
-nomem:
-	b->err = -ENOMEM;
-	return 1;
 }
 
-static int on_row(void *ctx, const struct ap_run_row *r)
+static int on_row(void *ctx, const struct ap_read_row *r)
 {
 	struct build *b = ctx;
-	struct tagstate *t = &b->tags[r->tag]; /* declared: the parser checked */
-	if (t->row < 0)
-		return 0;
-	size_t c = r->pair;
-	if (c >= b->nlast) {
-		size_t n = c + 1 > b->nlast * 2 ? c + 1 : b->nlast * 2;
-		struct last *l = realloc(b->last, n * sizeof(*l));
-		if (!l)
-			goto nomem;
-		memset(l + b->nlast, 0, (n - b->nlast) * sizeof(*l));
-		b->last = l;
-		b->nlast = n;
+	return vec_add(&b->s[b->row_of[r->e->ev] - 1], (size_t)r->index, (double)r->delta);
+}
+
+static int on_file_end(void *ctx, const struct ap_read_event *ev, size_t n)
+{
+	struct build *b = ctx;
+	for (size_t i = 0; i < n; i++) {
+		struct ap_series_event *e = &b->events[b->row_of[ev[i].ev] - 1];
+		e->total = ev[i].total;
+		e->enabled = ev[i].enabled;
+		e->running = ev[i].running;
+		e->flagged = ev[i].flagged;
 	}
-	/* the parser checked that the value does not go backwards */
-	if (vec_add(&t->s, (size_t)r->index, (double)(r->value - b->last[c].value)))
-		goto nomem;
-	b->last[c] = (struct last){1, r->tag, r->value, r->enabled, r->running};
 	return 0;
-nomem:
-	b->err = -ENOMEM;
-	return 1;
 }
 
 static void free_events(struct ap_series_event *e, size_t n)
@@ -151,57 +117,36 @@ static void free_events(struct ap_series_event *e, size_t n)
 int ap_series_read(const char *path, int (*skip)(const char *name, void *ctx),
 		   void *ctx, struct ap_series *s, char *err, size_t errlen)
 {
-	struct build b = {.skip = skip, .ctx = ctx};
-	struct ap_run_visitor v = {on_event, on_row, &b};
+	struct build b = {0};
+	const struct ap_sink sink = {
+		.on_event = on_event, .on_row = on_row, .on_file_end = on_file_end, .ctx = &b,
+	};
+	const struct ap_read_file f = {.path = path, .run = 1, .rep = 1, .skip = skip, .skip_ctx = ctx};
 	memset(s, 0, sizeof(*s));
-	int ret = ap_run_parse(path, &v, NULL, err, errlen);
-	if (ret == AP_RUN_ABORTED)
-		ret = b.err;
+	int ret = ap_read_profile(&f, 1, &sink, 1, err, errlen);
 	if (ret)
 		goto out;
 	size_t cols = 0;
-	for (size_t i = 0; i < b.ntags; i++)
-		if (b.tags[i].row >= 0 && b.tags[i].s.len > cols)
-			cols = b.tags[i].s.len;
+	for (size_t i = 0; i < b.n; i++)
+		if (b.s[i].len > cols)
+			cols = b.s[i].len;
 	ret = ap_matrix_init(&s->m, b.n, cols);
 	if (ret)
 		goto out;
-	for (size_t i = 0; i < b.ntags; i++) {
-		struct tagstate *t = &b.tags[i];
-		if (t->row < 0)
-			continue;
-		b.events[t->row].length = t->s.len;
-		vec_to_row(&t->s, &s->m, (size_t)t->row);
-	}
-	for (size_t c = 0; c < b.nlast; c++) {
-		const struct last *l = &b.last[c];
-		if (!l->seen)
-			continue;
-		struct ap_series_event *e = &b.events[b.tags[l->tag].row];
-		/* a total beyond int64 is no count (Lua could not hold it) */
-		if (e->total + l->value < e->total || e->total + l->value > INT64_MAX) {
-			snprintf(err, errlen, "%s: the counts of '%s' add up to more than 2^63",
-				 path, e->name);
-			ap_matrix_free(&s->m);
-			ret = AP_RUN_FORMAT;
-			goto out;
-		}
-		e->total += l->value;
-		e->enabled += l->enabled;
-		e->running += l->running;
-		if (l->running < l->enabled)
-			e->flagged = 1;
+	for (size_t i = 0; i < b.n; i++) {
+		b.events[i].length = b.s[i].len;
+		vec_to_row(&b.s[i], &s->m, i);
 	}
 	s->events = b.events;
 	s->n = b.n;
 	b.events = NULL;
-	b.n = 0;
 out:
-	for (size_t i = 0; i < b.ntags; i++)
-		free(b.tags[i].s.v);
-	free(b.tags);
-	free(b.last);
-	free_events(b.events, b.n);
+	for (size_t i = 0; i < b.n; i++)
+		free(b.s[i].v);
+	free(b.s);
+	free(b.row_of);
+	if (b.events)
+		free_events(b.events, b.n);
 	return ret;
 }
 
@@ -213,77 +158,35 @@ void ap_series_free(struct ap_series *s)
 	ap_matrix_free(&s->m);
 }
 
-/* results.csv: per event name its row, series and total while reading. */
+/* results.csv: per event (numbered by name) its unit, series and total
+ * while reading. */
 struct rseries {
-	char *name, *unit;
+	char *unit;
 	struct vec s;
 	double total;
 };
 
 struct rbuild {
-	struct rseries *ev;
-	size_t n, cap;
-	int *slot; /* open addressing: index into ev + 1, 0 empty */
-	size_t nslot;
+	struct ap_names names;
+	struct rseries *ev; /* by name number */
+	size_t cap;
 };
-
-static uint64_t hash(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-	return h;
-}
-
-static int rgrow_slots(struct rbuild *b)
-{
-	size_t nslot = b->nslot ? b->nslot * 2 : 1024;
-	int *slot = calloc(nslot, sizeof(*slot));
-	if (!slot)
-		return -ENOMEM;
-	for (size_t i = 0; i < b->n; i++) {
-		size_t k = hash(b->ev[i].name, strlen(b->ev[i].name)) & (nslot - 1);
-		while (slot[k])
-			k = (k + 1) & (nslot - 1);
-		slot[k] = (int)i + 1;
-	}
-	free(b->slot);
-	b->slot = slot;
-	b->nslot = nslot;
-	return 0;
-}
 
 /* The event called name (n bytes), added when new. NULL: out of memory. */
 static struct rseries *revent(struct rbuild *b, const char *name, size_t n, const char *unit)
 {
-	if ((b->n + 1) * 2 > b->nslot && rgrow_slots(b))
+	int added;
+	long k = ap_names_get(&b->names, name, n, &added);
+	if (k < 0)
 		return NULL;
-	size_t k = hash(name, n) & (b->nslot - 1);
-	while (b->slot[k]) {
-		struct rseries *e = &b->ev[b->slot[k] - 1];
-		if (strlen(e->name) == n && !memcmp(e->name, name, n))
-			return e;
-		k = (k + 1) & (b->nslot - 1);
-	}
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 256;
-		struct rseries *ev = realloc(b->ev, cap * sizeof(*ev));
-		if (!ev)
-			return NULL;
-		b->ev = ev;
-		b->cap = cap;
-	}
-	struct rseries *e = &b->ev[b->n];
-	memset(e, 0, sizeof(*e));
-	e->name = strndup(name, n);
-	e->unit = strdup(unit);
-	if (!e->name || !e->unit) {
-		free(e->name);
-		free(e->unit);
+	if (!added)
+		return &b->ev[k];
+	struct rseries *ev = ap_grown(b->ev, (size_t)k, &b->cap, sizeof(*ev));
+	if (!ev)
 		return NULL;
-	}
-	b->slot[k] = (int)++b->n;
-	return e;
+	b->ev = ev;
+	ev[k] = (struct rseries){.unit = strdup(unit)};
+	return ev[k].unit ? &ev[k] : NULL;
 }
 
 /* Splits a CSV line in place into at most max fields (quotes as
@@ -416,40 +319,41 @@ int ap_results_read(const char *path, struct ap_series *s, char *err, size_t err
 		snprintf(err, errlen, "%s: empty, not a results.csv", path);
 		goto out;
 	}
+	const size_t nev = b.names.n;
 	size_t cols = 0;
-	for (size_t i = 0; i < b.n; i++)
+	for (size_t i = 0; i < nev; i++)
 		if (b.ev[i].s.len > cols)
 			cols = b.ev[i].s.len;
-	ret = ap_matrix_init(&s->m, b.n, cols);
+	ret = ap_matrix_init(&s->m, nev, cols);
 	if (ret)
 		goto out;
-	s->events = calloc(b.n ? b.n : 1, sizeof(*s->events));
+	s->events = calloc(nev ? nev : 1, sizeof(*s->events));
 	if (!s->events) {
 		ap_matrix_free(&s->m);
 		ret = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < b.n; i++) {
+	for (size_t i = 0; i < nev; i++) {
 		struct rseries *e = &b.ev[i];
 		struct ap_series_event *o = &s->events[i];
 		o->tag = (int)i + 1;
-		o->name = e->name;
+		o->name = b.names.s[i];
 		o->unit = e->unit;
-		e->name = e->unit = NULL;
+		b.names.s[i] = e->unit = NULL;
 		o->length = e->s.len;
 		o->sum = e->total;
 		vec_to_row(&e->s, &s->m, i);
 	}
-	s->n = b.n;
+	s->n = nev;
 	ret = 0;
 out:
 	ap_reader_close(&r);
-	for (size_t i = 0; i < b.n; i++) {
-		free(b.ev[i].name);
+	/* an event whose unit could not be copied has no series yet */
+	for (size_t i = 0; i < b.names.n && i < b.cap; i++) {
 		free(b.ev[i].unit);
 		free(b.ev[i].s.v);
 	}
 	free(b.ev);
-	free(b.slot);
+	ap_names_free(&b.names);
 	return ret;
 }

@@ -1,5 +1,6 @@
 /* series: one run file's per-event time series, summed over CPUs, for
- * analysis (correlation, wide export). Built on the run-file parser. */
+ * analysis (correlation, wide export): a sink of the profile reader
+ * (core/reader.h); and the same read from a results.csv. */
 #ifndef AP_SERIES_H
 #define AP_SERIES_H
 

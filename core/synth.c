@@ -1,9 +1,9 @@
 #include "synth.h"
 
 #include "io.h"
+#include "runfile.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +19,7 @@ static uint64_t next(uint64_t *x)
 	return *x * 0x2545F4914F6CDD1DULL;
 }
 
-static void event_name(char *buf, size_t len, int tag)
+void ap_synth_event_name(char *buf, size_t len, int tag)
 {
 	if (tag % 10 == 0)
 		snprintf(buf, len, "cpu/event=0x%x,umask=0x%x/", tag >> 8, tag & 0xff);
@@ -42,19 +42,18 @@ int ap_synth_run(const char *path, const struct ap_synth *s, long *rows)
 	buf = malloc(cap);
 	if (!values || !buf)
 		goto fail;
-	size_t used = (size_t)snprintf(buf, cap, "#autoperf-run %d %d\n", s->run, s->rep);
+	size_t used = ap_run_format_start(buf, cap, s->run, s->rep);
 	for (int tag = 1; tag <= s->events; tag++) {
 		char name[64];
-		event_name(name, sizeof(name), tag);
+		ap_synth_event_name(name, sizeof(name), tag);
 		if (cap - used < 128) {
 			if ((err = ap_writer_write(&w, buf, used)))
 				goto fail;
 			used = 0;
 		}
-		used += (size_t)snprintf(buf + used, cap - used, "#event %d cpu %s\n", tag, name);
+		used += ap_run_format_event(buf + used, cap - used, tag, "cpu", name);
 	}
-	used += (size_t)snprintf(buf + used, cap - used,
-				 "index,time_ns,cpu,tag,value,enabled,running\n");
+	used += ap_run_format_columns(buf + used, cap - used);
 	uint64_t x = s->seed * 0x9E3779B97F4A7C15ULL + 1;
 	for (int i = 0; i < s->intervals; i++) {
 		for (int cpu = 0; cpu < s->cpus; cpu++) {
@@ -63,14 +62,16 @@ int ap_synth_run(const char *path, const struct ap_synth *s, long *rows)
 				uint64_t *v = &values[(size_t)cpu * (size_t)s->events + (size_t)tag - 1];
 				*v += next(&x) % ((uint64_t)1 << (8 + tag % 24));
 				int64_t running = tag % 50 == 0 ? t / 4 * 3 : t;
-				if (cap - used < 160) {
+				if (cap - used < AP_RUN_LINE_MAX) {
 					if ((err = ap_writer_write(&w, buf, used)))
 						goto fail;
 					used = 0;
 				}
-				used += (size_t)snprintf(buf + used, cap - used,
-							 "%d,%" PRId64 ",%d,%d,%" PRIu64 ",%" PRId64 ",%" PRId64 "\n",
-							 i, t, cpu, tag, *v, t, running);
+				const struct ap_run_row row = {
+					.index = i, .time_ns = t, .cpu = cpu, .tag = tag,
+					.value = *v, .enabled = (uint64_t)t, .running = (uint64_t)running,
+				};
+				used += ap_run_format_row(buf + used, &row);
 				n++;
 			}
 		}
@@ -80,7 +81,7 @@ int ap_synth_run(const char *path, const struct ap_synth *s, long *rows)
 			goto fail;
 		used = 0;
 	}
-	used += (size_t)snprintf(buf + used, cap - used, "#end rows=%ld\n", n);
+	used += ap_run_format_end(buf + used, cap - used, n);
 	if ((err = ap_writer_write(&w, buf, used)))
 		goto fail;
 	free(values);

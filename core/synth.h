@@ -2,6 +2,7 @@
 #ifndef AP_SYNTH_H
 #define AP_SYNTH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct ap_synth {
@@ -20,5 +21,7 @@ struct ap_synth {
  * its enabled time (multiplexed). Returns 0 with the row count in *rows, or
  * -errno. */
 int ap_synth_run(const char *path, const struct ap_synth *s, long *rows);
+/* The name ap_synth_run gives tag (buf of len bytes; 64 are enough). */
+void ap_synth_event_name(char *buf, size_t len, int tag);
 
 #endif

@@ -23,7 +23,7 @@ local function fixture(dir, opts)
     local w = assert(core.writer(dir .. "/" .. name, true))
     local cpu = opts.cpu or -1
     w:write(string.format("#autoperf-run 1 %d\n#event 1 software a\n#event 2 tracepoint b:c\n", rep))
-    w:write(store.HEADER, "\n")
+    w:write(core.RUN_COLUMNS, "\n")
     local rows = 0
     for i = 0, 2 do
       w:write(string.format("%d,%d,%d,1,%d,%d,%d\n", i, (i + 1) * 100000000, cpu, 10 * (i + 1) * rep, (i + 1) * 100, (i + 1) * 100))
@@ -118,7 +118,7 @@ describe("aggregate", function()
     -- run 1 flagged "a"; run 2 measured it again, fully
     replan_a(dir)
     local w = assert(core.writer(dir .. "/run-002-01.csv.gz", true))
-    w:write("#autoperf-run 2 1\n#event 1 software a\n", store.HEADER, "\n",
+    w:write("#autoperf-run 2 1\n#event 1 software a\n", core.RUN_COLUMNS, "\n",
       "0,100000000,-1,1,7,100,100\n#end rows=1\n")
     assert(w:commit())
     local f = assert(io.open(dir .. "/journal.jsonl", "a"))

@@ -13,7 +13,7 @@ local RUN = table.concat({
   "#event 2 cpu cpu/event=0x3c,umask=0x0/",
   "#event 3 tracepoint say \"hi\"",
   "#event 4 cpu old",
-  store.HEADER,
+  core.RUN_COLUMNS,
   "0,1000000,0,1,100,1000,1000",
   "0,1000000,1,1,50,1000,900",
   "0,1000000,0,2,7,1000,1000",
@@ -191,8 +191,8 @@ describe("run files in C", function()
   end
 
   it("accepts any comment as line 1, #autoperf-run lines and the column header anywhere", function()
-    local path = put(dir .. "/run.csv", "#whatever\n#event 1 cpu a\n" .. store.HEADER .. "\n0,1,0,1,1,1,1\n" ..
-      store.HEADER .. "\n#autoperf-run 1 2\n1,2,0,1,1,1,1\n#end rows=2\n")
+    local path = put(dir .. "/run.csv", "#whatever\n#event 1 cpu a\n" .. core.RUN_COLUMNS .. "\n0,1,0,1,1,1,1\n" ..
+      core.RUN_COLUMNS .. "\n#autoperf-run 1 2\n1,2,0,1,1,1,1\n#end rows=2\n")
     assert.equal(2, core.read_run(path, function() end, function() end))
   end)
 
@@ -223,6 +223,53 @@ describe("run files in C", function()
     local fds = open_fds()
     for _ = 1, 20 do
       local ok, err = pcall(core.read_run, path, function() end, function() error("boom") end)
+      assert.is_false(ok)
+      assert.matches("boom", err)
+    end
+    assert.equal(fds, open_fds())
+  end)
+end)
+
+describe("the profile reader", function()
+  local dir
+  before_each(function() dir = T.tmpdir() end)
+  after_each(function() T.rmtree(dir) end)
+
+  -- Two repetitions of run 1: rep 2 counts twice what rep 1 does.
+  local function two_reps()
+    local rep2 = RUN:gsub("\n(%d+),(%d+),(%-?%d+),(%d+),(%d+),", function(i, t, c, g, v)
+      return string.format("\n%s,%s,%s,%s,%d,", i, t, c, g, 2 * tonumber(v))
+    end)
+    return {
+      { path = put(dir .. "/r1.csv", RUN), run = 1, rep = 1, skip = { old = true } },
+      { path = put(dir .. "/r2.csv", rep2), run = 1, rep = 2 },
+    }
+  end
+
+  it("writes the rows of every file on one timeline and sums each event over the repetitions", function()
+    local w = assert(core.writer(dir .. "/out.csv"))
+    local r = assert(core.aggregate(two_reps(), w, { topo = TOPO }))
+    assert(w:commit())
+    assert.equal(8 + 10, r.rows)
+    local cycles, old = r.events[1], r.events[4]
+    assert.same({ "cycles", 2, 300 + 600, 300, 600 }, { cycles.name, cycles.reps, cycles.total, cycles.min, cycles.max })
+    assert.same({ "old", 1, 12 }, { old.name, old.reps, old.total }) -- superseded in rep 1 only
+    -- rep 2 starts at INDEX 2, TIME where rep 1 ended
+    assert.truthy(T.slurp(dir .. "/out.csv"):find("\ncycles,2,0.003001,0,0,0,0,cpu,200\n", 1, true))
+  end)
+
+  it("builds ap.read's points per file and passes the event filter's error on after closing the files", function()
+    local files = two_reps()
+    local got = assert(core.read_profile(files, { per_cpu = true, want = function(n) return n ~= "say \"hi\"" end }))
+    assert.equal(2, #got)
+    local c = got[2].events[1]
+    assert.same({ "cycles", 600, true }, { c.name, c.total, c.flagged })
+    assert.same({ { index = 0, time = 0.001, value = 300 }, { index = 1, time = 0.0020005, value = 300 } }, c.series)
+    assert.same({ { index = 0, time = 0.001, value = 100 }, { index = 1, time = 0.0020005, value = 0 } }, c.cpu_series[1])
+    for _, e in ipairs(got[1].events) do assert.are_not.equal("say \"hi\"", e.name) end
+    local fds = open_fds()
+    for _ = 1, 20 do
+      local ok, err = pcall(core.read_profile, files, { want = function() error("boom") end })
       assert.is_false(ok)
       assert.matches("boom", err)
     end

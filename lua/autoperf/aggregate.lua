@@ -16,7 +16,7 @@ local M = {}
 M.RESULTS_HEADER = "EVENT_NAME,INDEX,TIME,SOCKET,CORE,CPU,NODE,UNIT,SAMPLE_VALUE\n"
 M.SUMMARY_HEADER = "EVENT_NAME,UNIT,STATUS,REPETITIONS,TOTAL,MEAN,MIN,MAX,TIME_ENABLED_NS,TIME_RUNNING_NS\n"
 
-local csv_field = util.csv_field
+local csv_field = require("autoperf.csv").field
 
 local function by_run(a, b)
   if a.run ~= b.run then return a.run < b.run end
@@ -85,41 +85,20 @@ function M.aggregate(dir, opts)
   local ok, herr = w:write(M.RESULTS_HEADER)
   if not ok then return abort(herr) end
 
-  -- Per event: totals of each repetition, times, flags.
-  local stats, order = {}, {}
-  local flagged = {}
+  -- The profile reader (core/reader.c) parses, checks and writes the
+  -- rows (core/aggregate.c), in run and repetition order: INDEX and TIME
+  -- of a run's repetitions continue from the one before. An event
+  -- measured again (re-planned after it was not fully counted) counts
+  -- from its new run, in each repetition that run completed.
   table.sort(journal, by_run)
-  -- An event measured again (re-planned after it was not fully counted)
-  -- counts from its new run, in each repetition that run completed.
-  local skip = store_mod.superseded(loaded)
-  local offsets = {} -- per run: index and time where the next repetition starts
-  local rows_out = 0
-  for _, entry in ipairs(journal) do
-    local skipped = skip[entry.run] or {}
+  local files = store_mod.run_files(loaded)
+  local r, rerr = core.aggregate(files, w, { topo = topo })
+  if not r then return abort(rerr) end
+  local flagged = {}
+  for i, entry in ipairs(journal) do
+    local skipped = files[i].skip or {}
     for _, name in ipairs(entry.flagged or {}) do
       if not skipped[name] then flagged[name] = true end
-    end
-    local off = offsets[entry.run] or { index = 0, time = 0 }
-    -- The rows are parsed, checked and written by the C core
-    -- (core/aggregate.c): INDEX and TIME continue from off.
-    local r, rerr = core.aggregate_run(dir .. "/" .. entry.file, w, {
-      skip = skipped, topo = topo, index_offset = off.index, time_offset = off.time,
-    })
-    if not r then return abort(rerr) end
-    rows_out = rows_out + r.rows
-    offsets[entry.run] = { index = off.index + r.max_index + 1, time = off.time + r.max_time }
-    for _, ev in ipairs(r.events) do
-      local s = stats[ev.name]
-      if not s then
-        s = { unit = ev.unit, reps = {}, enabled = 0, running = 0 }
-        stats[ev.name] = s
-        order[#order + 1] = ev.name
-      end
-      if ev.total then
-        s.reps[#s.reps + 1] = ev.total
-        s.enabled = s.enabled + ev.enabled
-        s.running = s.running + ev.running
-      end
     end
   end
   local nflagged = 0
@@ -127,43 +106,33 @@ function M.aggregate(dir, opts)
   local function write(s) lines[#lines + 1] = s end
   do
     write(M.SUMMARY_HEADER)
-    for _, name in ipairs(order) do
-      local s = stats[name]
-      local total, mn, mx = 0, 0, 0
-      for i, v in ipairs(s.reps) do
-        -- counts are >= 0 (the run-file parser checked): a smaller sum wrapped
-        if total + v < total then
-          return abort(string.format("%s: the counts of '%s' add up to more than 2^63", dir, name))
-        end
-        total = total + v
-        mn = i == 1 and v or math.min(mn, v)
-        mx = i == 1 and v or math.max(mx, v)
-      end
+    for _, s in ipairs(r.events) do
+      local name = s.name
       local status = "ok"
       if flagged[name] or s.running < s.enabled then
         status = "flagged: not counted all the time (running < enabled)"
         nflagged = nflagged + 1
       end
-      if #s.reps == 0 then -- declared, never sampled
+      if s.reps == 0 then -- declared, never sampled
         write(string.format("%s,%s,%s,0,,,,,%d,%d\n", csv_field(name), csv_field(s.unit), csv_field(status),
           s.enabled, s.running))
       else
         write(string.format("%s,%s,%s,%d,%d,%.17g,%d,%d,%d,%d\n", csv_field(name), csv_field(s.unit),
-          csv_field(status), #s.reps, total, total / #s.reps, mn, mx, s.enabled, s.running))
+          csv_field(status), s.reps, s.total, s.total / s.reps, s.min, s.max, s.enabled, s.running))
       end
     end
     local unit_of = {}
     for _, ev in ipairs(manifest.events or {}) do unit_of[ev.name] = ev.unit end
-    for _, r in ipairs(manifest.refused or {}) do
-      write(string.format("%s,%s,%s,0,,,,,,\n", csv_field(r.name), csv_field(unit_of[r.name] or ""),
-        csv_field("refused: " .. tostring(r.error))))
+    for _, rf in ipairs(manifest.refused or {}) do
+      write(string.format("%s,%s,%s,0,,,,,,\n", csv_field(rf.name), csv_field(unit_of[rf.name] or ""),
+        csv_field("refused: " .. tostring(rf.error))))
     end
   end
   local sok, serr = sw:write(table.concat(lines))
   if not sok then return abort(serr) end
   local cok, cerr = sw:commit_with(w)
   if not cok then return nil, cerr end
-  return { results = out_path, summary = sum_path, events = #order, rows = rows_out,
+  return { results = out_path, summary = sum_path, events = #r.events, rows = r.rows,
            flagged = nflagged, refused = #(manifest.refused or {}), runs = #journal }
 end
 

@@ -146,7 +146,7 @@ local function execute(ctx, run, ri, rep)
   end
 
   -- Header: the events this file holds (those the kernel opened).
-  local header = { string.format("#autoperf-run %d %d\n", ri, rep) }
+  local header = {}
   local seen, nevents = {}, 0
   for _, o in ipairs(opened) do
     for _, tag in ipairs(o.group:tags()) do
@@ -154,12 +154,11 @@ local function execute(ctx, run, ri, rep)
         seen[tag] = true
         nevents = nevents + 1
         local ev = ctx.by_tag[tag]
-        header[#header + 1] = string.format("#event %d %s %s\n", tag, M.unit(ev), ev.name)
+        header[#header + 1] = { tag, M.unit(ev), ev.name }
       end
     end
   end
-  header[#header + 1] = store_mod.HEADER .. "\n"
-  w:write(table.concat(header))
+  core.run_start(w, ri, rep, header)
 
   -- Time starts before the first counter does: enabling thousands of
   -- per-CPU groups one ioctl at a time takes milliseconds (and each
@@ -279,7 +278,7 @@ local function execute(ctx, run, ri, rep)
       end
     end
   end
-  w:write(string.format("#end rows=%d\n", rows))
+  core.run_end(w, rows)
   local cok, cerr = w:commit()
   cleanup()
   if not cok then return nil, cerr, 1 end

@@ -12,6 +12,7 @@
 -- total is the last sample summed over CPUs; a series holds per-interval
 -- deltas summed over CPUs. An event re-measured in an extra run (the
 -- verification loop) is taken from that run.
+local core = require "autoperf.core"
 local store = require "autoperf.store"
 
 local M = {}
@@ -37,66 +38,28 @@ function M.read(dir, opts)
   local s, err = store.load(dir)
   if not s then return nil, err end
   local m = s.manifest
-  local superseded = store.superseded(s)
+  -- The profile reader (core/reader.c) reads the files, its ap.read sink
+  -- (core/lreader.c) builds each event's totals and points.
+  local files, rerr = core.read_profile(store.run_files(s), { want = want, per_cpu = opts.per_cpu })
+  if not files then return nil, rerr end
   local data, units, order = {}, {}, {}
   local reps = 0
-  for _, e in ipairs(s.journal) do
+  for i, e in ipairs(s.journal) do
     reps = math.max(reps, e.rep)
-    local names, take = {}, {}
-    local skip = superseded[e.run] or {}
-    local last, prev = {}, {}
-    local series, by_cpu = {}, {}
-    local ok, rerr = store.read_run(s.dir .. "/" .. e.file, function(tag, unit, name)
-      names[tag] = name
-      if not skip[name] and (not want or want(name)) then
-        take[tag] = true
-        if not units[name] then
-          units[name] = unit
-          order[#order + 1] = name
-        end
+    for _, ev in ipairs(files[i].events) do
+      local name = ev.name
+      if not units[name] then
+        units[name] = ev.unit
+        order[#order + 1] = name
       end
-    end, function(idx, t, cpu, tag, value, enabled, running)
-      if not take[tag] then return end
-      local key = tag .. "/" .. cpu
-      local p = prev[key] or 0
-      prev[key] = value
-      last[key] = { tag = tag, value = value, enabled = enabled, running = running }
-      local sr = series[tag] or {}
-      series[tag] = sr
-      local point = sr[#sr]
-      if not point or point.index ~= idx then
-        point = { index = idx, time = t / 1e9, value = 0 }
-        sr[#sr + 1] = point
+      if ev.total then
+        local d = data[name] or { totals = {}, series = {}, cpu_series = {}, flagged = false }
+        data[name] = d
+        d.totals[e.rep] = ev.total
+        d.series[e.rep] = ev.series
+        d.cpu_series[e.rep] = ev.cpu_series
+        d.flagged = d.flagged or ev.flagged
       end
-      point.value = point.value + (value - p)
-      if opts.per_cpu then
-        local per = by_cpu[tag] or {}
-        by_cpu[tag] = per
-        local cs = per[cpu] or {}
-        per[cpu] = cs
-        cs[#cs + 1] = { index = idx, time = t / 1e9, value = value - p }
-      end
-    end)
-    if not ok then return nil, rerr end
-    local totals = {}
-    for _, l in pairs(last) do
-      local t = totals[l.tag] or { value = 0, flagged = false }
-      totals[l.tag] = t
-      -- counts are >= 0 (the run-file parser checked): a smaller sum wrapped
-      if t.value + l.value < t.value then
-        return nil, string.format("%s/%s: the counts of '%s' add up to more than 2^63", s.dir, e.file, names[l.tag])
-      end
-      t.value = t.value + l.value
-      if l.running < l.enabled then t.flagged = true end
-    end
-    for tag, t in pairs(totals) do
-      local name = names[tag]
-      local d = data[name] or { totals = {}, series = {}, cpu_series = {}, flagged = false }
-      data[name] = d
-      d.totals[e.rep] = t.value
-      d.series[e.rep] = series[tag]
-      d.cpu_series[e.rep] = by_cpu[tag]
-      d.flagged = d.flagged or t.flagged
     end
   end
   local refused = {}

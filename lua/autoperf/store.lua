@@ -1,12 +1,8 @@
 -- The output directory: manifest.json, one file per run (written
--- atomically), and journal.jsonl, the list of completed runs.
---
--- A run file is CSV (gzip-compressed), self-describing:
---   #autoperf-run <run> <rep>
---   #event <tag> <unit> <name>            one per event measured
---   index,time_ns,cpu,tag,value,enabled,running
---   ... one row per event, cpu and sample (raw cumulative values) ...
---   #end rows=<n>
+-- atomically), and journal.jsonl, the list of completed runs. A run file
+-- is gzip CSV in the format core/runfile.h defines (written and read
+-- there only); the profile reader (core/reader.h) reads the files that
+-- M.run_files lists.
 local core = require "autoperf.core"
 local util = require "autoperf.util"
 
@@ -15,7 +11,6 @@ M.__index = M
 
 M.MANIFEST = "manifest.json"
 M.JOURNAL = "journal.jsonl"
-M.HEADER = "index,time_ns,cpu,tag,value,enabled,running"
 -- A manifest or journal larger than this is no profile's (a journal of
 -- 2300 tracepoints in 50 runs of 100 repetitions is under 2 MB).
 M.MAX_BYTES = 32 * 1024 * 1024
@@ -75,7 +70,7 @@ local function optional(t, k, check, field, ...)
   if opt(t[k]) then t[k] = check(t[k], field, ...) else t[k] = nil end
 end
 
-local CPU_MAX = 65534 -- core/runfile.h
+local CPU_MAX = core.RUN_CPU_MAX
 
 -- The manifest's shape, as far as the readers use it; fields they do not
 -- read are left alone.
@@ -322,14 +317,6 @@ function M.load(dir)
   return { dir = dir, manifest = manifest, journal = journal }
 end
 
--- Streams a run file: on_event(tag, unit, name) for each header line, then
--- on_row(index, time_ns, cpu, tag, value, enabled, running) per row.
--- Returns the number of rows, or nil, "file:line: what is wrong". The C
--- core parses and checks it (core/runfile.h lists what it refuses).
-function M.read_run(path, on_event, on_row)
-  return core.read_run(path, on_event, on_row)
-end
-
 -- Events a later run re-measured (the verification loop): per run, the
 -- set of names whose counts there are not to be used, because they were
 -- not counted all the time and their re-measurement has completed at
@@ -346,6 +333,18 @@ function M.superseded(loaded)
     end
   end
   return out
+end
+
+-- The run files of a loaded profile for the reader (core.aggregate,
+-- core.read_profile): {{path=, run=, rep=, skip = {[name] = true}}, ...}
+-- in journal order, skip the events M.superseded takes from each.
+function M.run_files(loaded)
+  local skip = M.superseded(loaded)
+  local files = {}
+  for i, e in ipairs(loaded.journal) do
+    files[i] = { path = loaded.dir .. "/" .. e.file, run = e.run, rep = e.rep, skip = skip[e.run] }
+  end
+  return files
 end
 
 return M

@@ -45,12 +45,7 @@ function M.profile(dir, events, intervals, cpus, runs, seed)
     files[#files + 1] = file
     lines[#lines + 1] = util.json_encode({ run = 1, rep = rep, file = file })
   end
-  -- The names core.synth_run gives (core/synth.h).
-  for tag = 1, events do
-    local name = tag % 10 == 0 and string.format("cpu/event=0x%x,umask=0x%x/", tag >> 8, tag & 0xff)
-      or string.format("synth_event_%04d", tag)
-    evs[tag] = { name = name, unit = "cpu" }
-  end
+  for tag = 1, events do evs[tag] = { name = core.synth_event_name(tag), unit = "cpu" } end
   ok, err = util.write_atomic(dir .. "/" .. store.MANIFEST, util.json_encode(manifest) .. "\n")
   if not ok then return nil, err end
   ok, err = util.write_atomic(dir .. "/" .. store.JOURNAL, table.concat(lines, "\n") .. "\n")

@@ -5,12 +5,9 @@ local dkjson = require "dkjson"
 
 local M = {}
 
--- A CSV field: quoted when it holds a comma, a quote or a newline.
-function M.csv_field(v)
-  v = tostring(v)
-  if v:find('[,"\n]') then return '"' .. v:gsub('"', '""') .. '"' end
-  return v
-end
+-- CSV fields and numbers: autoperf.csv (kept here for the callers of old).
+local csv = require "autoperf.csv"
+M.csv_field, M.csv_number = csv.field, csv.number
 
 -- An environment ({"K=V", ...}) for a workload: base (default ours) with
 -- the variables of set ({K=V}) replaced or added (in key order).
@@ -61,14 +58,6 @@ function M.read_line(path)
   return s
 end
 
--- A number for CSV: integers exactly, others to 17 significant digits;
--- NaN and nil as an empty field.
-function M.csv_number(v)
-  if v == nil or v ~= v then return "" end
-  local i = math.tointeger(v)
-  if i then return tostring(i) end
-  return string.format("%.17g", v)
-end
 
 -- Writes path atomically (a name ending in .gz compresses): fn(write)
 -- adds its text through write(...). The first failed write stops the

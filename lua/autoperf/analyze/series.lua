@@ -8,6 +8,7 @@
 -- results.csv.
 local core = require "autoperf.core"
 local store = require "autoperf.store"
+local csv = require "autoperf.csv"
 local util = require "autoperf.util"
 
 local M = {}
@@ -54,13 +55,13 @@ function M.load(dir)
   if #s.journal == 0 then
     return nil, M.no_runs(dir)
   end
-  local superseded = store.superseded(s)
+  local files = store.run_files(s)
   local ds = setmetatable({ dir = dir, names = {}, units = {}, reps = 0, at = {}, refused = {},
     simulated = s.manifest.simulated ~= nil }, DS)
   ds.events, ds.data = ds.names, ds.at
   for _, r in ipairs(s.manifest.refused or {}) do ds.refused[r.name] = tostring(r.error) end
-  for _, e in ipairs(s.journal) do
-    local rs, rerr = core.run_series(s.dir .. "/" .. e.file, superseded[e.run])
+  for i, e in ipairs(s.journal) do
+    local rs, rerr = core.run_series(files[i].path, files[i].skip)
     if not rs then return nil, rerr end
     for i, name in ipairs(rs.names) do
       local at = ds.at[name]
@@ -152,10 +153,10 @@ function M.write_wide(ds, path, names, base)
   local cols = {}
   for i = 1, #names do cols[i] = m:row(i) end
   m:close()
-  local num = util.csv_number -- counts: integers as the run files had them
+  local num = csv.number -- counts: integers as the run files had them
   local ok, err = util.write_with(path, function(write)
     local head = { "INDEX" }
-    for i, n in ipairs(names) do head[i + 1] = util.csv_field(n) end
+    for i, n in ipairs(names) do head[i + 1] = csv.field(n) end
     write(table.concat(head, ","), "\n")
     local buf, line = {}, {}
     for row = 1, layout.length do

@@ -1,0 +1,167 @@
+/* lsys: the process's own odds and ends for Lua: signals, the clock,
+ * directories, the environment, file-descriptor limits. */
+#include "counters.h"
+#include "lcore.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/*
+ * The one piece of process-wide state: a signal handler can only reach a
+ * static. The handler just records the signal; the Lua loop that waits on
+ * the workload sees its wait interrupted and decides what to do.
+ */
+static volatile sig_atomic_t caught;
+
+static void on_signal(int sig)
+{
+	caught = sig;
+}
+
+static const int trapped[] = {SIGINT, SIGTERM, SIGHUP};
+#define NTRAPPED (sizeof(trapped) / sizeof(trapped[0]))
+/* What the signals did before trap_signals, for release_signals. */
+static struct sigaction before[NTRAPPED];
+static int saved;
+
+static int l_trap_signals(lua_State *L)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal; /* no SA_RESTART: waits must wake up */
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < NTRAPPED; i++)
+		if (sigaction(trapped[i], &sa, saved ? NULL : &before[i]) < 0)
+			return ap_lua_fail(L, errno, "sigaction");
+	saved = 1;
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* core.release_signals(): gives the signals back to the handlers they had
+ * before trap_signals (the REPL's, say). A signal caught meanwhile goes on
+ * to a handler of the caller's (raised again, and no longer recorded as
+ * caught); with the default action it stays recorded, so that later
+ * profiles of the same process stop at once, as the first one did. */
+static int l_release_signals(lua_State *L)
+{
+	(void)L;
+	if (!saved)
+		return 0;
+	int again = 0;
+	for (size_t i = 0; i < NTRAPPED; i++) {
+		sigaction(trapped[i], &before[i], NULL);
+		if (caught == trapped[i] && before[i].sa_handler != SIG_DFL &&
+		    before[i].sa_handler != SIG_IGN)
+			again = caught;
+	}
+	saved = 0;
+	if (again) {
+		caught = 0;
+		raise(again);
+	}
+	return 0;
+}
+
+static int l_caught_signal(lua_State *L)
+{
+	if (!caught)
+		return 0;
+	lua_pushinteger(L, caught);
+	return 1;
+}
+
+static int l_now_ns(lua_State *L)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	lua_pushinteger(L, (lua_Integer)ts.tv_sec * 1000000000 + ts.tv_nsec);
+	return 1;
+}
+
+static int l_raise_nofile(lua_State *L)
+{
+	long n = ap_raise_nofile();
+	if (n < 0)
+		return ap_lua_fail(L, (int)-n, "setrlimit");
+	lua_pushinteger(L, n);
+	return 1;
+}
+
+static int l_sleep_ms(lua_State *L)
+{
+	lua_Integer ms = luaL_checkinteger(L, 1);
+	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+	nanosleep(&ts, NULL);
+	return 0;
+}
+
+/* core.mkdir(path) -> true | nil, message, errno (an existing directory
+ * is fine). */
+static int l_mkdir(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	if (mkdir(path, 0755) < 0) {
+		int err = errno;
+		struct stat st;
+		if (err != EEXIST || stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+			return ap_lua_fail(L, err == EEXIST ? ENOTDIR : err, path);
+	}
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* core.mkdtemp(template) -> path | nil, message, errno: a new directory
+ * (mode 0700) named by template, whose last six characters are XXXXXX. */
+static int l_mkdtemp(lua_State *L)
+{
+	size_t len;
+	const char *tmpl = luaL_checklstring(L, 1, &len);
+	luaL_Buffer b;
+	char *path = luaL_buffinitsize(L, &b, len + 1);
+	memcpy(path, tmpl, len + 1);
+	if (!mkdtemp(path))
+		return ap_lua_fail(L, errno, tmpl);
+	luaL_pushresultsize(&b, len);
+	return 1;
+}
+
+extern char **environ;
+
+/* core.environ() -> {"K=V", ...}: our environment, to extend for a
+ * workload. */
+static int l_environ(lua_State *L)
+{
+	lua_newtable(L);
+	for (int i = 0; environ[i]; i++) {
+		lua_pushstring(L, environ[i]);
+		lua_rawseti(L, -2, i + 1);
+	}
+	return 1;
+}
+
+/* core.isatty(fd) -> boolean */
+static int l_isatty(lua_State *L)
+{
+	lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+	return 1;
+}
+
+const luaL_Reg ap_lua_sys_funcs[] = {
+	{"mkdir", l_mkdir},
+	{"mkdtemp", l_mkdtemp},
+	{"isatty", l_isatty},
+	{"environ", l_environ},
+	{"trap_signals", l_trap_signals},
+	{"caught_signal", l_caught_signal},
+	{"release_signals", l_release_signals},
+	{"now_ns", l_now_ns},
+	{"raise_nofile", l_raise_nofile},
+	{"sleep_ms", l_sleep_ms},
+	{NULL, NULL},
+};

@@ -1,0 +1,21 @@
+-- csv: the CSV that autoperf writes, for every Lua module (core/aggregate.c
+-- quotes results.csv's fields the same way).
+local M = {}
+
+-- A CSV field: quoted when it holds a comma, a quote or a newline.
+function M.field(v)
+  v = tostring(v)
+  if v:find('[,"\n]') then return '"' .. v:gsub('"', '""') .. '"' end
+  return v
+end
+
+-- A number for CSV: integers exactly, others to 17 significant digits;
+-- NaN and nil as an empty field.
+function M.number(v)
+  if v == nil or v ~= v then return "" end
+  local i = math.tointeger(v)
+  if i then return tostring(i) end
+  return string.format("%.17g", v)
+end
+
+return M
