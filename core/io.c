@@ -80,6 +80,20 @@ static void writer_fail_text(struct ap_writer *w, const char *base, const char *
 			 base ? "/" : "", what, strerror(-err));
 }
 
+static void release(struct ap_writer *w)
+{
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->dirfd >= 0)
+		close(w->dirfd);
+	free(w->path);
+	free(w->name);
+	free(w->tmp);
+	w->path = w->name = w->tmp = NULL;
+	w->fd = w->dirfd = -1;
+	w->gz = NULL;
+}
+
 int ap_writer_open_below(struct ap_writer *w, const char *base, const char *rel,
 			 int compress)
 {
@@ -158,13 +172,7 @@ fail:
 fail_keep:;
 	char keep[sizeof(w->why)];
 	memcpy(keep, w->why, sizeof(keep));
-	if (w->fd >= 0)
-		close(w->fd);
-	if (w->dirfd >= 0)
-		close(w->dirfd);
-	free(w->path);
-	free(w->name);
-	free(w->tmp);
+	release(w);
 	memset(w, 0, sizeof(*w));
 	w->dirfd = w->fd = -1;
 	memcpy(w->why, keep, sizeof(keep));
@@ -228,20 +236,6 @@ int ap_writer_write(struct ap_writer *w, const void *buf, size_t len)
 		len -= n;
 	}
 	return 0;
-}
-
-static void release(struct ap_writer *w)
-{
-	if (w->fd >= 0)
-		close(w->fd);
-	if (w->dirfd >= 0)
-		close(w->dirfd);
-	free(w->path);
-	free(w->name);
-	free(w->tmp);
-	w->path = w->name = w->tmp = NULL;
-	w->fd = w->dirfd = -1;
-	w->gz = NULL;
 }
 
 int ap_writer_commit(struct ap_writer *w)

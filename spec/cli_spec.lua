@@ -2,11 +2,7 @@
 local cjson = require "cjson"
 local T = require "spec.support"
 
-local function lines(s)
-  local out = {}
-  for l in s:gmatch("[^\n]+") do out[#out + 1] = l end
-  return out
-end
+local lines = T.lines
 
 local function manifest(dir)
   return cjson.decode(T.slurp(dir .. "/manifest.json"))

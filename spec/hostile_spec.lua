@@ -10,11 +10,7 @@ local T = require "spec.support"
 
 local q = T.quote
 
-local function lines(s)
-  local out = {}
-  for l in s:gmatch("[^\n]+") do out[#out + 1] = l end
-  return out
-end
+local lines = T.lines
 
 local function put(path, s)
   local f = assert(io.open(path, "wb"))

@@ -3,11 +3,7 @@
 -- autoperf killed with SIGKILL at random moments, then resumed.
 local T = require "spec.support"
 
-local function lines(s)
-  local out = {}
-  for l in s:gmatch("[^\n]+") do out[#out + 1] = l end
-  return out
-end
+local lines = T.lines
 
 -- Processes whose command line contains marker (a unique sleep length),
 -- autoperf's own left out (from /proc: a minimal Debian has no ps);

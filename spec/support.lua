@@ -37,6 +37,13 @@ function T.rmtree(dir)
   os.execute("rm -rf " .. T.quote(dir))
 end
 
+-- The non-empty lines of s.
+function T.lines(s)
+  local out = {}
+  for l in s:gmatch("[^\n]+") do out[#out + 1] = l end
+  return out
+end
+
 -- Runs a shell command line; returns stdout, stderr, exit code (128+n
 -- when killed by signal n).
 function T.sh(cmdline)

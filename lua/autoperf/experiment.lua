@@ -26,6 +26,7 @@ local core = require "autoperf.core"
 local defaults = require "autoperf.defaults"
 local profile = require "autoperf.profile"
 local result = require "autoperf.result"
+local csv = require "autoperf.csv"
 local util = require "autoperf.util"
 
 local M = {}
@@ -173,7 +174,7 @@ local function write_status(self, status, extra)
   return util.write_atomic(self.out .. "/experiment.json", util.json_encode(doc) .. "\n")
 end
 
-local csv_field = util.csv_field
+local csv_field = csv.field
 
 -- The shortest decimal that reads back as v.
 local function num(v)

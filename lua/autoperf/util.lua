@@ -5,10 +5,6 @@ local dkjson = require "dkjson"
 
 local M = {}
 
--- CSV fields and numbers: autoperf.csv (kept here for the callers of old).
-local csv = require "autoperf.csv"
-M.csv_field, M.csv_number = csv.field, csv.number
-
 -- An environment ({"K=V", ...}) for a workload: base (default ours) with
 -- the variables of set ({K=V}) replaced or added (in key order).
 function M.env_with(set, base)

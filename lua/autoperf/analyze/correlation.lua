@@ -1,5 +1,6 @@
 -- correlation: how events' time series move together.
 local core = require "autoperf.core"
+local csv = require "autoperf.csv"
 local util = require "autoperf.util"
 local plot = require "autoperf.plot"
 local series = require "autoperf.analyze.series"
@@ -62,9 +63,9 @@ end
 function M.write_csv(res, path, base)
   return util.write_with(path, function(write)
     local head = { "EVENT" }
-    for i, n in ipairs(res.names) do head[i + 1] = util.csv_field(n) end
+    for i, n in ipairs(res.names) do head[i + 1] = csv.field(n) end
     write(table.concat(head, ","), "\n")
-    for i, n in ipairs(res.names) do write(util.csv_field(n), ",", res.R:rowtext(i, 6), "\n") end
+    for i, n in ipairs(res.names) do write(csv.field(n), ",", res.R:rowtext(i, 6), "\n") end
   end, base)
 end
 

@@ -1,6 +1,7 @@
 -- diff: what changed between two profiles (say, two builds), event by
 -- event, judged across repetitions with Welch's t-test.
 local core = require "autoperf.core"
+local csv = require "autoperf.csv"
 local util = require "autoperf.util"
 local plot = require "autoperf.plot"
 local stats = require "autoperf.analyze.stats"
@@ -96,7 +97,7 @@ end
 
 -- base: as for util.write_with.
 function M.write_csv(rows, path, base)
-  local f, num = util.csv_field, util.csv_number
+  local f, num = csv.field, csv.number
   return util.write_with(path, function(write)
     write(M.HEADER)
     for _, x in ipairs(rows) do

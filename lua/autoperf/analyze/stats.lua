@@ -1,5 +1,6 @@
 -- stats: per event, its totals across the repetitions of a profile.
 local core = require "autoperf.core"
+local csv = require "autoperf.csv"
 local util = require "autoperf.util"
 
 local M = {}
@@ -45,7 +46,7 @@ end
 
 -- base: as for util.write_with.
 function M.write_csv(rows, path, base)
-  local f, num = util.csv_field, util.csv_number
+  local f, num = csv.field, csv.number
   return util.write_with(path, function(write)
     write(M.HEADER)
     for _, x in ipairs(rows) do
