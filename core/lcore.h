@@ -15,13 +15,16 @@
 #define AP_LUA_DECLARE(part) void ap_lua_##part(lua_State *L);
 AP_LUA_PARTS(AP_LUA_DECLARE)
 /* Parts that are functions only: ap_lua_<part>_funcs, added first. */
-#define AP_LUA_FUNCS(X) X(sys) X(reader) X(synth)
+#define AP_LUA_FUNCS(X) X(sys) X(reader) X(synth) X(series)
 #define AP_LUA_DECLARE_FUNCS(part) extern const luaL_Reg ap_lua_##part##_funcs[];
 AP_LUA_FUNCS(AP_LUA_DECLARE_FUNCS)
 
 /* Reads a perf_event_attr from the table at index t: {type=, config=
  * (both required), config1=, config2=, exclude_user=, exclude_kernel=,
  * exclude_hv=, exclude_idle=}. */
+/* The metatable of core.matrix userdata (lnumeric.c). */
+#define AP_MATRIX "autoperf.matrix"
+
 struct perf_event_attr;
 void ap_lua_attr(lua_State *L, int t, struct perf_event_attr *a);
 
