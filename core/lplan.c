@@ -54,8 +54,9 @@ static struct ap_plan_pmu *read_pmus(lua_State *L, int t, int *n)
 	return p;
 }
 
-/* Reads {{pmu=, allowed=, shared=r, shared_value=, isolated=, group=}, ...}
- * (shared: 1-based index into the PMU's shared resources). */
+/* Reads {{pmu=, allowed=, shared=r, shared_value=, isolated=, group=,
+ * pair=}, ...} (shared: 1-based index into the PMU's shared resources;
+ * pair: takes an even counter and the odd one beside it, see plan.h). */
 static struct ap_plan_event *read_events(lua_State *L, int t, const struct ap_plan_pmu *pmus,
 					 int npmus, int *n)
 {
@@ -80,6 +81,7 @@ static struct ap_plan_event *read_events(lua_State *L, int t, const struct ap_pl
 		ev[i].shared_value = (uint64_t)int_field(L, e, "shared_value", 0);
 		ev[i].isolated = (int)int_field(L, e, "isolated", 0);
 		ev[i].group = (int)int_field(L, e, "group", 0);
+		ev[i].pair = int_field(L, e, "pair", 0) != 0;
 		ev[i].run = (int)int_field(L, e, "run", 1) - 1;
 		ev[i].counter = (int)int_field(L, e, "counter", -1);
 		lua_pop(L, 1);

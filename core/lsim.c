@@ -89,7 +89,8 @@ static struct ap_sim_group *check(lua_State *L)
 
 /* group:add(attr, tag, facts) -> true | nil, msg, errno. facts: {allowed=
  * counter mask, shared=r (1-based index of a shared resource of the PMU),
- * alone=bool}; the shared register's value is attr.config1. */
+ * alone=bool, pair=bool: an even counter and the odd one beside it};
+ * the shared register's value is attr.config1. */
 static int l_add(lua_State *L)
 {
 	struct ap_sim_group *g = check(L);
@@ -109,6 +110,9 @@ static int l_add(lua_State *L)
 	ev.shared = (int)shared - 1;
 	lua_getfield(L, 4, "alone");
 	ev.alone = lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	lua_getfield(L, 4, "pair");
+	ev.pair = lua_toboolean(L, -1);
 	lua_pop(L, 1);
 	int err = ap_sim_group_add(g, &ev, tag);
 	if (err)

@@ -21,6 +21,25 @@ static int popcount(uint64_t x)
 	return __builtin_popcountll(x);
 }
 
+/* The counters a pair event may start at: even generic counters c it
+ * allows whose neighbour c + 1 the PMU has. This is the kernel's rule for
+ * AMD's "large increment per cycle" events, kept generic here: on family
+ * 17h+ amd_core_pmu_init() builds pair_constraint from the even counters
+ * below num_counters - 1, amd_get_event_constraints_f17h() returns it,
+ * and __perf_sched_find_counter() (arch/x86/events/core.c) takes idx and
+ * idx + 1 together for PERF_X86_EVENT_PAIR. */
+static uint64_t pair_starts(const struct ap_plan_pmu *p, const struct ap_plan_event *ev)
+{
+	uint64_t g = p->counters & GENERIC;
+	return ev->allowed & g & (g >> 1) & UINT64_C(0x5555555555555555);
+}
+
+/* The counters an event may use: a pair event its starts only. */
+static uint64_t usable(const struct ap_plan_pmu *p, const struct ap_plan_event *ev)
+{
+	return ev->pair ? pair_starts(p, ev) : ev->allowed & p->counters;
+}
+
 static int capacity(const struct ap_plan_pmu *p, int r)
 {
 	return p->shared[r] < AP_PLAN_SHARED_VALUES ? p->shared[r]
@@ -35,7 +54,8 @@ static void run_init(struct run *r, int pmu)
 		r->owner[c] = -1;
 }
 
-/* Kuhn's augmenting path: finds a counter for e, moving others along. */
+/* Kuhn's augmenting path: finds a counter for e, moving others along.
+ * Pair events stay where they were placed (place_pair). */
 static int augment(struct run *r, const struct ap_plan_pmu *p,
 		   struct ap_plan_event *evs, int e, uint64_t *seen)
 {
@@ -45,11 +65,58 @@ static int augment(struct run *r, const struct ap_plan_pmu *p,
 		cand &= cand - 1;
 		*seen |= UINT64_C(1) << c;
 		int o = r->owner[c];
+		if (o >= 0 && evs[o].pair)
+			continue;
 		if (o < 0 || augment(r, p, evs, o, seen)) {
 			r->owner[c] = e;
 			evs[e].counter = c;
 			return 1;
 		}
+	}
+	return 0;
+}
+
+/* Every event's counter in r, to undo a failed placement. */
+static void save_counters(const struct run *r, const struct ap_plan_event *evs, int *counters)
+{
+	for (int c = 0; c < 64; c++)
+		counters[c] = r->owner[c] >= 0 ? evs[r->owner[c]].counter : -1;
+}
+
+static void restore_counters(const struct run *r, struct ap_plan_event *evs, const int *counters)
+{
+	for (int c = 0; c < 64; c++)
+		if (r->owner[c] >= 0)
+			evs[r->owner[c]].counter = counters[c];
+}
+
+/* Places pair event e on the first start c where c and c + 1 can be
+ * emptied (their events moved elsewhere), holding both. */
+static int place_pair(struct run *r, const struct ap_plan_pmu *p,
+		      struct ap_plan_event *evs, int e)
+{
+	uint64_t starts = pair_starts(p, &evs[e]);
+	while (starts) {
+		int c = __builtin_ctzll(starts);
+		starts &= starts - 1;
+		int o1 = r->owner[c], o2 = r->owner[c + 1];
+		if ((o1 >= 0 && evs[o1].pair) || (o2 >= 0 && evs[o2].pair))
+			continue;
+		int owner[64], counters[64];
+		memcpy(owner, r->owner, sizeof(owner));
+		save_counters(r, evs, counters);
+		r->owner[c] = r->owner[c + 1] = e;
+		evs[e].counter = c;
+		uint64_t seen = 0;
+		int ok = o1 < 0 || augment(r, p, evs, o1, &seen);
+		seen = 0;
+		if (ok && o2 >= 0)
+			ok = augment(r, p, evs, o2, &seen);
+		if (ok)
+			return 1;
+		memcpy(r->owner, owner, sizeof(owner));
+		restore_counters(r, evs, counters);
+		evs[e].counter = -1;
 	}
 	return 0;
 }
@@ -77,7 +144,7 @@ static int try_add(struct run *r, const struct ap_plan_pmu *p,
 	if (new_value && r->nvalues[k] >= capacity(p, k))
 		return 0;
 	uint64_t seen = 0;
-	if (!augment(r, p, evs, e, &seen))
+	if (ev->pair ? !place_pair(r, p, evs, e) : !augment(r, p, evs, e, &seen))
 		return 0;
 	if (new_value)
 		r->values[k][r->nvalues[k]++] = ev->shared_value;
@@ -114,14 +181,11 @@ static int try_unit(struct run *r, const struct ap_plan_pmu *p,
 	struct run saved = *r;
 	int counters[64];
 	/* members may move counters of others: remember all assignments */
-	for (int c = 0; c < 64; c++)
-		counters[c] = r->owner[c] >= 0 ? evs[r->owner[c]].counter : -1;
+	save_counters(r, evs, counters);
 	for (int i = 0; i < n; i++) {
 		if (!try_add(r, p, evs, members[i])) {
 			*r = saved;
-			for (int c = 0; c < 64; c++)
-				if (saved.owner[c] >= 0)
-					evs[saved.owner[c]].counter = counters[c];
+			restore_counters(r, evs, counters);
 			return 0;
 		}
 	}
@@ -173,7 +237,7 @@ int ap_plan(const struct ap_plan_pmu *pmus, int npmus,
 		}
 		if (pmus[evs[i].pmu].unlimited)
 			continue;
-		if ((evs[i].allowed & pmus[evs[i].pmu].counters) == 0 ||
+		if (usable(&pmus[evs[i].pmu], &evs[i]) == 0 ||
 		    evs[i].shared >= pmus[evs[i].pmu].nshared) {
 			*bad = i;
 			goto out;
@@ -212,7 +276,7 @@ int ap_plan(const struct ap_plan_pmu *pmus, int npmus,
 			const struct ap_plan_event *m = &evs[order[units[u].first + j]];
 			shared |= m->shared >= 0;
 			iso |= m->isolated;
-			int w = popcount(m->allowed & pmus[m->pmu].counters);
+			int w = popcount(usable(&pmus[m->pmu], m));
 			if (w < width)
 				width = w;
 		}
@@ -305,7 +369,9 @@ static int distinct(const struct ap_plan_event *evs, int nevs, int pmu, int kind
 	return n;
 }
 
-/* max over counter subsets S of ceil(#events allowed only in S / |S|) */
+/* max over counter subsets S of ceil(counters needed only in S / |S|):
+ * an event needs one counter of its allowed ones, a pair event two of
+ * its starts and their neighbours. */
 static int subset_bound(const struct ap_plan_pmu *p, const struct ap_plan_event *evs,
 			int nevs, int pmu, int want_prog)
 {
@@ -315,7 +381,9 @@ static int subset_bound(const struct ap_plan_pmu *p, const struct ap_plan_event 
 	for (int i = 0; i < nevs; i++) {
 		if (evs[i].pmu != pmu || evs[i].isolated)
 			continue;
-		uint64_t m = evs[i].allowed & p->counters;
+		uint64_t m = usable(p, &evs[i]);
+		if (evs[i].pair)
+			m |= m << 1;
 		if (((m & GENERIC) != 0) != want_prog)
 			continue;
 		int k;
@@ -327,7 +395,7 @@ static int subset_bound(const struct ap_plan_pmu *p, const struct ap_plan_event 
 			masks[nm] = m;
 			counts[nm++] = 0;
 		}
-		counts[k]++;
+		counts[k] += evs[i].pair ? 2 : 1;
 		all |= m;
 	}
 	int best = 0;
@@ -366,6 +434,20 @@ static int subset_bound(const struct ap_plan_pmu *p, const struct ap_plan_event 
 	return best;
 }
 
+/* ceil(pair events / the starts they may use): one pair per start a run. */
+static int pair_bound(const struct ap_plan_pmu *p, const struct ap_plan_event *evs,
+		      int nevs, int pmu)
+{
+	uint64_t starts = 0;
+	int n = 0;
+	for (int i = 0; i < nevs; i++)
+		if (evs[i].pmu == pmu && evs[i].pair && !evs[i].isolated) {
+			starts |= pair_starts(p, &evs[i]);
+			n++;
+		}
+	return ceil_div(n, popcount(starts));
+}
+
 int ap_plan_lower_bound(const struct ap_plan_pmu *pmus, int npmus,
 			const struct ap_plan_event *evs, int nevs)
 {
@@ -377,6 +459,9 @@ int ap_plan_lower_bound(const struct ap_plan_pmu *pmus, int npmus,
 		for (int i = 0; i < nevs; i++)
 			iso += evs[i].pmu == p && evs[i].isolated;
 		int prog = subset_bound(&pmus[p], evs, nevs, p, 1);
+		int pb = pair_bound(&pmus[p], evs, nevs, p);
+		if (pb > prog)
+			prog = pb;
 		for (int k = 0; k < pmus[p].nshared; k++) {
 			int b = ceil_div(distinct(evs, nevs, p, k), capacity(&pmus[p], k));
 			if (b > prog)

@@ -29,6 +29,8 @@ struct ap_plan_event {
 	uint64_t shared_value;/* equal values share one register */
 	int isolated;         /* no other programmable event beside it */
 	int group;            /* user group (0: none): members share a run */
+	int pair;             /* takes an even counter c whose c + 1 the PMU
+			       * has, and holds c + 1 too (none may use it) */
 	/* results */
 	int run;     /* 0-based run */
 	int counter; /* counter bit index, -1 on an unlimited PMU */
@@ -46,12 +48,12 @@ int ap_plan(const struct ap_plan_pmu *pmus, int npmus,
 	    int *bad);
 
 /* A lower bound on the runs any plan needs (per counter subset, fixed
- * counter, shared register and isolated events, per PMU). */
+ * counter, shared register, pair and isolated events, per PMU). */
 int ap_plan_lower_bound(const struct ap_plan_pmu *pmus, int npmus,
 			const struct ap_plan_event *evs, int nevs);
 
 /* Checks a plan: every run's events have distinct allowed counters (a
- * matching exists), shared registers and isolation hold. Returns 1 when
+ * matching exists, pairs holding two), shared registers and isolation hold. Returns 1 when
  * feasible, 0 otherwise (*bad = an offending event). */
 int ap_plan_check(const struct ap_plan_pmu *pmus, int npmus,
 		  const struct ap_plan_event *evs, int nevs, int *bad);

@@ -60,8 +60,34 @@ int ap_sim_fits(const struct ap_sim_event *ev, size_t n, const struct ap_sim_mod
 	int owner[64];
 	for (int c = 0; c < 64; c++)
 		owner[c] = -1;
+	/* Pair events first, each on the lowest even counter whose odd
+	 * neighbour exists and is free, holding both, as the kernel does
+	 * for AMD's large increment per cycle events: amd_core_pmu_init()
+	 * builds pair_constraint (even counters below num_counters - 1,
+	 * weight num_counters / 2, so x86_schedule_events() places them
+	 * before unconstrained events) that amd_get_event_constraints_f17h()
+	 * hands out, and __perf_sched_find_counter() (arch/x86/events/core.c)
+	 * takes idx and idx + 1 for PERF_X86_EVENT_PAIR. */
+	const uint64_t generic = m->counters & ~fixed;
+	const uint64_t starts = generic & (generic >> 1) & UINT64_C(0x5555555555555555);
+	uint64_t held = 0;
 	int ok = 1;
 	for (size_t i = 0; i < n && ok; i++) {
+		if (!ev[i].pair)
+			continue;
+		uint64_t cand = allowed[i] & starts & ~held & ~(held >> 1);
+		if (!cand) {
+			ok = 0;
+			break;
+		}
+		int c = __builtin_ctzll(cand);
+		held |= UINT64_C(3) << c;
+		owner[c] = owner[c + 1] = (int)i;
+	}
+	for (size_t i = 0; i < n && ok; i++) {
+		if (ev[i].pair)
+			continue;
+		allowed[i] &= ~held;
 		uint64_t seen = 0;
 		ok = place(allowed, i, owner, &seen);
 	}

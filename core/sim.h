@@ -2,7 +2,8 @@
  *
  * It enforces a constraint model the way the kernel enforces a real
  * PMU's: a group is validated when a member is added (counter masks,
- * counter count, shared registers by value, events taken alone) and refused with -EINVAL when it cannot be scheduled
+ * counter count, shared registers by value, events taken alone, pair
+ * events holding an even counter and the odd one beside it) and refused with -EINVAL when it cannot be scheduled
  * alone; groups that are valid alone but do not fit beside the groups
  * opened before them on the same PMU and CPU are "multiplexed": they
  * report time_running = time_enabled / 2, as the kernel's rotation would.
@@ -39,6 +40,7 @@ struct ap_sim_event {
 	int shared;       /* index of its shared resource, -1: none */
 	uint64_t value;   /* the shared register's value (config1) */
 	int alone;        /* no other event on a generic counter beside it */
+	int pair;         /* takes an even counter c and holds c + 1 too */
 	uint64_t rate;    /* synthetic events per 1000 ns of task-clock */
 };
 

@@ -3,7 +3,8 @@
 --
 -- Hardware events compete for counters: core/plan.c packs them (counter
 -- masks, fixed counters, shared offcore/ldlat/frontend registers, events
--- that must be alone, user groups) and checks every run with a bipartite
+-- that must be alone, AMD's pair events on an even counter and the odd
+-- one beside it, user groups) and checks every run with a bipartite
 -- matching of events to counters. Kernel events (software, tracepoints,
 -- PMUs without a counter model) never compete: they are bounded only by
 -- what the kernel lets one process hold, the group read size
@@ -128,6 +129,7 @@ function M.model(events, opts)
       allowed = allowed & h.pmu.counters,
       shared = shared_index(ev), shared_value = ev.shared and (ev.config1 or 0) or 0,
       isolated = isolated and true or false, group = ev.group or 0,
+      pair = pmu_mod.is_pair(ev),
     }
   end
   return pmus, out

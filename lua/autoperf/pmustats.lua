@@ -1,7 +1,7 @@
 -- pmustats ('autoperf stats'): what a PMU's events need from the
 -- hardware, per PMU: how many events, which counters they may use
 -- (histogram of counter lists), how many need a shared register, how many
--- must be measured alone. (Not analyze/stats.lua: statistics of counts.)
+-- must be measured alone, how many take a counter pair (AMD Zen). (Not analyze/stats.lua: statistics of counts.)
 local pmu_mod = require "autoperf.pmu"
 
 local M = {}
@@ -17,7 +17,7 @@ end
 M.counter_key = counter_key
 
 -- Returns {{pmu=, events=n, counters={{key, n}...}, shared={offcore=n,...},
--- taken_alone=n, errata=n, deprecated=n, isolated=n}, ...} sorted by pmu.
+-- taken_alone=n, errata=n, deprecated=n, isolated=n, pair=n}, ...} sorted by pmu.
 function M.compute(events)
   local by = {}
   local order = {}
@@ -27,7 +27,7 @@ function M.compute(events)
     local pmu = ev.model and (ev.pmu .. " [" .. ev.model .. "]") or ev.pmu
     local s = by[pmu]
     if not s then
-      s = { pmu = pmu, events = 0, hist = {}, shared = {}, taken_alone = 0, errata = 0, deprecated = 0, isolated = 0 }
+      s = { pmu = pmu, events = 0, hist = {}, shared = {}, taken_alone = 0, errata = 0, deprecated = 0, isolated = 0, pair = 0 }
       by[pmu] = s
       order[#order + 1] = pmu
     end
@@ -38,6 +38,7 @@ function M.compute(events)
     if ev.taken_alone then s.taken_alone = s.taken_alone + 1 end
     if ev.errata then s.errata = s.errata + 1 end
     if ev.deprecated then s.deprecated = s.deprecated + 1 end
+    if pmu_mod.is_pair(ev) then s.pair = s.pair + 1 end
     if ev.taken_alone or ev.errata then s.isolated = s.isolated + 1 end
   end
   table.sort(order)
@@ -74,6 +75,9 @@ function M.format(stats)
     out[#out + 1] = "  shared registers: " .. (#sh > 0 and table.concat(sh, ", ") or "none")
     out[#out + 1] = string.format("  isolated: %d (taken alone %d, with errata %d); deprecated %d",
       s.isolated, s.taken_alone, s.errata, s.deprecated)
+    if s.pair > 0 then
+      out[#out + 1] = string.format("  pair events (even counter + the odd beside it): %d", s.pair)
+    end
   end
   return table.concat(out, "\n") .. "\n"
 end
@@ -94,6 +98,7 @@ function M.csv(stats)
     row(s.pmu, "isolated", "errata", s.errata)
     row(s.pmu, "isolated", "any", s.isolated)
     row(s.pmu, "deprecated", "deprecated", s.deprecated)
+    row(s.pmu, "pair", "even+odd", s.pair)
   end
   return table.concat(out, "\n") .. "\n"
 end

@@ -367,7 +367,7 @@ local function simulator(events, isolate)
   for _, h in ipairs(hw) do
     sim.by_tag[h.ev.tag] = {
       pmu = sim.pmus[h.pmu],
-      facts = { allowed = h.allowed, shared = h.shared, alone = h.ev.taken_alone or false },
+      facts = { allowed = h.allowed, shared = h.shared, alone = h.ev.taken_alone or false, pair = h.pair },
     }
   end
   return sim

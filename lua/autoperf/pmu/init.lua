@@ -19,6 +19,15 @@ function M.is_hardware(ev)
   return (ev.hardware or ev.source == "perfmon" or ev.counters ~= nil) and true or false
 end
 
+-- Does ev take a counter pair (an even counter and the odd one beside
+-- it, core/plan.h's pair)? Only AMD's rule today (pmu/amd.lua).
+function M.is_pair(ev)
+  for _, f in ipairs(M.FAMILIES) do
+    if f.is_pair and f.is_pair(ev) then return true end
+  end
+  return false
+end
+
 -- The shared-register kinds, written once (by the families that have
 -- them), in this order everywhere: {{kind=, regs=}, ...}. The C planner
 -- and simulator know them only by index (M.SHARED_INDEX) with their regs.
