@@ -60,6 +60,9 @@ describe("AMD Zen 2+ pair events", function()
     assert.is_true(pmu.is_pair(flops(1)))
     assert.is_true(pmu.is_pair(flops(1, "amd64_fam19h_zen3")))
     assert.is_true(pmu.is_pair(flops(1, "amd64_fam19h_zen4")))
+    -- the kernel's test is family >= 0x17 (amd_core_pmu_init), so Zen 1 too
+    assert.is_true(pmu.is_pair(flops(1, "amd64_fam17h_zen1")))
+    assert.is_false(pmu.is_pair(flops(1, "amd64_fam16h")))
     assert.is_false(pmu.is_pair(other(1)))
     assert.is_false(pmu.is_pair(flops(1, "amd64_fam15h")))
     assert.is_false(pmu.is_pair(flops(1, "skl")))
@@ -182,6 +185,24 @@ describe("AMD Zen 2+ pair events", function()
       assert.is_true(h:add(raw(0x103), 5, { allowed = GP6, pair = true }))
       h:close()
     end)
+  end)
+
+  it("a profile on --pmu sim:amd64_fam17h_zen2 counts five FLOPS events in 2 runs, the whole time", function()
+    local args = { "profile", "--pmu", "sim:" .. ZEN2, "-o" }
+    local dir = T.tmpdir()
+    args[#args + 1] = dir .. "/p"
+    for _, u in ipairs(FLOPS) do
+      args[#args + 1] = "-e"
+      args[#args + 1] = ZEN2 .. "::RETIRED_SSE_AVX_FLOPS:" .. u
+    end
+    args[#args + 1] = "--"
+    args[#args + 1] = "/bin/true"
+    local _, err, code = T.autoperf(table.unpack(args))
+    T.rmtree(dir)
+    if code ~= 0 and err:match("knows no PMU model") then return pending("this libpfm4 lacks " .. ZEN2) end
+    assert.equal(0, code, err)
+    assert.truthy(err:match("5 events in 2 runs"), err)
+    assert.truthy(err:match("counted the whole time"), err)
   end)
 
   describe("autoperf stats", function()
