@@ -187,6 +187,35 @@ describe("AMD Zen 2+ pair events", function()
     end)
   end)
 
+  it("planner and simulator agree on random mixes of pairs and others (at the lower bound)", function()
+    math.randomseed(15)
+    for _ = 1, 200 do
+      local n = math.random(2, 8)
+      local all = (1 << n) - 1
+      local cp = { { counters = all, shared = {} } }
+      local evs = {}
+      for i = 1, math.random(1, 20) do evs[i] = { pmu = 1, allowed = all, pair = math.random() < 0.4 } end
+      local nruns, assign = core.plan(cp, evs)
+      assert.equal(core.plan_lower_bound(cp, evs), nruns)
+      local sim = core.sim_pmu({ counters = all })
+      for r = 1, nruns do
+        local g = assert(sim:group(0, -1, true))
+        local held = 0
+        for i, a in ipairs(assign) do
+          if a.run == r then
+            local bits = (evs[i].pair and 3 or 1) << a.counter
+            assert.equal(0, held & bits, "counter taken twice")
+            if evs[i].pair then assert.equal(0, a.counter % 2) end
+            held = held | bits
+            assert.is_true(g:add({ type = 4, config = i }, i, { allowed = all, pair = evs[i].pair }))
+          end
+        end
+        assert.equal(0, held & ~all)
+        g:close()
+      end
+    end
+  end)
+
   it("a profile on --pmu sim:amd64_fam17h_zen2 counts five FLOPS events in 2 runs, the whole time", function()
     local args = { "profile", "--pmu", "sim:" .. ZEN2, "-o" }
     local dir = T.tmpdir()
