@@ -86,6 +86,10 @@ function M.availability(cat)
         ev.available = ev.type ~= nil
         if ev.available then ev.encoding = encoding(ev) end
         ev.why = not ev.available and ("this kernel has no " .. ev.pmu .. " PMU") or nil
+      elseif pmu_mod.hybrid.of_pmu(ev.pmu) and cat.hardware then
+        -- a hybrid half counts only where the kernel has that PMU
+        ev.available = sysfs_type[ev.pmu] ~= nil
+        ev.why = not ev.available and ("this kernel has no " .. ev.pmu .. " PMU (not a hybrid Intel machine)") or nil
       else
         ev.available = cat.hardware
         ev.why = not cat.hardware and "this kernel exposes no hardware PMU" or nil

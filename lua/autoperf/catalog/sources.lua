@@ -179,7 +179,9 @@ function M.sysfs_pmus(root)
     local dir = root .. "/" .. e.name
     local t = tonumber(util.read_line(dir .. "/type") or "")
     if t then
-      local pmu = { name = e.name, type = t, formats = pmu_formats(dir), events = {} }
+      -- cpus: the CPUs a core PMU counts on (hybrid halves), else nil
+      local pmu = { name = e.name, type = t, formats = pmu_formats(dir), events = {},
+                    cpus = util.read_line(dir .. "/cpus") }
       local evdir = dir .. "/events"
       for _, f in ipairs(core.listdir(evdir) or {}) do
         -- name.unit / name.scale / name.per-pkg describe name; "?" terms
@@ -237,6 +239,12 @@ local function dotted(event, umask)
   return umask and (event .. "." .. umask) or event
 end
 
+-- The kernel's name of a libpfm4 core model's PMU: cpu, or a hybrid half.
+local function core_pmu(model)
+  local ct = pmu_mod.hybrid.of_model(model)
+  return ct and ct.pmu or pmu_mod.intel.core_pmu
+end
+
 -- libpfm4's events: every umask a configuration. The generic "perf" and
 -- "perf_raw" PMUs repeat the kernel's own events and are left out.
 local function libpfm_events(force)
@@ -250,7 +258,7 @@ local function libpfm_events(force)
     if ev.pmu ~= "perf" and ev.pmu ~= "perf_raw" then
       out[#out + 1] = {
         name = ev.name, aliases = { dotted(ev.event, ev.umask) },
-        pmu = f.core and "cpu" or ev.pmu, model = ev.pmu, source = "libpfm4",
+        pmu = f.core and core_pmu(ev.pmu) or ev.pmu, model = ev.pmu, source = "libpfm4",
         type = ev.type, config = ev.config, config1 = ev.config1, config2 = ev.config2,
         desc = ev.desc, hardware = true,
         counters = f.core and { generic_count = f.generic, fixed_count = f.fixed } or nil,
