@@ -71,6 +71,63 @@ describe("hybrid Intel core types", function()
   end)
 end)
 
+-- A sysfs-like tree of PMUs: {name = {type=, cpus=}}.
+local function fake_sysfs(pmus)
+  local dir = T.tmpdir()
+  for name, p in pairs(pmus) do
+    os.execute("mkdir -p " .. dir .. "/" .. name)
+    for k, v in pairs(p) do
+      local f = assert(io.open(dir .. "/" .. name .. "/" .. k, "w"))
+      f:write(v .. "\n")
+      f:close()
+    end
+  end
+  return dir
+end
+
+describe("the catalog of a hybrid machine", function()
+  local catalog = require "autoperf.catalog"
+
+  it("reads each PMU's CPU mask from sysfs", function()
+    local dir = fake_sysfs({ cpu_core = { type = 4, cpus = "0-15" }, cpu_atom = { type = 10, cpus = "16-23" } })
+    local pmus = catalog.sysfs_pmus(dir)
+    T.rmtree(dir)
+    local cpus = {}
+    for _, p in ipairs(pmus) do cpus[p.name] = p.cpus end
+    assert.same({ cpu_core = "0-15", cpu_atom = "16-23" }, cpus)
+  end)
+
+  it("aims generic hardware events at cpu_core by the type in config[63:32]", function()
+    local dir = fake_sysfs({ cpu_core = { type = 4, cpus = "0-15" }, cpu_atom = { type = 10, cpus = "16-23" } })
+    local cat = assert(catalog.load({ sysfs = dir, hardware = true, no_cache = true }))
+    T.rmtree(dir)
+    local ev = cat.by_name["instructions"]
+    assert.equal("cpu_core", ev.pmu)
+    assert.equal(0, ev.type)
+    assert.equal((4 << 32) | 1, ev.config)
+    assert.equal("0-15", ev.cpus)
+  end)
+
+  if not have(GRT) then
+    it("has Intel's Gracemont file to read", function() pending("no " .. GRT .. " here") end)
+    return
+  end
+
+  it("opens cpu_atom's events with cpu_atom's type, and only where the kernel has cpu_atom", function()
+    local dir = fake_sysfs({ cpu_core = { type = 4, cpus = "0-15" }, cpu_atom = { type = 10, cpus = "16-23" } })
+    local cat = assert(catalog.load({ sysfs = dir, hardware = true, no_cache = true, events_json = { GRT } }))
+    T.rmtree(dir)
+    local ev = cat.by_name["LONGEST_LAT_CACHE.MISS"]
+    assert.same({ "cpu_atom", 10, "16-23", true }, { ev.pmu, ev.type, ev.cpus, ev.available })
+    dir = fake_sysfs({ cpu = { type = 4 } })
+    cat = assert(catalog.load({ sysfs = dir, hardware = true, no_cache = true, events_json = { GRT } }))
+    T.rmtree(dir)
+    ev = cat.by_name["LONGEST_LAT_CACHE.MISS"]
+    assert.is_false(ev.available)
+    assert.matches("no cpu_atom PMU", ev.why)
+  end)
+end)
+
 describe("planning Alder Lake's two core PMUs", function()
   if not (have(GLC) and have(GRT)) then
     it("has Intel's Alder Lake files to read", function() pending("no " .. GLC .. " or " .. GRT .. " here") end)

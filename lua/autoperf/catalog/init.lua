@@ -57,12 +57,12 @@ local function load(opts)
   cat.model = force
 
   local add = merge.adder(cat)
+  cat.pmus = M.sysfs_pmus(opts.sysfs)
   add(sources.software())
-  add(sources.hardware())
+  add(sources.hardware(cat.pmus))
   cat.tracefs = opts.tracefs or sources.tracefs_root()
   local tps, skip = sources.tracefs(cat.tracefs)
   if tps then add(tps) else cat.skipped[#cat.skipped + 1] = skip end
-  cat.pmus = M.sysfs_pmus(opts.sysfs)
   for _, pmu in ipairs(cat.pmus) do add(pmu.events) end
 
   -- Hardware sources. A simulated perfmon file is the machine's PMU:

@@ -223,12 +223,22 @@ function M.assumed_pmu(name)
 end
 
 -- Generic hardware events; available only where the kernel has a PMU.
-function M.hardware()
+-- pmus (sysfs_pmus') on a hybrid machine: without a PMU type in
+-- config[63:32] the kernel opens them on cpu_core alone (pmu/hybrid.lua),
+-- so they are cpu_core's, saying so; cpu_atom's are its sysfs events
+-- (cpu_atom/cpu-cycles/ ...).
+function M.hardware(pmus)
+  local big
+  for _, p in ipairs(pmus or {}) do
+    if p.name == "cpu_core" then big = p end
+  end
   local out = {}
   for _, hw in ipairs(M.HARDWARE) do
     out[#out + 1] = {
-      name = hw[1], pmu = "cpu", source = "kernel", aliases = perf_aliases(hw[1]),
-      type = 0, config = hw[2], desc = hw[3], hardware = true,
+      name = hw[1], pmu = big and big.name or "cpu", source = "kernel", aliases = perf_aliases(hw[1]),
+      type = 0, config = big and pmu_mod.hybrid.hw_config(hw[2], big.type) or hw[2],
+      desc = hw[3] .. (big and " (P-cores: cpu_core; E-cores: the cpu_atom/.../ events)" or ""),
+      hardware = true, cpus = big and big.cpus or nil,
     }
   end
   return out
