@@ -113,16 +113,23 @@ describe("the catalog of a hybrid machine", function()
     return
   end
 
+  -- the file's own record (a forced libpfm4 model may have the name too)
+  local function atom_event(cat, name)
+    for _, e in ipairs(cat.events) do
+      if e.name == name and e.source == "perfmon" then return e end
+    end
+  end
+
   it("opens cpu_atom's events with cpu_atom's type, and only where the kernel has cpu_atom", function()
     local dir = fake_sysfs({ cpu_core = { type = 4, cpus = "0-15" }, cpu_atom = { type = 10, cpus = "16-23" } })
     local cat = assert(catalog.load({ sysfs = dir, hardware = true, no_cache = true, events_json = { GRT } }))
     T.rmtree(dir)
-    local ev = cat.by_name["LONGEST_LAT_CACHE.MISS"]
+    local ev = atom_event(cat, "LONGEST_LAT_CACHE.MISS")
     assert.same({ "cpu_atom", 10, "16-23", true }, { ev.pmu, ev.type, ev.cpus, ev.available })
     dir = fake_sysfs({ cpu = { type = 4 } })
     cat = assert(catalog.load({ sysfs = dir, hardware = true, no_cache = true, events_json = { GRT } }))
     T.rmtree(dir)
-    ev = cat.by_name["LONGEST_LAT_CACHE.MISS"]
+    ev = atom_event(cat, "LONGEST_LAT_CACHE.MISS")
     assert.is_false(ev.available)
     assert.matches("no cpu_atom PMU", ev.why)
   end)
@@ -187,5 +194,53 @@ describe("planning Alder Lake's two core PMUs", function()
       local n = #cjson.decode(T.slurp(file)).Events
       assert.matches(pmu .. " %[[^%]]*%]: " .. n .. " events", out)
     end
+  end)
+end)
+
+describe("selecting and simulating Alder Lake's two halves", function()
+  if not (have(GLC) and have(GRT)) then
+    it("has Intel's Alder Lake files to read", function() pending("no " .. GLC .. " or " .. GRT .. " here") end)
+    return
+  end
+
+  it("keeps one name of both halves as two events in a glob", function()
+    local d = plan_json(GLC, GRT) -- all: the reference
+    local want = 0
+    for _, run in ipairs(d.runs) do
+      for _, g in ipairs(run.groups) do
+        for _, n in ipairs(g.events) do
+          if n:match("^INST_RETIRED%.") then want = want + 1 end
+        end
+      end
+    end
+    local out, err, code = T.autoperf("plan", "--smt", "on", "--json", "--events-json", GLC, "--events-json", GRT,
+      "-e", "INST_RETIRED.*")
+    assert.equal(0, code, err)
+    local got, pmus = 0, {}
+    for _, run in ipairs(cjson.decode(out).runs) do
+      for _, g in ipairs(run.groups) do
+        got = got + #g.events
+        for _, n in ipairs(g.events) do
+          if n == "INST_RETIRED.ANY" then pmus[#pmus + 1] = g.pmu end
+        end
+      end
+    end
+    assert.equal(want, got)
+    table.sort(pmus)
+    assert.same({ "cpu_atom", "cpu_core" }, pmus)
+  end)
+
+  it("simulates both files as two PMUs with --pmu sim:A.json,B.json", function()
+    local out, err, code = T.autoperf("list", "--pmu", "sim:" .. GLC .. "," .. GRT, "--source", "perfmon", "--json")
+    assert.equal(0, code, err)
+    local n = {}
+    for _, e in ipairs(cjson.decode(out)) do
+      assert.is_true(e.available and e.simulated, e.name)
+      n[e.pmu] = (n[e.pmu] or 0) + 1
+    end
+    assert.same({ cpu_core = #cjson.decode(T.slurp(GLC)).Events, cpu_atom = #cjson.decode(T.slurp(GRT)).Events }, n)
+    out, err, code = T.autoperf("plan", "--pmu", "sim:" .. GLC .. "," .. GRT)
+    assert.equal(0, code, err)
+    assert.matches("run 1: cpu_core {[^}]*}; cpu_atom {", out)
   end)
 end)

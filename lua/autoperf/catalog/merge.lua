@@ -43,7 +43,9 @@ end
 -- Such events are left out of globs and "all", and take a name only
 -- where the chosen model and the kernel have none of that name.
 function M.foreign(cat, ev)
-  return cat.chosen ~= nil and ev.model ~= nil and ev.model ~= cat.chosen
+  if cat.chosen == nil or ev.model == nil then return false end
+  if cat.sim and cat.sim.models then return not cat.sim.models[ev.model] end
+  return ev.model ~= cat.chosen
 end
 
 -- The catalog's add(list): each record becomes an event, or merges into
@@ -76,7 +78,7 @@ function M.availability(cat)
   for _, p in ipairs(cat.pmus) do sysfs_type[p.name] = p.type end
   for _, ev in ipairs(cat.events) do
     local hw = pmu_mod.is_hardware(ev)
-    if hw and cat.sim and ev.model == cat.sim.model then
+    if hw and cat.sim and cat.sim.models[ev.model or ""] then
       ev.available, ev.simulated, ev.why = true, true, nil
       ev.type = ev.type or 4 -- an uncore unit this kernel lacks: only the simulator sees it
       ev.encoding = encoding(ev) .. " (simulated)"
