@@ -90,6 +90,9 @@ describe("perfmon JSON", function()
         if je.Unit then
           assert.equal(je.Unit, e.unit)
         else
+          -- the core PMU: a hybrid half's name for its file, else cpu
+          local half = require("autoperf.pmu.hybrid").of_file(base)
+          assert.equal(half and half.pmu or "cpu", e.pmu, e.name)
           assert.equal(math.tointeger(tonumber(je.EventCode:match("^[^,%s]+"))),
             math.tointeger(e.config) & 0xff, e.name)
           local umask = math.tointeger(tonumber((je.UMask or "0"):match("^[^,%s]+")))

@@ -3,6 +3,7 @@
 -- the constraint facts the planner needs.
 local cjson = require "cjson"
 local core = require "autoperf.core"
+local hybrid = require "autoperf.pmu.hybrid"
 local intel = require "autoperf.pmu.intel"
 local util = require "autoperf.util"
 
@@ -148,10 +149,27 @@ local function boxes(sysfs, pmu)
   return n
 end
 
+-- The core PMU a file's events belong to: "cpu", or on hybrid parts the
+-- half the file describes (pmu/hybrid.lua), with its sysfs type and CPU
+-- mask where this machine has that PMU: {name=, type=, cpus=, counters=}.
+function M.core_pmu(file, sysfs)
+  local ct = hybrid.of_file(file)
+  if not ct then return { name = intel.core_pmu, type = PERF_TYPE_RAW } end
+  local dir = (sysfs or "/sys/bus/event_source/devices") .. "/" .. ct.pmu
+  return {
+    name = ct.pmu, hybrid = true,
+    -- cpu_core is registered as PERF_TYPE_RAW, cpu_atom with its own type
+    type = tonumber(util.read_line(dir .. "/type") or "") or PERF_TYPE_RAW,
+    cpus = util.read_line(dir .. "/cpus"),
+    counters = { generic = ct.generic, fixed = ct.fixed },
+  }
+end
+
 -- Converts one JSON event into a configuration record. smt: whether
 -- hyper-threading is on (Counter) or off (CounterHTOff); limits: the
--- core PMU's counters. Raises bad() for a field it cannot take.
-local function convert(e, source, smt, sysfs, limits)
+-- core PMU's counters; cpmu: M.core_pmu's. Raises bad() for a field it
+-- cannot take.
+local function convert(e, source, smt, sysfs, limits, cpmu)
   local name = text(e, "EventName")
   if not name or name == "" then bad("EventName", "missing") end
   local codes = ints(e, "EventCode", 0xff)
@@ -169,6 +187,10 @@ local function convert(e, source, smt, sysfs, limits)
   local field = (not smt and not absent(e.CounterHTOff)) and "CounterHTOff" or "Counter"
   local counters, cerr = M.parse_counters(e[field], not unit and limits or nil)
   if cerr then bad(field, cerr) end
+  if counters and cpmu.hybrid then
+    -- the half's own counters, whatever the other half has
+    counters.generic_count, counters.fixed_count = cpmu.counters.generic, cpmu.counters.fixed
+  end
   local msrs = {}
   for _, v in ipairs(ints(e, "MSRIndex", 0xffffffff)) do
     if v ~= 0 then msrs[#msrs + 1] = v end
@@ -203,8 +225,10 @@ local function convert(e, source, smt, sysfs, limits)
     rec.port_mask = int(e, "PortMask")
     rec.fc_mask = int(e, "FCMask")
   else
-    rec.pmu = "cpu"
-    rec.type = PERF_TYPE_RAW
+    rec.pmu = cpmu.name
+    rec.type = cpmu.type
+    rec.hybrid = cpmu.hybrid
+    rec.cpus = cpmu.cpus
     rec.config = M.core_config(f)
     -- offcore_rsp, ldlat and frontend values travel in config1.
     rec.config1 = shared and (msr_value or 0) or 0
@@ -220,7 +244,8 @@ end
 
 -- Loads one perfmon JSON file. opts.smt overrides the machine's HT
 -- state; opts.counters ({generic=n, fixed=n}: the core PMU's, from
--- libpfm4) bounds the core events' counter lists. Returns records, or
+-- libpfm4, else a hybrid half's own, pmu/hybrid.lua) bounds the core
+-- events' counter lists. Returns records, or
 -- nil, one printable line naming the file (and the event and field).
 function M.load(path, opts)
   opts = opts or {}
@@ -236,12 +261,14 @@ function M.load(path, opts)
   if smt == nil then smt = M.smt_active() end
   local base = path:match("([^/]+)$")
   local sysfs = opts.sysfs or "/sys/bus/event_source/devices"
+  local cpmu = M.core_pmu(base, sysfs)
+  local limits = opts.counters or cpmu.counters
   local out = {}
   for i, e in ipairs(events) do
     if type(e) ~= "table" then
       return nil, string.format("%s: event %d is not an object", util.printable(path), i)
     end
-    local ok, rec = pcall(convert, e, base, smt, sysfs, opts.counters)
+    local ok, rec = pcall(convert, e, base, smt, sysfs, limits, cpmu)
     if not ok then
       if type(rec) ~= "table" then error(rec, 0) end -- a bug, not the file
       local name = type(e.EventName) == "string" and (" (" .. util.printable(e.EventName, 80) .. ")") or ""

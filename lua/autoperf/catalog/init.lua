@@ -43,12 +43,20 @@ local function load(opts)
       return nil, "--pmu sim:MODEL needs a model: a libpfm4 model (sim:skl) or an Intel perfmon file (sim:FILE.json)"
     end
     if model:match("%.json$") or model:find("/", 1, true) then
-      if not util.exists(model) then return nil, "--pmu " .. force .. ": no such file" end
-      events_json[#events_json + 1] = model
-      cat.sim = { name = model, model = sources.perfmon_model(model:match("([^/]+)$")) }
+      -- sim:A.json,B.json: a machine of several PMUs (Alder Lake's two
+      -- halves), each file its own
+      local files = model:match("%.json,") and util.split(model, ",") or { model }
+      cat.sim = { name = model, models = {} }
+      for _, f in ipairs(files) do
+        if not util.exists(f) then return nil, "--pmu sim:" .. f .. ": no such file" end
+        events_json[#events_json + 1] = f
+        local m = sources.perfmon_model(f:match("([^/]+)$"))
+        cat.sim.model = cat.sim.model or m
+        cat.sim.models[m] = true
+      end
       force = nil
     else
-      cat.sim = { name = model, model = model }
+      cat.sim = { name = model, model = model, models = { [model] = true } }
       force = model
     end
     -- a simulated server: hyper-threading on unless told otherwise
@@ -57,12 +65,12 @@ local function load(opts)
   cat.model = force
 
   local add = merge.adder(cat)
+  cat.pmus = M.sysfs_pmus(opts.sysfs)
   add(sources.software())
-  add(sources.hardware())
+  add(sources.hardware(cat.pmus))
   cat.tracefs = opts.tracefs or sources.tracefs_root()
   local tps, skip = sources.tracefs(cat.tracefs)
   if tps then add(tps) else cat.skipped[#cat.skipped + 1] = skip end
-  cat.pmus = M.sysfs_pmus(opts.sysfs)
   for _, pmu in ipairs(cat.pmus) do add(pmu.events) end
 
   -- Hardware sources. A simulated perfmon file is the machine's PMU:

@@ -43,7 +43,9 @@ end
 -- Such events are left out of globs and "all", and take a name only
 -- where the chosen model and the kernel have none of that name.
 function M.foreign(cat, ev)
-  return cat.chosen ~= nil and ev.model ~= nil and ev.model ~= cat.chosen
+  if cat.chosen == nil or ev.model == nil then return false end
+  if cat.sim and cat.sim.models then return not cat.sim.models[ev.model] end
+  return ev.model ~= cat.chosen
 end
 
 -- The catalog's add(list): each record becomes an event, or merges into
@@ -76,7 +78,7 @@ function M.availability(cat)
   for _, p in ipairs(cat.pmus) do sysfs_type[p.name] = p.type end
   for _, ev in ipairs(cat.events) do
     local hw = pmu_mod.is_hardware(ev)
-    if hw and cat.sim and ev.model == cat.sim.model then
+    if hw and cat.sim and cat.sim.models[ev.model or ""] then
       ev.available, ev.simulated, ev.why = true, true, nil
       ev.type = ev.type or 4 -- an uncore unit this kernel lacks: only the simulator sees it
       ev.encoding = encoding(ev) .. " (simulated)"
@@ -86,6 +88,10 @@ function M.availability(cat)
         ev.available = ev.type ~= nil
         if ev.available then ev.encoding = encoding(ev) end
         ev.why = not ev.available and ("this kernel has no " .. ev.pmu .. " PMU") or nil
+      elseif pmu_mod.hybrid.of_pmu(ev.pmu) and cat.hardware then
+        -- a hybrid half counts only where the kernel has that PMU
+        ev.available = sysfs_type[ev.pmu] ~= nil
+        ev.why = not ev.available and ("this kernel has no " .. ev.pmu .. " PMU (not a hybrid Intel machine)") or nil
       else
         ev.available = cat.hardware
         ev.why = not cat.hardware and "this kernel exposes no hardware PMU" or nil

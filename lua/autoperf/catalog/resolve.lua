@@ -141,8 +141,10 @@ function M.select(cat, specs)
             copy.group = gid
             ev = copy
           end
-          if not seen[ev.name] then
-            seen[ev.name] = true
+          -- one name on two PMUs (a hybrid part's halves) is two events
+          local key = ev.name .. "\0" .. tostring(ev.pmu)
+          if not seen[key] then
+            seen[key] = true
             out[#out + 1] = ev
           end
         end

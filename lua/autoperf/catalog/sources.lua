@@ -179,7 +179,9 @@ function M.sysfs_pmus(root)
     local dir = root .. "/" .. e.name
     local t = tonumber(util.read_line(dir .. "/type") or "")
     if t then
-      local pmu = { name = e.name, type = t, formats = pmu_formats(dir), events = {} }
+      -- cpus: the CPUs a core PMU counts on (hybrid halves), else nil
+      local pmu = { name = e.name, type = t, formats = pmu_formats(dir), events = {},
+                    cpus = util.read_line(dir .. "/cpus") }
       local evdir = dir .. "/events"
       for _, f in ipairs(core.listdir(evdir) or {}) do
         -- name.unit / name.scale / name.per-pkg describe name; "?" terms
@@ -221,12 +223,22 @@ function M.assumed_pmu(name)
 end
 
 -- Generic hardware events; available only where the kernel has a PMU.
-function M.hardware()
+-- pmus (sysfs_pmus') on a hybrid machine: without a PMU type in
+-- config[63:32] the kernel opens them on cpu_core alone (pmu/hybrid.lua),
+-- so they are cpu_core's, saying so; cpu_atom's are its sysfs events
+-- (cpu_atom/cpu-cycles/ ...).
+function M.hardware(pmus)
+  local big
+  for _, p in ipairs(pmus or {}) do
+    if p.name == "cpu_core" then big = p end
+  end
   local out = {}
   for _, hw in ipairs(M.HARDWARE) do
     out[#out + 1] = {
-      name = hw[1], pmu = "cpu", source = "kernel", aliases = perf_aliases(hw[1]),
-      type = 0, config = hw[2], desc = hw[3], hardware = true,
+      name = hw[1], pmu = big and big.name or "cpu", source = "kernel", aliases = perf_aliases(hw[1]),
+      type = 0, config = big and pmu_mod.hybrid.hw_config(hw[2], big.type) or hw[2],
+      desc = hw[3] .. (big and " (P-cores: cpu_core; E-cores: the cpu_atom/.../ events)" or ""),
+      hardware = true, cpus = big and big.cpus or nil,
     }
   end
   return out
@@ -235,6 +247,12 @@ end
 -- "EVENT:UMASK" (libpfm4) -> "EVENT.UMASK" (Intel's and perf's spelling)
 local function dotted(event, umask)
   return umask and (event .. "." .. umask) or event
+end
+
+-- The kernel's name of a libpfm4 core model's PMU: cpu, or a hybrid half.
+local function core_pmu(model)
+  local ct = pmu_mod.hybrid.of_model(model)
+  return ct and ct.pmu or pmu_mod.intel.core_pmu
 end
 
 -- libpfm4's events: every umask a configuration. The generic "perf" and
@@ -250,7 +268,7 @@ local function libpfm_events(force)
     if ev.pmu ~= "perf" and ev.pmu ~= "perf_raw" then
       out[#out + 1] = {
         name = ev.name, aliases = { dotted(ev.event, ev.umask) },
-        pmu = f.core and "cpu" or ev.pmu, model = ev.pmu, source = "libpfm4",
+        pmu = f.core and core_pmu(ev.pmu) or ev.pmu, model = ev.pmu, source = "libpfm4",
         type = ev.type, config = ev.config, config1 = ev.config1, config2 = ev.config2,
         desc = ev.desc, hardware = true,
         counters = f.core and { generic_count = f.generic, fixed_count = f.fixed } or nil,

@@ -1,14 +1,72 @@
--- Hybrid Intel parts (Alder Lake and later): two core PMUs, cpu_core and
--- cpu_atom, each with its own counters and events; an event counts only on
--- the CPUs of its PMU. A place for their rules, not modelled yet: when
--- added, each half is an intel.lua-like model (shared registers as
--- intel.shared) named by the kernel as below, and the runner opens each
--- group on its half's CPUs (sysfs cpu_*/cpus).
+-- Hybrid Intel parts (Alder Lake and later): two core PMUs, cpu_core
+-- (P-cores) and cpu_atom (E-cores), each with its own counters, events
+-- and CPUs (sysfs cpu_*/cpus); an event counts only while its thread runs
+-- on a CPU of its PMU, so the two halves are two PMUs everywhere (planned
+-- apart, a run may hold one group of each; counts never added).
+--
+-- Kernel facts (Linux, arch/x86/events/):
+--  * core.c init_hw_perf_events() registers one PMU per core type,
+--    "cpu_core" with type PERF_TYPE_RAW (4), "cpu_atom" with a dynamic
+--    type: raw core events go to cpu_core unless they carry cpu_atom's.
+--  * intel/core.c intel_pmu_init() (case INTEL_ALDERLAKE, the hybrid_pmu
+--    setup through intel_pmu_init_glc()/intel_pmu_init_grt()): Golden Cove
+--    has 8 generic counters and 4 fixed (the 4th TOPDOWN.SLOTS), Gracemont
+--    6 generic and 3 fixed; perfmon's Counter fields say the same.
+--  * Generic hardware events (PERF_TYPE_HARDWARE/HW_CACHE) name the PMU
+--    in config[63:32] (PERF_PMU_TYPE_SHIFT, the "extended type" that
+--    kernel/events/core.c perf_init_event() reads for PMUs with
+--    PERF_PMU_CAP_EXTENDED_HW_TYPE, which x86_pmu sets on hybrid parts);
+--    0 there means PERF_TYPE_RAW, i.e. cpu_core alone.
 local M = {}
 
 M.name = "hybrid"
 
 M.kernel_names = { "^cpu_core$", "^cpu_atom$" }
 M.shared = {}
+
+-- perf_event.h's PERF_PMU_TYPE_SHIFT.
+M.PMU_TYPE_SHIFT = 32
+
+-- The core types: the kernel's PMU name, the counters each core has, the
+-- perfmon files (by Intel's names; mapfile.csv pairs them by its "Core
+-- Role Name" Core/Atom, the files' Header does not say) and libpfm4's
+-- models that describe it. Alder Lake only (Raptor Lake uses its files):
+-- later parts have other counter counts, to be added with their files.
+M.CORE_TYPES = {
+  { pmu = "cpu_core", role = "Core", generic = 8, fixed = 4,
+    files = { "alderlake_goldencove_core" }, pfm = { "adl_glc" } },
+  { pmu = "cpu_atom", role = "Atom", generic = 6, fixed = 3,
+    files = { "alderlake_gracemont_core" }, pfm = { "adl_grt" } },
+}
+
+local by_file, by_pmu, by_model = {}, {}, {}
+for _, t in ipairs(M.CORE_TYPES) do
+  by_pmu[t.pmu] = t
+  for _, f in ipairs(t.files) do by_file[f] = t end
+  for _, m in ipairs(t.pfm) do by_model[m] = t end
+end
+
+-- The core type a perfmon file describes ("alderlake_gracemont_core.json",
+-- any case, with or without a directory), or nil for a non-hybrid file.
+function M.of_file(file)
+  local base = (file or ""):match("([^/]+)$") or ""
+  return by_file[base:lower():gsub("%.json$", "")]
+end
+
+-- The core type of a PMU name (cpu_core, cpu_atom), or nil.
+function M.of_pmu(name)
+  return by_pmu[name]
+end
+
+-- The core type of a libpfm4 model (adl_glc, adl_grt), or nil.
+function M.of_model(model)
+  return by_model[model]
+end
+
+-- A generic hardware event's config aimed at one PMU (its sysfs type):
+-- the extended type in config[63:32].
+function M.hw_config(config, pmu_type)
+  return (config & 0xffffffff) | (pmu_type << M.PMU_TYPE_SHIFT)
+end
 
 return M

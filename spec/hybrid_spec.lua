@@ -1,0 +1,246 @@
+-- Hybrid Intel (Alder Lake): perfmon's two core files are two PMUs,
+-- cpu_core (Golden Cove) and cpu_atom (Gracemont), each planned with its
+-- own counters; a run holds one group of each.
+local cjson = require "cjson"
+local hybrid = require "autoperf.pmu.hybrid"
+local perfmon = require "autoperf.perfmon"
+local T = require "spec.support"
+
+local DATA = os.getenv("AUTOPERF_PMU_DATA") or "../shared/pmu-data/intel"
+local GLC = DATA .. "/alderlake_goldencove_core.json"
+local GRT = DATA .. "/alderlake_gracemont_core.json"
+
+local function have(path)
+  local f = io.open(path)
+  if f then f:close() end
+  return f ~= nil
+end
+
+-- The counters of each PMU: perfmon's Counter fields and the kernel's
+-- intel_pmu_init() agree (hybrid.lua).
+local LIMITS = { cpu_core = { g = 8, f = 4 }, cpu_atom = { g = 6, f = 3 } }
+
+local function plan_json(...)
+  local args = { "plan", "--smt", "on", "--json" }
+  for _, f in ipairs({ ... }) do
+    args[#args + 1] = "--events-json"
+    args[#args + 1] = f
+  end
+  local out, err, code = T.autoperf(table.unpack(args))
+  assert.equal(0, code, err)
+  return cjson.decode(out)
+end
+
+describe("hybrid Intel core types", function()
+  it("knows which half a perfmon file describes, by Intel's file names", function()
+    assert.equal("cpu_core", hybrid.of_file("alderlake_goldencove_core.json").pmu)
+    assert.equal("cpu_atom", hybrid.of_file("/x/ALDERLAKE_GRACEMONT_CORE.json").pmu)
+    assert.is_nil(hybrid.of_file("skylake_core.json"))
+    assert.equal("cpu_atom", hybrid.of_model("adl_grt").pmu)
+    assert.equal(6, hybrid.of_pmu("cpu_atom").generic)
+  end)
+
+  it("puts the PMU type of a generic hardware event in config[63:32]", function()
+    assert.equal((8 << 32) | 1, hybrid.hw_config(1, 8))
+    assert.equal((4 << 32), hybrid.hw_config((10 << 32), 4))
+  end)
+
+  it("gives each half its sysfs type and CPU mask where the machine has them", function()
+    local dir = T.tmpdir()
+    os.execute("mkdir -p " .. dir .. "/cpu_atom " .. dir .. "/cpu_core")
+    local function put(path, s)
+      local f = assert(io.open(dir .. "/" .. path, "w"))
+      f:write(s)
+      f:close()
+    end
+    put("cpu_atom/type", "10\n")
+    put("cpu_atom/cpus", "16-23\n")
+    put("cpu_core/type", "4\n")
+    put("cpu_core/cpus", "0-15\n")
+    local atom = perfmon.core_pmu("alderlake_gracemont_core.json", dir)
+    local pcore = perfmon.core_pmu("alderlake_goldencove_core.json", dir)
+    local plain = perfmon.core_pmu("skylake_core.json", dir)
+    local absent = perfmon.core_pmu("alderlake_gracemont_core.json", dir .. "/none")
+    T.rmtree(dir)
+    assert.same({ "cpu_atom", 10, "16-23" }, { atom.name, atom.type, atom.cpus })
+    assert.same({ "cpu_core", 4, "0-15" }, { pcore.name, pcore.type, pcore.cpus })
+    assert.same({ "cpu", 4 }, { plain.name, plain.type })
+    assert.is_nil(plain.cpus)
+    assert.same({ "cpu_atom", 4 }, { absent.name, absent.type })
+    assert.is_nil(absent.cpus)
+  end)
+end)
+
+-- A sysfs-like tree of PMUs: {name = {type=, cpus=}}.
+local function fake_sysfs(pmus)
+  local dir = T.tmpdir()
+  for name, p in pairs(pmus) do
+    os.execute("mkdir -p " .. dir .. "/" .. name)
+    for k, v in pairs(p) do
+      local f = assert(io.open(dir .. "/" .. name .. "/" .. k, "w"))
+      f:write(v .. "\n")
+      f:close()
+    end
+  end
+  return dir
+end
+
+describe("the catalog of a hybrid machine", function()
+  local catalog = require "autoperf.catalog"
+
+  it("reads each PMU's CPU mask from sysfs", function()
+    local dir = fake_sysfs({ cpu_core = { type = 4, cpus = "0-15" }, cpu_atom = { type = 10, cpus = "16-23" } })
+    local pmus = catalog.sysfs_pmus(dir)
+    T.rmtree(dir)
+    local cpus = {}
+    for _, p in ipairs(pmus) do cpus[p.name] = p.cpus end
+    assert.same({ cpu_core = "0-15", cpu_atom = "16-23" }, cpus)
+  end)
+
+  it("aims generic hardware events at cpu_core by the type in config[63:32]", function()
+    local dir = fake_sysfs({ cpu_core = { type = 4, cpus = "0-15" }, cpu_atom = { type = 10, cpus = "16-23" } })
+    local cat = assert(catalog.load({ sysfs = dir, hardware = true, no_cache = true }))
+    T.rmtree(dir)
+    local ev = cat.by_name["instructions"]
+    assert.equal("cpu_core", ev.pmu)
+    assert.equal(0, ev.type)
+    assert.equal((4 << 32) | 1, ev.config)
+    assert.equal("0-15", ev.cpus)
+  end)
+
+  if not have(GRT) then
+    it("has Intel's Gracemont file to read", function() pending("no " .. GRT .. " here") end)
+    return
+  end
+
+  -- the file's own record (a forced libpfm4 model may have the name too)
+  local function atom_event(cat, name)
+    for _, e in ipairs(cat.events) do
+      if e.name == name and e.source == "perfmon" then return e end
+    end
+  end
+
+  it("opens cpu_atom's events with cpu_atom's type, and only where the kernel has cpu_atom", function()
+    local dir = fake_sysfs({ cpu_core = { type = 4, cpus = "0-15" }, cpu_atom = { type = 10, cpus = "16-23" } })
+    local cat = assert(catalog.load({ sysfs = dir, hardware = true, no_cache = true, events_json = { GRT } }))
+    T.rmtree(dir)
+    local ev = atom_event(cat, "LONGEST_LAT_CACHE.MISS")
+    assert.same({ "cpu_atom", 10, "16-23", true }, { ev.pmu, ev.type, ev.cpus, ev.available })
+    dir = fake_sysfs({ cpu = { type = 4 } })
+    cat = assert(catalog.load({ sysfs = dir, hardware = true, no_cache = true, events_json = { GRT } }))
+    T.rmtree(dir)
+    ev = atom_event(cat, "LONGEST_LAT_CACHE.MISS")
+    assert.is_false(ev.available)
+    assert.matches("no cpu_atom PMU", ev.why)
+  end)
+end)
+
+describe("planning Alder Lake's two core PMUs", function()
+  if not (have(GLC) and have(GRT)) then
+    it("has Intel's Alder Lake files to read", function() pending("no " .. GLC .. " or " .. GRT .. " here") end)
+    return
+  end
+
+  it("gives every event of each file its half's PMU", function()
+    for file, pmu in pairs({ [GLC] = "cpu_core", [GRT] = "cpu_atom" }) do
+      local recs = assert(perfmon.load(file, { smt = true }))
+      assert.truthy(#recs > 100)
+      for _, r in ipairs(recs) do
+        assert.equal(pmu, r.pmu, r.name)
+        assert.equal(LIMITS[pmu].g, r.counters.generic_count, r.name)
+      end
+    end
+  end)
+
+  it("plans cpu_core and cpu_atom groups, each within its own counters, in max(runs) runs", function()
+    local both = plan_json(GLC, GRT)
+    local alone_core, alone_atom = plan_json(GLC), plan_json(GRT)
+    assert.equal(math.max(#alone_core.runs, #alone_atom.runs), #both.runs)
+    assert.equal(math.max(alone_core.lower_bound, alone_atom.lower_bound), both.lower_bound)
+    local seen, events = {}, 0
+    for r, run in ipairs(both.runs) do
+      local per = {}
+      for _, g in ipairs(run.groups) do
+        assert.truthy(LIMITS[g.pmu], "run " .. r .. ": group of PMU " .. tostring(g.pmu))
+        assert.is_nil(per[g.pmu], "run " .. r .. ": two groups of " .. g.pmu)
+        per[g.pmu] = true
+        seen[g.pmu] = true
+        events = events + #g.events
+        for _, c in ipairs(g.counters) do
+          local kind, n = c:match("^([gf])(%d+)$")
+          assert.truthy(kind, c)
+          assert.truthy(tonumber(n) < LIMITS[g.pmu][kind],
+            string.format("run %d: %s on %s, which has %d", r, c, g.pmu, LIMITS[g.pmu][kind]))
+        end
+      end
+    end
+    assert.truthy(seen.cpu_core and seen.cpu_atom)
+    local n = 0
+    for _, f in ipairs({ GLC, GRT }) do n = n + #cjson.decode(T.slurp(f)).Events end
+    assert.equal(n, events)
+  end)
+
+  it("prints the two PMUs' groups by their kernel names", function()
+    local out, err, code = T.autoperf("plan", "--smt", "on", "--events-json", GLC, "--events-json", GRT)
+    assert.equal(0, code, err)
+    assert.matches("run 1: cpu_core {[^}]*}; cpu_atom {", out)
+    assert.is_nil(out:find(" cpu {", 1, true))
+  end)
+
+  it("lists the two PMUs apart in stats", function()
+    local out, err, code = T.autoperf("stats", "--smt", "on", "--events-json", GLC, "--events-json", GRT)
+    assert.equal(0, code, err)
+    for file, pmu in pairs({ [GLC] = "cpu_core", [GRT] = "cpu_atom" }) do
+      local n = #cjson.decode(T.slurp(file)).Events
+      assert.matches(pmu .. " %[[^%]]*%]: " .. n .. " events", out)
+    end
+  end)
+end)
+
+describe("selecting and simulating Alder Lake's two halves", function()
+  if not (have(GLC) and have(GRT)) then
+    it("has Intel's Alder Lake files to read", function() pending("no " .. GLC .. " or " .. GRT .. " here") end)
+    return
+  end
+
+  it("keeps one name of both halves as two events in a glob", function()
+    local d = plan_json(GLC, GRT) -- all: the reference
+    local want = 0
+    for _, run in ipairs(d.runs) do
+      for _, g in ipairs(run.groups) do
+        for _, n in ipairs(g.events) do
+          if n:match("^INST_RETIRED%.") then want = want + 1 end
+        end
+      end
+    end
+    local out, err, code = T.autoperf("plan", "--smt", "on", "--json", "--events-json", GLC, "--events-json", GRT,
+      "-e", "INST_RETIRED.*")
+    assert.equal(0, code, err)
+    local got, pmus = 0, {}
+    for _, run in ipairs(cjson.decode(out).runs) do
+      for _, g in ipairs(run.groups) do
+        got = got + #g.events
+        for _, n in ipairs(g.events) do
+          if n == "INST_RETIRED.ANY" then pmus[#pmus + 1] = g.pmu end
+        end
+      end
+    end
+    assert.equal(want, got)
+    table.sort(pmus)
+    assert.same({ "cpu_atom", "cpu_core" }, pmus)
+  end)
+
+  it("simulates both files as two PMUs with --pmu sim:A.json,B.json", function()
+    local out, err, code = T.autoperf("list", "--pmu", "sim:" .. GLC .. "," .. GRT, "--source", "perfmon", "--json")
+    assert.equal(0, code, err)
+    local n = {}
+    for _, e in ipairs(cjson.decode(out)) do
+      assert.is_true(e.available and e.simulated, e.name)
+      n[e.pmu] = (n[e.pmu] or 0) + 1
+    end
+    assert.same({ cpu_core = #cjson.decode(T.slurp(GLC)).Events, cpu_atom = #cjson.decode(T.slurp(GRT)).Events }, n)
+    out, err, code = T.autoperf("plan", "--pmu", "sim:" .. GLC .. "," .. GRT)
+    assert.equal(0, code, err)
+    assert.matches("run 1: cpu_core {[^}]*}; cpu_atom {", out)
+  end)
+end)
