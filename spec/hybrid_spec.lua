@@ -203,33 +203,6 @@ describe("selecting and simulating Alder Lake's two halves", function()
     return
   end
 
-  it("keeps one name of both halves as two events in a glob", function()
-    local d = plan_json(GLC, GRT) -- all: the reference
-    local want = 0
-    for _, run in ipairs(d.runs) do
-      for _, g in ipairs(run.groups) do
-        for _, n in ipairs(g.events) do
-          if n:match("^INST_RETIRED%.") then want = want + 1 end
-        end
-      end
-    end
-    local out, err, code = T.autoperf("plan", "--smt", "on", "--json", "--events-json", GLC, "--events-json", GRT,
-      "-e", "INST_RETIRED.*")
-    assert.equal(0, code, err)
-    local got, pmus = 0, {}
-    for _, run in ipairs(cjson.decode(out).runs) do
-      for _, g in ipairs(run.groups) do
-        got = got + #g.events
-        for _, n in ipairs(g.events) do
-          if n == "INST_RETIRED.ANY" then pmus[#pmus + 1] = g.pmu end
-        end
-      end
-    end
-    assert.equal(want, got)
-    table.sort(pmus)
-    assert.same({ "cpu_atom", "cpu_core" }, pmus)
-  end)
-
   it("simulates both files as two PMUs with --pmu sim:A.json,B.json", function()
     local out, err, code = T.autoperf("list", "--pmu", "sim:" .. GLC .. "," .. GRT, "--source", "perfmon", "--json")
     assert.equal(0, code, err)

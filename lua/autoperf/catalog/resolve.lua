@@ -141,10 +141,11 @@ function M.select(cat, specs)
             copy.group = gid
             ev = copy
           end
-          -- one name on two PMUs (a hybrid part's halves) is two events
-          local key = ev.name .. "\0" .. tostring(ev.pmu)
-          if not seen[key] then
-            seen[key] = true
+          -- one event per name: a run file names each event once (a
+          -- hybrid part's two halves sharing a name need (PMU, name) keys
+          -- in the run files first)
+          if not seen[ev.name] then
+            seen[ev.name] = true
             out[#out + 1] = ev
           end
         end
