@@ -41,14 +41,7 @@ end
 
 local function rewrite_run(dir, edit)
   local path = dir .. "/" .. store.run_file(1, 1)
-  local r = assert(core.reader(path))
-  local lines = {}
-  while true do
-    local l = r:read()
-    if not l then break end
-    lines[#lines + 1] = l
-  end
-  r:close()
+  local lines = T.gz_lines(path)
   local w = assert(core.writer(path, true))
   w:write(edit(table.concat(lines, "\n") .. "\n"))
   assert(w:commit())
@@ -57,8 +50,7 @@ end
 
 describe("aggregate", function()
   local dir
-  before_each(function() dir = T.tmpdir() end)
-  after_each(function() T.rmtree(dir) end)
+  T.each_tmpdir(before_each, after_each, function(d) dir = d end)
 
   it("writes results.csv with the original columns and per-interval deltas", function()
     fixture(dir)
@@ -229,8 +221,7 @@ end)
 
 describe("store", function()
   local dir
-  before_each(function() dir = T.tmpdir() end)
-  after_each(function() T.rmtree(dir) end)
+  T.each_tmpdir(before_each, after_each, function(d) dir = d end)
 
   it("creates the directory, resumes the same profile and refuses another", function()
     local m = { key = { command = { "a" } }, command = { "a" } }

@@ -82,11 +82,7 @@ describe("catalog formats", function()
     local T = require "spec.support"
     local dir = T.tmpdir()
     os.execute("mkdir -p " .. dir .. "/fake/format " .. dir .. "/fake/events " .. dir .. "/plain")
-    local function put(path, s)
-      local f = assert(io.open(dir .. "/" .. path, "w"))
-      f:write(s)
-      f:close()
-    end
+    local function put(path, s) T.write(dir .. "/" .. path, s) end
     put("fake/type", "42\n")
     put("fake/format/event", "config:0-7\n")
     put("fake/format/umask", "config:8-15\n")

@@ -10,8 +10,7 @@ end
 
 describe("autoperf CLI", function()
   local dir
-  before_each(function() dir = T.tmpdir() end)
-  after_each(function() T.rmtree(dir) end)
+  T.each_tmpdir(before_each, after_each, function(d) dir = d end)
 
   it("prints help and its version", function()
     local out, _, code = T.autoperf("--help")

@@ -168,8 +168,7 @@ end)
 
 describe("core io", function()
   local dir
-  before_each(function() dir = T.tmpdir() end)
-  after_each(function() T.rmtree(dir) end)
+  T.each_tmpdir(before_each, after_each, function(d) dir = d end)
 
   it("writes atomically: nothing at the path before commit, no temporary after abort", function()
     for _, gz in ipairs({ false, true }) do

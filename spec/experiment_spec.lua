@@ -90,8 +90,7 @@ end)
 
 describe("examples/experiments/sweep.lua", function()
   local dir
-  before_each(function() dir = T.tmpdir() end)
-  after_each(function() T.rmtree(dir) end)
+  T.each_tmpdir(before_each, after_each, function(d) dir = d end)
 
   it("writes one tidy row per configuration x repetition x event, derived metrics included", function()
     if not T.tracefs then return pending("tracefs is not mounted") end

@@ -6,11 +6,7 @@ local machine = require "autoperf.machine"
 local profile = require "autoperf.profile"
 local T = require "spec.support"
 
-local function write(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
+local write = T.write
 
 local function env_sh(vars, cmdline)
   local parts = {}
@@ -71,8 +67,7 @@ end)
 
 describe("what the kernel lets a user count", function()
   local dir
-  before_each(function() dir = T.tmpdir() end)
-  after_each(function() T.rmtree(dir) end)
+  T.each_tmpdir(before_each, after_each, function(d) dir = d end)
 
   local function status(euid, capeff)
     local p = dir .. "/status"
@@ -219,8 +214,7 @@ end)
 
 describe("perf stat's habits", function()
   local dir
-  before_each(function() dir = T.tmpdir() end)
-  after_each(function() T.rmtree(dir) end)
+  T.each_tmpdir(before_each, after_each, function(d) dir = d end)
 
   it("takes -e as plan does: groups and pmu/terms/ stay whole", function()
     local _, err, code = T.autoperf("profile", "-q", "-o", dir .. "/g", "-I", "0", "-e", "{task-clock,page-faults}",

@@ -19,17 +19,7 @@ local function put(path, s)
 end
 
 -- The lines of a (gzip) run file, and writing them back.
-local function run_lines(path)
-  local r = assert(core.reader(path))
-  local out = {}
-  while true do
-    local l = r:read()
-    if not l then break end
-    out[#out + 1] = l
-  end
-  r:close()
-  return out
-end
+local run_lines = T.gz_lines
 
 local function put_run(path, ls)
   local w = assert(core.writer(path, true))

@@ -48,11 +48,7 @@ describe("hybrid Intel core types", function()
   it("gives each half its sysfs type and CPU mask where the machine has them", function()
     local dir = T.tmpdir()
     os.execute("mkdir -p " .. dir .. "/cpu_atom " .. dir .. "/cpu_core")
-    local function put(path, s)
-      local f = assert(io.open(dir .. "/" .. path, "w"))
-      f:write(s)
-      f:close()
-    end
+    local function put(path, s) T.write(dir .. "/" .. path, s) end
     put("cpu_atom/type", "10\n")
     put("cpu_atom/cpus", "16-23\n")
     put("cpu_core/type", "4\n")

@@ -6,12 +6,7 @@ local function events(n, pmu)
   return out
 end
 
-local function concat(a, b)
-  local out = {}
-  for _, x in ipairs(a) do out[#out + 1] = x end
-  for _, x in ipairs(b) do out[#out + 1] = x end
-  return out
-end
+local concat = require("autoperf.util").concat
 
 local function count(p)
   local n, seen = 0, {}

@@ -47,8 +47,7 @@ local journal = T.journal
 
 describe("profile failure modes", function()
   local dir
-  before_each(function() dir = T.tmpdir() end)
-  after_each(function() T.rmtree(dir) end)
+  T.each_tmpdir(before_each, after_each, function(d) dir = d end)
 
   it("kills a hung workload's whole process group at --timeout", function()
     local out = dir .. "/t"

@@ -87,8 +87,7 @@ end
 
 describe("run files in C", function()
   local dir
-  before_each(function() dir = T.tmpdir() end)
-  after_each(function() T.rmtree(dir) end)
+  T.each_tmpdir(before_each, after_each, function(d) dir = d end)
 
   for _, gz in ipairs({ false, true }) do
     it("aggregates a " .. (gz and "gzip" or "plain") .. " run file to exact rows: deltas, topology, offsets, quoting, skips", function()
@@ -232,8 +231,7 @@ end)
 
 describe("the profile reader", function()
   local dir
-  before_each(function() dir = T.tmpdir() end)
-  after_each(function() T.rmtree(dir) end)
+  T.each_tmpdir(before_each, after_each, function(d) dir = d end)
 
   -- Two repetitions of run 1: rep 2 counts twice what rep 1 does.
   local function two_reps()
@@ -279,8 +277,7 @@ end)
 
 describe("synth", function()
   local dir
-  before_each(function() dir = T.tmpdir() end)
-  after_each(function() T.rmtree(dir) end)
+  T.each_tmpdir(before_each, after_each, function(d) dir = d end)
 
   it("makes a profile directory that aggregate reads, the same for the same seed", function()
     local p = assert(synth.profile(dir .. "/a", 12, 4, 2, 3, 7))

@@ -37,11 +37,44 @@ function T.rmtree(dir)
   os.execute("rm -rf " .. T.quote(dir))
 end
 
+-- Writes the strings to path (the spec's own fixture: failing is a bug
+-- of the spec).
+function T.write(path, ...)
+  local f = assert(io.open(path, "wb"))
+  f:write(...)
+  f:close()
+end
+
+-- The lines of a file, plain or gzip (read through core.reader).
+function T.gz_lines(path)
+  local r = assert(core.reader(path))
+  local out = {}
+  while true do
+    local l = r:read()
+    if not l then break end
+    out[#out + 1] = l
+  end
+  r:close()
+  return out
+end
+
 -- The non-empty lines of s.
 function T.lines(s)
   local out = {}
   for l in s:gmatch("[^\n]+") do out[#out + 1] = l end
   return out
+end
+
+-- A fresh temporary directory for each test of the enclosing describe:
+-- set(dir) before the test, removed after it. busted's before_each and
+-- after_each live in the spec file's environment, so the spec hands them.
+function T.each_tmpdir(before_each, after_each, set)
+  local d
+  before_each(function()
+    d = T.tmpdir()
+    set(d)
+  end)
+  after_each(function() T.rmtree(d) end)
 end
 
 -- Runs a shell command line; returns stdout, stderr, exit code (128+n

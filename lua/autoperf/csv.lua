@@ -18,4 +18,14 @@ function M.number(v)
   return string.format("%.17g", v)
 end
 
+-- Writes path (atomically, through util.write_with; .gz compresses; base
+-- as there): header (a line with its newline), then one line per row of
+-- rows, its cells(row) joined by commas. Returns path, or nil, message.
+function M.write_rows(path, header, rows, cells, base)
+  return require("autoperf.util").write_with(path, function(write)
+    write(header)
+    for _, x in ipairs(rows) do write(table.concat(cells(x), ","), "\n") end
+  end, base)
+end
+
 return M

@@ -20,12 +20,7 @@ M.version = require("autoperf.version").VERSION
 
 -- The options each function takes: a key not listed is a mistake (a
 -- typo such as repetition=3 would otherwise be silently ignored).
-local function with(list, more)
-  local out = {}
-  for _, k in ipairs(list) do out[#out + 1] = k end
-  for _, k in ipairs(more) do out[#out + 1] = k end
-  return out
-end
+local with = util.concat
 local LOAD = { "pmu", "events_json", "smt" }
 local PLAN = with(LOAD, { "isolate", "strategy", "counters", "nmi_watchdog", "group_max", "ncpus", "fd_budget" })
 local PROFILE = with(LOAD, { "events", "out", "interval_ms", "repetitions", "system_wide", "force", "progress",

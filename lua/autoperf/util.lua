@@ -339,6 +339,14 @@ function M.check_options(what, opts, valid)
     near and ("did you mean '" .. near .. "'?") or ("known: " .. table.concat(names, ", ")))
 end
 
+-- A new list: a's items, then b's.
+function M.concat(a, b)
+  local out = {}
+  for _, x in ipairs(a) do out[#out + 1] = x end
+  for _, x in ipairs(b) do out[#out + 1] = x end
+  return out
+end
+
 -- Quotes argv for display the way a shell user would type it.
 function M.shell_join(argv)
   local out = {}

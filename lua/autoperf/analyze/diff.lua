@@ -98,13 +98,9 @@ end
 -- base: as for util.write_with.
 function M.write_csv(rows, path, base)
   local f, num = csv.field, csv.number
-  return util.write_with(path, function(write)
-    write(M.HEADER)
-    for _, x in ipairs(rows) do
-      write(table.concat({ x.rank, f(x.name), f(x.unit or ""), num(x.mean_a), num(x.mean_b), num(x.diff),
-        num(x.rel), num(x.t), num(x.df), num(x.p), num(x.q), num(x.d), x.significant and "yes" or "no",
-        f(x.note or "") }, ","), "\n")
-    end
+  return csv.write_rows(path, M.HEADER, rows, function(x)
+    return { x.rank, f(x.name), f(x.unit or ""), num(x.mean_a), num(x.mean_b), num(x.diff), num(x.rel), num(x.t),
+      num(x.df), num(x.p), num(x.q), num(x.d), x.significant and "yes" or "no", f(x.note or "") }
   end, base)
 end
 

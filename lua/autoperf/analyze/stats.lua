@@ -1,7 +1,6 @@
 -- stats: per event, its totals across the repetitions of a profile.
 local core = require "autoperf.core"
 local csv = require "autoperf.csv"
-local util = require "autoperf.util"
 
 local M = {}
 
@@ -47,12 +46,9 @@ end
 -- base: as for util.write_with.
 function M.write_csv(rows, path, base)
   local f, num = csv.field, csv.number
-  return util.write_with(path, function(write)
-    write(M.HEADER)
-    for _, x in ipairs(rows) do
-      write(table.concat({ f(x.name), f(x.unit or ""), f(x.status or ""), x.kind, x.reps,
-        num(x.total), num(x.mean), num(x.std), num(x.min), num(x.max), num(x.cv) }, ","), "\n")
-    end
+  return csv.write_rows(path, M.HEADER, rows, function(x)
+    return { f(x.name), f(x.unit or ""), f(x.status or ""), x.kind, x.reps, num(x.total), num(x.mean), num(x.std),
+      num(x.min), num(x.max), num(x.cv) }
   end, base)
 end
 
