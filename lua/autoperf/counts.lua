@@ -3,7 +3,6 @@
 -- that mean for -r N (perf's "+- x%"), the busiest events first.
 local series = require "autoperf.analyze.series"
 local stats = require "autoperf.analyze.stats"
-local util = require "autoperf.util"
 
 local M = {}
 
@@ -99,8 +98,7 @@ function M.of_profile(dir, command, opts)
   local o = {}
   for k, v in pairs(opts or {}) do o[k] = v end
   o.dir = o.dir or dir
-  local m = util.json_decode(util.read_file(dir .. "/manifest.json") or "{}", dir)
-  o.user_only = type(m) == "table" and type(m.access) == "table" and m.access.user_only
+  o.user_only = ds.user_only
   return M.format(stats.compute(ds), command, ds.reps, o)
 end
 

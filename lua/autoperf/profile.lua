@@ -463,7 +463,7 @@ end
 -- simulated=} or nil, message, exit code.
 function M.prepare(specs, opts)
   opts = opts or {}
-  local cat, err = catalog.load({ pmu = opts.pmu or defaults.pmu(), events_json = opts.events_json, smt = opts.smt })
+  local cat, err = catalog.load({ pmu = opts.pmu, events_json = opts.events_json, smt = opts.smt })
   if not cat then return nil, err, 1 end
   if type(specs) == "string" then specs = { specs } end
   local events
@@ -533,6 +533,9 @@ local function run(prep, given)
     if #events == 0 and #unmeasurable > 0 then return nil, nothing_measured(unmeasurable, prep.simulated), 1 end
     opts.events = events
   end
+  -- the caller's say before anything is measured (the CLI's warnings and
+  -- these notes), once the command and the access are known to be fine
+  if opts.preflight then opts.preflight(notes) end
   local cpus = machine.online_cpus()
   -- Tags number the events; the planner and the run files use them.
   for i, ev in ipairs(opts.events) do ev.tag = i end

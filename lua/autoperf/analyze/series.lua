@@ -41,7 +41,8 @@ function M.no_runs(dir)
 end
 
 -- Reads a profile directory: {dir=, names= (in order; also events),
--- units=, reps=, simulated=, refused = {[name] = error}, at (also data) =
+-- units=, reps=, simulated=, user_only= (the kernel was excluded, see
+-- profile.measurable), refused = {[name] = error}, at (also data) =
 -- {[name] = {[rep] = {m=, row=, len=, total=, flagged=}}}}, or nil,
 -- message. Memory: one double per event and interval (not per CPU or row
 -- of the run files). An event re-measured in an extra run (the
@@ -57,7 +58,8 @@ function M.load(dir)
   end
   local files = store.run_files(s)
   local ds = setmetatable({ dir = dir, names = {}, units = {}, reps = 0, at = {}, refused = {},
-    simulated = s.manifest.simulated ~= nil }, DS)
+    simulated = s.manifest.simulated ~= nil,
+    user_only = type(s.manifest.access) == "table" and s.manifest.access.user_only == true }, DS)
   ds.events, ds.data = ds.names, ds.at
   for _, r in ipairs(s.manifest.refused or {}) do ds.refused[r.name] = tostring(r.error) end
   for i, e in ipairs(s.journal) do

@@ -171,11 +171,6 @@ function M.profile(a, _, cmd)
   -- the same selection as plan's
   local prep, perr, pcode = prepare(a)
   if not prep then errorf("%s", perr) return pcode end
-  if not util.which(cmd[1]) then
-    errorf("command not found: %s", cmd[1])
-    return 127
-  end
-  if not a.quiet then preflight(a, prep.catalog) end
   local tty = core.isatty(2) and not a.quiet
   local result, err, code = profile.from_specs(nil, {
     prepared = prep, argv = cmd, out = a.output, interval_ms = interval,
@@ -183,6 +178,10 @@ function M.profile(a, _, cmd)
     repetitions = reps, system_wide = a.all_cpus, force = a.force, dry_run = a.dry_run,
     delay_ms = delay, roi = a.roi, timeout_s = timeout, fail_fast = a.fail_fast,
     progress = tty and function(p) out.progress_line(p, out.color_ok(2)) end or nil,
+    preflight = not a.quiet and function(notes)
+      preflight(a, prep.catalog)
+      for _, n in ipairs(notes) do errorf("note: %s", n) end
+    end or nil,
   })
   if tty then io.stderr:write("\r\27[K") end
   if not result then
@@ -191,9 +190,6 @@ function M.profile(a, _, cmd)
   end
   -- The workload owns stdout: everything of ours goes to stderr, as
   -- perf stat's does (a dry run runs nothing: its plan is the output).
-  if not a.quiet then
-    for _, n in ipairs(result.notes or {}) do errorf("note: %s", n) end
-  end
   if result.dry_run then
     out.print_plan(result.plan, #prep.events)
     return 0
