@@ -13,13 +13,21 @@ local function session(dir, after)
   local env = string.format("AUTOPERF_HISTORY=%s/history", dir)
   local cmd = "env " .. env .. " " .. T.quote(T.bin) .. " repl"
   if after then cmd = "sh -c " .. T.quote(cmd .. "; " .. after) end
-  assert(select(3, T.sh(string.format("tmux new-session -d -s %s -x 160 -y 50 %s", name, T.quote(cmd)))) == 0)
+  -- tmux runs the command with $SHELL, or the login shell when that is
+  -- unset: a system user's is nologin
+  assert(select(3, T.sh(string.format("SHELL=/bin/sh tmux new-session -d -s %s -x 160 -y 50 %s",
+    name, T.quote(cmd)))) == 0)
   local s = {}
-  -- the REPL's pid (the pane's process, or its shell's child)
+  -- the REPL's pid: the pane's process or the first autoperf below it
+  -- (shells differ in whether -c execs its last command)
   function s.pid()
-    local pane = tonumber((T.sh("tmux display -p -t " .. name .. " '#{pane_pid}'")))
-    if not after then return pane end
-    return T.children(pane)[1]
+    local pid = tonumber((T.sh("tmux display -p -t " .. name .. " '#{pane_pid}'")))
+    for _ = 1, 4 do
+      if not pid or T.slurp("/proc/" .. pid .. "/cmdline") == T.bin .. "\0repl\0" then
+        return pid
+      end
+      pid = T.children(pid)[1]
+    end
   end
   -- text is typed literally; Enter, Tab, C-c and C-d are keys
   local KEYS = { Enter = true, Tab = true, ["C-c"] = true, ["C-d"] = true }
