@@ -5,11 +5,16 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 /*
  * The one piece of process-wide state: a signal handler can only reach a
@@ -152,7 +157,41 @@ static int l_isatty(lua_State *L)
 	return 1;
 }
 
+/* core.cpuid(leaf [, subleaf]) -> eax, ebx, ecx, edx; or nil, msg when
+ * the CPU is not x86 or the leaf is above the highest one it reports
+ * (CPUID 0 for basic leaves, 0x80000000 for extended ones). */
+static int l_cpuid(lua_State *L)
+{
+	lua_Integer leaf = luaL_checkinteger(L, 1);
+	lua_Integer sub = luaL_optinteger(L, 2, 0);
+	luaL_argcheck(L, leaf >= 0 && leaf <= 0xffffffffLL, 1, "not a 32-bit leaf");
+	luaL_argcheck(L, sub >= 0 && sub <= 0xffffffffLL, 2, "not a 32-bit subleaf");
+#if defined(__x86_64__) || defined(__i386__)
+	unsigned int a, b, c, d;
+	unsigned int max = __get_cpuid_max((unsigned int)leaf & 0x80000000u, NULL);
+	if ((unsigned int)leaf > max) {
+		char msg[80];
+		snprintf(msg, sizeof msg, "CPUID leaf 0x%x is above this CPU's highest (0x%x)",
+			 (unsigned int)leaf, max);
+		lua_pushnil(L);
+		lua_pushstring(L, msg);
+		return 2;
+	}
+	__cpuid_count((unsigned int)leaf, (unsigned int)sub, a, b, c, d);
+	lua_pushinteger(L, a);
+	lua_pushinteger(L, b);
+	lua_pushinteger(L, c);
+	lua_pushinteger(L, d);
+	return 4;
+#else
+	lua_pushnil(L);
+	lua_pushliteral(L, "CPUID exists on x86 only");
+	return 2;
+#endif
+}
+
 const luaL_Reg ap_lua_sys_funcs[] = {
+	{"cpuid", l_cpuid},
 	{"mkdir", l_mkdir},
 	{"mkdtemp", l_mkdtemp},
 	{"isatty", l_isatty},
