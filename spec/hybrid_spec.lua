@@ -93,15 +93,21 @@ describe("the catalog of a hybrid machine", function()
     assert.same({ cpu_core = "0-15", cpu_atom = "16-23" }, cpus)
   end)
 
-  it("aims generic hardware events at cpu_core by the type in config[63:32]", function()
+  it("gives each half its own generic events, by perf's names, its type in config[63:32]", function()
     local dir = fake_sysfs({ cpu_core = { type = 4, cpus = "0-15" }, cpu_atom = { type = 10, cpus = "16-23" } })
     local cat = assert(catalog.load({ sysfs = dir, hardware = true, no_cache = true }))
     T.rmtree(dir)
-    local ev = cat.by_name["instructions"]
-    assert.equal("cpu_core", ev.pmu)
-    assert.equal(0, ev.type)
-    assert.equal((4 << 32) | 1, ev.config)
-    assert.equal("0-15", ev.cpus)
+    local core_ev, atom_ev = cat.by_name["cpu_core/instructions/"], cat.by_name["cpu_atom/instructions/"]
+    assert.same({ "cpu_core", 0, (4 << 32) | 1, "0-15" }, { core_ev.pmu, core_ev.type, core_ev.config, core_ev.cpus })
+    assert.same({ "cpu_atom", 0, (10 << 32) | 1, "16-23" }, { atom_ev.pmu, atom_ev.type, atom_ev.config, atom_ev.cpus })
+    -- an unqualified name selects both halves, a qualified one its half
+    local both = assert(catalog.select(cat, { "instructions,cycles:u" }))
+    local names = {}
+    for _, e in ipairs(both) do names[#names + 1] = e.name end
+    assert.same({ "cpu_core/instructions/", "cpu_atom/instructions/", "cpu_core/cpu-cycles/:u", "cpu_atom/cpu-cycles/:u" }, names)
+    local one = assert(catalog.select(cat, { "cpu_atom/cycles/" }))
+    assert.same({ "cpu_atom/cpu-cycles/" }, { one[1].name, one[2] })
+    assert.equal((10 << 32), one[1].config)
   end)
 
   if not have(GRT) then

@@ -24,7 +24,8 @@ M.foreign, M.select, M.filter = merge.foreign, resolve.select, resolve.filter
 --     for perfmon counter lists (default: the machine's); opts.no_cache:
 --     skip ~/.cache/pmu-events; opts.tracefs, opts.sysfs: roots (tests).
 -- Returns {events={...}, by_name={}, pmus={...}, pfm_pmus={...},
--- tracefs=, hardware=bool, skipped={msgs}, chosen= the model names
+-- tracefs=, hardware=bool, skipped={msgs}, halves={lower-case name ->
+-- the hybrid halves' events of that name}, chosen= the model names
 -- resolve against (--pmu MODEL, sim:...) or nil} or nil, message.
 local function load(opts)
   local cat = { events = {}, by_name = {}, by_lname = {}, skipped = {}, sources = {} }
@@ -92,6 +93,8 @@ local function load(opts)
   end
 
   merge.availability(cat)
+  -- both hybrid halves' events of one name: cpu_core/NAME/, cpu_atom/NAME/
+  cat.halves = require("autoperf.pmu").hybrid.qualify(cat.events)
   cat.chosen = cat.sim and cat.sim.model or force
   merge.index(cat)
   return cat

@@ -4,6 +4,7 @@ local evspec = require "autoperf.evspec"
 local merge = require "autoperf.catalog.merge"
 local sources = require "autoperf.catalog.sources"
 local util = require "autoperf.util"
+local hybrid = require "autoperf.pmu.hybrid"
 
 local M = {}
 
@@ -12,6 +13,18 @@ local encoding = sources.encoding
 local function lookup(cat, name)
   name = sources.ALIASES[name] or name
   return cat.by_name[name] or cat.by_lname[name:lower()]
+end
+
+-- The hybrid halves' events an unqualified name selects (both of
+-- INST_RETIRED.ANY: cpu_core/INST_RETIRED.ANY/, cpu_atom/...), or nil.
+local function halves(cat, name)
+  local h = cat.halves or {}
+  return h[name:lower()] or h[(sources.ALIASES[name] or name):lower()]
+end
+
+-- Does a glob match ev, by its name or (a hybrid half's) plain name?
+local function glob_matches(match, ev)
+  return match(ev.name) or (ev.plain ~= nil and match(ev.plain))
 end
 
 -- The formats of a PMU: sysfs, or for the core PMU without one (a forced
@@ -67,6 +80,14 @@ local function resolve(cat, pe)
     return { with_mods(ev, pe.mods) }
   end
   if pe.kind == "pmu" then
+    -- a hybrid half's event by perf's name (cpu_atom/INST_RETIRED.ANY/),
+    -- also where this kernel has no such PMU (a simulated or planned one)
+    if #pe.terms == 1 and pe.terms[1][2] == nil and hybrid.of_pmu(pe.pmu) then
+      local term = pe.terms[1][1]
+      for _, e in ipairs(halves(cat, term) or { lookup(cat, term) }) do
+        if e.pmu == pe.pmu then return { with_mods(e, pe.mods, pe.name) } end
+      end
+    end
     local pmu = pmu_by_name(cat, pe.pmu)
     if not pmu then
       return nil, "'" .. shown(pe.text) .. "': no PMU named '" .. shown(pe.pmu) .. "' in " .. sources.SYSFS_PMUS
@@ -97,17 +118,29 @@ local function resolve(cat, pe)
     end
     return out
   end
+  local both = halves(cat, name)
+  if both then
+    local out = {}
+    for _, e in ipairs(both) do out[#out + 1] = with_mods(e, pe.mods) end
+    return out
+  end
   local ev = lookup(cat, name)
   if ev then return { with_mods(ev, pe.mods) } end
   if util.is_glob(name) then
     local match, out = util.glob(name), {}
     for _, e in ipairs(cat.events) do
-      if match(e.name) and not merge.foreign(cat, e) then out[#out + 1] = with_mods(e, pe.mods) end
+      if glob_matches(match, e) and not merge.foreign(cat, e) then out[#out + 1] = with_mods(e, pe.mods) end
     end
     if #out == 0 then return nil, "no event matches '" .. shown(name) .. "' (see 'autoperf list')" end
     return out
   end
   if pe.alt then
+    local alts = halves(cat, pe.alt.name)
+    if alts then
+      local out = {}
+      for _, e in ipairs(alts) do out[#out + 1] = with_mods(e, pe.alt.mods) end
+      return out
+    end
     local alt = lookup(cat, pe.alt.name)
     if alt then return { with_mods(alt, pe.alt.mods) } end
   end
@@ -141,9 +174,9 @@ function M.select(cat, specs)
             copy.group = gid
             ev = copy
           end
-          -- one event per name: a run file names each event once (a
-          -- hybrid part's two halves sharing a name need (PMU, name) keys
-          -- in the run files first)
+          -- one event per name: a run file names each event once (the
+          -- hybrid halves' same-named events have perf's PMU-qualified
+          -- names, pmu/hybrid.lua's qualify, so both stay)
           if not seen[ev.name] then
             seen[ev.name] = true
             out[#out + 1] = ev
@@ -171,7 +204,7 @@ function M.filter(events, pattern, f)
         n = n:lower()
         return (glob and glob(n)) or (sub and n:find(sub, 1, true))
       end
-      ok = m(ev.name)
+      ok = m(ev.name) or (ev.plain ~= nil and m(ev.plain))
       for _, a in ipairs(ev.aliases or {}) do ok = ok or m(a) end
     end
     if ok and f.pmu then ok = ev.pmu:lower() == f.pmu:lower() or (ev.model or ""):lower() == f.pmu:lower() end

@@ -223,23 +223,29 @@ function M.assumed_pmu(name)
 end
 
 -- Generic hardware events; available only where the kernel has a PMU.
--- pmus (sysfs_pmus') on a hybrid machine: without a PMU type in
--- config[63:32] the kernel opens them on cpu_core alone (pmu/hybrid.lua),
--- so they are cpu_core's, saying so; cpu_atom's are its sysfs events
--- (cpu_atom/cpu-cycles/ ...).
+-- pmus (sysfs_pmus') on a hybrid machine: each core PMU gets its own,
+-- its sysfs type in config[63:32] (without one the kernel opens them on
+-- cpu_core alone, pmu/hybrid.lua), as perf stat -e cycles opens
+-- cpu_core/cycles/ and cpu_atom/cycles/; the catalog gives them those
+-- names (hybrid.qualify).
 function M.hardware(pmus)
-  local big
-  for _, p in ipairs(pmus or {}) do
-    if p.name == "cpu_core" then big = p end
+  local halves = {}
+  for _, t in ipairs(pmu_mod.hybrid.CORE_TYPES) do -- cpu_core first
+    for _, p in ipairs(pmus or {}) do
+      if p.name == t.pmu then halves[#halves + 1] = p end
+    end
   end
+  if #halves == 0 then halves = { false } end
   local out = {}
   for _, hw in ipairs(M.HARDWARE) do
-    out[#out + 1] = {
-      name = hw[1], pmu = big and big.name or "cpu", source = "kernel", aliases = perf_aliases(hw[1]),
-      type = 0, config = big and pmu_mod.hybrid.hw_config(hw[2], big.type) or hw[2],
-      desc = hw[3] .. (big and " (P-cores: cpu_core; E-cores: the cpu_atom/.../ events)" or ""),
-      hardware = true, cpus = big and big.cpus or nil,
-    }
+    for _, h in ipairs(halves) do
+      out[#out + 1] = {
+        name = hw[1], pmu = h and h.name or "cpu", source = "kernel", aliases = perf_aliases(hw[1]),
+        type = 0, config = h and pmu_mod.hybrid.hw_config(hw[2], h.type) or hw[2],
+        desc = hw[3] .. (h and (" (" .. h.name .. ")") or ""),
+        hardware = true, cpus = h and h.cpus or nil,
+      }
+    end
   end
   return out
 end

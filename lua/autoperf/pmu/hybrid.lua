@@ -69,4 +69,63 @@ function M.hw_config(config, pmu_type)
   return (config & 0xffffffff) | (pmu_type << M.PMU_TYPE_SHIFT)
 end
 
+-- perf's name for an event of one core PMU: cpu_atom/INST_RETIRED.ANY/.
+function M.qualified(pmu, name)
+  return pmu .. "/" .. name .. "/"
+end
+
+-- Both halves' events of one name (INST_RETIRED.ANY is in both perfmon
+-- files; cycles is generic) are two events: each takes perf's
+-- PMU-qualified name (cpu_core/cycles/, cpu_atom/cycles/), keeping the
+-- plain one as .plain, so that selections, run files, results.csv and
+-- tables keep them apart and nothing adds them. Names (and aliases) on a
+-- single half stay as they are. Returns {lower-case plain name or alias
+-- -> {ev, ...}} in catalog order: what an unqualified name selects.
+function M.qualify(events)
+  local halves, order = {}, {}
+  local function key(k, ev)
+    k = k:lower()
+    local list = halves[k]
+    if not list then
+      list = {}
+      halves[k] = list
+      order[#order + 1] = k
+    end
+    for _, e in ipairs(list) do
+      if e == ev then return end
+    end
+    list[#list + 1] = ev
+  end
+  for _, ev in ipairs(events) do
+    if by_pmu[ev.pmu] then
+      key(ev.name, ev)
+      for _, a in ipairs(ev.aliases or {}) do key(a, ev) end
+    end
+  end
+  local out = {}
+  for _, k in ipairs(order) do
+    local list, pmus, n = halves[k], {}, 0
+    for _, ev in ipairs(list) do
+      if not pmus[ev.pmu] then n = n + 1 end
+      pmus[ev.pmu] = true
+    end
+    if n > 1 then out[k] = list end
+  end
+  for _, list in pairs(out) do
+    for _, ev in ipairs(list) do
+      if not ev.plain then
+        local pmus = {}
+        for _, e in ipairs(out[ev.name:lower()] or {}) do pmus[e.pmu] = true end
+        local n = 0
+        for _ in pairs(pmus) do n = n + 1 end
+        if n > 1 then
+          ev.plain = ev.name
+          ev.name = M.qualified(ev.pmu, ev.name)
+        end
+      end
+    end
+  end
+  return out
+end
+
 return M
