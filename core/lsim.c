@@ -22,10 +22,11 @@ static uint64_t opt_u64(lua_State *L, int t, const char *k, uint64_t dflt)
 	return v;
 }
 
-/* core.sim_pmu{counters=MASK[, shared={n1, ...}]}: a simulated PMU with
- * these counters (generic bits 0-31, fixed bits 32-63) and shared
- * resources (resource r holds n_r values at a time; the PMU models in
- * lua/autoperf/pmu say which exist). */
+/* core.sim_pmu{counters=MASK[, shared={n1, ...}][, cpus={0, 2, ...}]}: a
+ * simulated PMU with these counters (generic bits 0-31, fixed bits
+ * 32-63) and shared resources (resource r holds n_r values at a time;
+ * the PMU models in lua/autoperf/pmu say which exist), counting only on
+ * cpus when given (a hybrid half's mask; see sim.h). */
 static int l_sim_pmu(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
@@ -46,9 +47,27 @@ static int l_sim_pmu(lua_State *L)
 		m.nshared = (int)n;
 	}
 	lua_pop(L, 1);
+	cpu_set_t cpus;
+	CPU_ZERO(&cpus);
+	int masked = lua_getfield(L, 1, "cpus") != LUA_TNIL;
+	if (masked) {
+		luaL_argcheck(L, lua_istable(L, -1), 1, "cpus must be a list of CPU numbers");
+		lua_Integer n = luaL_len(L, -1);
+		luaL_argcheck(L, n >= 1 && n <= CPU_SETSIZE, 1, "cpus must name 1 to CPU_SETSIZE CPUs");
+		for (lua_Integer i = 1; i <= n; i++) {
+			lua_rawgeti(L, -1, i);
+			lua_Integer c = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : -1;
+			luaL_argcheck(L, c >= 0 && c < CPU_SETSIZE, 1, "cpus: no such CPU");
+			CPU_SET((int)c, &cpus);
+			lua_pop(L, 1);
+		}
+	}
+	lua_pop(L, 1);
 	struct ap_sim_pmu *p = lua_newuserdatauv(L, sizeof(*p), 0);
 	memset(p, 0, sizeof(*p));
 	p->model = m;
+	p->masked = masked;
+	p->cpus = cpus;
 	luaL_setmetatable(L, SIMPMU);
 	return 1;
 }
@@ -181,7 +200,7 @@ static int l_sample(lua_State *L)
 static int toggle(lua_State *L, int on)
 {
 	struct ap_sim_group *g = check(L);
-	int err = g->pmu ? (on ? ap_group_enable(&g->clock) : ap_group_disable(&g->clock)) : -EBADF;
+	int err = ap_sim_group_enable(g, on);
 	if (err)
 		return ap_lua_fail(L, -err, on ? "enable" : "disable");
 	lua_pushboolean(L, 1);

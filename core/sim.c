@@ -143,31 +143,84 @@ void ap_sim_pmu_free(struct ap_sim_pmu *pmu)
 	pmu->nopen = pmu->cap = 0;
 }
 
-int ap_sim_group_open(struct ap_sim_group *g, struct ap_sim_pmu *pmu, pid_t pid, int cpu, int manual)
+/* A task-clock (per task) or cpu-clock (per CPU) leader; perf_event_paranoid
+ * >= 2 for this user: the same time with the kernel excluded (as perf
+ * stat's :u). 0 or -errno. */
+static int open_clock(struct ap_group *c, pid_t pid, int cpu, int manual)
 {
-	memset(g, 0, sizeof(*g));
-	ap_group_init(&g->clock, pid, cpu);
-	g->clock.manual = manual;
+	ap_group_init(c, pid, cpu);
+	c->manual = manual;
 	struct perf_event_attr a;
 	memset(&a, 0, sizeof(a));
 	a.type = PERF_TYPE_SOFTWARE;
 	a.config = pid == -1 ? PERF_COUNT_SW_CPU_CLOCK : PERF_COUNT_SW_TASK_CLOCK;
-	int err = ap_group_add(&g->clock, &a, -1);
+	int err = ap_group_add(c, &a, -1);
 	if (err == -EACCES) {
-		/* perf_event_paranoid >= 2 for this user: the clock counts the
-		 * same time with the kernel excluded (as perf stat's :u). */
 		a.exclude_kernel = a.exclude_hv = 1;
-		err = ap_group_add(&g->clock, &a, -1);
+		err = ap_group_add(c, &a, -1);
 	}
+	return err;
+}
+
+static void close_on(struct ap_sim_group *g)
+{
+	for (int i = 0; i < g->non; i++)
+		ap_group_close(&g->on[i]);
+	free(g->on);
+	g->on = NULL;
+	g->non = 0;
+}
+
+int ap_sim_group_open(struct ap_sim_group *g, struct ap_sim_pmu *pmu, pid_t pid, int cpu, int manual)
+{
+	memset(g, 0, sizeof(*g));
+	/* x86_pmu_event_init() (arch/x86/events/core.c): on a hybrid part
+	 * an event bound to a CPU outside its PMU's supported_cpus is
+	 * -ENOENT. */
+	if (pmu->masked && cpu >= 0 && (cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &pmu->cpus)))
+		return -ENOENT;
+	int err = open_clock(&g->clock, pid, cpu, manual);
 	if (err)
-		return err;
-	err = attach(pmu, g);
-	if (err) {
-		ap_group_close(&g->clock);
-		return err;
+		goto fail;
+	if (pmu->masked && cpu < 0) {
+		/* A per-task group counts only while the task runs on a CPU
+		 * of the mask: the task's clock on each of them. */
+		int n = CPU_COUNT(&pmu->cpus);
+		g->on = calloc((size_t)(n ? n : 1), sizeof(*g->on));
+		if (!g->on) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		for (int c = 0; c < CPU_SETSIZE && g->non < n; c++) {
+			if (!CPU_ISSET(c, &pmu->cpus))
+				continue;
+			err = open_clock(&g->on[g->non], pid, c, manual);
+			if (err) {
+				ap_group_close(&g->on[g->non]);
+				goto fail;
+			}
+			g->non++;
+		}
 	}
+	err = attach(pmu, g);
+	if (err)
+		goto fail;
 	g->pmu = pmu;
 	return 0;
+fail:
+	close_on(g);
+	ap_group_close(&g->clock);
+	return err;
+}
+
+int ap_sim_group_enable(struct ap_sim_group *g, int on)
+{
+	if (!g->pmu)
+		return -EBADF;
+	int err = on ? ap_group_enable(&g->clock) : ap_group_disable(&g->clock);
+	for (int i = 0; i < g->non && !err; i++)
+		err = on ? ap_group_enable(&g->on[i]) : ap_group_disable(&g->on[i]);
+	return err;
 }
 
 int ap_sim_group_add(struct ap_sim_group *g, const struct ap_sim_event *ev, int tag)
@@ -218,8 +271,26 @@ int ap_sim_group_read(struct ap_sim_group *g, struct ap_reading *r)
 		return err;
 	r->enabled = cr.enabled;
 	r->running = cr.running;
+	if (g->pmu->masked && g->clock.cpu < 0) {
+		/* The kernel schedules a hybrid PMU's groups only on its CPUs
+		 * (visit_groups_merge() in kernel/events/core.c skips a PMU
+		 * whose filter, intel_pmu_filter(), says the CPU is not in its
+		 * supported_cpus); elsewhere they stay inactive, so
+		 * __perf_update_times() adds to time_enabled only. */
+		uint64_t there = 0;
+		for (int i = 0; i < g->non; i++) {
+			uint64_t v;
+			struct ap_reading vr = {.values = &v};
+			err = ap_group_read(&g->on[i], &vr);
+			if (err)
+				return err;
+			there += v;
+		}
+		clock = there < cr.enabled ? there : cr.enabled;
+		r->running = clock;
+	}
 	if (!scheduled(g)) {
-		r->running = cr.running / 2;
+		r->running /= 2;
 		clock /= 2;
 	}
 	for (size_t i = 0; i < g->n; i++)
@@ -232,5 +303,6 @@ void ap_sim_group_close(struct ap_sim_group *g)
 	if (g->pmu)
 		detach(g->pmu, g);
 	g->pmu = NULL;
+	close_on(g);
 	ap_group_close(&g->clock);
 }

@@ -12,12 +12,19 @@
  * leader counting the workload's task-clock (cpu-clock per CPU), and an
  * event's value is task-clock ns x its rate / 1000. They are never
  * measurements; callers label them simulated.
+ *
+ * A PMU may count on some CPUs only (a hybrid half, ap_sim_pmu.cpus):
+ * as the kernel does, a group on another CPU is refused with -ENOENT,
+ * and a per-task group counts only while the task runs on a CPU of the
+ * mask: time_running and the values are the task's time there (one real
+ * task-clock per CPU of the mask), time_enabled all of its time.
  */
 #ifndef AP_SIM_H
 #define AP_SIM_H
 
 #include "counters.h"
 
+#include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +55,8 @@ struct ap_sim_group;
 
 struct ap_sim_pmu {
 	struct ap_sim_model model;
+	int masked;       /* counts on the CPUs in cpus only */
+	cpu_set_t cpus;
 	struct ap_sim_group **open; /* open groups, in open order */
 	size_t nopen, cap;
 };
@@ -55,6 +64,8 @@ struct ap_sim_pmu {
 struct ap_sim_group {
 	struct ap_sim_pmu *pmu;
 	struct ap_group clock; /* the real leader: task-clock or cpu-clock */
+	struct ap_group *on;   /* masked PMU, per task: task-clock on each CPU of the mask */
+	int non;
 	size_t n;
 	struct ap_sim_event ev[AP_SIM_MAX_EVENTS];
 	int tags[AP_SIM_MAX_EVENTS];
@@ -71,8 +82,12 @@ uint64_t ap_sim_rate(const struct perf_event_attr *attr);
 void ap_sim_pmu_free(struct ap_sim_pmu *pmu);
 
 /* Opens the group's real clock leader on pid/cpu (see ap_group_init);
- * 0 or -errno. The group is registered with pmu until closed. */
+ * 0 or -errno (-ENOENT: cpu is outside a masked PMU's CPUs). The group
+ * is registered with pmu until closed. */
 int ap_sim_group_open(struct ap_sim_group *g, struct ap_sim_pmu *pmu, pid_t pid, int cpu, int manual);
+
+/* Starts or stops the group's real clocks (manual groups); 0 or -errno. */
+int ap_sim_group_enable(struct ap_sim_group *g, int on);
 
 /* Adds a member; -EINVAL when the group could not be scheduled with it
  * (the group is unchanged), -E2BIG when full. */

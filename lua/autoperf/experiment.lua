@@ -107,7 +107,7 @@ end
 -- What a spec, a command's process and Experiment:run take (a key not
 -- listed is a mistake, such as repetition=3 for repetitions).
 local SPEC = { "name", "params", "zip", "repetitions", "warmup", "events", "interval_ms", "command", "derive",
-  "setup", "out", "pmu", "events_json", "timeout_s" }
+  "setup", "out", "pmu", "events_json", "timeout_s", "core_type" }
 local PROCESS = { "argv", "env", "cwd", "cpus" }
 local RUN = { "shard", "quiet", "force" }
 
@@ -246,7 +246,8 @@ function Experiment:run(opts)
   end
   -- the selection once (a bad spec fails before anything runs), measured
   -- per configuration by the runner every path uses
-  local prepared, perr = profile.prepare(self.spec.events, { pmu = self.spec.pmu, events_json = self.spec.events_json })
+  local prepared, perr = profile.prepare(self.spec.events, { pmu = self.spec.pmu, events_json = self.spec.events_json,
+                                                                core_type = self.spec.core_type })
   if not prepared then return nil, perr end
 
   local t0, measured, done_before = core.now_ns(), 0, 0

@@ -26,6 +26,16 @@ local function attr_of(ev)
 end
 
 local is_hardware = require("autoperf.pmu").is_hardware
+local hybrid = require "autoperf.pmu.hybrid"
+
+-- The set of CPUs of a hybrid half's event ({[cpu]=true}), or nil for an
+-- event that counts wherever its task runs.
+local function mask_of(ev)
+  if not (ev and ev.cpus and hybrid.of_pmu(ev.pmu)) then return nil end
+  local set = {}
+  for _, c in ipairs(machine.parse_cpulist(ev.cpus) or {}) do set[c] = true end
+  return set
+end
 
 -- Opens the run's groups on target (pid, or -1 with cpus). Events the
 -- kernel refuses land in refused[name]; events that did not fit in the
@@ -40,6 +50,10 @@ local function open_groups(run, pid, cpus, refused, manual, sim)
   local out_of_fds = false
   for _, cpu in ipairs(cpus) do
     for _, pg in ipairs(run.groups) do
+      -- a hybrid half opens only on its CPUs (elsewhere the kernel says
+      -- ENOENT: x86_pmu_event_init())
+      local mask = cpu >= 0 and mask_of(pg.events[1])
+      if mask and not mask[cpu] then goto next_group end
       local s = sim and pg.events[1] and sim.by_tag[pg.events[1].tag]
       local function new_group()
         if s then return assert(s.pmu:group(pid, cpu, manual)) end
@@ -75,6 +89,7 @@ local function open_groups(run, pid, cpus, refused, manual, sim)
         end
       end
       if g:size() > 0 then opened[#opened + 1] = { group = g, cpu = cpu } end
+      ::next_group::
     end
   end
   return opened, leftovers
@@ -94,6 +109,22 @@ local function exit_text(st)
 end
 M.exit_text = exit_text
 
+-- Was a group's time not running the time its task spent on the other
+-- core type? A hybrid half's per-task group is scheduled only on its
+-- CPUs (kernel/events/core.c visit_groups_merge() skips a PMU whose
+-- filter, intel_pmu_filter(), rejects the CPU) and stays enabled, not
+-- running, elsewhere: that is no multiplexing, unless the task was
+-- pinned inside the mask. Counts are never scaled either way.
+local function off_type(ctx, o, pinned_cpus)
+  if o.cpu >= 0 then return false end
+  local mask = mask_of(ctx.by_tag[o.group:tags()[1]])
+  if not mask then return false end
+  for _, c in ipairs(pinned_cpus or {}) do
+    if not mask[c] then return true end
+  end
+  return pinned_cpus == nil
+end
+
 -- One execution of the workload under one run's groups. Returns an entry
 -- for the journal and the leftovers to re-plan, or nil, message, exit code.
 local function execute(ctx, run, ri, rep)
@@ -103,7 +134,7 @@ local function execute(ctx, run, ri, rep)
   local delay_ns = (opts.delay_ms or 0) * 1000000
   local manual = opts.roi or delay_ns > 0
   local roi, roi_fd
-  local spawn_opts = { env = opts.env, cwd = opts.cwd, cpus = opts.cpus }
+  local spawn_opts = { env = opts.env, cwd = opts.cwd, cpus = opts.cpus or (ctx.pinned and ctx.pinned.cpu_list) }
   if opts.roi then
     local rerr
     roi, rerr = core.roi()
@@ -266,7 +297,7 @@ local function execute(ctx, run, ri, rep)
   local flagged = {}
   for _, o in ipairs(opened) do
     local enabled, running = o.group:read()
-    if enabled and running < enabled then
+    if enabled and running < enabled and not off_type(ctx, o, spawn_opts.cpus) then
       for _, tag in ipairs(o.group:tags()) do
         local ev = ctx.by_tag[tag]
         if not seen[-tag] then
@@ -361,8 +392,13 @@ local function simulator(events, isolate)
   if #sim_events == 0 then return nil end
   local pmus, hw = plan_mod.model(sim_events, { isolate = isolate })
   local sim = { by_tag = {}, pmus = {} }
+  -- a hybrid half counts only on its CPUs (sysfs's or simulated mask)
+  local cpus = {}
+  for _, h in ipairs(hw) do
+    if not cpus[h.pmu] and mask_of(h.ev) then cpus[h.pmu] = machine.parse_cpulist(h.ev.cpus) end
+  end
   for i, p in ipairs(pmus) do
-    sim.pmus[i] = core.sim_pmu({ counters = p.counters, shared = p.shared })
+    sim.pmus[i] = core.sim_pmu({ counters = p.counters, shared = p.shared, cpus = cpus[i] })
   end
   for _, h in ipairs(hw) do
     sim.by_tag[h.ev.tag] = {
@@ -458,9 +494,12 @@ end
 -- events (specs: a spec, a list of specs as perf's -e takes them, or of
 -- event records; nil or empty: the default selection), the planner's
 -- counters (opts.counters, else capacity.plan_counters: AUTOPERF_COUNTERS
--- or what the kernel says) and the PMUs the manifest records. Returns
+-- or what the kernel says) and the PMUs the manifest records;
+-- opts.core_type ("core" or "atom", a hybrid part's half: hybrid.pin)
+-- keeps that half's events and pins the workload to its CPUs. Returns
 -- {catalog=, events=, counters=, counters_from=, pmus=, hardware=,
--- simulated=} or nil, message, exit code.
+-- simulated=, pinned={word=, pmu=, cpus=, cpu_list=}} or nil, message,
+-- exit code.
 function M.prepare(specs, opts)
   opts = opts or {}
   local cat, err = catalog.load({ pmu = opts.pmu, events_json = opts.events_json, smt = opts.smt })
@@ -475,6 +514,21 @@ function M.prepare(specs, opts)
   else
     events = specs
   end
+  -- --core-type: one hybrid half's events (and every non-core event),
+  -- the workload pinned to that half's CPUs
+  local pinned
+  if opts.core_type then
+    local perr
+    pinned, perr = hybrid.pin(opts.core_type, cat.pmus, cat.sim and cat.sim.cpus)
+    if not pinned then return nil, perr, 2 end
+    local kept = {}
+    for _, ev in ipairs(events) do
+      if not hybrid.of_pmu(ev.pmu) or ev.pmu == pinned.pmu then kept[#kept + 1] = ev end
+    end
+    if #kept == 0 then return nil, "--core-type " .. pinned.word .. ": none of the events is " .. pinned.pmu .. "'s", 2 end
+    events = kept
+    pinned.cpu_list = machine.parse_cpulist(pinned.cpus)
+  end
   local counters, note = opts.counters, "given by the caller"
   if not counters then
     local cerr
@@ -484,7 +538,7 @@ function M.prepare(specs, opts)
   local pmus = {}
   for _, p in ipairs(cat.pmus) do pmus[#pmus + 1] = { name = p.name, type = p.type, events = #p.events } end
   return { catalog = cat, events = events, counters = counters, counters_from = counters and note or nil,
-           pmus = pmus, hardware = cat.hardware, simulated = cat.sim and cat.sim.name }
+           pmus = pmus, hardware = cat.hardware, simulated = cat.sim and cat.sim.name, pinned = pinned }
 end
 
 -- The planner's options for a prepared selection (see M.prepare) and
@@ -521,6 +575,9 @@ local function run(prep, given)
     return nil, string.format("perf_event_paranoid = %s: this kernel allows unprivileged users no perf events " ..
       "at all (fix: sudo sysctl kernel.perf_event_paranoid=2, or run as root)", tostring(access.paranoid)), 1
   end
+  if prep.pinned and opts.cpus then
+    return nil, "--core-type pins the workload to " .. prep.pinned.pmu .. "'s CPUs: give it or cpus, not both", 2
+  end
   if opts.system_wide and not access.system_wide then
     return nil, string.format("-a (counting every CPU) needs perf_event_paranoid <= 0 or CAP_PERFMON; it is %s " ..
       "(fix: sudo sysctl kernel.perf_event_paranoid=0, or run as root)", tostring(access.paranoid)), 1
@@ -550,6 +607,7 @@ local function run(prep, given)
   local settings = {
     interval_ms = opts.interval_ms, repetitions = reps,
     system_wide = opts.system_wide and true or false,
+    core_type = prep.pinned and prep.pinned.word or nil,
   }
   local manifest = {
     tool = "autoperf", version = version.VERSION,
@@ -563,6 +621,8 @@ local function run(prep, given)
     events = {},
     plan = plan_mod.describe(plan),
     refused = {},
+    -- --core-type: the half measured, and the CPUs the workload ran on
+    pinned = prep.pinned and { core_type = prep.pinned.word, pmu = prep.pinned.pmu, cpus = prep.pinned.cpus } or nil,
     simulated = prep.simulated and {
       model = prep.simulated,
       note = "hardware counts come from a simulated PMU: synthetic values derived from task-clock, not measurements",
@@ -577,6 +637,7 @@ local function run(prep, given)
 
   local closer = core.closer()
   local ctx = { opts = opts, store = store, closer = closer, cpus = cpus, refused = {}, by_tag = {}, replanned = {},
+                pinned = prep.pinned,
                 sim = simulator(opts.events, plan_opts.isolate) }
   for _, r in ipairs(manifest.refused) do ctx.refused[r.name] = r.error end
   for _, r in ipairs(unmeasurable) do ctx.refused[r.name] = r.error end

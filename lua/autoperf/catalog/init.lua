@@ -94,7 +94,10 @@ local function load(opts)
 
   merge.availability(cat)
   -- both hybrid halves' events of one name: cpu_core/NAME/, cpu_atom/NAME/
-  cat.halves = require("autoperf.pmu").hybrid.qualify(cat.events)
+  local hybrid = require("autoperf.pmu").hybrid
+  cat.halves = hybrid.qualify(cat.events)
+  -- simulated halves count on a share of this machine's CPUs
+  if cat.sim then cat.sim.cpus = hybrid.simulate_masks(cat.events, require("autoperf.machine").online_cpus()) end
   cat.chosen = cat.sim and cat.sim.model or force
   merge.index(cat)
   return cat

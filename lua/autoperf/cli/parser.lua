@@ -26,6 +26,8 @@ local CATALOG = {
 
 -- Options of the planner (plan, profile).
 local PLAN = {
+  { "--core-type", "On a hybrid Intel part: only the P-cores' (core: cpu_core) or the E-cores' (atom: " ..
+    "cpu_atom) events, the command pinned to that PMU's CPUs (its sysfs cpus mask).", choices = { "core", "atom" } },
   { "--isolate", "Events measured alone: taken-alone, errata and/or event names, " ..
     "comma-separated; 'none' for none.", default = defaults.isolate },
   { "--strategy", "pack (fewest runs) or first-fit (the original autoperf's).", default = defaults.strategy,
@@ -327,7 +329,8 @@ end
 function M.catalog_options(a)
   local smt
   if a.smt then smt = a.smt == "on" end
-  return { pmu = a.pmu and not kernel_pmu(a.pmu) and a.pmu or defaults.pmu(), events_json = a.events_json, smt = smt }
+  return { pmu = a.pmu and not kernel_pmu(a.pmu) and a.pmu or defaults.pmu(), events_json = a.events_json, smt = smt,
+           core_type = a.core_type }
 end
 
 return M

@@ -128,4 +128,88 @@ function M.qualify(events)
   return out
 end
 
+-- "0-3,8" from {0, 1, 2, 3, 8} (sysfs's cpulist form).
+local function cpulist(cpus)
+  local parts, i = {}, 1
+  while i <= #cpus do
+    local j = i
+    while j < #cpus and cpus[j + 1] == cpus[j] + 1 do j = j + 1 end
+    parts[#parts + 1] = i == j and tostring(cpus[i]) or (cpus[i] .. "-" .. cpus[j])
+    i = j + 1
+  end
+  return table.concat(parts, ",")
+end
+M.cpulist = cpulist
+
+-- The CPU masks of simulated halves (--pmu sim:A.json,B.json, where the
+-- kernel has no cpu_core/cpu_atom to read sysfs cpus from): this
+-- machine's online CPUs in order, one contiguous block per simulated
+-- half in CORE_TYPES order (cpu_core first: Alder Lake numbers its
+-- P-cores first), earlier blocks one larger where they do not divide
+-- evenly: 2 CPUs: cpu_core 0, cpu_atom 1; 8: 0-3, 4-7; 5: 0-2, 3-4. A
+-- lone simulated half, or fewer CPUs than halves, gets every CPU (there
+-- is nothing to split). halves: {[pmu name] = true}; online: a list of
+-- CPU numbers. Returns {[pmu name] = "cpulist"}.
+function M.sim_masks(halves, online)
+  local names = {}
+  for _, t in ipairs(M.CORE_TYPES) do
+    if halves[t.pmu] then names[#names + 1] = t.pmu end
+  end
+  local out, n, k = {}, #online, #names
+  if k == 0 then return out end
+  if n < k then
+    for _, name in ipairs(names) do out[name] = cpulist(online) end
+    return out
+  end
+  local at = 1
+  for i, name in ipairs(names) do
+    local size = n // k + (i <= n % k and 1 or 0)
+    out[name] = cpulist(table.move(online, at, at + size - 1, 1, {}))
+    at = at + size
+  end
+  return out
+end
+
+-- Gives the simulated halves among events (ev.simulated, a hybrid PMU,
+-- no sysfs mask) their sim_masks() mask as ev.cpus; returns the masks.
+function M.simulate_masks(events, online)
+  local halves = {}
+  for _, ev in ipairs(events) do
+    if ev.simulated and by_pmu[ev.pmu] and not ev.cpus then halves[ev.pmu] = true end
+  end
+  local masks = M.sim_masks(halves, online)
+  for _, ev in ipairs(events) do
+    if ev.simulated and masks[ev.pmu] and not ev.cpus then ev.cpus = masks[ev.pmu] end
+  end
+  return masks
+end
+
+-- --core-type: the word for each half (perf stat's --cputype says the
+-- same words).
+M.CORE_TYPE_WORDS = { core = "cpu_core", atom = "cpu_atom" }
+
+-- The half a --core-type word names and the CPUs it counts on: sysfs's
+-- cpus of that PMU (pmus: catalog.sysfs_pmus'), else the simulated mask
+-- (sim: simulate_masks'), as {word=, pmu=, cpus="cpulist"}; nil, message
+-- for a word that is not one, or where this machine (real or simulated)
+-- is not hybrid.
+function M.pin(word, pmus, sim)
+  local pmu = M.CORE_TYPE_WORDS[word]
+  if not pmu then
+    return nil, "--core-type must be core or atom (a hybrid Intel part's P-cores or E-cores), not '"
+      .. tostring(word):sub(1, 40):gsub("[^%w_%-]", "?") .. "'"
+  end
+  local cpus
+  for _, p in ipairs(pmus or {}) do
+    if p.name == pmu then cpus = p.cpus end
+  end
+  cpus = cpus or (sim and sim[pmu])
+  if not cpus or cpus == "" then
+    return nil, "--core-type " .. word .. ": this machine is not a hybrid Intel part (no " .. pmu ..
+      " PMU with a CPU mask in /sys/bus/event_source/devices); simulate one with " ..
+      "--pmu sim:alderlake_goldencove_core.json,alderlake_gracemont_core.json"
+  end
+  return { word = word, pmu = pmu, cpus = cpus }
+end
+
 return M
