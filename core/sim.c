@@ -284,10 +284,15 @@ int ap_sim_group_read(struct ap_sim_group *g, struct ap_reading *r)
 			err = ap_group_read(&g->on[i], &vr);
 			if (err)
 				return err;
-			there += v;
+			/* the task's clock bound to this CPU: enabled all the
+			 * time (the same context time as the leader's), running
+			 * while the task ran here */
+			there += vr.running;
 		}
-		clock = there < cr.enabled ? there : cr.enabled;
-		r->running = clock;
+		if (there > cr.enabled)
+			there = cr.enabled;
+		r->running = there;
+		clock = cr.enabled ? (uint64_t)((unsigned __int128)clock * there / cr.enabled) : 0;
 	}
 	if (!scheduled(g)) {
 		r->running /= 2;

@@ -219,3 +219,198 @@ describe("selecting and simulating Alder Lake's two halves", function()
     assert.matches("run 1: cpu_core {[^}]*}; cpu_atom {", out)
   end)
 end)
+
+describe("hybrid halves' simulated CPU masks", function()
+  it("split the online CPUs in blocks, cpu_core first; a lone half or too few CPUs take every CPU", function()
+    local both = { cpu_core = true, cpu_atom = true }
+    assert.same({ cpu_core = "0", cpu_atom = "1" }, hybrid.sim_masks(both, { 0, 1 }))
+    assert.same({ cpu_core = "0-3", cpu_atom = "4-7" }, hybrid.sim_masks(both, { 0, 1, 2, 3, 4, 5, 6, 7 }))
+    assert.same({ cpu_core = "0-2", cpu_atom = "3-4" }, hybrid.sim_masks(both, { 0, 1, 2, 3, 4 }))
+    assert.same({ cpu_core = "0,2", cpu_atom = "5" }, hybrid.sim_masks(both, { 0, 2, 5 }))
+    assert.same({ cpu_core = "0", cpu_atom = "0" }, hybrid.sim_masks(both, { 0 }))
+    assert.same({ cpu_atom = "0-1" }, hybrid.sim_masks({ cpu_atom = true }, { 0, 1 }))
+  end)
+
+  it("names the rules it models for autoperf stats, each with its kernel function", function()
+    assert.truthy(#hybrid.RULES >= 4)
+    local ids = {}
+    for _, r in ipairs(hybrid.RULES) do
+      assert.matches("^hybrid%.[%w_]+$", r.id)
+      assert.matches("^[%w_/%.]+%.c: [%w_]+%(%)", r.cite)
+      assert.truthy(#r.what > 10)
+      ids[r.id] = true
+    end
+    assert.truthy(ids["hybrid.mask"])
+    local mask = hybrid.RULES[1]
+    for _, r in ipairs(hybrid.RULES) do if r.id == "hybrid.mask" then mask = r end end
+    assert.is_true(mask.applies({ pmu = "cpu_atom", name = "x" }))
+    assert.is_false(mask.applies({ pmu = "cpu", name = "x" }))
+  end)
+end)
+
+describe("profiling both simulated halves", function()
+  if not (have(GLC) and have(GRT)) then
+    it("has Intel's Alder Lake files to read", function() pending("no " .. GLC .. " or " .. GRT .. " here") end)
+    return
+  end
+  local SIM = "sim:" .. GLC .. "," .. GRT
+  local ap = require "autoperf"
+  local core = require "autoperf.core"
+  local dir
+  T.each_tmpdir(before_each, after_each, function(d) dir = d end)
+
+  local function rows_of(results)
+    local by = {}
+    for i, row in ipairs(T.csv(results)) do
+      if i > 1 then
+        by[row[1]] = by[row[1]] or { unit = row[8], total = 0, cpus = {} }
+        by[row[1]].total = by[row[1]].total + tonumber(row[9])
+        by[row[1]].cpus[tonumber(row[6])] = true
+      end
+    end
+    return by
+  end
+
+  it("selects one half by perf's pmu/name/ form and both by the plain name; hostile specs stay bounded", function()
+    local one = assert(ap.select("cpu_atom/INST_RETIRED.ANY/:u", { pmu = SIM }))
+    assert.same({ "cpu_atom/INST_RETIRED.ANY/:u", "cpu_atom" }, { one[1].name, one[1].pmu, one[2] })
+    local both = assert(ap.select("INST_RETIRED.ANY,BR_INST_RETIRED.*", { pmu = SIM }))
+    local names, n = {}, {}
+    for _, e in ipairs(both) do
+      assert.is_nil(names[e.name], e.name)
+      names[e.name] = e.pmu
+      if e.name:find("/", 1, true) then n[e.pmu] = (n[e.pmu] or 0) + 1 end
+    end
+    assert.same({ "cpu_core", "cpu_atom" }, { names["cpu_core/INST_RETIRED.ANY/"], names["cpu_atom/INST_RETIRED.ANY/"] })
+    assert.truthy(n.cpu_core > 1 and n.cpu_atom > 1)
+    for _, spec in ipairs({ "cpu_atom/" .. ("A"):rep(5000) .. "/", "cpu_core/INST_RETIRED.ANY\27[31m/",
+                            "cpu_atom//", ("cpu_atom/x/"):rep(300, ","), "cpu_" .. ("x"):rep(4000) .. "/INST_RETIRED.ANY/" }) do
+      local evs, err = ap.select(spec, { pmu = SIM })
+      assert.is_nil(evs)
+      assert.truthy(#err < 700, #err)
+      assert.is_nil(err:find("\27", 1, true))
+    end
+  end)
+
+  it("keeps both halves' same-named events apart through aggregate: a default profile of both files", function()
+    local out, err, code = T.autoperf("profile", "--pmu", SIM, "-I", "0", "-q", "-o", dir .. "/p", "--", "true")
+    assert.equal(0, code, err .. out)
+    out, err, code = T.autoperf("aggregate", dir .. "/p")
+    assert.equal(0, code, err)
+    local by = rows_of(dir .. "/p/results.csv")
+    local n = 0
+    for name, r in pairs(by) do
+      n = n + 1
+      assert.matches(":simulated$", r.unit, name)
+    end
+    local files = #cjson.decode(T.slurp(GLC)).Events + #cjson.decode(T.slurp(GRT)).Events
+    assert.equal(files, n) -- every event of both files, none merged
+    assert.is_nil(by["INST_RETIRED.ANY"])
+    assert.equal("cpu_core:simulated", by["cpu_core/INST_RETIRED.ANY/"].unit)
+    assert.equal("cpu_atom:simulated", by["cpu_atom/INST_RETIRED.ANY/"].unit)
+    assert.equal("cpu_core:simulated", by["TOPDOWN.SLOTS"].unit) -- one half's own name stays plain
+  end)
+
+  it("counts each half only while the task runs on its CPUs (cpu_core: cpu0, cpu_atom: cpu1)", function()
+    if #require("autoperf.machine").online_cpus() ~= 2 then pending("the masks here assume 2 online CPUs") return end
+    local ev = { "INST_RETIRED.ANY", "task-clock" }
+    local spin = T.workload("spin")
+    local on0 = assert(ap.measure({ argv = { spin, "30" }, cpus = { 0 } }, { pmu = SIM, events = ev }))
+    local on1 = assert(ap.measure({ argv = { spin, "30" }, cpus = { 1 } }, { pmu = SIM, events = ev }))
+    local C, A = "cpu_core/INST_RETIRED.ANY/", "cpu_atom/INST_RETIRED.ANY/"
+    assert.truthy(on0[C] > 0)
+    assert.equal(0, on0[A])
+    assert.equal(0, on1[C])
+    assert.truthy(on1[A] > 0)
+    assert.equal("cpu_atom:simulated", on1.units[A])
+    -- the half that did not run is not taken for multiplexing and re-measured
+    for _, r in ipairs({ on0, on1 }) do
+      assert.matches("^ok", r:status(C))
+      assert.matches("^ok", r:status(A))
+      assert.equal(1, #r.manifest.plan.runs)
+      assert.is_nil(r.manifest.replanned)
+    end
+    assert.equal("ok", on0:status(C))
+    assert.matches("^ok: a hybrid half, counted while the command ran on its CPUs %(1%)", on0:status(A))
+  end)
+
+  it("opens a half system-wide on its own CPUs only (elsewhere the kernel says ENOENT)", function()
+    if #require("autoperf.machine").online_cpus() ~= 2 then pending("the masks here assume 2 online CPUs") return end
+    if not require("autoperf.machine").access().system_wide then pending("-a is not allowed here") return end
+    local out, err, code = T.autoperf("profile", "--pmu", SIM, "-a", "-I", "0", "-q", "-e", "INST_RETIRED.ANY",
+      "-o", dir .. "/p", "--", T.workload("spin"), "10")
+    assert.equal(0, code, err .. out)
+    assert.equal(0, select(3, T.autoperf("aggregate", dir .. "/p")))
+    local by = rows_of(dir .. "/p/results.csv")
+    assert.same({ [0] = true }, by["cpu_core/INST_RETIRED.ANY/"].cpus)
+    assert.same({ [1] = true }, by["cpu_atom/INST_RETIRED.ANY/"].cpus)
+    assert.is_nil(T.slurp(dir .. "/p/manifest.json"):find("ENOENT", 1, true))
+  end)
+
+  it("refuses a simulated half's group bound to a CPU outside its mask with ENOENT", function()
+    local pmu = core.sim_pmu({ counters = 0xff, cpus = { 1 } })
+    local g, err, errno = pmu:group(-1, 0)
+    assert.is_nil(g)
+    assert.equal(core.errno.ENOENT, errno, err)
+    g = assert(pmu:group(-1, 1))
+    g:close()
+  end)
+end)
+
+describe("--core-type", function()
+  if not (have(GLC) and have(GRT)) then
+    it("has Intel's Alder Lake files to read", function() pending("no " .. GLC .. " or " .. GRT .. " here") end)
+    return
+  end
+  local SIM = "sim:" .. GLC .. "," .. GRT
+  local dir
+  T.each_tmpdir(before_each, after_each, function(d) dir = d end)
+
+  it("pins the command to the half's CPUs, measures only that half and records it", function()
+    local masks = hybrid.sim_masks({ cpu_core = true, cpu_atom = true }, require("autoperf.machine").online_cpus())
+    for word, pmu in pairs({ core = "cpu_core", atom = "cpu_atom" }) do
+      local out, err, code = T.autoperf("profile", "--pmu", SIM, "--core-type", word, "-I", "0", "-q",
+        "-e", "INST_RETIRED.ANY,task-clock", "-o", dir .. "/" .. word, "--", "grep", "Cpus_allowed_list", "/proc/self/status")
+      assert.equal(0, code, err)
+      -- the workload's own view of its affinity
+      assert.equal(masks[pmu], out:match("Cpus_allowed_list:%s*(%S+)"))
+      local m = cjson.decode(T.slurp(dir .. "/" .. word .. "/manifest.json"))
+      assert.same({ core_type = word, pmu = pmu, cpus = masks[pmu] }, m.pinned)
+      assert.equal(word, m.settings.core_type)
+      local names = {}
+      for _, e in ipairs(m.events) do names[#names + 1] = e.name end
+      table.sort(names)
+      assert.same({ pmu .. "/INST_RETIRED.ANY/", "task-clock" }, names)
+    end
+  end)
+
+  it("plans only that half's events", function()
+    local out, err, code = T.autoperf("plan", "--pmu", SIM, "--core-type", "atom", "--json")
+    assert.equal(0, code, err)
+    local plan = cjson.decode(out)
+    assert.equal(#cjson.decode(T.slurp(GRT)).Events, plan.events)
+    for _, run in ipairs(plan.runs) do
+      for _, g in ipairs(run.groups) do assert.equal("cpu_atom", g.pmu) end
+    end
+  end)
+
+  it("is refused with one clear line where the machine is not hybrid", function()
+    local out, err, code = T.autoperf("profile", "--core-type", "core", "-e", "task-clock", "-o", dir .. "/p", "--", "true")
+    assert.equal(2, code, out)
+    assert.matches("not a hybrid Intel part", err)
+    assert.equal(1, #T.lines(err))
+    _, err, code = T.autoperf("profile", "--pmu", SIM, "--core-type", "big", "-o", dir .. "/q", "--", "true")
+    assert.equal(2, code)
+    assert.matches("core", err)
+  end)
+
+  it("goes through the one runner entry: ap.measure takes core_type too", function()
+    local ap = require "autoperf"
+    local r = assert(ap.measure({ "true" }, { pmu = SIM, core_type = "core", events = { "INST_RETIRED.ANY" } }))
+    assert.same({ "cpu_core/INST_RETIRED.ANY/" }, r.events)
+    assert.equal("core", r.manifest.pinned.core_type)
+    local nr, err = ap.measure({ argv = { "true" }, cpus = { 0 } }, { pmu = SIM, core_type = "atom" })
+    assert.is_nil(nr)
+    assert.matches("not both", err)
+  end)
+end)

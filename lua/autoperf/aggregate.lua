@@ -9,6 +9,7 @@
 -- CORE, CPU and NODE are -1 (perf's "any cpu").
 local core = require "autoperf.core"
 local store_mod = require "autoperf.store"
+local hybrid = require "autoperf.pmu.hybrid"
 local util = require "autoperf.util"
 
 local M = {}
@@ -102,6 +103,7 @@ function M.aggregate(dir, opts)
     end
   end
   local nflagged = 0
+  local partial = hybrid.partial(manifest) -- hybrid halves: their time off is no multiplexing
   local lines = {}
   local function write(s) lines[#lines + 1] = s end
   do
@@ -109,7 +111,9 @@ function M.aggregate(dir, opts)
     for _, s in ipairs(r.events) do
       local name = s.name
       local status = "ok"
-      if flagged[name] or s.running < s.enabled then
+      if partial[name] and not flagged[name] and s.running < s.enabled then
+        status = hybrid.partial_status(partial[name])
+      elseif flagged[name] or s.running < s.enabled then
         status = "flagged: not counted all the time (running < enabled)"
         nflagged = nflagged + 1
       end

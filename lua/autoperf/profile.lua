@@ -115,14 +115,17 @@ M.exit_text = exit_text
 -- filter, intel_pmu_filter(), rejects the CPU) and stays enabled, not
 -- running, elsewhere: that is no multiplexing, unless the task was
 -- pinned inside the mask. Counts are never scaled either way.
-local function off_type(ctx, o, pinned_cpus)
-  if o.cpu >= 0 then return false end
-  local mask = mask_of(ctx.by_tag[o.group:tags()[1]])
-  if not mask then return false end
+local function off_type_possible(mask, pinned_cpus)
   for _, c in ipairs(pinned_cpus or {}) do
     if not mask[c] then return true end
   end
   return pinned_cpus == nil
+end
+
+local function off_type(ctx, o, pinned_cpus)
+  if o.cpu >= 0 then return false end
+  local mask = mask_of(ctx.by_tag[o.group:tags()[1]])
+  return mask ~= nil and off_type_possible(mask, pinned_cpus)
 end
 
 -- One execution of the workload under one run's groups. Returns an entry
@@ -297,7 +300,12 @@ local function execute(ctx, run, ri, rep)
   local flagged = {}
   for _, o in ipairs(opened) do
     local enabled, running = o.group:read()
-    if enabled and running < enabled and not off_type(ctx, o, spawn_opts.cpus) then
+    local off = enabled and running < enabled and off_type(ctx, o, spawn_opts.cpus)
+    if off then
+      local ev = ctx.by_tag[o.group:tags()[1]]
+      ctx.off_type[ev.pmu] = ev.cpus
+    end
+    if enabled and running < enabled and not off then
       for _, tag in ipairs(o.group:tags()) do
         local ev = ctx.by_tag[tag]
         if not seen[-tag] then
@@ -630,14 +638,17 @@ local function run(prep, given)
   }
   for i, ev in ipairs(opts.events) do
     manifest.events[i] = { name = ev.name, unit = M.unit(ev), source = ev.source, encoding = ev.encoding,
-                           simulated = ev.simulated or nil, user_only = ev.user_only }
+                           simulated = ev.simulated or nil, user_only = ev.user_only,
+                           hybrid_cpus = not opts.system_wide and mask_of(ev)
+                             and off_type_possible(mask_of(ev), opts.cpus or (prep.pinned and prep.pinned.cpu_list))
+                             and ev.cpus or nil }
   end
   local store, serr = store_mod.open(opts.out, manifest, { force = opts.force })
   if not store then return nil, serr, 1 end
 
   local closer = core.closer()
   local ctx = { opts = opts, store = store, closer = closer, cpus = cpus, refused = {}, by_tag = {}, replanned = {},
-                pinned = prep.pinned,
+                pinned = prep.pinned, off_type = {},
                 sim = simulator(opts.events, plan_opts.isolate) }
   for _, r in ipairs(manifest.refused) do ctx.refused[r.name] = r.error end
   for _, r in ipairs(unmeasurable) do ctx.refused[r.name] = r.error end
@@ -747,6 +758,12 @@ local function run(prep, given)
   summary.repetitions = reps
   summary.simulated = manifest.simulated
   summary.notes = notes
+  -- hybrid halves that ran part of the time only (their CPUs: see off_type)
+  for pmu, cpus in pairs(ctx.off_type) do
+    summary.off_type = summary.off_type or {}
+    summary.off_type[#summary.off_type + 1] = pmu .. " on CPUs " .. cpus
+  end
+  if summary.off_type then table.sort(summary.off_type) end
   if summary.events == 0 and #manifest.refused > 0 then
     return nil, nothing_measured(manifest.refused, prep.simulated), 1
   end

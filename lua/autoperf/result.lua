@@ -68,6 +68,7 @@ function M.read(dir, opts)
   local want = #((m.plan or {}).runs or {}) * math.tointeger((m.settings or {}).repetitions or 1)
   local self = {
     dir = dir, manifest = m, reps = reps, units = units, events = order, complete = #s.journal >= want,
+    partial = require("autoperf.pmu.hybrid").partial(m), -- (hybrid halves: not flagged for their time off)
     refused = refused, simulated = m.simulated ~= nil, data = data,
   }
   return setmetatable(self, { __index = index })
@@ -115,11 +116,14 @@ function Result:cpus(name, rep)
 end
 
 -- "ok", "flagged: not counted all the time", "refused: <error>", or nil
--- when name was not part of the profile.
+-- when name was not part of the profile ("ok: a hybrid half, ..." for a
+-- half that counted while the command ran on its CPUs only).
 function Result:status(name)
   if self.refused[name] then return "refused: " .. self.refused[name] end
   local d = self.data[name]
   if not d then return nil end
+  local partial = d.flagged and self.partial[name]
+  if partial then return require("autoperf.pmu.hybrid").partial_status(partial) end
   return d.flagged and "flagged: not counted all the time" or "ok"
 end
 

@@ -30,7 +30,11 @@ function DS:status(name)
   local at = self.at[name]
   if not at then return nil end
   for _, x in pairs(at) do
-    if x.flagged then return "flagged: not counted all the time" end
+    if x.flagged then
+      local partial = self.partial and self.partial[name]
+      if partial then return require("autoperf.pmu.hybrid").partial_status(partial) end
+      return "flagged: not counted all the time"
+    end
   end
   return "ok"
 end
@@ -58,7 +62,7 @@ function M.load(dir)
   end
   local files = store.run_files(s)
   local ds = setmetatable({ dir = dir, names = {}, units = {}, reps = 0, at = {}, refused = {},
-    simulated = s.manifest.simulated ~= nil,
+    simulated = s.manifest.simulated ~= nil, partial = require("autoperf.pmu.hybrid").partial(s.manifest),
     user_only = type(s.manifest.access) == "table" and s.manifest.access.user_only == true }, DS)
   ds.events, ds.data = ds.names, ds.at
   for _, r in ipairs(s.manifest.refused or {}) do ds.refused[r.name] = tostring(r.error) end

@@ -143,6 +143,10 @@ function M.profile_report(result, cmd, quiet)
   end
   if #result.flagged > 0 then
     say("  FLAGGED, not counted all the time (%d): %s", #result.flagged, M.list_names(result.flagged, 8))
+  elseif result.off_type then
+    say("  no event was multiplexed; hybrid halves count only while the command runs on their CPUs, so " ..
+      "these counted part of the time (%s): never scaled, never added (--core-type core|atom pins the command " ..
+      "to one half)", table.concat(result.off_type, "; "))
   else
     say("  every event was counted the whole time (time_enabled == time_running)")
   end

@@ -2,21 +2,42 @@
 -- (P-cores) and cpu_atom (E-cores), each with its own counters, events
 -- and CPUs (sysfs cpu_*/cpus); an event counts only while its thread runs
 -- on a CPU of its PMU, so the two halves are two PMUs everywhere (planned
--- apart, a run may hold one group of each; counts never added).
+-- apart, a run may hold one group of each; counts never added; the same
+-- name on both halves is two events, cpu_core/NAME/ and cpu_atom/NAME/).
 --
--- Kernel facts (Linux, arch/x86/events/):
---  * core.c init_hw_perf_events() registers one PMU per core type,
---    "cpu_core" with type PERF_TYPE_RAW (4), "cpu_atom" with a dynamic
---    type: raw core events go to cpu_core unless they carry cpu_atom's.
---  * intel/core.c intel_pmu_init() (case INTEL_ALDERLAKE, the hybrid_pmu
---    setup through intel_pmu_init_glc()/intel_pmu_init_grt()): Golden Cove
---    has 8 generic counters and 4 fixed (the 4th TOPDOWN.SLOTS), Gracemont
---    6 generic and 3 fixed; perfmon's Counter fields say the same.
---  * Generic hardware events (PERF_TYPE_HARDWARE/HW_CACHE) name the PMU
---    in config[63:32] (PERF_PMU_TYPE_SHIFT, the "extended type" that
---    kernel/events/core.c perf_init_event() reads for PMUs with
---    PERF_PMU_CAP_EXTENDED_HW_TYPE, which x86_pmu sets on hybrid parts);
---    0 there means PERF_TYPE_RAW, i.e. cpu_core alone.
+-- Kernel facts (Linux 6.12, re-read in arch/x86/events/ and
+-- kernel/events/core.c):
+--  * intel/core.c intel_pmu_init(), case INTEL_ALDERLAKE (also _L and
+--    Raptor Lake): intel_pmu_init_hybrid(hybrid_big_small) allocates the
+--    two x86_hybrid_pmus, named from intel_hybrid_pmu_type_map
+--    ("cpu_atom", "cpu_core"), each starting from the counters CPUID 0xA
+--    enumerates (6 generic, 3 fixed), and sets x86_pmu.filter =
+--    intel_pmu_filter; then the big core's masks grow (cntr_mask64 <<= 2
+--    | 0x3, fixed_cntr_mask64 <<= 1 | 0x1: 8 generic, 4 fixed, capped at
+--    8/4 by the E-cores-disabled quirk) with intel_pmu_init_glc() (Golden
+--    Cove constraints), and the atom keeps 6 + 3 with
+--    intel_pmu_init_grt(); adl_get_event_constraints() hands each PMU its
+--    own (glc_/tnt_get_event_constraints()). perfmon's Counter fields say
+--    the same counts.
+--  * intel/core.c init_hybrid_pmu(), from intel_pmu_cpu_starting(): each
+--    CPU joins its type's PMU (supported_cpus), which the PMU's `cpus`
+--    attribute prints (intel_hybrid_get_attr_cpus()); intel_pmu_filter()
+--    rejects the other CPUs, so kernel/events/core.c visit_groups_merge()
+--    never schedules a half's groups there: a per-task event stays
+--    enabled but not running while its task is on the other type
+--    (__perf_update_times()), and core.c x86_pmu_event_init() refuses an
+--    event bound to a CPU outside supported_cpus with -ENOENT.
+--  * core.c init_hw_perf_events(): perf_pmu_register() of each half, the
+--    big one (cpu_core) as PERF_TYPE_RAW (4), cpu_atom with a dynamic
+--    type (-1), both with PERF_PMU_CAP_EXTENDED_HW_TYPE.
+--  * kernel/events/core.c perf_init_event(): a PERF_TYPE_HARDWARE or
+--    HW_CACHE event takes its PMU from config >> PERF_PMU_TYPE_SHIFT (32,
+--    include/uapi/linux/perf_event.h, with PERF_HW_EVENT_MASK for the
+--    rest); 0 there means PERF_TYPE_RAW, i.e. cpu_core alone.
+--
+-- libpfm4 4.13 (this machine's) has no Alder Lake models (no adl_glc or
+-- adl_grt: `strings libpfm.so.4 | grep adl` finds none); M.CORE_TYPES
+-- names them for a libpfm4 that does. The perfmon files are the source.
 local M = {}
 
 M.name = "hybrid"
@@ -24,13 +45,41 @@ M.name = "hybrid"
 M.kernel_names = { "^cpu_core$", "^cpu_atom$" }
 M.shared = {}
 
--- perf_event.h's PERF_PMU_TYPE_SHIFT.
+local is_half -- (below: by_pmu)
+
+-- The kernel rules this family models, for 'autoperf stats' (per model:
+-- how many events each applies to).
+M.RULES = {
+  { id = "hybrid.pmu",
+    cite = "arch/x86/events/intel/core.c: intel_pmu_init_hybrid(), adl_get_event_constraints()",
+    what = "each core type is its own PMU: a half's events are planned on its counters, one group per half in a run",
+    applies = function(ev) return is_half(ev) end },
+  { id = "hybrid.core_counters",
+    cite = "arch/x86/events/intel/core.c: intel_pmu_init() (INTEL_ALDERLAKE), intel_pmu_init_glc()",
+    what = "cpu_core (Golden Cove) has 8 generic and 4 fixed counters (CPUID 0xA's 6 + 3, widened)",
+    applies = function(ev) return ev.pmu == "cpu_core" end },
+  { id = "hybrid.atom_counters",
+    cite = "arch/x86/events/intel/core.c: intel_pmu_init_hybrid(), intel_pmu_init_grt()",
+    what = "cpu_atom (Gracemont) has 6 generic and 3 fixed counters",
+    applies = function(ev) return ev.pmu == "cpu_atom" end },
+  { id = "hybrid.mask",
+    cite = "arch/x86/events/intel/core.c: init_hybrid_pmu(), intel_pmu_filter()",
+    what = "a half counts only on its CPUs (sysfs cpus): enabled, not running, while its task is on the other type; "
+      .. "bound to another CPU it is ENOENT (x86_pmu_event_init())",
+    applies = function(ev) return is_half(ev) end },
+  { id = "hybrid.extended_type",
+    cite = "kernel/events/core.c: perf_init_event()",
+    what = "a generic hardware event names its half by the PMU type in config[63:32] (PERF_PMU_TYPE_SHIFT)",
+    applies = function(ev) return is_half(ev) and (ev.type == 0 or ev.type == 3) end },
+}
+
+-- include/uapi/linux/perf_event.h's PERF_PMU_TYPE_SHIFT.
 M.PMU_TYPE_SHIFT = 32
 
 -- The core types: the kernel's PMU name, the counters each core has, the
 -- perfmon files (by Intel's names; mapfile.csv pairs them by its "Core
 -- Role Name" Core/Atom, the files' Header does not say) and libpfm4's
--- models that describe it. Alder Lake only (Raptor Lake uses its files):
+-- models that describe it (none in libpfm4 4.13: see above). Alder Lake only (Raptor Lake uses its files):
 -- later parts have other counter counts, to be added with their files.
 M.CORE_TYPES = {
   { pmu = "cpu_core", role = "Core", generic = 8, fixed = 4,
@@ -40,6 +89,7 @@ M.CORE_TYPES = {
 }
 
 local by_file, by_pmu, by_model = {}, {}, {}
+is_half = function(ev) return by_pmu[ev.pmu or ""] ~= nil end
 for _, t in ipairs(M.CORE_TYPES) do
   by_pmu[t.pmu] = t
   for _, f in ipairs(t.files) do by_file[f] = t end
@@ -182,6 +232,26 @@ function M.simulate_masks(events, online)
     if ev.simulated and masks[ev.pmu] and not ev.cpus then ev.cpus = masks[ev.pmu] end
   end
   return masks
+end
+
+-- The events of a profile (its manifest) that are hybrid halves counted
+-- per task without the task held inside their CPUs, so that time_running
+-- < time_enabled is the time it ran on the other type, not multiplexing
+-- (the runner marks them, manifest.events[i].hybrid_cpus): {[name] =
+-- "cpulist"}.
+function M.partial(manifest)
+  local out = {}
+  for _, e in ipairs(type(manifest) == "table" and type(manifest.events) == "table" and manifest.events or {}) do
+    if type(e) == "table" and type(e.name) == "string" and type(e.hybrid_cpus) == "string" then
+      out[e.name] = e.hybrid_cpus
+    end
+  end
+  return out
+end
+
+-- The status of such an event that did not run all the time.
+function M.partial_status(cpus)
+  return "ok: a hybrid half, counted while the command ran on its CPUs (" .. cpus .. "), never scaled"
 end
 
 -- --core-type: the word for each half (perf stat's --cputype says the
