@@ -95,7 +95,7 @@ static int l_pid(lua_State *L)
 }
 
 /* proc:release() -> true | nil, message, errno (exec failed: the errno
- * of execvp, chdir or sched_setaffinity). */
+ * of execvp, chdir or sched_setaffinity, the message says which). */
 static int l_release(lua_State *L)
 {
 	struct lproc *lp = check_proc(L);
@@ -103,7 +103,8 @@ static int l_release(lua_State *L)
 	if (r < 0)
 		return ap_lua_fail(L, -r, "release");
 	if (r > 0)
-		return ap_lua_fail(L, r, NULL);
+		return ap_lua_fail(L, r, lp->p.failed == 'a' ? "pinning it to its CPUs (sched_setaffinity)"
+					 : lp->p.failed == 'c' ? "chdir" : NULL);
 	lua_pushboolean(L, 1);
 	return 1;
 }

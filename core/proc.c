@@ -411,8 +411,10 @@ int ap_release(struct ap_proc *p)
 	while (got < 0 && errno == EINTR);
 	close(p->err_fd);
 	p->err_fd = -1;
-	if (got == (ssize_t)sizeof(f))
+	if (got == (ssize_t)sizeof(f)) {
+		p->failed = f.stage;
 		return f.err ? f.err : EIO;
+	}
 	return 0;
 }
 

@@ -25,6 +25,7 @@ struct ap_proc {
 	enum ap_proc_state state;
 	int status;      /* wait status once exited */
 	struct rusage ru;
+	int failed;      /* what a failed release failed at: 'c' chdir, 'a' affinity, 'e' exec */
 };
 
 struct ap_spawn_opts {
@@ -42,8 +43,9 @@ struct ap_spawn_opts {
  * and holds it before exec. Returns 0 or -errno. */
 int ap_spawn(struct ap_proc *p, const struct ap_spawn_opts *o);
 
-/* Lets the workload exec. Returns 0 once exec succeeded, the exec errno
- * (positive; the child then exits 127) when it failed, or -errno. */
+/* Lets the workload exec. Returns 0 once exec succeeded, the errno of
+ * what failed before or at exec (positive, p->failed says what; the child
+ * then exits 127), or -errno. */
 int ap_release(struct ap_proc *p);
 
 /* Waits up to timeout_ms (-1: forever) for the workload to exit; by then

@@ -404,6 +404,32 @@ describe("--core-type", function()
     assert.matches("core", err)
   end)
 
+  it("says so when the command cannot be pinned (sched_setaffinity fails in the child before exec)", function()
+    local ap = require "autoperf"
+    local r, err, code = ap.measure({ argv = { "true" }, cpus = { 1023 } }, { events = { "task-clock" } })
+    assert.is_nil(r)
+    assert.matches("sched_setaffinity", err)
+    assert.equal(126, code)
+  end)
+
+  it("isolates both halves of a name given plain, one given qualified", function()
+    local ap = require "autoperf"
+    local evs = assert(ap.select("INST_RETIRED.ANY,BR_INST_RETIRED.ALL_BRANCHES,BR_MISP_RETIRED.ALL_BRANCHES", { pmu = SIM }))
+    local function alone(isolate)
+      local plan = assert(ap.plan(evs, { isolate = { isolate } }))
+      local out = {}
+      for _, run in ipairs(plan.runs) do
+        for _, g in ipairs(run.groups) do
+          if #g.events == 1 then out[#out + 1] = g.events[1].name end
+        end
+      end
+      table.sort(out)
+      return out
+    end
+    assert.same({ "cpu_atom/INST_RETIRED.ANY/", "cpu_core/INST_RETIRED.ANY/" }, alone("INST_RETIRED.ANY"))
+    assert.same({ "cpu_atom/INST_RETIRED.ANY/" }, alone("cpu_atom/INST_RETIRED.ANY/"))
+  end)
+
   it("goes through the one runner entry: ap.measure takes core_type too", function()
     local ap = require "autoperf"
     local r = assert(ap.measure({ "true" }, { pmu = SIM, core_type = "core", events = { "INST_RETIRED.ANY" } }))

@@ -119,7 +119,7 @@ function M.model(events, opts)
   for i, h in ipairs(hw) do
     local ev = h.ev
     local isolated = (policy.taken_alone and ev.taken_alone) or (policy.errata and ev.errata ~= nil)
-      or policy.names[ev.name] or policy.names[ev.base or ""] or false
+      or policy.names[ev.name] or policy.names[ev.base or ""] or policy.names[ev.plain or ""] or false
     local allowed = h.allowed or (h.pmu.counters & all_generic(FIXED))
     for _, f in ipairs(not h.allowed and h.pmu.fixed_events or {}) do
       if ev.type == f.type and ev.config == f.config then allowed = allowed | (1 << (FIXED + f.fixed)) end
