@@ -384,6 +384,28 @@ describe("--core-type", function()
     end
   end)
 
+  it("takes perf's pmu/name/ form on the command line, and refuses hostile forms in one bounded line", function()
+    local out, err, code = T.autoperf("plan", "--pmu", SIM, "--json", "-e",
+      "cpu_atom/INST_RETIRED.ANY/,cpu_core/BR_MISP_RETIRED.ALL_BRANCHES/:u,{cpu_core/INST_RETIRED.ANY/,TOPDOWN.SLOTS}")
+    assert.equal(0, code, err)
+    local names = {}
+    for _, run in ipairs(cjson.decode(out).runs) do
+      for _, g in ipairs(run.groups) do
+        for _, e in ipairs(g.events) do names[#names + 1] = g.pmu .. " " .. e end
+      end
+    end
+    table.sort(names)
+    assert.same({ "cpu_atom cpu_atom/INST_RETIRED.ANY/", "cpu_core TOPDOWN.SLOTS",
+                  "cpu_core cpu_core/BR_MISP_RETIRED.ALL_BRANCHES/:u", "cpu_core cpu_core/INST_RETIRED.ANY/" }, names)
+    for _, spec in ipairs({ "cpu_atom/" .. ("I"):rep(20000) .. "/", "cpu_atom/INST_RETIRED.ANY/\x1b[2J",
+                            "cpu_atom/INST_RETIRED.ANY/:zz", "cpu_atom/INST_RETIRED.ANY" }) do
+      _, err, code = T.autoperf("plan", "--pmu", SIM, "-e", spec)
+      assert.equal(2, code, spec:sub(1, 60))
+      assert.equal(1, #T.lines(err))
+      assert.truthy(#err < 800, #err)
+    end
+  end)
+
   it("plans only that half's events", function()
     local out, err, code = T.autoperf("plan", "--pmu", SIM, "--core-type", "atom", "--json")
     assert.equal(0, code, err)
