@@ -73,7 +73,7 @@ LUA      := lua5.4
 SPECS    ?= spec
 BUSTED   := $(LUA) /usr/bin/busted
 
-.PHONY: all test test-intel test-user check demo asan install uninstall clean bootstrap workloads bench bench-plan bench-profile bench-numeric bench-aggregate bench-analysis soak test-pmu test-slurm
+.PHONY: all test test-intel test-user check demo asan install uninstall clean bootstrap workloads bench bench-plan bench-profile bench-perturbation bench-numeric bench-aggregate bench-analysis soak test-pmu test-slurm
 
 all: $(TARGETS)
 
@@ -159,13 +159,19 @@ soak: all
 	$(BUSTED) --helper=spec/helper.lua -o spec/summary.lua --filter='fault injection' spec/robust_spec.lua
 
 # Benchmarks (numbers, not pass/fail).
-bench: bench-plan bench-profile bench-numeric bench-aggregate bench-analysis
+bench: bench-plan bench-profile bench-perturbation bench-numeric bench-aggregate bench-analysis
 
 bench-plan: all
 	./$(BIN) run scripts/bench-plan.lua
 
 bench-profile: all
 	./$(BIN) run scripts/bench-profile.lua
+
+# perturbation: the workload's slowdown under each counting mode and perf
+# stat, and the sampler's lateness (takes a few minutes: perf stat closes
+# ~2300 tracepoints slowly).
+bench-perturbation: all
+	./$(BIN) run scripts/bench-perturbation.lua $(BENCH_REPS)
 
 bench-numeric: all
 	scripts/bootstrap --bench
