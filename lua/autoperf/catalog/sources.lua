@@ -271,7 +271,7 @@ local function libpfm_events(force)
         pmu = f.core and core_pmu(ev.pmu) or ev.pmu, model = ev.pmu, source = "libpfm4",
         type = ev.type, config = ev.config, config1 = ev.config1, config2 = ev.config2,
         desc = ev.desc, hardware = true,
-        counters = f.core and { generic_count = f.generic, fixed_count = f.fixed } or nil,
+        counters = f.core and pmu_mod.pfm_counters(f, ev, force ~= nil) or nil,
         shared = pmu_mod.pfm_shared(f, ev),
       }
     end
