@@ -271,6 +271,25 @@ describe("profiling uncore events", function()
     assert.same({ "uncore_cha_0:simulated", "uncore_cha_1:simulated" }, per)
   end)
 
+  it("opens a box only on its cpumask's CPUs in a system-wide profile (-a), the core PMU on every CPU", function()
+    local pmu = machine(dir)
+    local r, err = run(pmu, { system_wide = true, specs = { "UNC_C_FIX1", "INST_RETIRED.ANY_P" } })
+    assert.truthy(r, err)
+    for _, n in ipairs(r.notes) do assert.is_nil(n:find("whole socket", 1, true)) end
+    assert(require("autoperf.aggregate").aggregate(dir .. "/out"))
+    local mask = {}
+    for _, c in ipairs(uncore.sim_boxes("uncore_cha")[1].cpus) do mask[c] = true end
+    local core_cpus, box_cpus = {}, {}
+    for _, row in ipairs(rows(dir .. "/out/results.csv")) do
+      local into = row[1] == "UNC_C_FIX1" and box_cpus or core_cpus
+      into[tonumber(row[6])] = true
+    end
+    local online = require("autoperf.machine").online_cpus()
+    for _, c in ipairs(online) do assert.is_true(core_cpus[c], "cpu " .. c) end
+    for c in pairs(box_cpus) do assert.is_true(mask[c], "box counted on cpu " .. c) end
+    assert.truthy(next(box_cpus))
+  end)
+
   it("leaves uncore events out of a profile without system-wide access, with one note", function()
     local pmu = machine(dir)
     local r, err = run(pmu, { access = USER, specs = { "UNC_C_FIX1", "UNC_C_FIX2", "INST_RETIRED.ANY_P" } })
