@@ -7,7 +7,7 @@ local M = {}
 
 -- M.intel, M.amd, ...; M.FAMILIES in this order.
 M.FAMILIES = {}
-for _, name in ipairs({ "intel", "amd", "hybrid", "arm64", "kernel" }) do
+for _, name in ipairs({ "intel", "amd", "hybrid", "arm64", "kernel", "uncore" }) do
   M[name] = require("autoperf.pmu." .. name)
   M.FAMILIES[#M.FAMILIES + 1] = M[name]
 end
