@@ -22,11 +22,12 @@ static uint64_t opt_u64(lua_State *L, int t, const char *k, uint64_t dflt)
 	return v;
 }
 
-/* core.sim_pmu{counters=MASK[, shared={n1, ...}][, cpus={0, 2, ...}]}: a
- * simulated PMU with these counters (generic bits 0-31, fixed bits
- * 32-63) and shared resources (resource r holds n_r values at a time;
- * the PMU models in lua/autoperf/pmu say which exist), counting only on
- * cpus when given (a hybrid half's mask; see sim.h). */
+/* core.sim_pmu{counters=MASK[, shared={n1, ...}][, uncore=true][, cpus={0,
+ * 2, ...}]}: a simulated PMU with these counters (generic bits 0-31,
+ * fixed bits 32-63) and shared resources (resource r holds n_r values at
+ * a time; the PMU models in lua/autoperf/pmu say which exist); uncore: a
+ * box of an uncore unit, which refuses per-task groups; cpus: counting
+ * only on these CPUs (a hybrid half's mask; see sim.h). */
 static int l_sim_pmu(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
@@ -46,6 +47,9 @@ static int l_sim_pmu(lua_State *L)
 		}
 		m.nshared = (int)n;
 	}
+	lua_pop(L, 1);
+	lua_getfield(L, 1, "uncore");
+	m.uncore = lua_toboolean(L, -1);
 	lua_pop(L, 1);
 	cpu_set_t cpus;
 	CPU_ZERO(&cpus);
