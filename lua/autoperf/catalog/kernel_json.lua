@@ -109,8 +109,8 @@ local function entry(e)
   }
 end
 
--- The entries of one JSON document (text), or nil, one line naming where.
--- Metric entries (no EventName nor ArchStdEvent) are left out.
+-- The entries of one JSON document (text) and the names of its metrics,
+-- or nil, one line naming where. Metric entries are left out.
 function M.parse(data, where)
   where = util.printable(where or "JSON", 200)
   if #data > M.MAX_FILE_BYTES then
@@ -124,18 +124,20 @@ function M.parse(data, where)
   if #doc > M.MAX_EVENTS then
     return nil, string.format("%s: more than %d entries", where, M.MAX_EVENTS)
   end
-  local out = {}
+  local out, metrics = {}, {}
   for i, e in ipairs(doc) do
     if type(e) ~= "table" then return nil, string.format("%s: entry %d is not an object", where, i) end
+    if type(e.MetricName) == "string" and #e.MetricName <= M.MAX_NAME then metrics[#metrics + 1] = e.MetricName end
     local ok, r = pcall(entry, e)
     if not ok then
       if type(r) ~= "table" then error(r, 0) end -- a bug, not the file
       local n = type(e.EventName) == "string" and (" (" .. util.printable(e.EventName, 80) .. ")") or ""
       return nil, string.format("%s: entry %d%s: %s: %s", where, i, n, r.field, r.why)
     end
-    if r.name or r.std then out[#out + 1] = r end
+    -- metrics (MetricName, MetricExpr) name events, they are none
+    if (r.name or r.std) and absent(e.MetricName) and absent(e.MetricExpr) then out[#out + 1] = r end
   end
-  return out
+  return out, metrics
 end
 
 -- One file's entries (size checked before reading), or nil, message.
@@ -292,12 +294,20 @@ end
 -- arm64 (PMUv3).
 
 M.ARM64_COMMON = { "arm64/common-and-microarch.json", "arm64/recommended.json" }
+-- The architecture's standard metrics: a part's metrics.json refers to
+-- them by ArchStdEvent as well (perf's jevents resolves both kinds).
+M.ARM64_METRICS = "arm64/sbsa.json"
 M.MIDR_PATH = "/sys/devices/system/cpu/cpu0/regs/identification/midr_el1"
 
 -- The architectural and micro-architectural events by name and by number
--- (common-and-microarch.json, then recommended.json): {by_name, by_code}.
+-- (common-and-microarch.json, then recommended.json) and the standard
+-- metrics' names: {by_name=, by_code=, metrics=}.
 function M.arm64_common(root)
-  local by_name, by_code = {}, {}
+  local by_name, by_code, metrics = {}, {}, {}
+  if util.exists(root .. "/" .. M.ARM64_METRICS) then
+    local _, names = M.read(root .. "/" .. M.ARM64_METRICS)
+    for _, n in ipairs(names or {}) do metrics[n] = true end
+  end
   for _, f in ipairs(M.ARM64_COMMON) do
     local entries, err = M.read(root .. "/" .. f)
     if not entries then return nil, err end
@@ -308,15 +318,17 @@ function M.arm64_common(root)
       end
     end
   end
-  return { by_name = by_name, by_code = by_code }
+  return { by_name = by_name, by_code = by_code, metrics = metrics }
 end
 
 -- An entry with its ArchStdEvent reference resolved: the common event's
--- fields where the entry has none (perf's jevents does the same), or
--- nil, message for a reference to no common event.
+-- fields where the entry has none (perf's jevents does the same); false
+-- for a reference to a standard metric (no event); nil, message for a
+-- reference to neither.
 function M.resolve_std(r, common)
   if not r.std then return r end
   local s = common.by_name[r.std]
+  if not s and common.metrics and common.metrics[r.std] then return false end
   if not s then return nil, string.format("%s: ArchStdEvent %s names no common event", r.file or "?", r.std) end
   local out = {}
   for k, v in pairs(s) do out[k] = v end
@@ -326,11 +338,10 @@ function M.resolve_std(r, common)
 end
 
 -- The part directory mapfile.csv gives a MIDR ("0x00000000410fd0c0"),
--- or nil. Only the implementer, part number and architecture fields
--- count (the variant and revision bits are cleared, as perf's
--- get_cpuid_str() leaves them in and mapfile lists revision 0... the
--- kernel's tool compares the masked value: tools/perf/arch/arm64/util/
--- header.c strcmp_cpuid_str()).
+-- or nil. The implementer, architecture and part number fields count;
+-- the variant and revision do not (mapfile lists them as 0, and perf
+-- matches a part whatever its revision). A directory that climbs out of
+-- the tree ("..") is never followed.
 function M.arm64_part(root, midr)
   local v = type(midr) == "string" and tonumber((util.trim(midr):match("^0[xX](%x+)$")) or "", 16)
   if not v then return nil end
@@ -405,14 +416,13 @@ function M.arm64(pmus, opts)
     local rec = by_code[code]
     if sysname and sysname:upper() ~= rec.name then rec.aliases = { sysname } end
   end
-  -- the part's IMPLEMENTATION DEFINED events (not in the common tables,
-  -- so not in sysfs): the part's JSON says it has them
+  -- the part's other events (recommended ones from 0x40 and its
+  -- IMPLEMENTATION DEFINED ones, which sysfs does not list): the part's
+  -- JSON says it has them
   local codes = {}
   for code in pairs(part_entries) do codes[#codes + 1] = code end
   table.sort(codes)
-  for _, code in ipairs(codes) do
-    if not common.by_code[code] then add(code, part_entries[code], part_entries[code].file) end
-  end
+  for _, code in ipairs(codes) do add(code, part_entries[code], part_entries[code].file) end
   return out, note
 end
 
