@@ -26,6 +26,13 @@ end
 
 local function json(v) return cjson.encode(v) end
 
+local function rule(id)
+  for _, r in ipairs(arm64.RULES) do
+    if r.id == id then return r end
+  end
+  error("no rule " .. id)
+end
+
 describe("kernel pmu-events JSON", function()
   local dir
   T.each_tmpdir(before_each, after_each, function(d) dir = d end)
@@ -37,8 +44,10 @@ describe("kernel pmu-events JSON", function()
         { EventName = "de_no_dispatch.fe", EventCode = "0x1a0", UMask = "0x01", PublicDescription = "long" },
         { EventName = "l3_lookup_state.l3_miss", EventCode = "0x04", UMask = "0x01", Unit = "L3PMC" },
         { MetricName = "ipc", MetricExpr = "ex_ret_instr / ls_not_halted_cyc" },
+        { EventName = "rd_cpipe", ConfigCode = "0x00", Unit = "hisi_sccl,l3c" },
       }), "x.json"))
-      assert.equal(3, #es)
+      assert.equal(4, #es)
+      assert.same({ "rd_cpipe", 0 }, { es[4].name, es[4].config_code })
       assert.same({ "ex_ret_instr", 0xc0, "Retired instructions." }, { es[1].name, es[1].code, es[1].desc })
       assert.same({ 0x1a0, 0x01, "long" }, { es[2].code, es[2].umask, es[2].long_desc })
       assert.equal("L3PMC", es[3].unit)
@@ -230,8 +239,8 @@ describe("kernel pmu-events JSON", function()
       -- not in the tables: sysfs's name
       assert.equal(0x23, by.STALL_FRONTEND.config)
       assert.is_nil(by.BR_PRED, "not implemented here (sysfs does not list it)")
-      assert.is_true(arm64.RULES[1].applies(by.CPU_CYCLES))
-      assert.is_false(arm64.RULES[1].applies(by.INST_RETIRED))
+      assert.is_true(rule("arm64.cycle").applies(by.CPU_CYCLES))
+      assert.is_false(rule("arm64.cycle").applies(by.INST_RETIRED))
     end)
 
     it("adds the part's JSON when the MIDR matches mapfile.csv (variant and revision aside)", function()
@@ -242,6 +251,9 @@ describe("kernel pmu-events JSON", function()
       assert.equal("arm64/arm/part-x/cache.json", by.L1D_CACHE.file)
       assert.same({ 0xc1, "implementation defined" }, { by.PART_SPECIFIC.config, by.PART_SPECIFIC.desc })
       assert.same({ 0x40 }, { by.L1D_CACHE_RD.config })
+      -- arm64.visible: what sysfs lists, not what only the part's JSON names
+      assert.is_true(rule("arm64.visible").applies(by.L1D_CACHE))
+      assert.is_false(rule("arm64.visible").applies(by.PART_SPECIFIC))
       assert.is_nil(by.CMN_THING, "uncore units are not the core PMU's")
       assert.equal(6, #recs)
       -- another part: the common names only
@@ -288,8 +300,8 @@ describe("kernel pmu-events JSON", function()
         assert.is_nil(r.what:find("\n"))
         assert.equal("function", type(r.applies))
       end
-      assert.is_true(arm64.RULES[1].applies({ type = 0, config = 0 }), "cpu-cycles maps to CPU_CYCLES")
-      assert.is_false(arm64.RULES[1].applies({ type = 4, config = 0x11, config1 = 1 << 5 }), "a threshold keeps it off")
+      assert.is_true(rule("arm64.cycle").applies({ type = 0, config = 0 }), "cpu-cycles maps to CPU_CYCLES")
+      assert.is_false(rule("arm64.cycle").applies({ type = 4, config = 0x11, config1 = 1 << 5 }), "a threshold keeps it off")
     end)
   end)
 end)

@@ -261,10 +261,14 @@ timed("every PMUv3 event", function()
       cat.by_name.CPU_CYCLES ~= nil and cat.by_name.INST_RETIRED ~= nil)
     -- each event as it is, user-only and kernel-only: three configurations
     local arm64 = require("autoperf.pmu.arm64")
+    local cycle_rule
+    for _, r in ipairs(arm64.RULES) do
+      if r.id == "arm64.cycle" then cycle_rule = r end
+    end
     local cycles, configs = 0, {}
     for _, n in ipairs(names) do
       for _, mod in ipairs({ "", ":u", ":k" }) do configs[#configs + 1] = n .. mod end
-      if arm64.RULES[1].applies(cat.by_name[n]) then cycles = cycles + 3 end
+      if cycle_rule.applies(cat.by_name[n]) then cycles = cycles + 3 end
     end
     -- the lower bound: the cycle counter takes one cycles event per run
     -- (armv8pmu_get_event_idx), the 6 generic counters the rest

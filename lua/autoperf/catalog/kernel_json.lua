@@ -383,13 +383,14 @@ function M.arm64(pmus, opts)
   end
   local p = arm[1]
   local out, by_code = {}, {}
-  local function add(code, r, file)
+  -- listed: sysfs lists it (else the part's JSON alone says it is there)
+  local function add(code, r, file, listed)
     if by_code[code] then return end
     local rec = {
       name = r and r.name or string.format("r%x", code), pmu = "cpu", source = M.SOURCE,
       file = file, type = 4, config = code, config1 = 0, config2 = 0,
       desc = r and (r.desc or r.long_desc) or nil, long_desc = r and r.long_desc or nil,
-      event_code = code, hardware = true, sysfs_pmu = p.name,
+      event_code = code, hardware = true, sysfs_pmu = listed and p.name or nil,
     }
     by_code[code] = rec
     out[#out + 1] = rec
@@ -412,7 +413,7 @@ function M.arm64(pmus, opts)
     local sysname = ev.name:match("/([^/]+)/$")
     local r = part_entries[code] or common.by_code[code]
     local rec_r = r or (sysname and { name = sysname:upper() }) or nil
-    add(code, rec_r, r and r.file or ("sysfs:" .. p.name))
+    add(code, rec_r, r and r.file or ("sysfs:" .. p.name), true)
     local rec = by_code[code]
     if sysname and sysname:upper() ~= rec.name then rec.aliases = { sysname } end
   end
