@@ -90,6 +90,10 @@ describe("kernel pmu-events JSON", function()
       es, err = kj.read_dir(dir .. "/files")
       assert.is_nil(es)
       assert.truthy(err:match("more than %d+ JSON files"), err)
+      -- deep nesting is an error, not a crash
+      es, err = kj.parse(string.rep("[", 100000) .. string.rep("]", 100000), "deep.json")
+      assert.is_nil(es)
+      assert.truthy(err:match("^deep%.json: "), err)
       -- long descriptions are cut, not refused
       es = assert(kj.parse(json({ { EventName = "x", EventCode = "1", BriefDescription = string.rep("d", 9000) } })))
       assert.equal(kj.MAX_TEXT, #es[1].desc)

@@ -140,8 +140,9 @@ function M.parse(data, where)
   return out, metrics
 end
 
--- One file's entries (size checked before reading), or nil, message.
-function M.read(path)
+-- A file of at most M.MAX_FILE_BYTES (the size checked before reading),
+-- or nil, message.
+local function read_bounded(path)
   local f, err = io.open(path, "rb")
   if not f then return nil, util.printable(err, 300) end
   local size = f:seek("end")
@@ -152,7 +153,14 @@ function M.read(path)
   f:seek("set")
   local data = f:read("a")
   f:close()
-  return M.parse(data or "", path)
+  return data or ""
+end
+
+-- One file's entries, or nil, message.
+function M.read(path)
+  local data, err = read_bounded(path)
+  if not data then return nil, err end
+  return M.parse(data, path)
 end
 
 -- Every *.json of a directory (sorted; not recursive), each entry with
@@ -346,8 +354,8 @@ function M.arm64_part(root, midr)
   local v = type(midr) == "string" and tonumber((util.trim(midr):match("^0[xX](%x+)$")) or "", 16)
   if not v then return nil end
   local mask = ~0xf0000f -- MIDR_EL1.Variant [23:20] and Revision [3:0]
-  local text = util.read_file(root .. "/arm64/mapfile.csv")
-  if not text or #text > M.MAX_FILE_BYTES then return nil end
+  local text = read_bounded(root .. "/arm64/mapfile.csv")
+  if not text then return nil end
   for line in text:gmatch("[^\n]+") do
     local id, dir = line:match("^0[xX](%x+),[^,]*,([%w_%-%./]+),core")
     local n = id and #id <= 16 and tonumber(id, 16)
