@@ -195,6 +195,21 @@ describe("kernel pmu-events JSON", function()
       assert.is_nil(l3.type) -- the kernel's amd_l3 type, where it has that PMU (catalog availability)
     end)
 
+    it("picks Zen 5 for a family 1Ah AMD host by CPUID, nothing for others", function()
+      local function cpuid(vendor, eax)
+        local b, d, c = string.unpack("<I4I4I4", vendor)
+        return function(leaf)
+          if leaf == 0 then return 0x10, b, c, d end
+          return eax, 0, 0, 0
+        end
+      end
+      -- family 0xf + extended 0x0b = 0x1a; 0xf + 0x0a = 0x19 (Zen 4: libpfm4's)
+      assert.equal("amd64_fam1ah_zen5", kj.host_amd_model(cpuid("AuthenticAMD", 0x00b00f00)).model)
+      assert.is_nil(kj.host_amd_model(cpuid("AuthenticAMD", 0x00a00f00)))
+      assert.is_nil(kj.host_amd_model(cpuid("GenuineIntel", 0x00b00f00)))
+      assert.is_nil(kj.host_amd_model(function() return nil, "not x86" end))
+    end)
+
     it("says what is missing when the data is not there", function()
       local recs, err = kj.amd(kj.amd_model("amdzen5"), dir .. "/none")
       assert.is_nil(recs)

@@ -258,6 +258,26 @@ function M.amd_model(name, all)
   return nil
 end
 
+-- The kernel-JSON model of this machine's processor (a Zen 5 host, which
+-- libpfm4 4.13 does not detect), as the kernel's x86/mapfile.csv picks
+-- it ("AuthenticAMD-26-..."): the vendor from CPUID leaf 0, the family
+-- from leaf 1 (base family, plus the extended family when the base is
+-- 0xf). nil elsewhere (other processors, not x86). cpuid: core.cpuid's
+-- shape (specs give their own).
+function M.host_amd_model(cpuid)
+  cpuid = cpuid or core.cpuid
+  local max, b, c, d = cpuid(0)
+  if not max or string.pack("<I4I4I4", b, d, c) ~= "AuthenticAMD" then return nil end
+  local a = cpuid(1)
+  if not a then return nil end
+  local family = (a >> 8) & 0xf
+  if family == 0xf then family = family + ((a >> 20) & 0xff) end
+  for _, m in ipairs(M.AMD_MODELS) do
+    if m.cli and m.family == family then return m end
+  end
+  return nil
+end
+
 -- A model's records: core events of PMU "cpu" (PERF_TYPE_RAW, the AMD
 -- layout, m.generic generic counters, no fixed ones), uncore ones of
 -- amd_l3 / amd_df / amd_umc with their unit and nothing else (their rules

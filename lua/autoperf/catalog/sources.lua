@@ -341,6 +341,18 @@ function M.libpfm(force)
   if not pfm then return nil, skipped end
   local note = skipped and skipped > 0
     and string.format("libpfm4: %d configurations it cannot encode", skipped) or nil
+  -- a Zen 5 host: libpfm4 4.13 has no model of it, the kernel's JSON has
+  -- (the same model name, so a libpfm4 that knows it merges with it)
+  local host = not force and kernel_json.host_amd_model()
+  if host then
+    local recs, kpmus = kernel_model(host.model)
+    if recs then
+      for _, r in ipairs(recs) do pfm[#pfm + 1] = r end
+      pfm_pmus[#pfm_pmus + 1] = kpmus[1]
+    else
+      note = (note and (note .. "; ") or "") .. kpmus
+    end
+  end
   return pfm, pfm_pmus, note
 end
 
