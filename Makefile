@@ -35,13 +35,22 @@ CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -std=c11 -Wall -Wextra -Werror
 CPPFLAGS += -D_GNU_SOURCE $(shell $(PKG_CONFIG) --cflags $(PKGS))
+# The correlation kernel runs on OpenBLAS (Debian's libopenblas-dev: its
+# dsyrk on every core), loaded on first use from the path found here; a
+# static build (the arm64 lane) has no dlopen and uses a plain loop.
+ifeq ($(STATIC),)
+OPENBLAS_DIR := $(patsubst %/,%,$(shell $(PKG_CONFIG) --variable=libdir openblas 2>/dev/null))
+ifneq ($(OPENBLAS_DIR),)
+CPPFLAGS += $(shell $(PKG_CONFIG) --cflags openblas) -DAP_OPENBLAS='"$(OPENBLAS_DIR)/libopenblas.so.0"'
+endif
+endif
 ifneq ($(STATIC),)
 # One self-contained binary: C modules cannot be loaded, so no core.so, and
 # readline's static library needs its terminal library spelled out.
 LDFLAGS  += -static
 LDLIBS   += $(shell $(PKG_CONFIG) --static --libs $(PKGS)) $(PFM_LIBS) -lreadline -ltinfo -lm -ldl -lpthread
 else
-LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS)) $(PFM_LIBS) -lreadline -lm
+LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS)) $(PFM_LIBS) -lreadline -lm -ldl -lpthread
 endif
 
 CORE_SRC := counters.c capacity.c proc.c closer.c io.c table.c runfile.c reader.c aggregate.c synth.c \
@@ -74,7 +83,7 @@ LUA      := lua5.4
 SPECS    ?= spec
 BUSTED   := $(LUA) /usr/bin/busted
 
-.PHONY: all pmu-events test test-intel test-user check demo asan install uninstall clean bootstrap workloads bench bench-plan bench-profile bench-numeric bench-aggregate bench-analysis soak test-pmu test-slurm
+.PHONY: all pmu-events test test-intel test-user check demo asan install uninstall clean bootstrap workloads bench bench-plan bench-profile bench-perturbation bench-numeric bench-aggregate bench-analysis soak test-pmu test-slurm
 
 all: $(TARGETS)
 
@@ -175,7 +184,7 @@ soak: all
 	$(BUSTED) --helper=spec/helper.lua -o spec/summary.lua --filter='fault injection' spec/robust_spec.lua
 
 # Benchmarks (numbers, not pass/fail).
-bench: bench-plan bench-profile bench-numeric bench-aggregate bench-analysis
+bench: bench-plan bench-profile bench-perturbation bench-numeric bench-aggregate bench-analysis
 
 bench-plan: all
 	./$(BIN) run scripts/bench-plan.lua
@@ -183,7 +192,14 @@ bench-plan: all
 bench-profile: all
 	./$(BIN) run scripts/bench-profile.lua
 
+# perturbation: the workload's slowdown under each counting mode and perf
+# stat, and the sampler's lateness (takes a few minutes: perf stat closes
+# ~2300 tracepoints slowly).
+bench-perturbation: all
+	./$(BIN) run scripts/bench-perturbation.lua $(BENCH_REPS)
+
 bench-numeric: all
+	scripts/bootstrap --bench
 	./$(BIN) run scripts/bench-numeric.lua
 
 # BENCH_ARGS="EVENTS INTERVALS CPUS RUNS [DIR] [--old]"; default 40M rows.

@@ -203,4 +203,7 @@ static const luaL_Reg funcs[] = {
 void ap_lua_catalog(lua_State *L)
 {
 	luaL_setfuncs(L, funcs, 0);
+	/* the type of an uncore event whose PMU this kernel lacks (pfm.h) */
+	lua_pushinteger(L, (lua_Integer)AP_PFM_NO_TYPE);
+	lua_setfield(L, -2, "PFM_NO_TYPE");
 }

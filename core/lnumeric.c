@@ -222,6 +222,13 @@ static int l_correlation(lua_State *L)
 	return 1;
 }
 
+/* core.correlation_kernel() -> "openblas" | "loop": what computes it */
+static int l_correlation_kernel(lua_State *L)
+{
+	lua_pushstring(L, ap_correlation_uses_blas() ? "openblas" : "loop");
+	return 1;
+}
+
 /* core.top_pairs(R, n[, names]) -> {{i=, j=, r=[, a=, b=]}, ...} */
 static int l_top_pairs(lua_State *L)
 {
@@ -442,6 +449,7 @@ static const luaL_Reg funcs[] = {
 	{"matrix", l_matrix},
 	{"matrix_from", l_matrix_from},
 	{"correlation", l_correlation},
+	{"correlation_kernel", l_correlation_kernel},
 	{"top_pairs", l_top_pairs},
 	{"describe", l_describe},
 	{"quantile", l_quantile},

@@ -22,10 +22,11 @@ static uint64_t opt_u64(lua_State *L, int t, const char *k, uint64_t dflt)
 	return v;
 }
 
-/* core.sim_pmu{counters=MASK[, shared={n1, ...}]}: a simulated PMU with
- * these counters (generic bits 0-31, fixed bits 32-63) and shared
- * resources (resource r holds n_r values at a time; the PMU models in
- * lua/autoperf/pmu say which exist). */
+/* core.sim_pmu{counters=MASK[, shared={n1, ...}][, uncore=true]}: a
+ * simulated PMU with these counters (generic bits 0-31, fixed bits 32-63)
+ * and shared resources (resource r holds n_r values at a time; the PMU
+ * models in lua/autoperf/pmu say which exist); uncore: a box of an uncore
+ * unit, which refuses per-task groups (sim.h). */
 static int l_sim_pmu(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
@@ -45,6 +46,9 @@ static int l_sim_pmu(lua_State *L)
 		}
 		m.nshared = (int)n;
 	}
+	lua_pop(L, 1);
+	lua_getfield(L, 1, "uncore");
+	m.uncore = lua_toboolean(L, -1);
 	lua_pop(L, 1);
 	struct ap_sim_pmu *p = lua_newuserdatauv(L, sizeof(*p), 0);
 	memset(p, 0, sizeof(*p));

@@ -122,50 +122,69 @@ int ap_rank(const double *x, size_t n, double *rank)
 
 /*
  * R = Z Z^T where each row of Z is its row of X centred and scaled to unit
- * length. Z is packed in panels of 4 rows interleaved by column
- * (panel p, column k, lane a at P[p*4*cols + 4k + a]) so that the 4x4 tile
- * kernel reads both operands sequentially; the padding rows of the last
- * panel are 0. Tiles are computed for blocks of KC columns against blocks
- * of NB panels, sized so a block of panels (NB*4*KC doubles = 512 KiB)
- * stays in L2 and one panel's block (16 KiB) in L1.
+ * length: a symmetric rank-k update, BLAS's dsyrk. OpenBLAS (Debian's
+ * libopenblas0-pthread, its threads on every core) is loaded on first use
+ * (dlopen of the library the build found, an absolute path) with every
+ * signal blocked, so that its thread pool never takes a signal meant for
+ * autoperf's main thread (the REPL's Ctrl-C, the runner's SIGCHLD).
+ * Where it cannot be loaded (a static build: the arm64 lane) a plain loop
+ * computes the same upper triangle.
  */
-enum { LANES = 4, KC = 512, NB = 32 };
+#ifdef AP_OPENBLAS
+#include <cblas.h>
+#include <dlfcn.h>
+#include <pthread.h>
+#include <signal.h>
 
-/* Two doubles: SSE2 on x86-64 and NEON on arm64 without -march flags. */
-typedef double v2d __attribute__((vector_size(16)));
+static __typeof__(cblas_dsyrk) *dsyrk_fn;
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 
-static inline v2d load2(const double *p)
+static void blas_load(void)
 {
-	v2d v;
-	memcpy(&v, p, sizeof(v));
-	return v;
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	/* Never closed: its threads live as long as the process. */
+	void *h = dlopen(AP_OPENBLAS, RTLD_NOW | RTLD_LOCAL);
+	if (h)
+		*(void **)&dsyrk_fn = dlsym(h, "cblas_dsyrk");
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+#endif
+
+/* g's upper triangle (row-major, n x n) = z z^T for z n x m row-major.
+ * Returns 1 when BLAS did it. */
+static int gram_upper(const double *z, size_t n, size_t m, double *g)
+{
+#ifdef AP_OPENBLAS
+	pthread_once(&blas_once, blas_load);
+	if (dsyrk_fn && n <= INT32_MAX && m <= INT32_MAX) {
+		dsyrk_fn(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n, (int)m, 1.0, z,
+			 (int)(m ? m : 1), 0.0, g, (int)(n ? n : 1));
+		return 1;
+	}
+#endif
+	for (size_t i = 0; i < n; i++) {
+		const double *a = z + i * m;
+		for (size_t j = i; j < n; j++) {
+			const double *b = z + j * m;
+			double acc = 0;
+			for (size_t k = 0; k < m; k++)
+				acc += a[k] * b[k];
+			g[i * n + j] = acc;
+		}
+	}
+	return 0;
 }
 
-/* acc[a*4+b] = sum over k < kc of pa[4k+a] * pb[4k+b]. Eight vector
- * accumulators: enough independent chains to hide the add latency, few
- * enough to stay in the 16 SSE registers with both operands. */
-static void kernel4x4(const double *pa, const double *pb, size_t kc, double acc[16])
+int ap_correlation_uses_blas(void)
 {
-	v2d c00 = {0, 0}, c01 = {0, 0}, c10 = {0, 0}, c11 = {0, 0};
-	v2d c20 = {0, 0}, c21 = {0, 0}, c30 = {0, 0}, c31 = {0, 0};
-	for (size_t k = 0; k < kc; k++, pa += LANES, pb += LANES) {
-		const v2d b0 = load2(pb), b1 = load2(pb + 2);
-		v2d a;
-		a = (v2d){pa[0], pa[0]};
-		c00 += a * b0;
-		c01 += a * b1;
-		a = (v2d){pa[1], pa[1]};
-		c10 += a * b0;
-		c11 += a * b1;
-		a = (v2d){pa[2], pa[2]};
-		c20 += a * b0;
-		c21 += a * b1;
-		a = (v2d){pa[3], pa[3]};
-		c30 += a * b0;
-		c31 += a * b1;
-	}
-	const v2d c[8] = {c00, c01, c10, c11, c20, c21, c30, c31};
-	memcpy(acc, c, sizeof(c));
+#ifdef AP_OPENBLAS
+	pthread_once(&blas_once, blas_load);
+	return dsyrk_fn != NULL;
+#else
+	return 0;
+#endif
 }
 
 /* Centres and scales x[0..n) into z (stride apart) so that it sums to 0
@@ -203,35 +222,6 @@ static int standardize(const double *x, size_t n, double *z, size_t stride)
 	return 0;
 }
 
-/* Adds a 4x4 tile at (i0, j0) of the n x n matrix g, clipped to it. */
-static void add_tile(double *g, size_t n, size_t i0, size_t j0, const double acc[16])
-{
-	for (size_t a = 0; a < LANES && i0 + a < n; a++) {
-		double *row = g + (i0 + a) * n + j0;
-		for (size_t b = 0; b < LANES && j0 + b < n; b++)
-			row[b] += acc[a * LANES + b];
-	}
-}
-
-static void gram_upper(const double *p, size_t panels, size_t cols, double *g, size_t n)
-{
-	const size_t pstride = LANES * cols;
-	double acc[16];
-	for (size_t k0 = 0; k0 < cols; k0 += KC) {
-		const size_t kc = cols - k0 < KC ? cols - k0 : KC;
-		for (size_t jb = 0; jb < panels; jb += NB) {
-			const size_t je = jb + NB < panels ? jb + NB : panels;
-			for (size_t pi = 0; pi < je; pi++) {
-				const double *pa = p + pi * pstride + k0 * LANES;
-				for (size_t pj = pi > jb ? pi : jb; pj < je; pj++) {
-					kernel4x4(pa, p + pj * pstride + k0 * LANES, kc, acc);
-					add_tile(g, n, pi * LANES, pj * LANES, acc);
-				}
-			}
-		}
-	}
-}
-
 /* Clamps the upper triangle, mirrors it (in blocks, to keep the column
  * walk in cache) and sets the diagonal and the undefined rows. */
 static void finish(double *g, size_t n, const unsigned char *bad)
@@ -258,22 +248,18 @@ int ap_correlation(const struct ap_matrix *x, struct ap_matrix *r,
 		   enum ap_corr_method method)
 {
 	const size_t n = x->rows, m = x->cols;
-	const size_t panels = (n + LANES - 1) / LANES;
 	int err = -ENOMEM;
-	double *p = NULL, *ranks = NULL;
+	double *z = NULL, *ranks = NULL;
 	struct keyed *keys = NULL;
 	unsigned char *bad = calloc(n ? n : 1, 1);
 	if (!bad)
 		goto fail;
-	if (m && panels > SIZE_MAX / sizeof(double) / LANES / m)
+	if (m && n > SIZE_MAX / sizeof(double) / m)
 		goto fail;
-	/* 64-byte aligned, size a multiple of 64 as aligned_alloc wants. */
-	size_t bytes = panels * LANES * m * sizeof(double);
-	bytes = (bytes + 63) / 64 * 64;
-	p = aligned_alloc(64, bytes ? bytes : 64);
-	if (!p)
+	const size_t cells = n * m;
+	z = calloc(cells ? cells : 1, sizeof(double));
+	if (!z)
 		goto fail;
-	memset(p, 0, bytes);
 	if (method == AP_SPEARMAN) {
 		ranks = malloc((m ? m : 1) * sizeof(*ranks));
 		keys = malloc((m ? 2 * m : 1) * sizeof(*keys));
@@ -290,16 +276,14 @@ int ap_correlation(const struct ap_matrix *x, struct ap_matrix *r,
 			rank_with(row, m, ranks, keys);
 			row = ranks;
 		}
-		double *z = p + (i / LANES) * LANES * m + i % LANES;
-		bad[i] = standardize(row, m, z, LANES) != 0;
+		bad[i] = standardize(row, m, z + i * m, 1) != 0;
 	}
-	memset(r->data, 0, n * n * sizeof(double));
-	gram_upper(p, panels, m, r->data, n);
+	gram_upper(z, n, m, r->data);
 	finish(r->data, n, bad);
 	err = 0;
 fail:
 	free(bad);
-	free(p);
+	free(z);
 	free(ranks);
 	free(keys);
 	return err;

@@ -32,6 +32,9 @@ enum ap_corr_method { AP_PEARSON, AP_SPEARMAN };
 int ap_correlation(const struct ap_matrix *x, struct ap_matrix *r,
 		   enum ap_corr_method method);
 
+/* Does ap_correlation run on BLAS (OpenBLAS, loaded on first use)? */
+int ap_correlation_uses_blas(void);
+
 /* Average ranks (1-based, ties share the mean of their ranks) of x[0..n)
  * into rank; NaN sorts after every number. Returns 0 or -ENOMEM. */
 int ap_rank(const double *x, size_t n, double *rank);

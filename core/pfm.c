@@ -119,7 +119,7 @@ int ap_pfm_pmus(const char *force, ap_pfm_pmu_fn fn, void *ctx)
 
 /* Encodes "pmu::event[:umask]" and hands it to fn; 1 when libpfm4
  * cannot encode it alone, else fn's value. */
-static int emit(const char *pmu, const pfm_event_info_t *ei, const pfm_event_attr_info_t *ai,
+static int emit(const char *pmu, int uncore, const pfm_event_info_t *ei, const pfm_event_attr_info_t *ai,
 		ap_pfm_event_fn fn, void *ctx)
 {
 	char name[512];
@@ -134,8 +134,29 @@ static int emit(const char *pmu, const pfm_event_info_t *ei, const pfm_event_att
 	arg.attr = &attr;
 	arg.size = sizeof(arg);
 	if (pfm_get_os_event_encoding(name, PFM_PLM0 | PFM_PLM3, PFM_OS_PERF_EVENT_EXT, &arg) !=
-	    PFM_SUCCESS)
-		return 1;
+	    PFM_SUCCESS) {
+		/* libpfm4 encodes an uncore PMU's event for perf only where the
+		 * kernel has that PMU (it reads the sysfs type): elsewhere (a
+		 * forced model, the simulator) the raw register value stands
+		 * in, with no type; lua/autoperf/pmu/uncore.lua keeps the bits
+		 * the kernel's format takes. */
+		if (!uncore)
+			return 1;
+		pfm_pmu_encode_arg_t raw;
+		memset(&raw, 0, sizeof(raw));
+		raw.size = sizeof(raw);
+		if (pfm_get_os_event_encoding(name, PFM_PLM0 | PFM_PLM3, PFM_OS_NONE, &raw) !=
+		    PFM_SUCCESS)
+			return 1;
+		int ok = raw.count >= 1;
+		if (ok) {
+			attr.type = AP_PFM_NO_TYPE;
+			attr.config = raw.codes[0];
+		}
+		free(raw.codes);
+		if (!ok)
+			return 1;
+	}
 	struct ap_pfm_event ev = {
 		.pmu = pmu,
 		.name = name,
@@ -175,13 +196,13 @@ int ap_pfm_events(const char *force, ap_pfm_event_fn fn, void *ctx, int *skipped
 				    ai.type != PFM_ATTR_UMASK)
 					continue;
 				umasks++;
-				int r = emit(pi.name, &ei, &ai, fn, ctx);
+				int r = emit(pi.name, pi.type == PFM_PMU_TYPE_UNCORE, &ei, &ai, fn, ctx);
 				if (r < 0)
 					return 1;
 				*skipped += r;
 			}
 			if (!umasks) {
-				int r = emit(pi.name, &ei, NULL, fn, ctx);
+				int r = emit(pi.name, pi.type == PFM_PMU_TYPE_UNCORE, &ei, NULL, fn, ctx);
 				if (r < 0)
 					return 1;
 				*skipped += r;

@@ -23,9 +23,11 @@ struct ap_pfm_event {
 	const char *event; /* "EVENT" */
 	const char *umask; /* "UMASK" or NULL */
 	const char *desc;  /* the umask's description, else the event's */
-	uint32_t type;
+	uint32_t type;     /* AP_PFM_NO_TYPE: an uncore PMU this kernel lacks */
 	uint64_t config, config1, config2;
 };
+
+#define AP_PFM_NO_TYPE 0xffffffffu
 
 /* Initializes libpfm4 for model force ("skl", ...; NULL or "": the
  * machine's own). libpfm4 reads LIBPFM_FORCE_PMU only when it

@@ -11,10 +11,11 @@
 /* Sinks a read may have: their wishes per event are one bit each. */
 #define MAX_SINKS 32
 
-/* An event of the profile: its first unit and statistics (its name is
- * in the index). */
+/* An event of the profile: its name, unit and statistics. Events are
+ * told apart by (name, unit): an uncore event counts once per box, each
+ * box its own PMU (its own unit), and boxes are never summed. */
 struct pevent {
-	char *unit;
+	char *name, *unit;
 	struct ap_read_stat st;
 };
 
@@ -50,23 +51,40 @@ struct rd {
 	int64_t max_index, max_time;
 };
 
-/* The number of the profile's event called name, added when new; -1 when
- * out of memory. */
+/* The key of (name, unit) in the profile's index: "name\x1funit". */
+static char *event_key(const char *name, const char *unit)
+{
+	size_t n = strlen(name), u = strlen(unit);
+	char *k = malloc(n + u + 2);
+	if (!k)
+		return NULL;
+	memcpy(k, name, n);
+	k[n] = '\x1f';
+	memcpy(k + n + 1, unit, u + 1);
+	return k;
+}
+
+/* The number of the profile's event (name, unit), added when new; -1
+ * when out of memory. */
 static long profile_event(struct rd *r, const char *name, const char *unit)
 {
 	int added;
-	long k = ap_names_get(&r->names, name, strlen(name), &added);
+	char *key = event_key(name, unit);
+	if (!key)
+		return -1;
+	long k = ap_names_get(&r->names, key, strlen(key), &added);
+	free(key);
 	if (k < 0 || !added)
 		return k;
 	struct pevent *pev = ap_grown(r->pev, (size_t)k, &r->cappev, sizeof(*pev));
 	if (!pev)
 		return -1;
 	r->pev = pev;
-	pev[k] = (struct pevent){.unit = strdup(unit)};
+	pev[k] = (struct pevent){.name = strdup(name), .unit = strdup(unit)};
 	r->npev++;
-	if (!pev[k].unit)
+	if (!pev[k].unit || !pev[k].name)
 		return -1;
-	pev[k].st.name = r->names.s[k];
+	pev[k].st.name = pev[k].name;
 	pev[k].st.unit = pev[k].unit;
 	return k;
 }
@@ -110,7 +128,7 @@ static int on_event(void *ctx, int tag, const char *unit, const char *name)
 	*e = (struct ap_read_event){
 		.ev = (size_t)ev,
 		.tag = tag,
-		.name = r->names.s[ev],
+		.name = r->pev[ev].name,
 		.unit = u,
 	};
 	for (size_t s = 0; s < r->nsinks; s++) {
@@ -308,8 +326,10 @@ int ap_read_profile(const struct ap_read_file *files, size_t nfiles,
 	if (ret && !err[0])
 		snprintf(err, errlen, "%s", strerror(ret < 0 ? -ret : EINVAL));
 out:
-	for (size_t k = 0; k < r.npev; k++)
+	for (size_t k = 0; k < r.npev; k++) {
+		free(r.pev[k].name);
 		free(r.pev[k].unit);
+	}
 	ap_names_free(&r.names);
 	free(r.pev);
 	free(r.offs);

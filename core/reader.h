@@ -26,8 +26,8 @@ struct ap_read_file {
 
 /* An event of the file being read (one not skipped). */
 struct ap_read_event {
-	size_t ev;              /* its number in the profile: 0, 1, ... by name, in
-				 * order of first appearance */
+	size_t ev;              /* its number in the profile: 0, 1, ... by (name,
+				 * unit), in order of first appearance */
 	int tag;                /* in this file */
 	const char *name, *unit; /* valid until the read ends */
 	/* At the file's end (in on_file_end): sums over cpus of the last

@@ -190,16 +190,19 @@ static int event_line(struct parser *p, const struct ap_run_visitor *v,
 		*ret = -ENOMEM;
 		return -1;
 	}
+	/* An event is declared once per unit: "unit name" (the line's rest)
+	 * is the key, so each box of an uncore unit (its own PMU) may count
+	 * the same event in one file. */
+	int before = add_name(p, unit, (int)tag);
 	unit[s - unit] = '\0';
-	int before = add_name(p, name, (int)tag);
 	if (before < 0) {
 		snprintf(p->err, p->errlen, "%s: out of memory", p->path);
 		*ret = -ENOMEM;
 		return -1;
 	}
 	if (before > 0) {
-		*ret = bad(p, "event '%.80s' declared twice (tags %d and %lld)", name, before - 1,
-			   (long long)tag);
+		*ret = bad(p, "event '%.80s' declared twice for %.40s (tags %d and %lld)", name, unit,
+			   before - 1, (long long)tag);
 		return -1;
 	}
 	if (v->on_event && v->on_event(v->ctx, (int)tag, unit, name)) {

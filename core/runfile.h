@@ -74,8 +74,9 @@ enum {
  * link or anything but a regular file is refused.
  *
  * A file is refused, naming its line, when it has: a tag declared twice
- * ("event tag <t> declared twice") or a name under two tags ("event
- * '<name>' declared twice"); a '#' line other than
+ * ("event tag <t> declared twice") or a name under two tags of one unit
+ * ("event '<name>' declared twice for <unit>"; the boxes of an uncore
+ * unit, each its own unit, count the same event); a '#' line other than
  * the first that is no #event, #end rows=<n> or #autoperf-run line
  * ("unknown header line"); a row that is not 7 comma-separated decimal
  * integers, only cpu signed ("expected 7 integer fields, got: <line>");

@@ -146,6 +146,14 @@ void ap_sim_pmu_free(struct ap_sim_pmu *pmu)
 int ap_sim_group_open(struct ap_sim_group *g, struct ap_sim_pmu *pmu, pid_t pid, int cpu, int manual)
 {
 	memset(g, 0, sizeof(*g));
+	/* Uncore PMUs count per box, never per task: perf_event_open()
+	 * (kernel/events/core.c) refuses a task for a PMU whose task_ctx_nr
+	 * is perf_invalid_context with -EINVAL ("Disallow uncore-task
+	 * events"), and uncore_pmu_event_init() (arch/x86/events/intel/
+	 * uncore.c) and amd_uncore_event_init() (amd/uncore.c) refuse
+	 * event->cpu < 0 with -EINVAL. */
+	if (pmu->model.uncore && (pid != -1 || cpu < 0))
+		return -EINVAL;
 	ap_group_init(&g->clock, pid, cpu);
 	g->clock.manual = manual;
 	struct perf_event_attr a;

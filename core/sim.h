@@ -33,6 +33,7 @@ struct ap_sim_model {
 	uint64_t counters; /* the counters this PMU has */
 	int nshared;
 	int regs[AP_SIM_SHARED_MAX];
+	int uncore; /* a box of an uncore unit: system-wide opens only */
 };
 
 struct ap_sim_event {
@@ -71,7 +72,9 @@ uint64_t ap_sim_rate(const struct perf_event_attr *attr);
 void ap_sim_pmu_free(struct ap_sim_pmu *pmu);
 
 /* Opens the group's real clock leader on pid/cpu (see ap_group_init);
- * 0 or -errno. The group is registered with pmu until closed. */
+ * 0 or -errno. The group is registered with pmu until closed. An uncore
+ * PMU refuses a per-task open (pid != -1) or one without a cpu with
+ * -EINVAL, as the kernel does. */
 int ap_sim_group_open(struct ap_sim_group *g, struct ap_sim_pmu *pmu, pid_t pid, int cpu, int manual);
 
 /* Adds a member; -EINVAL when the group could not be scheduled with it

@@ -4,59 +4,18 @@
 -- EVENTS: an event spec (default: every event measurable here). With all
 -- ~2300 tracepoints perf stat takes minutes per run (closing tracepoint
 -- events costs the kernel ~35 ms each): the whole benchmark takes ~15 min.
-local ap = require "autoperf"
 local core = require "autoperf.core"
-local util = require "autoperf.util"
-
 local spec = ... or "all"
 local top = arg[0]:gsub("scripts/bench%-profile%.lua$", "")
-local bin = (top == "" and "./" or top) .. "autoperf"
-if not util.exists(bin) then bin = "autoperf" end
+local B = dofile(top .. "scripts/bench_common.lua")
+local bin = B.bin(top)
 local spin = top .. "build/workloads/spin"
 local tmp = os.getenv("TMPDIR") or "/tmp"
+local sh, settle = B.sh, B.settle
 
-local function sh(cmd)
-  local t0 = core.now_ns()
-  local ok = os.execute(cmd .. " >/dev/null 2>&1")
-  if not ok then error("failed: " .. cmd, 0) end
-  return (core.now_ns() - t0) / 1e9
-end
-
--- Waits until no autoperf closer is closing descriptors in the background,
--- so that every measurement starts from the same, cold kernel state.
-local function settle()
-  local function closing()
-    for _, e in ipairs(core.listdir("/proc") or {}) do
-      local f = e.name:match("^%d+$") and io.open("/proc/" .. e.name .. "/comm")
-      if f then
-        local comm = f:read("l")
-        f:close()
-        if comm == "autoperf-close" then return true end
-      end
-    end
-    return false
-  end
-  while closing() do core.sleep_ms(500) end
-end
-
-if not util.which("perf") then
-  io.stderr:write("bench-profile: perf is not installed (Debian: linux-perf)\n")
-  return 1
-end
-local events = assert(ap.select(spec))
--- perf takes the same list; events the kernel refuses (ftrace:function)
--- would make perf stat fail, so probe them out first.
-local names = {}
-for _, ev in ipairs(events) do
-  if core.probe({ type = ev.type, config = ev.config, config1 = ev.config1, config2 = ev.config2 }) then
-    names[#names + 1] = ev.name
-  end
-end
+if not B.need_perf("bench-profile") then return 1 end
 local list = tmp .. "/autoperf-bench-events"
-local f = assert(io.open(list, "w"))
-f:write(table.concat(names, ","))
-f:close()
-print(string.format("events: %d (%s)", #names, spec))
+print(string.format("events: %d (%s)", B.event_list(spec, list), spec))
 
 local out = tmp .. "/autoperf-bench-out"
 local rows = {}

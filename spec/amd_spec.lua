@@ -244,3 +244,316 @@ describe("AMD Zen 2+ pair events", function()
     end)
   end)
 end)
+
+-- The other AMD families, rule by rule (pmu/amd.lua cites each kernel
+-- function): counter counts, family 15h's counter masks, northbridge
+-- events before family 15h, family 19h branch sampling. For each, the
+-- simulator refuses at open what that kernel refuses, and a profile whose
+-- planner was told a wrong model re-measures what the simulator refused
+-- until every event is counted.
+local amd = pmu.amd
+local ap = require "autoperf"
+local plan_mod = plan
+
+local F15H = "amd64_fam15h_interlagos"
+local F10H = "amd64_fam10h_barcelona"
+local ZEN3 = "amd64_fam19h_zen3"
+local ZEN4 = "amd64_fam19h_zen4"
+
+-- Resolved catalog records of a chosen (simulated) model, by names.
+local function records(model, names)
+  local out = {}
+  for i, n in ipairs(names) do
+    local evs = assert(ap.events(model .. "::" .. n, { pmu = "sim:" .. model }))
+    local found
+    for _, e in ipairs(evs) do
+      if e.name == model .. "::" .. n then found = e end
+    end
+    out[i] = assert(found, n)
+  end
+  return out
+end
+
+local function have(model)
+  return core.pfm_pmus(model) ~= nil
+end
+
+-- A profile through the API on --pmu sim:MODEL; returns the manifest and
+-- summary.csv rows (without the header).
+local function profile(model, names, opts)
+  local dir = T.tmpdir()
+  local specs = {}
+  for i, n in ipairs(names) do specs[i] = model .. "::" .. n end
+  local o = { out = dir .. "/out", events = specs, interval_ms = 0, pmu = "sim:" .. model }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  local r, err = ap.profile({ "true" }, o)
+  assert.truthy(r, err)
+  local m = cjson.decode(T.slurp(dir .. "/out/manifest.json"))
+  assert(ap.aggregate(dir .. "/out"))
+  local rows = T.csv(dir .. "/out/summary.csv")
+  table.remove(rows, 1)
+  T.rmtree(dir)
+  return m, rows
+end
+
+local function all_ok(rows, n)
+  assert.equal(n, #rows)
+  for _, row in ipairs(rows) do
+    assert.equal("ok", row[3], row[1])
+    assert.equal("cpu:simulated", row[2], row[1])
+  end
+end
+
+-- Runs planner once with the records' family 15h masks taken away (a
+-- planner that does not know amd_get_event_constraints_f15h), then as it is.
+local function with_maskless_first_plan(fn)
+  local make, first = plan_mod.make, true
+  plan_mod.make = function(evs, o)
+    if not first then return make(evs, o) end
+    first = false
+    local saved = {}
+    for _, ev in ipairs(evs) do
+      if ev.counters and ev.counters.generic then
+        saved[ev.counters] = ev.counters.generic
+        ev.counters.generic = nil
+      end
+    end
+    local p, err = make(evs, o)
+    for c, g in pairs(saved) do c.generic = g end
+    return p, err
+  end
+  local ok, res = pcall(fn)
+  plan_mod.make = make
+  if not ok then error(res, 0) end
+  return res
+end
+
+describe("AMD counters per family (amd_pmu_init, amd_core_pmu_init)", function()
+  local EXPECT = {
+    amd64_k7 = 4, amd64_k8_revg = 4, amd64_fam10h_barcelona = 4, amd64_fam11h_turion = 4,
+    amd64_fam12h_llano = 4, amd64_fam14h_bobcat = 4, amd64_fam16h = 4,
+    amd64_fam15h_interlagos = 6, amd64_fam17h_zen1 = 6, amd64_fam17h_zen2 = 6,
+    amd64_fam19h_zen3 = 6, amd64_fam19h_zen4 = 6,
+  }
+
+  it("gives 4 counters without perfctr_core, 6 with it, to chosen models (never reading CPUID)", function()
+    local cpuid = core.cpuid
+    core.cpuid = function() error("CPUID read for a chosen model") end
+    local ok, err = pcall(function()
+      for model, n in pairs(EXPECT) do
+        local got, source = amd.counters(model, false)
+        assert.equal(n, got, model)
+        assert.truthy(source:match(n == 4 and "AMD64_NUM_COUNTERS" or "6"), source)
+      end
+    end)
+    core.cpuid = cpuid
+    assert(ok, err)
+  end)
+
+  it("the catalog's records of each model carry that count and its source", function()
+    for model, n in pairs(EXPECT) do
+      if have(model) then
+        local evs = assert(ap.events(model .. "::", { pmu = model }))
+        assert.is_true(#evs > 0, model)
+        for _, e in ipairs(evs) do
+          assert.equal(n, e.counters.generic_count, e.name)
+          assert.equal(0, e.counters.fixed_count)
+          assert.truthy(e.counters.source, e.name)
+        end
+      end
+    end
+  end)
+
+  it("reads CPUID 0x80000022 EBX[3:0] on the host itself for Zen 4, or says why it fell back", function()
+    local n, source = amd.counters(ZEN4, true)
+    assert.is_true(n >= 1 and n <= 16)
+    local a, b = core.cpuid(0x80000022, 0)
+    if a and a & 1 == 1 then
+      -- only if this CPU is AMD family 19h too
+      assert.truthy(source:match("CPUID 0x80000022") or source:match("not of the model's family"), source)
+    else
+      assert.equal(6, n)
+      assert.truthy(source:match("AMD64_NUM_COUNTERS_CORE"), source)
+      -- the reason: the leaf is missing (this KVM guest) or reports no PerfMonV2
+      assert.truthy(source:match(tostring(a and "no PerfMonV2" or b):gsub("%p", "%%%0")) or
+        source:match("not of the model's family"), source)
+    end
+    -- a forced model never reads it, even of the host's family
+    local _, forced = amd.counters(ZEN4, false)
+    assert.truthy(forced:match("not read for a chosen model"), forced)
+  end)
+
+  it("hands PerfMonV2's count to the planner: a pair needs an even counter with its odd neighbour", function()
+    -- 5 counters (a CPUID answer of 5): 2 pairs at most, g4 takes no pair
+    local cp = { { counters = mask(0, 1, 2, 3, 4), shared = {} } }
+    local evs = {}
+    for i = 1, 3 do evs[i] = { pmu = 1, allowed = mask(0, 1, 2, 3, 4), pair = true } end
+    local n, assign = core.plan(cp, evs)
+    assert.equal(2, n)
+    for i = 1, 3 do assert.is_true(assign[i].counter <= 2) end
+  end)
+end)
+
+describe("AMD family 15h counter masks (amd_get_event_constraints_f15h)", function()
+  local function cfg(code, umask) return ((code & 0xf00) << 24) | (code & 0xff) | ((umask or 0) << 8) end
+  local ALL = { 0, 1, 2, 3, 4, 5 }
+
+  it("match the kernel's table, exceptions included", function()
+    local cases = {
+      { 0x000, 0x11, { 3 } }, { 0x000, 0x01, { 3, 4, 5 } }, { 0x000, 0x10, { 3, 4, 5 } },
+      { 0x004, 0x03, { 3 } }, { 0x004, 0x01, { 3, 4, 5 } }, { 0x003, 0x01, { 3 } }, { 0x00b, 0, { 3 } },
+      { 0x00d, 0, { 3 } }, { 0x001, 0, { 3, 4, 5 } }, { 0x010, 0, { 3, 4, 5 } },
+      { 0x023, 0, { 0, 1, 2 } }, { 0x02d, 0, { 3 } }, { 0x02e, 0, { 0, 3 } },
+      { 0x031, 0x01, { 0, 1, 2 } }, { 0x031, 0x03, {} }, { 0x043, 0, { 0, 1, 2 } }, { 0x055, 0, { 0, 1, 2 } },
+      { 0x1c0, 0, { 3, 4, 5 } }, { 0x020, 0, ALL }, { 0x0c0, 0, ALL }, { 0x040, 0, ALL },
+      { 0x08f, 0, { 0 } }, { 0x187, 0, { 0 } }, { 0x188, 0, { 0 } }, { 0x076, 0, { 0, 1, 2 } },
+      { 0x0d0, 0, { 0, 1, 2 } }, { 0x0db, 0, ALL }, { 0x0df, 0, ALL }, { 0x1d6, 0, ALL }, { 0x1d8, 0, ALL },
+      { 0x0a0, 0, {} }, { 0x0b5, 0, {} }, { 0x0e0, 0, {} }, { 0x1f0, 0, {} },
+    }
+    for _, c in ipairs(cases) do
+      assert.same(c[3], amd.f15h_counters(cfg(c[1], c[2])), string.format("0x%03x umask 0x%02x", c[1], c[2]))
+    end
+  end)
+
+  it("are on libpfm4's fam15h records; 'autoperf stats' counts them; other families have none", function()
+    if not have(F15H) then return pending("this libpfm4 lacks " .. F15H) end
+    local out, err, code = T.autoperf("stats", "--pmu", F15H)
+    assert.equal(0, code, err)
+    assert.truthy(out:match("\n  0,1,2%s+102\n"), out)
+    assert.truthy(out:match("\n  3,4,5%s+19\n"), out)
+    assert.truthy(out:match("\n  3%s+11\n"), out)
+    assert.truthy(out:match("amd%.f15h%-mask%s+132 "), out)
+    out = T.autoperf("stats", "--pmu", "amd64_fam17h_zen2")
+    assert.is_nil(out:match("amd%.f15h%-mask"))
+  end)
+
+  it("plan all of fam15h's events at the lower bound, each on a counter its mask allows", function()
+    if not have(F15H) then return pending("this libpfm4 lacks " .. F15H) end
+    local out, err, code = T.autoperf("plan", "--pmu", F15H, "--json")
+    assert.equal(0, code, err)
+    local j = cjson.decode(out)
+    assert.equal(205, j.events)
+    assert.equal(j.lower_bound, #j.runs)
+    local masks = {}
+    for _, e in ipairs(assert(ap.events(F15H .. "::", { pmu = F15H }))) do masks[e.name] = e.counters.generic end
+    for _, run in ipairs(j.runs) do
+      for _, g in ipairs(run.groups) do
+        for k, name in ipairs(g.events) do
+          local c = tonumber(g.counters[k]:match("^g(%d)$"))
+          local ok = false
+          for _, m in ipairs(masks[name]) do ok = ok or m == c end
+          assert.is_true(ok, name .. " on g" .. c)
+        end
+      end
+    end
+  end)
+
+  it("the simulator refuses at open a group the masks cannot place, as validate_group() does", function()
+    if not have(F15H) then return pending("this libpfm4 lacks " .. F15H) end
+    -- four events of PMC20 (counters 0-2), two of PMC3 (counter 3)
+    local evs = records(F15H, { "UNIFIED_TLB_HIT:4K_DATA", "UNIFIED_TLB_HIT:2M_DATA", "UNIFIED_TLB_HIT:1G_DATA",
+      "UNIFIED_TLB_HIT:4K_INST", "RETIRED_SSE_OPS:SINGLE_MUL_OPS", "RETIRED_SSE_OPS:SINGLE_ADD_SUB_OPS" })
+    local pmus, hw = plan_mod.model(evs)
+    local sim = core.sim_pmu({ counters = pmus[1].counters, shared = pmus[1].shared })
+    local function facts(i) return { allowed = hw[i].allowed, pair = hw[i].pair } end
+    local g = assert(sim:group(0, -1, true))
+    for i = 1, 3 do assert.is_true(g:add({ type = 4, config = evs[i].config }, i, facts(i))) end
+    -- six counters, four events: refused all the same
+    local ok, _, errno = g:add({ type = 4, config = evs[4].config }, 4, facts(4))
+    assert.is_nil(ok)
+    assert.equal(22, errno)
+    assert.is_true(g:add({ type = 4, config = evs[5].config }, 5, facts(5)))
+    assert.is_nil((g:add({ type = 4, config = evs[6].config }, 6, facts(6))))
+    g:close()
+  end)
+
+  it("a plan that ignored the masks is refused at open and re-measured until every event counts", function()
+    if not have(F15H) then return pending("this libpfm4 lacks " .. F15H) end
+    local names = { "UNIFIED_TLB_HIT:4K_DATA", "UNIFIED_TLB_HIT:2M_DATA", "UNIFIED_TLB_HIT:1G_DATA",
+      "UNIFIED_TLB_HIT:4K_INST", "RETIRED_SSE_OPS:SINGLE_MUL_OPS", "RETIRED_SSE_OPS:SINGLE_ADD_SUB_OPS" }
+    local m, rows = table.unpack(with_maskless_first_plan(function() return { profile(F15H, names) } end))
+    -- the mask-blind plan: all six in one run of six counters
+    assert.equal(6, #m.plan.runs[1].groups[1].events)
+    -- 0-2 take the first three of PMC20, 3 the first of PMC3: the 4th of
+    -- PMC20 and the 2nd of PMC3 are refused
+    assert.equal(2, #m.replanned)
+    for _, rp in ipairs(m.replanned) do
+      assert.equal(1, rp.from_run)
+      assert.truthy(rp.to_run and rp.to_run > 1)
+      assert.matches("refused beside its group at open", rp.why)
+    end
+    all_ok(rows, 6)
+  end)
+end)
+
+describe("AMD Zen pair events through the verification loop", function()
+  it("a plan told 8 counters puts 4 pairs in a run; the simulated 6 refuse one; it is re-measured", function()
+    if not have(ZEN2) then return pending("this libpfm4 lacks " .. ZEN2) end
+    local names = {}
+    for i = 1, 4 do names[i] = "RETIRED_SSE_AVX_FLOPS:" .. FLOPS[i] end
+    -- without the pair rule 4 events fit 6 counters: the refusal is the rule's
+    local m, rows = profile(ZEN2, names, { counters = { cpu = { generic = 8, fixed = 0 } } })
+    assert.equal(4, #m.plan.runs[1].groups[1].events)
+    assert.equal(1, #m.replanned)
+    assert.equal(1, m.replanned[1].from_run)
+    assert.equal(2, m.replanned[1].to_run)
+    assert.matches("refused beside its group at open", m.replanned[1].why)
+    all_ok(rows, 4)
+  end)
+end)
+
+describe("AMD northbridge events before family 15h (amd_get_event_constraints)", function()
+  local NB = { "DRAM_ACCESSES_PAGE:HIT", "DRAM_ACCESSES_PAGE:MISS", "DRAM_ACCESSES_PAGE:CONFLICT",
+    "MEMORY_CONTROLLER_REQUESTS:WRITE_REQUESTS" }
+
+  it("are event codes 0xe0-0xff of families before 15h only", function()
+    local function ev(model, config) return { model = model, type = 4, config = config } end
+    assert.is_true(amd.is_nb(ev(F10H, 0x1e0)))
+    assert.is_true(amd.is_nb(ev("amd64_k8_revg", 0xff)))
+    assert.is_true(amd.is_nb(ev("amd64_fam14h_bobcat", 0x4e0)))
+    assert.is_false(amd.is_nb(ev(F10H, 0xc0)))
+    assert.is_false(amd.is_nb(ev(F10H, 0xd0)))
+    assert.is_false(amd.is_nb(ev(F15H, 0xe0)))
+    assert.is_false(amd.is_nb(ev(ZEN3, 0xe0)))
+  end)
+
+  it("are never refused at open (a fake cpuc takes no NB slot): four fill one run, counted the whole time", function()
+    if not have(F10H) then return pending("this libpfm4 lacks " .. F10H) end
+    local evs = records(F10H, NB)
+    for _, e in ipairs(evs) do assert.is_true(amd.is_nb(e), e.name) end
+    local p = assert(plan_mod.make(evs))
+    assert.equal(1, #p.runs)
+    local m, rows = profile(F10H, NB)
+    assert.equal(1, #m.plan.runs)
+    assert.is_nil(m.replanned)
+    all_ok(rows, 4)
+    local out = T.autoperf("stats", "--pmu", F10H)
+    assert.truthy(out:match("amd%.nb%s+%d+ "), out)
+  end)
+end)
+
+describe("AMD family 19h branch sampling (amd_get_event_constraints_f19h)", function()
+  local E = "RETIRED_TAKEN_BRANCH_INSTRUCTIONS" -- 0xc4, AMD_FAM19H_BRS_EVENT
+
+  it("pins no counting event: six 0xc4 events fit one run of Zen 3's six counters", function()
+    if not have(ZEN3) then return pending("this libpfm4 lacks " .. ZEN3) end
+    local names = { E, E .. ":u", E .. ":k", E .. ":h", E .. ":uk", E .. ":kh" }
+    local specs = {}
+    for i, n in ipairs(names) do specs[i] = ZEN3 .. "::" .. n end
+    local out, err, code = T.autoperf("plan", "--pmu", ZEN3, "--json", "-e", table.concat(specs, ","))
+    assert.equal(0, code, err)
+    local j = cjson.decode(out)
+    assert.equal(1, #j.runs)
+    assert.equal(1, j.lower_bound)
+    for _, e in ipairs(records(ZEN3, { E })) do
+      assert.equal(0xc4, amd.event_code(e.config))
+      for _, r in ipairs(pmu.rules()) do
+        if r.id == "amd.brs" then assert.is_false(r.applies(e)) end
+      end
+    end
+    local m, rows = profile(ZEN3, names)
+    assert.equal(1, #m.plan.runs)
+    assert.is_nil(m.replanned)
+    all_ok(rows, 6)
+  end)
+end)

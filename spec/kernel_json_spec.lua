@@ -319,8 +319,16 @@ describe("kernel pmu-events JSON", function()
         assert.is_nil(r.what:find("\n"))
         assert.equal("function", type(r.applies))
       end
-      assert.is_true(rule("arm64.cycle").applies({ type = 0, config = 0 }), "cpu-cycles maps to CPU_CYCLES")
-      assert.is_false(rule("arm64.cycle").applies({ type = 4, config = 0x11, config1 = 1 << 5 }), "a threshold keeps it off")
+      local arm = "armv8_pmuv3_0"
+      assert.is_true(rule("arm64.cycle").applies({ type = 4, config = 0x11, armv8_pmu = arm }))
+      assert.is_false(rule("arm64.cycle").applies({ type = 4, config = 0x11, config1 = 1 << 5, armv8_pmu = arm }),
+        "a threshold keeps it off")
+      assert.is_true(rule("arm64.chain").applies({ type = 4, config = 0x08, config1 = 1, armv8_pmu = arm }))
+      -- another family's events, whatever their bits
+      for _, r in ipairs(arm64.RULES) do
+        assert.is_false(r.applies({ type = 4, config = 0x11, config1 = 1, pmu = "cpu", model = "skx" }), r.id)
+        assert.is_false(r.applies({ type = 0, config = 0, pmu = "cpu" }), r.id)
+      end
     end)
   end)
 end)

@@ -2,6 +2,7 @@
 -- correlation, top pairs, summaries, quantiles, Student's t and Welch's
 -- test. Expected values are worked out by hand in the comments.
 local core = require "autoperf.core"
+local T = require "spec.support"
 
 local function isnan(x) return x ~= x end
 
@@ -441,5 +442,39 @@ describe("core.welch", function()
   it("refuses what is not an array of numbers", function()
     assert.matches("number expected at index 2, got boolean", raises(core.welch, { 1, 2 }, { 1, false }))
     assert.matches("bad argument #2", raises(core.welch, { 1, 2 }, "1,2"))
+  end)
+end)
+
+describe("core.correlation's kernel", function()
+  it("runs on OpenBLAS where the build found it, its threads blind to every signal", function()
+    local kernel = core.correlation_kernel()
+    local m <close> = core.matrix(64, 32)
+    for i = 1, 64 do
+      local row = {}
+      for j = 1, 32 do row[j] = math.sin(i * j) end
+      m:setrow(i, row)
+    end
+    local R <close> = core.correlation(m)
+    assert.equal(1, R:get(5, 5))
+    if kernel == "loop" then return pending("a build without OpenBLAS (static): the plain loop") end
+    assert.equal("openblas", kernel)
+    -- every thread but this one is OpenBLAS's: each blocks every signal,
+    -- so a signal for autoperf (Ctrl-C, SIGCHLD) never lands there
+    local self = T.slurp("/proc/self/stat"):match("^(%d+)")
+    local others = 0
+    for _, e in ipairs(core.listdir("/proc/self/task")) do
+      if e.name ~= self then
+        others = others + 1
+        local blocked = T.slurp("/proc/self/task/" .. e.name .. "/status"):match("SigBlk:%s*(%x+)")
+        -- all 64 but SIGKILL, SIGSTOP and glibc's internal 32 and 33
+        assert.equal("fffffffe7ffbfeff", blocked)
+      end
+    end
+    -- one thread per further online CPU (OpenBLAS's default)
+    local cpus = 0
+    for _, e in ipairs(core.listdir("/sys/bus/cpu/devices")) do
+      if (T.slurp("/sys/bus/cpu/devices/" .. e.name .. "/online"):match("%d") or "1") == "1" then cpus = cpus + 1 end
+    end
+    if cpus > 1 and not os.getenv("OPENBLAS_NUM_THREADS") then assert.is_true(others >= 1) end
   end)
 end)

@@ -5,6 +5,7 @@ local cjson = require "cjson"
 local core = require "autoperf.core"
 local hybrid = require "autoperf.pmu.hybrid"
 local intel = require "autoperf.pmu.intel"
+local uncore = require "autoperf.pmu.uncore"
 local util = require "autoperf.util"
 
 local M = {}
@@ -140,13 +141,10 @@ M.core_config = intel.core_config
 M.uncore_config = intel.uncore_config
 M.unit_pmu = intel.unit_pmu
 
--- How many boxes of an uncore unit this machine has (sysfs), or 0.
+-- How many boxes of an uncore unit this machine has (sysfs), or 0: each
+-- its own PMU, counted system-wide on its cpumask (pmu/uncore.lua).
 local function boxes(sysfs, pmu)
-  local n = 0
-  for _, e in ipairs(core.listdir(sysfs) or {}) do
-    if e.name == pmu or e.name:match("^" .. pmu:gsub("%p", "%%%0") .. "_%d+$") then n = n + 1 end
-  end
-  return n
+  return #uncore.boxes(pmu, sysfs)
 end
 
 -- The core PMU a file's events belong to: "cpu", or on hybrid parts the
@@ -218,6 +216,7 @@ local function convert(e, source, smt, sysfs, limits, cpmu)
   }
   if unit then
     rec.unit = unit
+    rec.uncore = true
     rec.pmu = M.unit_pmu(unit)
     rec.boxes = boxes(sysfs, rec.pmu)
     rec.config = M.uncore_config(f)

@@ -75,7 +75,8 @@ function M.model(events, opts)
       local key = ev.pmu .. (ev.model and ("@" .. ev.model) or "")
       local p = index[key]
       if not p then
-        p = { name = ev.pmu, model = ev.model, key = key, counters = 0, generic = 0 }
+        p = { name = ev.pmu, model = ev.model, key = key, counters = 0, generic = 0,
+              uncore = pmu_mod.uncore.is_uncore(ev) }
         pmus[#pmus + 1] = p
         index[key] = p
         p.index = #pmus
@@ -108,7 +109,7 @@ function M.model(events, opts)
       -- nothing says how many: the families' architectural minimum
       p.counters = p.counters | all_generic(pmu_mod.GENERIC_GUESS)
     end
-    if opts.nmi_watchdog then
+    if opts.nmi_watchdog and not p.uncore then -- it holds a core counter
       local g = p.counters & all_generic(FIXED)
       local top = 63
       while top >= 0 and g & (1 << top) == 0 do top = top - 1 end

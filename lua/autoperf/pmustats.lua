@@ -1,10 +1,14 @@
 -- pmustats ('autoperf stats'): what a PMU's events need from the
 -- hardware, per PMU: how many events, which counters they may use
 -- (histogram of counter lists), how many need a shared register, how many
--- must be measured alone, how many take a counter pair (AMD Zen). (Not analyze/stats.lua: statistics of counts.)
+-- must be measured alone, how many take a counter pair (AMD Zen), and
+-- which of the families' rules (pmu.rules()) apply to how many events.
+-- (Not analyze/stats.lua: statistics of counts.)
 local pmu_mod = require "autoperf.pmu"
 
 local M = {}
+
+local RULES = pmu_mod.rules()
 
 local function counter_key(ev)
   local c = ev.counters
@@ -17,7 +21,10 @@ end
 M.counter_key = counter_key
 
 -- Returns {{pmu=, events=n, counters={{key, n}...}, shared={offcore=n,...},
--- taken_alone=n, errata=n, deprecated=n, isolated=n, pair=n}, ...} sorted by pmu.
+-- taken_alone=n, errata=n, deprecated=n, isolated=n, pair=n,
+-- rules={{id=, what=, cite=, events=n}...} (pmu.rules()' order, those
+-- applying to an event), sources={"where the counter count comes from"...}},
+-- ...} sorted by pmu.
 function M.compute(events)
   local by = {}
   local order = {}
@@ -27,7 +34,8 @@ function M.compute(events)
     local pmu = ev.model and (ev.pmu .. " [" .. ev.model .. "]") or ev.pmu
     local s = by[pmu]
     if not s then
-      s = { pmu = pmu, events = 0, hist = {}, shared = {}, taken_alone = 0, errata = 0, deprecated = 0, isolated = 0, pair = 0 }
+      s = { pmu = pmu, events = 0, hist = {}, shared = {}, taken_alone = 0, errata = 0, deprecated = 0, isolated = 0, pair = 0,
+            rule_n = {}, sources = {}, source_seen = {} }
       by[pmu] = s
       order[#order + 1] = pmu
     end
@@ -40,6 +48,14 @@ function M.compute(events)
     if ev.deprecated then s.deprecated = s.deprecated + 1 end
     if pmu_mod.is_pair(ev) then s.pair = s.pair + 1 end
     if ev.taken_alone or ev.errata then s.isolated = s.isolated + 1 end
+    for i, r in ipairs(RULES) do
+      if r.applies(ev) then s.rule_n[i] = (s.rule_n[i] or 0) + 1 end
+    end
+    local src = ev.counters and ev.counters.source
+    if src and not s.source_seen[src] then
+      s.source_seen[src] = true
+      s.sources[#s.sources + 1] = src
+    end
   end
   table.sort(order)
   local out = {}
@@ -52,6 +68,11 @@ function M.compute(events)
       return a[1] < b[1]
     end)
     s.counters, s.hist = counters, nil
+    s.rules = {}
+    for i, r in ipairs(RULES) do
+      if s.rule_n[i] then s.rules[#s.rules + 1] = { id = r.id, what = r.what, cite = r.cite, events = s.rule_n[i] } end
+    end
+    s.rule_n, s.source_seen = nil, nil
     out[#out + 1] = s
   end
   return out
@@ -78,6 +99,13 @@ function M.format(stats)
     if s.pair > 0 then
       out[#out + 1] = string.format("  pair events (even counter + the odd beside it): %d", s.pair)
     end
+    for _, src in ipairs(s.sources) do out[#out + 1] = "  counter count from: " .. src end
+    if #s.rules > 0 then
+      out[#out + 1] = "  rules                        events"
+      for _, r in ipairs(s.rules) do
+        out[#out + 1] = string.format("  %-28s %6d  %s", r.id, r.events, r.what)
+      end
+    end
   end
   return table.concat(out, "\n") .. "\n"
 end
@@ -99,6 +127,7 @@ function M.csv(stats)
     row(s.pmu, "isolated", "any", s.isolated)
     row(s.pmu, "deprecated", "deprecated", s.deprecated)
     row(s.pmu, "pair", "even+odd", s.pair)
+    for _, r in ipairs(s.rules) do row(s.pmu, "rule", r.id, r.events) end
   end
   return table.concat(out, "\n") .. "\n"
 end

@@ -10,6 +10,7 @@ local defaults = require "autoperf.defaults"
 local machine = require "autoperf.machine"
 local plan_mod = require "autoperf.plan"
 local store_mod = require "autoperf.store"
+local uncore_mod = require "autoperf.pmu.uncore"
 local util = require "autoperf.util"
 local version = require "autoperf.version"
 
@@ -35,46 +36,78 @@ local is_hardware = require("autoperf.pmu").is_hardware
 -- extra runs.
 -- sim: nil, or the simulated PMUs {by_tag={tag={pmu=, facts=}}} (see
 -- simulator()): their events go to simulated groups.
-local function open_groups(run, pid, cpus, refused, manual, sim)
+-- uncore: {[unit pmu] = {{box=, inst={[tag]=instance}}, ...}} (see
+-- uncore_boxes()): a group of an uncore unit is opened on every box,
+-- system-wide (pid -1) on each CPU of the box's cpumask, whatever target
+-- is: the kernel refuses uncore events per task (perf_event_open() in
+-- kernel/events/core.c: task_ctx_nr == perf_invalid_context -> EINVAL).
+-- Each opened group is {group=, cpu=, system_wide=}.
+local function open_groups(run, pid, cpus, refused, manual, sim, uncore)
   local opened, leftovers = {}, {}
   local out_of_fds = false
-  for _, cpu in ipairs(cpus) do
-    for _, pg in ipairs(run.groups) do
-      local s = sim and pg.events[1] and sim.by_tag[pg.events[1].tag]
-      local function new_group()
-        if s then return assert(s.pmu:group(pid, cpu, manual)) end
-        return core.group(pid, cpu, manual)
-      end
-      local function add(g, ev)
-        if s then return g:add(attr_of(ev), ev.tag, sim.by_tag[ev.tag].facts) end
-        return g:add(attr_of(ev), ev.tag)
-      end
-      local g = new_group()
-      for _, ev in ipairs(pg.events) do
-        if not refused[ev.name] and not out_of_fds then
-          local ok, err, errno = add(g, ev)
-          if not ok and errno == E.E2BIG and g:size() > 0 then
-            opened[#opened + 1] = { group = g, cpu = cpu }
-            g = new_group()
-            ok, err, errno = add(g, ev)
-          end
-          if not ok then
-            if errno == E.EMFILE or errno == E.ENFILE then
-              out_of_fds = true
-            elseif is_hardware(ev) and g:size() > 0 and (errno == E.EINVAL or errno == E.ENOSPC) then
-              if cpu == cpus[1] then
-                leftovers[#leftovers + 1] = { ev = ev, why = "refused beside its group at open (" .. err .. ")" }
-              end
-            else
-              refused[ev.name] = err
+  -- pg's events (each as inst(ev) makes it) in one group on (gpid, cpu)
+  -- of simulated PMU spmu (nil: the kernel's); first: the open whose
+  -- leftovers count (once per event, not per cpu or box).
+  local function fill(pg, gpid, cpu, first, spmu, inst)
+    local function new_group()
+      if spmu then return spmu:group(gpid, cpu, manual) end
+      return core.group(gpid, cpu, manual)
+    end
+    local function add(g, ev)
+      if spmu then return g:add(attr_of(ev), ev.tag, sim.by_tag[(ev.of or ev).tag].facts) end
+      return g:add(attr_of(ev), ev.tag)
+    end
+    local g, gerr = new_group()
+    if not g then
+      for _, ev in ipairs(pg.events) do refused[ev.name] = refused[ev.name] or gerr end
+      return
+    end
+    for _, e in ipairs(pg.events) do
+      local ev = inst(e)
+      if not refused[ev.name] and not out_of_fds then
+        local ok, err, errno = add(g, ev)
+        if not ok and errno == E.E2BIG and g:size() > 0 then
+          opened[#opened + 1] = { group = g, cpu = cpu, system_wide = gpid == -1 }
+          g = new_group()
+          ok, err, errno = add(g, ev)
+        end
+        if not ok then
+          if errno == E.EMFILE or errno == E.ENFILE then
+            out_of_fds = true
+          elseif is_hardware(ev) and g:size() > 0 and (errno == E.EINVAL or errno == E.ENOSPC) then
+            if first then
+              leftovers[#leftovers + 1] = { ev = e, why = "refused beside its group at open (" .. err .. ")" }
             end
+          else
+            refused[ev.name] = err
           end
         end
-        if out_of_fds and cpu == cpus[1] then
-          leftovers[#leftovers + 1] = { ev = ev, why = "out of file descriptors" }
-        end
       end
-      if g:size() > 0 then opened[#opened + 1] = { group = g, cpu = cpu } end
+      if out_of_fds and first then
+        leftovers[#leftovers + 1] = { ev = e, why = "out of file descriptors" }
+      end
+    end
+    if g:size() > 0 then opened[#opened + 1] = { group = g, cpu = cpu, system_wide = gpid == -1 } end
+  end
+  local function same(ev) return ev end
+  local boxed = {}
+  for _, pg in ipairs(run.groups) do
+    local ev1 = pg.events[1]
+    if ev1 and uncore and uncore[ev1.pmu] then boxed[pg] = uncore[ev1.pmu] end
+  end
+  for ci, cpu in ipairs(cpus) do
+    for _, pg in ipairs(run.groups) do
+      if not boxed[pg] then
+        local s = sim and pg.events[1] and sim.by_tag[pg.events[1].tag]
+        fill(pg, pid, cpu, ci == 1, s and s.pmu, same)
+      end
+    end
+  end
+  for _, pg in ipairs(run.groups) do
+    for bi, b in ipairs(boxed[pg] or {}) do
+      for ci, cpu in ipairs(b.box.cpus) do
+        fill(pg, -1, cpu, bi == 1 and ci == 1, b.sim, function(ev) return b.inst[ev.tag] end)
+      end
     end
   end
   return opened, leftovers
@@ -121,7 +154,8 @@ local function execute(ctx, run, ri, rep)
   end
   local system_wide = opts.system_wide
   local cpus = system_wide and ctx.cpus or { -1 }
-  local opened, leftovers = open_groups(run, system_wide and -1 or proc:pid(), cpus, ctx.refused, manual, ctx.sim)
+  local opened, leftovers = open_groups(run, system_wide and -1 or proc:pid(), cpus, ctx.refused, manual, ctx.sim,
+    ctx.uncore)
   local fname = store_mod.run_file(ri, rep)
   local w, werr = core.writer(ctx.store:path(fname), true)
   local function cleanup()
@@ -139,9 +173,14 @@ local function execute(ctx, run, ri, rep)
     cleanup()
     return nil, msg, code
   end
-  local function set_counting(on)
+  -- sw_only: only the system-wide groups (uncore boxes in a per-task
+  -- profile start and stop with the workload; per-task groups start at
+  -- exec and stop with their tasks).
+  local function set_counting(on, sw_only)
     for _, o in ipairs(opened) do
-      if on then o.group:enable() else o.group:disable() end
+      if not sw_only or o.system_wide then
+        if on then o.group:enable() else o.group:disable() end
+      end
     end
   end
 
@@ -164,7 +203,7 @@ local function execute(ctx, run, ri, rep)
   -- per-CPU groups one ioctl at a time takes milliseconds (and each
   -- group's time_enabled is its own), so the run's clock must cover them all.
   local t0 = core.now_ns()
-  if system_wide and not manual then set_counting(true) end
+  if not manual then set_counting(true, true) end
   local ok, rerr, rerrno = proc:release()
   if not ok then
     local code = (rerrno == E.ENOENT) and 127 or 126
@@ -258,7 +297,7 @@ local function execute(ctx, run, ri, rep)
   -- system-wide counters stop (per-task ones stopped with their tasks):
   -- the closer may hold them open for long.
   local elapsed, serr = sample()
-  if system_wide then set_counting(false) end
+  set_counting(false, true)
   if not elapsed then return fail(serr, 1) end
 
   -- Verification: every event must have been counted the whole time;
@@ -269,8 +308,9 @@ local function execute(ctx, run, ri, rep)
     if enabled and running < enabled then
       for _, tag in ipairs(o.group:tags()) do
         local ev = ctx.by_tag[tag]
-        if not seen[-tag] then
-          seen[-tag] = true
+        ev = ev.of or ev -- a box's instance: the unit's event is re-planned
+        if not seen[-ev.tag] then
+          seen[-ev.tag] = true
           flagged[#flagged + 1] = ev.name
           leftovers[#leftovers + 1] = { ev = ev, flagged = true,
             why = string.format("not counted all the time (running %d of %d ns)", running, enabled) }
@@ -362,8 +402,11 @@ local function simulator(events, isolate)
   local pmus, hw = plan_mod.model(sim_events, { isolate = isolate })
   local sim = { by_tag = {}, pmus = {} }
   for i, p in ipairs(pmus) do
-    sim.pmus[i] = core.sim_pmu({ counters = p.counters, shared = p.shared })
+    -- an uncore unit's boxes get a PMU each (uncore_boxes())
+    sim.pmus[i] = not p.uncore and core.sim_pmu({ counters = p.counters, shared = p.shared }) or nil
   end
+  sim.model = {}
+  for _, p in ipairs(pmus) do sim.model[p.name] = p end
   for _, h in ipairs(hw) do
     sim.by_tag[h.ev.tag] = {
       pmu = sim.pmus[h.pmu],
@@ -371,6 +414,42 @@ local function simulator(events, isolate)
     }
   end
   return sim
+end
+
+-- The boxes of the uncore units among events (their tags set): per unit
+-- PMU, per box {box={name=, type=, cpus=}, inst={[tag]=instance}, sim=}
+-- where each instance is the event as the box counts it: its own tag
+-- (from next_tag on), the box's PMU and type, of = the unit's event. A
+-- simulated unit's boxes are uncore_mod.sim_boxes' (each a simulated
+-- PMU that refuses per-task opens); a real one's, sysfs's. Returns
+-- uncore (nil: no uncore event), the instances in tag order.
+local function uncore_boxes(events, next_tag, sim)
+  local units, list = {}, {}
+  for _, ev in ipairs(events) do
+    if uncore_mod.is_uncore(ev) then
+      local u = units[ev.pmu]
+      if not u then
+        local boxes = ev.simulated and uncore_mod.sim_boxes(ev.pmu) or uncore_mod.boxes(ev.pmu)
+        u = {}
+        for i, b in ipairs(boxes) do
+          local p = ev.simulated and sim and sim.model[ev.pmu]
+          u[i] = { box = b, inst = {},
+                   sim = p and core.sim_pmu({ counters = p.counters, shared = p.shared, uncore = true }) or nil }
+        end
+        units[ev.pmu] = u
+      end
+      for _, b in ipairs(u) do
+        local inst = {}
+        for k, v in pairs(ev) do inst[k] = v end
+        inst.pmu, inst.box, inst.of, inst.tag = b.box.name, b.box.name, ev, next_tag
+        if not ev.simulated then inst.type = b.box.type or ev.type end
+        next_tag = next_tag + 1
+        b.inst[ev.tag] = inst
+        list[#list + 1] = inst
+      end
+    end
+  end
+  return next(units) and units or nil, list
 end
 
 -- The events as this user may count them (access: machine.access()).
@@ -383,11 +462,17 @@ end
 -- anything is opened. Returns events, refused {{name=, error=}}, notes.
 function M.measurable(events, access)
   local out, refused, notes = {}, {}, {}
-  local tracepoints, user_only = 0, 0
+  local tracepoints, user_only, uncore = 0, 0, 0
   for _, ev in ipairs(events) do
     local explicit = ev.base or ev.exclude_user or ev.exclude_kernel or ev.exclude_hv
     if ev.available == false then
       refused[#refused + 1] = { name = ev.name, error = ev.why or "not measurable on this machine" }
+    elseif not access.system_wide and uncore_mod.is_uncore(ev) then
+      -- an uncore box counts system-wide only (perf_event_open() refuses
+      -- it per task), which needs what -a needs: perf_allow_cpu()
+      uncore = uncore + 1
+      refused[#refused + 1] = { name = ev.name, error = "uncore events count system-wide only, which needs " ..
+        "perf_event_paranoid <= 0 or CAP_PERFMON" }
     elseif access.user_only and ev.pmu == "tracepoint" and not ev.exclude_kernel then
       tracepoints = tracepoints + 1
     elseif access.user_only and not explicit then
@@ -406,6 +491,11 @@ function M.measurable(events, access)
       "sudo sysctl kernel.perf_event_paranoid=1",
       tostring(access.paranoid), tracepoints > 0 and string.format("; %d tracepoint%s left out (they count " ..
       "only in the kernel)", tracepoints, tracepoints == 1 and "" or "s") or "")
+  end
+  if uncore > 0 then
+    notes[#notes + 1] = string.format("%d uncore event%s left out: uncore PMUs count system-wide per socket " ..
+      "only, which needs perf_event_paranoid <= 0 or CAP_PERFMON (it is %s; fix: sudo sysctl " ..
+      "kernel.perf_event_paranoid=0, or run as root)", uncore, uncore == 1 and "" or "s", tostring(access.paranoid))
   end
   return out, refused, notes
 end
@@ -533,6 +623,15 @@ local function run(prep, given)
     if #events == 0 and #unmeasurable > 0 then return nil, nothing_measured(unmeasurable, prep.simulated), 1 end
     opts.events = events
   end
+  local n_uncore = 0
+  for _, ev in ipairs(opts.events) do
+    if uncore_mod.is_uncore(ev) then n_uncore = n_uncore + 1 end
+  end
+  if n_uncore > 0 and not opts.system_wide and not opts.dry_run then
+    notes[#notes + 1] = string.format("%d uncore event%s count system-wide per box, on the CPU its cpumask names: " ..
+      "they count the whole socket (every process) while the workload runs, not the workload alone (the kernel " ..
+      "refuses uncore events per task); the manifest marks them system_wide", n_uncore, n_uncore == 1 and "" or "s")
+  end
   -- the caller's say before anything is measured (the CLI's warnings and
   -- these notes), once the command and the access are known to be fine
   if opts.preflight then opts.preflight(notes) end
@@ -543,6 +642,10 @@ local function run(prep, given)
   local plan, perr = plan_mod.make(opts.events, plan_opts)
   if not plan then return nil, perr, 1 end
   if opts.dry_run then return { plan = plan, dry_run = true, notes = notes, unmeasurable = unmeasurable } end
+
+  -- Uncore events count per box, system-wide (uncore_boxes()).
+  local sim = simulator(opts.events, plan_opts.isolate)
+  local uncore, instances = uncore_boxes(opts.events, #opts.events + 1, sim)
 
   local names = {}
   for _, ev in ipairs(opts.events) do names[#names + 1] = ev.name end
@@ -571,16 +674,37 @@ local function run(prep, given)
   for i, ev in ipairs(opts.events) do
     manifest.events[i] = { name = ev.name, unit = M.unit(ev), source = ev.source, encoding = ev.encoding,
                            simulated = ev.simulated or nil, user_only = ev.user_only }
+    local boxes = uncore and uncore[ev.pmu]
+    if boxes then
+      -- counted per box, system-wide, whatever the profile's mode
+      manifest.events[i].system_wide, manifest.events[i].boxes = true, {}
+      for _, b in ipairs(boxes) do
+        table.insert(manifest.events[i].boxes, { unit = M.unit(b.inst[ev.tag]), cpus = b.box.cpus })
+      end
+    end
+  end
+  if uncore then
+    manifest.uncore = {
+      note = "uncore events are counted per box (UNIT is the box's PMU), system-wide on the CPUs each box's " ..
+        "cpumask names: they count the whole socket while the workload runs, never summed over boxes",
+      per_task_profile = not opts.system_wide or nil,
+    }
   end
   local store, serr = store_mod.open(opts.out, manifest, { force = opts.force })
   if not store then return nil, serr, 1 end
 
   local closer = core.closer()
   local ctx = { opts = opts, store = store, closer = closer, cpus = cpus, refused = {}, by_tag = {}, replanned = {},
-                sim = simulator(opts.events, plan_opts.isolate) }
+                sim = sim, uncore = uncore }
   for _, r in ipairs(manifest.refused) do ctx.refused[r.name] = r.error end
   for _, r in ipairs(unmeasurable) do ctx.refused[r.name] = r.error end
-  for _, ev in ipairs(opts.events) do ctx.by_tag[ev.tag] = ev end
+  for _, ev in ipairs(opts.events) do
+    ctx.by_tag[ev.tag] = ev
+    if uncore and uncore[ev.pmu] and #uncore[ev.pmu] == 0 then
+      ctx.refused[ev.name] = "this machine's sysfs has no box of " .. ev.pmu
+    end
+  end
+  for _, inst in ipairs(instances) do ctx.by_tag[inst.tag] = inst end
   -- A resumed profile replays the extra runs of the first attempt
   -- (planning is deterministic, so they come out the same).
   local earlier = manifest.replanned or {}

@@ -62,10 +62,16 @@ function M.load(dir)
     user_only = type(s.manifest.access) == "table" and s.manifest.access.user_only == true }, DS)
   ds.events, ds.data = ds.names, ds.at
   for _, r in ipairs(s.manifest.refused or {}) do ds.refused[r.name] = tostring(r.error) end
+  -- an uncore event counts once per box (its own PMU): "NAME [box]" each
+  local boxed = {}
+  for _, ev in ipairs(s.manifest.events or {}) do
+    if ev.boxes then boxed[ev.name] = true end
+  end
   for i, e in ipairs(s.journal) do
     local rs, rerr = core.run_series(files[i].path, files[i].skip)
     if not rs then return nil, rerr end
     for i, name in ipairs(rs.names) do
+      if boxed[name] then name = name .. " [" .. rs.units[i]:gsub(":simulated$", "") .. "]" end
       local at = ds.at[name]
       if not at then
         at = {}

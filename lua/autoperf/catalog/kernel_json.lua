@@ -418,7 +418,7 @@ function M.arm64(pmus, opts)
       name = r and r.name or string.format("r%x", code), pmu = "cpu", source = M.SOURCE,
       file = file, type = 4, config = code, config1 = 0, config2 = 0,
       desc = r and (r.desc or r.long_desc) or nil, long_desc = r and r.long_desc or nil,
-      event_code = code, hardware = true, sysfs_pmu = listed and p.name or nil,
+      event_code = code, hardware = true, armv8_pmu = p.name, sysfs_pmu = listed and p.name or nil,
     }
     by_code[code] = rec
     out[#out + 1] = rec

@@ -84,7 +84,16 @@ function M.availability(cat)
       ev.encoding = encoding(ev) .. " (simulated)"
     elseif hw then
       if ev.unit then
-        ev.type = sysfs_type[ev.pmu]
+        -- an uncore unit: one PMU (amd_l3) or one per box (uncore_cha_0 ...),
+        -- each opened at run time with its own type (pmu/uncore.lua)
+        local box = sysfs_type[ev.pmu]
+        if not box then
+          local pat = "^" .. ev.pmu:gsub("%p", "%%%0") .. "_%d+$"
+          for _, p in ipairs(cat.pmus) do
+            if p.name:match(pat) and p.type then box = box or p.type end
+          end
+        end
+        ev.type = box
         ev.available = ev.type ~= nil
         if ev.available then ev.encoding = encoding(ev) end
         ev.why = not ev.available and ("this kernel has no " .. ev.pmu .. " PMU") or nil

@@ -272,9 +272,19 @@ local function libpfm_events(force)
         pmu = f.core and core_pmu(ev.pmu) or ev.pmu, model = ev.pmu, source = "libpfm4",
         type = ev.type, config = ev.config, config1 = ev.config1, config2 = ev.config2,
         desc = ev.desc, hardware = true,
-        counters = f.core and { generic_count = f.generic, fixed_count = f.fixed } or nil,
+        counters = f.core and pmu_mod.pfm_counters(f, ev, force ~= nil) or nil,
         shared = pmu_mod.pfm_shared(f, ev),
       }
+      -- an uncore model (AMD L3, NB): the kernel's PMU, its counters
+      -- and config bits (pmu/uncore.lua)
+      local um = pmu_mod.uncore.pfm_model(ev.pmu)
+      if um then
+        local rec = out[#out]
+        rec.pmu, rec.unit, rec.uncore = um.pmu, um.pmu, true
+        if ev.type == core.PFM_NO_TYPE then rec.type = nil end
+        rec.config = ev.config & um.mask
+        rec.counters = { generic_count = um.generic, fixed_count = 0 }
+      end
     end
   end
   return out, skipped

@@ -33,13 +33,15 @@ M.probes = {
 M.CPU_CYCLES = 0x11
 M.INST_RETIRED = 0x08
 
+-- The PMUv3 event number of one of the armv8 PMU's catalog records
+-- (catalog/kernel_json.lua marks them with armv8_pmu), else nil: the
+-- rules below are this PMU's, never another family's.
 local function raw_event(ev)
-  if ev.type ~= 4 or not ev.config then return nil end
+  if not ev.armv8_pmu or ev.type ~= 4 or not ev.config then return nil end
   return math.tointeger(ev.config) & 0xffff -- the "event" format: config:0-15
 end
 
 local function is_cycles(ev)
-  if ev.type == 0 and ev.config == 0 then return true end -- PERF_COUNT_HW_CPU_CYCLES -> 0x11
   return raw_event(ev) == M.CPU_CYCLES
 end
 
@@ -51,17 +53,17 @@ local function threshold(ev) return ((math.tointeger(ev.config1 or 0) or 0) >> 5
 -- kernel function it comes from and which events it applies to.
 M.RULES = {
   { id = "arm64.cycle", cite = "drivers/perf/arm_pmuv3.c: armv8pmu_get_event_idx()",
-    what = "CPU_CYCLES (0x11, and cpu-cycles) goes to the dedicated cycle counter first, so a run holds one beside the generic counters",
+    what = "CPU_CYCLES (0x11) goes to the dedicated cycle counter first, so a run holds one beside the generic counters",
     applies = function(ev) return is_cycles(ev) and not threshold(ev) end },
   { id = "arm64.instr", cite = "drivers/perf/arm_pmuv3.c: armv8pmu_get_event_idx()",
     what = "INST_RETIRED (0x08) may take the instruction counter where the PMU has one (FEAT_PMUv3_ICNTR; not for user-space reads)",
     applies = function(ev) return raw_event(ev) == M.INST_RETIRED and not threshold(ev) end },
   { id = "arm64.chain", cite = "drivers/perf/arm_pmuv3.c: armv8pmu_get_chain_idx(), armv8pmu_event_is_chained()",
     what = "a 64-bit event (config1 bit 0, long) takes an odd/even pair of counters unless the PMU has 64-bit counters (PMUv3p5)",
-    applies = function(ev) return long(ev) and not is_cycles(ev) end },
+    applies = function(ev) return raw_event(ev) ~= nil and long(ev) and not is_cycles(ev) end },
   { id = "arm64.visible", cite = "drivers/perf/arm_pmuv3.c: armv8pmu_event_attr_is_visible()",
     what = "sysfs lists only the common events the PMCEID registers say are implemented; the catalog offers those",
-    applies = function(ev) return ev.sysfs_pmu ~= nil end },
+    applies = function(ev) return ev.armv8_pmu ~= nil and ev.sysfs_pmu ~= nil end },
 }
 
 return M

@@ -7,7 +7,7 @@ local M = {}
 
 -- M.intel, M.amd, ...; M.FAMILIES in this order.
 M.FAMILIES = {}
-for _, name in ipairs({ "intel", "amd", "hybrid", "arm64", "kernel" }) do
+for _, name in ipairs({ "intel", "amd", "hybrid", "arm64", "kernel", "uncore" }) do
   M[name] = require("autoperf.pmu." .. name)
   M.FAMILIES[#M.FAMILIES + 1] = M[name]
 end
@@ -63,6 +63,28 @@ end
 function M.pfm_shared(pfm_pmu, ev)
   local f = pfm_pmu.core and M.of_pfm(pfm_pmu)
   return f and f.shared_of_encoding and f.shared_of_encoding(ev) or nil
+end
+
+-- The counter facts of a libpfm4 core event (pfm_pmu: core.pfm_pmus'
+-- record): the family's own (pmu/amd.lua: per-family counts, family
+-- 15h's masks) or libpfm4's counts. forced: the model was chosen (--pmu,
+-- LIBPFM_FORCE_PMU), not detected here, so no family reads this CPU.
+function M.pfm_counters(pfm_pmu, ev, forced)
+  local f = M.of_pfm(pfm_pmu)
+  local host = not forced and (os.getenv("LIBPFM_FORCE_PMU") or "") == ""
+  local c = f and f.pfm_counters and f.pfm_counters(pfm_pmu, ev, host)
+  return c or { generic_count = pfm_pmu.generic, fixed_count = pfm_pmu.fixed }
+end
+
+-- The kernel's (and the event files') rules, every family's M.RULES in
+-- M.FAMILIES' order: {{id=, cite=, what=, applies=function(ev)}, ...}
+-- ('autoperf stats' counts per PMU the events each applies to).
+function M.rules()
+  local out = {}
+  for _, f in ipairs(M.FAMILIES) do
+    for _, r in ipairs(f.RULES or {}) do out[#out + 1] = r end
+  end
+  return out
 end
 
 -- The capacity probes for an architecture (core.ARCH).

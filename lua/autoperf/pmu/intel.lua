@@ -85,6 +85,59 @@ M.generic_guess = 4
 -- Events that must be measured alone: perfmon's TakenAlone (and, by the
 -- default isolation policy in plan.lua, events with Errata).
 
+-- The rules 'autoperf stats' reports (pmu.rules()), for Intel core events
+-- (uncore boxes, ev.unit, are not these rules'): shared registers by
+-- kind, perfmon's isolation flags, fixed counters and counter masks.
+local function core_event(ev)
+  return ev.unit == nil
+end
+
+local function shared_rule(kind, what)
+  return {
+    id = "intel." .. kind, what = what,
+    cite = "arch/x86/events/core.c: x86_pmu_extra_regs(); arch/x86/events/intel/core.c: intel_shared_regs_constraints()",
+    applies = function(ev) return ev.shared == kind end,
+  }
+end
+
+local function counters_of(ev)
+  return core_event(ev) and ev.source == "perfmon" and ev.counters or nil
+end
+
+M.RULES = {
+  shared_rule("offcore", "offcore response: one of 2 OFFCORE_RSP registers per core holds its config1 value"),
+  shared_rule("ldlat", "load latency: the one PEBS_LD_LAT_THRESHOLD register holds its threshold"),
+  shared_rule("frontend", "frontend: the one PEBS_FRONTEND register holds its config1 value"),
+  { id = "intel.taken-alone", cite = "Intel perfmon event files: TakenAlone (not enforced by the kernel)",
+    what = "perfmon says to measure it alone (isolated by the default --isolate)",
+    applies = function(ev) return ev.taken_alone == true end },
+  { id = "intel.errata", cite = "Intel perfmon event files: Errata (lua/autoperf/plan.lua's isolation policy)",
+    what = "an erratum names it: isolated by the default --isolate",
+    applies = function(ev) return ev.errata ~= nil end },
+  { id = "intel.fixed", cite = "arch/x86/events/intel/core.c: x86_get_event_constraints() (the model's FIXED_EVENT_CONSTRAINTs)",
+    what = "may take a fixed counter (perfmon's Counter names one)",
+    applies = function(ev)
+      local c = counters_of(ev)
+      return c ~= nil and c.fixed ~= nil and #c.fixed > 0
+    end },
+  { id = "intel.mask", cite = "arch/x86/events/intel/core.c: __intel_get_event_constraints() (the model's INTEL_EVENT_CONSTRAINTs)",
+    what = "limited to some generic counters (perfmon's Counter: fewer than 4, or not 0..n-1)",
+    -- A list 0..n-1 of 4 or more is the PMU's width as the file gives it
+    -- (4, or 8 with SMT off), not a constraint of the event's own; every
+    -- Intel core PMU has at least 4 (M.generic_guess).
+    applies = function(ev)
+      local c = counters_of(ev)
+      if not c or not c.generic or #c.generic == 0 then return false end
+      if #c.generic < M.generic_guess then return true end
+      local seen = {}
+      for _, g in ipairs(c.generic) do seen[g] = true end
+      for i = 0, #c.generic - 1 do
+        if not seen[i] then return true end
+      end
+      return false
+    end },
+}
+
 -- Capacity probes (capacity.lua): branch instructions count on
 -- programmable counters only; cycles may also take a fixed counter.
 M.probes = {
