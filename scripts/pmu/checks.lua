@@ -259,6 +259,10 @@ timed("every PMUv3 event", function()
       #names .. " of " .. sysfs)
     check("named by common-and-microarch.json (CPU_CYCLES, INST_RETIRED)",
       cat.by_name.CPU_CYCLES ~= nil and cat.by_name.INST_RETIRED ~= nil)
+    local sout, sok = sh(BIN .. " stats")
+    io.write(sout)
+    check("autoperf stats counts the PMUv3 events the arm64 rules apply to",
+      sok and sout:match("arm64%.cycle%s+1 ") ~= nil and sout:match("arm64%.visible%s+" .. #names .. " ") ~= nil, sout)
     -- each event as it is, user-only and kernel-only: three configurations
     local arm64 = require("autoperf.pmu.arm64")
     local cycle_rule
