@@ -66,18 +66,43 @@ BIN      := $(if $(filter build,$(BUILD)),autoperf,$(BUILD)/autoperf)
 # A static binary carries its Lua modules beside it (BUILD/lua): ours and
 # the pure-Lua ones it needs; cjson (a C module) is replaced by a shim.
 LUA_DEPS := /usr/share/lua/5.4/argparse.lua /usr/share/lua/5.4/dkjson.lua
-TARGETS  := $(BIN) $(if $(STATIC),$(BUILD)/lua/autoperf/cli.lua,$(BUILD)/lib/autoperf/core.so) workloads
+TARGETS  := $(BIN) $(if $(STATIC),$(BUILD)/lua/autoperf/cli.lua,$(BUILD)/lib/autoperf/core.so) workloads pmu-events
+
+# The kernel's perf event tables (tools/perf/pmu-events/arch JSON) for the
+# parts libpfm4 lacks (AMD Zen 5, arm64 cores), from Debian's
+# linux-source-6.12 (scripts/bootstrap): extracted once into
+# build/pmu-events/ (one place for every build variant: the data is not
+# per architecture), installed under share/autoperf/pmu-events/. The
+# binary finds it beside its Lua modules (catalog/kernel_json.lua).
+KERNEL_TAR ?= /usr/src/linux-source-6.12.tar.xz
+PMU_EVENTS := build/pmu-events
+PMU_EVENTS_STAMP := $(PMU_EVENTS)/.extracted
 
 LUA      := lua5.4
 # The specs make check runs (test-user runs the user-facing ones).
 SPECS    ?= spec
 BUSTED   := $(LUA) /usr/bin/busted
 
-.PHONY: all test test-intel test-user check demo asan install uninstall clean bootstrap workloads bench bench-plan bench-profile bench-perturbation bench-numeric bench-aggregate bench-analysis soak test-pmu test-slurm
+.PHONY: all pmu-events test test-intel test-user check demo asan install uninstall clean bootstrap workloads bench bench-plan bench-profile bench-perturbation bench-numeric bench-aggregate bench-analysis soak test-pmu test-slurm
 
 all: $(TARGETS)
 
 workloads: $(WORKLOADS)
+
+ifneq ($(wildcard $(KERNEL_TAR)),)
+pmu-events: $(PMU_EVENTS_STAMP)
+
+$(PMU_EVENTS_STAMP): $(KERNEL_TAR)
+	@echo "extracting the kernel's pmu-events JSON (amdzen*, arm64) from $(KERNEL_TAR)"
+	@rm -rf $(PMU_EVENTS) && mkdir -p $(PMU_EVENTS)
+	tar -xJf $(KERNEL_TAR) -C $(PMU_EVENTS) --strip-components=5 --wildcards \
+	  '*/tools/perf/pmu-events/arch/x86/amdzen*' '*/tools/perf/pmu-events/arch/arm64'
+	@touch $@
+else
+pmu-events:
+	@echo "note: $(KERNEL_TAR) is missing (Debian's linux-source-6.12: scripts/bootstrap installs it);" \
+	  "without it there are no Zen 5 or arm64 event tables from the kernel's pmu-events JSON"
+endif
 
 $(BUILD)/obj/%.o: core/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -198,6 +223,8 @@ else
 	install -m 755 $(BUILD)/lib/autoperf/core.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/autoperf/core.so
 endif
 	cp -r examples $(DESTDIR)$(DATADIR)/
+	if [ -f $(PMU_EVENTS_STAMP) ]; then rm -rf $(DESTDIR)$(DATADIR)/pmu-events && \
+	  cp -r $(PMU_EVENTS) $(DESTDIR)$(DATADIR)/pmu-events; fi
 	install -d $(DESTDIR)$(PREFIX)/lib/autoperf/workloads
 	install -m 755 $(WORKLOADS) $(DESTDIR)$(PREFIX)/lib/autoperf/workloads/
 

@@ -33,13 +33,14 @@ local function load(opts)
   if cat.hardware == nil then cat.hardware = M.hardware_present() end
   local force = opts.pmu or require("autoperf.defaults").pmu()
   if force == "" then force = nil end
+  if force and not force:match("^sim:") then force = sources.model_name(force) end
   local events_json = {}
   for _, f in ipairs(opts.events_json or {}) do events_json[#events_json + 1] = f end
   local smt = opts.smt
   -- sim:MODEL, a libpfm4 model or a perfmon file: its events are counted
   -- by the simulated PMU (sim.h), labelled simulated everywhere.
   if force and force:match("^sim:") then
-    local model = force:sub(5)
+    local model = sources.model_name(force:sub(5))
     if model == "" then
       return nil, "--pmu sim:MODEL needs a model: a libpfm4 model (sim:skl) or an Intel perfmon file (sim:FILE.json)"
     end
@@ -73,6 +74,10 @@ local function load(opts)
   local tps, skip = sources.tracefs(cat.tracefs)
   if tps then add(tps) else cat.skipped[#cat.skipped + 1] = skip end
   for _, pmu in ipairs(cat.pmus) do add(pmu.events) end
+  -- arm64's core PMU events, named by the kernel's pmu-events JSON
+  local arm, anote = sources.arm64(cat.pmus)
+  add(arm)
+  if anote then cat.skipped[#cat.skipped + 1] = anote end
 
   -- Hardware sources. A simulated perfmon file is the machine's PMU:
   -- the host's libpfm4 model (another processor) stays out, as a forced

@@ -4,6 +4,7 @@
 --   {name=, pmu=, source=, type=, config=, config1=, config2=, desc=, ...}
 -- (merge.lua folds them, resolve.lua answers names and specs).
 local core = require "autoperf.core"
+local kernel_json = require "autoperf.catalog.kernel_json"
 local perfmon = require "autoperf.perfmon"
 local pmu_mod = require "autoperf.pmu"
 local util = require "autoperf.util"
@@ -318,9 +319,34 @@ function M.tracefs(root)
     or "tracepoints: tracefs is not mounted (as root: mount -t tracefs nodev /sys/kernel/tracing)"
 end
 
--- libpfm4's PMUs and events for the detected model or a forced one:
--- events, pmus, skipped (a note or nil); or nil, message.
+-- The model a --pmu name means: a part libpfm4 lacks that the kernel's
+-- pmu-events JSON describes (catalog/kernel_json.lua: "amdzen5" and
+-- "amd64_fam1ah_zen5" are amd64_fam1ah_zen5), else the name itself.
+function M.model_name(name)
+  local m = kernel_json.amd_model(name)
+  return m and m.model or name
+end
+
+-- The kernel JSON's records for a forced model libpfm4 lacks, with PMU
+-- facts as libpfm4 gives them: events, pmus; nil when force is not one;
+-- or nil, message.
+local function kernel_model(force)
+  local m = kernel_json.amd_model(force)
+  if not m then return nil end
+  local recs, err = kernel_json.amd(m)
+  if not recs then return nil, "--pmu " .. m.model .. ": " .. err end
+  return recs, { { name = m.model, desc = "AMD64 " .. m.dir .. " (the kernel's pmu-events JSON)",
+                   core = true, generic = m.generic, fixed = 0, nevents = #recs } }
+end
+
+-- The arm64 core PMU's events (catalog/kernel_json.lua): records, note.
+M.arm64 = kernel_json.arm64
+
+-- libpfm4's PMUs and events for the detected model or a forced one (or
+-- the kernel JSON's, for a forced model libpfm4 lacks): events, pmus,
+-- skipped (a note or nil); or nil, message.
 function M.libpfm(force)
+  if force and kernel_json.amd_model(force) then return kernel_model(force) end
   local pfm_pmus, perr = core.pfm_pmus(force)
   if not pfm_pmus then
     local near = force and util.closest(force, core.pfm_models() or {}, 3) or {}
@@ -331,6 +357,18 @@ function M.libpfm(force)
   if not pfm then return nil, skipped end
   local note = skipped and skipped > 0
     and string.format("libpfm4: %d configurations it cannot encode", skipped) or nil
+  -- a Zen 5 host: libpfm4 4.13 has no model of it, the kernel's JSON has
+  -- (the same model name, so a libpfm4 that knows it merges with it)
+  local host = not force and kernel_json.host_amd_model()
+  if host then
+    local recs, kpmus = kernel_model(host.model)
+    if recs then
+      for _, r in ipairs(recs) do pfm[#pfm + 1] = r end
+      pfm_pmus[#pfm_pmus + 1] = kpmus[1]
+    else
+      note = (note and (note .. "; ") or "") .. kpmus
+    end
+  end
   return pfm, pfm_pmus, note
 end
 

@@ -24,7 +24,7 @@ local errorf = out.errorf
 
 -- --pmu as a filter (a simulated model's name filters nothing)
 local function pmu_filter(a)
-  return a.pmu and not a.pmu:match("^sim:") and a.pmu or nil
+  return a.pmu and not a.pmu:match("^sim:") and require("autoperf.catalog.sources").model_name(a.pmu) or nil
 end
 
 function M.list(a)
