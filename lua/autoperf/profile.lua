@@ -113,15 +113,29 @@ local function execute(ctx, run, ri, rep)
     spawn_opts.env = util.env_with({ AUTOPERF_CTL_FD = theirs }, opts.env)
     spawn_opts.keep = { theirs }
   end
+  -- cgroup counting: the workload enters a cgroup of its own before
+  -- exec, counted on every CPU; the keeper removes it after the tree
+  local cg
+  if opts.counting == "cgroup" then
+    local cerr
+    cg, cerr = core.cgroup()
+    if not cg then return nil, "cannot make a cgroup for the workload: " .. cerr, 1 end
+    spawn_opts.cgroup = cg
+  end
   local proc, err = core.spawn(opts.argv, spawn_opts)
   if roi then roi:spawned() end
   if not proc then
     if roi then roi:close() end
     return nil, err, 1
   end
+  -- system-wide and cgroup counters are started and stopped here;
+  -- per-task ones start at exec and stop with their tasks
   local system_wide = opts.system_wide
-  local cpus = system_wide and ctx.cpus or { -1 }
-  local opened, leftovers = open_groups(run, system_wide and -1 or proc:pid(), cpus, ctx.refused, manual, ctx.sim)
+  local per_cpu = system_wide or cg ~= nil
+  local cpus = per_cpu and ctx.cpus or { -1 }
+  local target = (system_wide and -1) or cg or proc:pid()
+  local opened, leftovers = open_groups(run, target, cpus, ctx.refused, manual, ctx.sim)
+  if cg then cg:close() end -- ours only: the keeper has it now
   local fname = store_mod.run_file(ri, rep)
   local w, werr = core.writer(ctx.store:path(fname), true)
   local function cleanup()
@@ -164,7 +178,7 @@ local function execute(ctx, run, ri, rep)
   -- per-CPU groups one ioctl at a time takes milliseconds (and each
   -- group's time_enabled is its own), so the run's clock must cover them all.
   local t0 = core.now_ns()
-  if system_wide and not manual then set_counting(true) end
+  if per_cpu and not manual then set_counting(true) end
   local ok, rerr, rerrno = proc:release()
   if not ok then
     local code = (rerrno == E.ENOENT) and 127 or 126
@@ -255,10 +269,10 @@ local function execute(ctx, run, ri, rep)
     end
   end
   -- The last sample at once (a read is quicker than a disable), then
-  -- system-wide counters stop (per-task ones stopped with their tasks):
+  -- system-wide and cgroup counters stop (per-task ones stopped with their tasks):
   -- the closer may hold them open for long.
   local elapsed, serr = sample()
-  if system_wide then set_counting(false) end
+  if per_cpu then set_counting(false) end
   if not elapsed then return fail(serr, 1) end
 
   -- Verification: every event must have been counted the whole time;
@@ -496,11 +510,47 @@ function M.plan_options(prep, opts)
   local nofile = core.raise_nofile() or defaults.nofile
   return {
     fd_budget = nofile - plan_mod.RESERVED_FDS,
-    ncpus = opts.system_wide and #machine.online_cpus() or 1,
+    ncpus = (opts.system_wide or opts.counting == "cgroup") and #machine.online_cpus() or 1,
     isolate = defaults.isolate_list(opts.isolate), strategy = opts.strategy or defaults.strategy,
     nmi_watchdog = prep.hardware and machine.nmi_watchdog(),
     counters = prep.counters,
   }
+end
+
+-- How the workload's tasks are counted: "system-wide" (-a: every task on
+-- every CPU), "cgroup" (per CPU, only the tasks of a cgroup of the
+-- workload's own: no copy of every counter into every new thread, per-CPU
+-- data for free) or "task" (per task, inherited by every thread and
+-- child: the fallback). opts.counting: "cgroup", "task" or nil/"auto"
+-- (cgroup where the kernel and privileges allow it). Returns mode, why
+-- (why auto fell back to "task"), or nil, message when the asked-for mode
+-- cannot be had.
+function M.counting_mode(opts, access, simulated)
+  if opts.system_wide then return "system-wide" end
+  local want = opts.counting or defaults.counting
+  if want == "task" then return "task" end
+  if want ~= "cgroup" and want ~= "auto" then
+    return nil, string.format("counting mode '%s': expected auto, cgroup or task", tostring(want))
+  end
+  local why
+  if simulated then
+    why = "the simulated PMU counts per task"
+  elseif not access.system_wide then
+    why = string.format("counting per CPU needs perf_event_paranoid <= 0 or CAP_PERFMON (it is %s)",
+      tostring(access.paranoid))
+  else
+    local cg, err = core.cgroup()
+    if cg then
+      cg:close() -- removes it: it was a check that one can be made here
+    else
+      why = "no cgroup can be made here: " .. err
+    end
+  end
+  if why and want == "cgroup" then
+    return nil, "--counting cgroup: " .. why .. " (fix: run as root, sudo sysctl kernel.perf_event_paranoid=0, " ..
+      "or --counting task)"
+  end
+  return why and "task" or "cgroup", why
 end
 
 -- Measures a prepared selection (see M.from_specs).
@@ -525,6 +575,9 @@ local function run(prep, given)
     return nil, string.format("-a (counting every CPU) needs perf_event_paranoid <= 0 or CAP_PERFMON; it is %s " ..
       "(fix: sudo sysctl kernel.perf_event_paranoid=0, or run as root)", tostring(access.paranoid)), 1
   end
+  local counting, counting_why = M.counting_mode(opts, access, prep.simulated)
+  if not counting then return nil, counting_why, 1 end
+  opts.counting = counting
   -- a dry run plans what was asked for, as 'autoperf plan' does
   local unmeasurable, notes = {}, {}
   if not opts.dry_run then
@@ -563,6 +616,7 @@ local function run(prep, given)
     events = {},
     plan = plan_mod.describe(plan),
     refused = {},
+    counting = { mode = counting, why = counting_why },
     simulated = prep.simulated and {
       model = prep.simulated,
       note = "hardware counts come from a simulated PMU: synthetic values derived from task-clock, not measurements",
@@ -685,6 +739,7 @@ local function run(prep, given)
   summary.events = #opts.events + #unmeasurable - #manifest.refused
   summary.repetitions = reps
   summary.simulated = manifest.simulated
+  summary.counting = manifest.counting
   summary.notes = notes
   if summary.events == 0 and #manifest.refused > 0 then
     return nil, nothing_measured(manifest.refused, prep.simulated), 1
