@@ -196,7 +196,7 @@ int ap_cgroup_remove(struct ap_cgroup *cg)
 			}
 			err = -errno;
 			/* EBUSY while the last tasks are being released */
-			if (err != -EBUSY || tries == 1000)
+			if (err != -EBUSY || tries == 2500)
 				break;
 			nanosleep(&step, NULL);
 		}

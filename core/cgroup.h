@@ -36,7 +36,7 @@ int ap_cgroup_make(struct ap_cgroup *cg);
 int ap_cgroup_move(const struct ap_cgroup *cg, pid_t pid);
 
 /* Kills what is left in cg (cgroup.kill, v2) and removes it, retrying
- * while the kernel still releases its last tasks (bounded: 2 s). Closes
+ * while the kernel still releases its last tasks (bounded: 5 s). Closes
  * both descriptors. No allocation. Returns 0 or -errno. */
 int ap_cgroup_remove(struct ap_cgroup *cg);
 

@@ -7,12 +7,14 @@ local core = require "autoperf.core"
 
 local function manifest(dir) return T.json(dir .. "/manifest.json") end
 
--- autoperf-* cgroups left in the cgroup home (ours: made by this tree)
+-- autoperf-PID-N cgroups left in the cgroup home by an autoperf that is
+-- gone (those of a live one, another test's say, are in use)
 local function leftovers()
   local home = core.cgroup_home()
   local out = {}
   for _, e in ipairs(home and core.listdir(home) or {}) do
-    if e.name:match("^autoperf%-%d+%-%d+$") then out[#out + 1] = e.name end
+    local pid = e.name:match("^autoperf%-(%d+)%-%d+$")
+    if pid and not io.open("/proc/" .. pid .. "/stat") then out[#out + 1] = e.name end
   end
   return out
 end
@@ -71,6 +73,19 @@ describe("cgroup counting", function()
     end
     assert.same({}, left)
     assert.same({}, leftovers())
+  end)
+
+  it("removes cgroups an autoperf left when its keeper was killed too", function()
+    if not cgroups_here() then return pending("no cgroup counting for this user here") end
+    local home = assert(core.cgroup_home())
+    local pid = 4000000 -- above pid_max's default: never alive
+    while io.open("/proc/" .. pid .. "/stat") do pid = pid + 1 end
+    local stale = string.format("%s/autoperf-%d-1", home, pid)
+    assert(core.mkdir(stale))
+    finally(function() os.remove(stale) end)
+    local _, err, code = T.autoperf("profile", "-q", "-o", dir .. "/s", "-e", "task-clock", "--", "true")
+    assert.equal(0, code, err)
+    assert.is_nil(io.open(stale .. "/cgroup.procs"))
   end)
 
   it("falls back to per task with the reason, and --counting cgroup refuses, where not allowed", function()

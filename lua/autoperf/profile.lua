@@ -517,6 +517,19 @@ function M.plan_options(prep, opts)
   }
 end
 
+-- Removes the cgroups of autoperfs that are gone (autoperf-PID-N whose
+-- PID is not alive and which hold no task): their keeper was killed
+-- before it could (SIGKILL of the whole session, say).
+function M.remove_stale_cgroups()
+  local home = core.cgroup_home()
+  for _, e in ipairs(home and core.listdir(home) or {}) do
+    local pid = e.name:match("^autoperf%-(%d+)%-%d+$")
+    if pid and not util.exists("/proc/" .. pid) and util.read_line(home .. "/" .. e.name .. "/cgroup.procs") == nil then
+      os.remove(home .. "/" .. e.name)
+    end
+  end
+end
+
 -- How the workload's tasks are counted: "system-wide" (-a: every task on
 -- every CPU), "cgroup" (per CPU, only the tasks of a cgroup of the
 -- workload's own: no copy of every counter into every new thread, per-CPU
@@ -539,6 +552,7 @@ function M.counting_mode(opts, access, simulated)
     why = string.format("counting per CPU needs perf_event_paranoid <= 0 or CAP_PERFMON (it is %s)",
       tostring(access.paranoid))
   else
+    M.remove_stale_cgroups()
     local cg, err = core.cgroup()
     if cg then
       cg:close() -- removes it: it was a check that one can be made here
