@@ -54,7 +54,7 @@ LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS)) $(PFM_LIBS) -lreadline -lm -ld
 endif
 
 CORE_SRC := counters.c capacity.c proc.c closer.c io.c table.c runfile.c reader.c aggregate.c synth.c \
-            catalog.c pfm.c plan.c sim.c numeric.c series.c \
+            catalog.c pfm.c plan.c sim.c numeric.c series.c cgroup.c \
             lcore.c lhelp.c lsys.c lcounters.c lproc.c lio.c lrunfile.c lreader.c lsynth.c lcatalog.c lplan.c lsim.c lrepl.c lnumeric.c lseries.c
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 HEADERS  := $(wildcard core/*.h)

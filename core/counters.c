@@ -10,10 +10,10 @@
 #include <unistd.h>
 
 static int perf_event_open(struct perf_event_attr *attr, pid_t pid, int cpu,
-			   int group_fd)
+			   int group_fd, unsigned long flags)
 {
 	return (int)syscall(SYS_perf_event_open, attr, pid, cpu, group_fd,
-			    PERF_FLAG_FD_CLOEXEC);
+			    PERF_FLAG_FD_CLOEXEC | flags);
 }
 
 void ap_group_init(struct ap_group *g, pid_t pid, int cpu)
@@ -59,10 +59,15 @@ int ap_group_add(struct ap_group *g, const struct perf_event_attr *attr,
 	a.read_format = AP_READ_FORMAT;
 	/* Only the leader carries the start condition: siblings follow it. */
 	a.disabled = g->n == 0;
-	a.enable_on_exec = g->n == 0 && g->pid > 0 && !g->manual;
-	a.inherit = g->pid > 0;
+	/* A task's events follow its children (inherit) and start at its
+	 * exec; a cgroup's count whatever of it runs on the CPU, started by
+	 * ap_group_enable. */
+	const int task = g->pid > 0 && !g->cgroup;
+	a.enable_on_exec = g->n == 0 && task && !g->manual;
+	a.inherit = task;
 
-	int fd = perf_event_open(&a, g->pid, g->cpu, g->n ? g->fds[0] : -1);
+	int fd = perf_event_open(&a, g->pid, g->cpu, g->n ? g->fds[0] : -1,
+				 g->cgroup ? PERF_FLAG_PID_CGROUP : 0);
 	if (fd < 0)
 		return -errno;
 	uint64_t id;

@@ -20,8 +20,10 @@
 #define AP_GROUP_MAX ((16384 - 8 - 24) / 16)
 
 struct ap_group {
-	pid_t pid;     /* task to count (-1: every task on cpu) */
+	pid_t pid;     /* task to count (-1: every task on cpu), or with
+			* cgroup the cgroup's directory descriptor */
 	int cpu;       /* cpu to count on (-1: wherever pid runs) */
+	int cgroup;    /* count the tasks of cgroup pid on cpu (no inheritance) */
 	int manual;    /* per-task but started by ap_group_enable, not exec */
 	size_t n;      /* members opened, leader first */
 	int *fds;      /* n descriptors */

@@ -22,6 +22,15 @@ AP_LUA_FUNCS(AP_LUA_DECLARE_FUNCS)
 /* Reads a perf_event_attr from the table at index t: {type=, config=
  * (both required), config1=, config2=, exclude_user=, exclude_kernel=,
  * exclude_hv=, exclude_idle=}. */
+/* core.cgroup userdata (lproc.c): a cgroup made for one execution;
+ * handed is set once a keeper owns its removal (core.spawn). */
+#define AP_CGROUP "autoperf.cgroup"
+#include "cgroup.h"
+struct ap_lcgroup {
+	struct ap_cgroup cg;
+	int handed;
+};
+
 /* The metatable of core.matrix userdata (lnumeric.c). */
 #define AP_MATRIX "autoperf.matrix"
 

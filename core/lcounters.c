@@ -26,9 +26,25 @@ static struct lgroup *check_group(lua_State *L)
 
 /* core.group(pid, cpu[, manual]): an empty group counting pid (-1: all)
  * on cpu (-1: any). A per-task group starts when pid execs, or with
- * manual, only at group:enable(). */
+ * manual, only at group:enable(). core.group(cg, cpu[, manual]) counts
+ * the tasks of cgroup cg (core.cgroup) on cpu, from group:enable(). */
 static int l_group(lua_State *L)
 {
+	struct ap_lcgroup *cg = luaL_testudata(L, 1, AP_CGROUP);
+	if (cg) {
+		/* core.group(cg, cpu[, manual]): the tasks of cgroup cg on cpu */
+		luaL_argcheck(L, cg->cg.fd >= 0, 1, "cgroup closed");
+		lua_Integer cpu = luaL_checkinteger(L, 2);
+		luaL_argcheck(L, cpu >= 0, 2, "a cgroup is counted on a cpu");
+		int manual = lua_toboolean(L, 3);
+		struct lgroup *lg = lua_newuserdatauv(L, sizeof(*lg), 0);
+		memset(lg, 0, sizeof(*lg));
+		ap_group_init(&lg->g, (pid_t)cg->cg.fd, (int)cpu);
+		lg->g.cgroup = 1;
+		lg->g.manual = manual;
+		luaL_setmetatable(L, GROUP);
+		return 1;
+	}
 	lua_Integer pid = luaL_checkinteger(L, 1);
 	lua_Integer cpu = luaL_optinteger(L, 2, -1);
 	luaL_argcheck(L, pid >= -1, 1, "pid must be >= -1");

@@ -38,14 +38,18 @@ static char **strings(lua_State *L, int t, const char *what)
 	return v;
 }
 
-/* core.spawn(argv, {env={"K=V",...}, cwd=, cpus={0,1}, keep={fd,...}})
- * -> proc held at its start barrier | nil, message, errno. keep: our
- * descriptors the workload inherits (all others are closed at exec). */
+/* core.spawn(argv, {env={"K=V",...}, cwd=, cpus={0,1}, keep={fd,...},
+ * cgroup=cg}) -> proc held at its start barrier | nil, message, errno.
+ * keep: our descriptors the workload inherits (all others are closed at
+ * exec). cgroup (core.cgroup()): the workload enters it before exec, and
+ * from then on the keeper removes it (cg:close() then only lets go of
+ * our descriptors); when the spawn fails it is removed here. */
 static int l_spawn(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
 	luaL_argcheck(L, luaL_len(L, 1) > 0, 1, "argv is empty");
 	struct ap_spawn_opts o = {0};
+	struct ap_lcgroup *cg = NULL;
 	cpu_set_t cpus;
 	o.argv = strings(L, 1, "argv");
 	if (lua_istable(L, 2)) {
@@ -77,14 +81,24 @@ static int l_spawn(lua_State *L)
 			}
 			o.cpus = &cpus;
 		}
+		if (lua_getfield(L, 2, "cgroup") != LUA_TNIL) {
+			cg = luaL_checkudata(L, -1, AP_CGROUP);
+			luaL_argcheck(L, !cg->handed && cg->cg.fd >= 0, 2, "cgroup already used or closed");
+			o.cgroup = &cg->cg;
+		}
 	}
 	struct lproc *lp = lua_newuserdatauv(L, sizeof(*lp), 0);
 	memset(lp, 0, sizeof(*lp));
 	lp->p.go_fd = lp->p.err_fd = lp->p.sock = -1;
 	luaL_setmetatable(L, PROC);
 	int err = ap_spawn(&lp->p, &o);
-	if (err)
+	if (err) {
+		if (cg)
+			ap_cgroup_remove(&cg->cg);
 		return ap_lua_fail(L, -err, "fork");
+	}
+	if (cg)
+		cg->handed = 1;
 	return 1;
 }
 
@@ -274,6 +288,69 @@ static const luaL_Reg roi_methods[] = {
 	{"ack", l_roi_ack},   {"close", l_roi_close},     {NULL, NULL},
 };
 
+/* core.cgroup() -> cg | nil, message, errno: a fresh cgroup of its own
+ * (cgroup.h) for one execution; cg:path(), cg:close() (our descriptors;
+ * also removes it unless a keeper has it), cg:remove(). */
+static int l_cgroup(lua_State *L)
+{
+	struct ap_lcgroup *cg = lua_newuserdatauv(L, sizeof(*cg), 0);
+	memset(cg, 0, sizeof(*cg));
+	cg->cg.fd = cg->cg.parent_fd = -1;
+	luaL_setmetatable(L, AP_CGROUP);
+	int err = ap_cgroup_make(&cg->cg);
+	if (err)
+		return ap_lua_fail(L, -err, "cgroup");
+	return 1;
+}
+
+/* core.cgroup_home() -> dir, version (2 or 1) | nil, message, errno */
+static int l_cgroup_home(lua_State *L)
+{
+	char dir[4096];
+	int v2 = 0;
+	int err = ap_cgroup_home(dir, sizeof(dir), &v2);
+	if (err)
+		return ap_lua_fail(L, -err, "cgroup with perf_event");
+	lua_pushstring(L, dir);
+	lua_pushinteger(L, v2 ? 2 : 1);
+	return 2;
+}
+
+static struct ap_lcgroup *check_cgroup(lua_State *L)
+{
+	return luaL_checkudata(L, 1, AP_CGROUP);
+}
+
+static int l_cgroup_path(lua_State *L)
+{
+	lua_pushstring(L, check_cgroup(L)->cg.path);
+	return 1;
+}
+
+static int l_cgroup_close(lua_State *L)
+{
+	struct ap_lcgroup *cg = check_cgroup(L);
+	if (cg->handed)
+		ap_cgroup_close(&cg->cg);
+	else
+		ap_cgroup_remove(&cg->cg);
+	return 0;
+}
+
+static int l_cgroup_remove(lua_State *L)
+{
+	struct ap_lcgroup *cg = check_cgroup(L);
+	int err = ap_cgroup_remove(&cg->cg);
+	if (err)
+		return ap_lua_fail(L, -err, "rmdir");
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static const luaL_Reg cgroup_methods[] = {
+	{"path", l_cgroup_path}, {"close", l_cgroup_close}, {"remove", l_cgroup_remove}, {NULL, NULL},
+};
+
 static const luaL_Reg methods[] = {
 	{"pid", l_pid},   {"release", l_release}, {"wait", l_wait},
 	{"kill", l_kill}, {"close", l_close},     {NULL, NULL},
@@ -283,6 +360,11 @@ void ap_lua_proc(lua_State *L)
 {
 	ap_lua_class(L, PROC, methods, l_close);
 	ap_lua_class(L, ROI, roi_methods, l_roi_close);
+	ap_lua_class(L, AP_CGROUP, cgroup_methods, l_cgroup_close);
+	lua_pushcfunction(L, l_cgroup);
+	lua_setfield(L, -2, "cgroup");
+	lua_pushcfunction(L, l_cgroup_home);
+	lua_setfield(L, -2, "cgroup_home");
 	lua_pushcfunction(L, l_spawn);
 	lua_setfield(L, -2, "spawn");
 	lua_pushcfunction(L, l_roi);

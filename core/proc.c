@@ -239,10 +239,14 @@ static _Noreturn void keeper(int go, int errfd, int sock,
 
 	/* No allocation after fork (another thread may hold malloc's lock):
 	 * ap_spawn bounds nkeep. */
-	int keep[3 + AP_KEEP_MAX], nkeep = 0;
+	int keep[5 + AP_KEEP_MAX], nkeep = 0;
 	keep[nkeep++] = go;
 	keep[nkeep++] = errfd;
 	keep[nkeep++] = sock;
+	if (o->cgroup) {
+		keep[nkeep++] = o->cgroup->fd;
+		keep[nkeep++] = o->cgroup->parent_fd;
+	}
 	for (int i = 0; i < o->nkeep; i++)
 		keep[nkeep++] = o->keep[i];
 	close_all_but(keep, nkeep);
@@ -252,9 +256,25 @@ static _Noreturn void keeper(int go, int errfd, int sock,
 	if (w == 0)
 		child(go, errfd, o, self);
 	r.pid = w < 0 ? -errno : w;
+	/* Into its cgroup while it is held: done before we report it, so
+	 * that nothing of the move happens while its counters count. */
+	if (w > 0 && o->cgroup) {
+		int err = ap_cgroup_move(o->cgroup, w);
+		if (err) {
+			kill(w, SIGKILL);
+			waitpid(w, NULL, 0);
+			r.pid = err;
+			w = -1;
+		}
+	}
 	send_report(sock, &r);
-	if (w < 0)
+	if (w < 0) {
+		if (o->cgroup) {
+			struct ap_cgroup cg = *o->cgroup;
+			ap_cgroup_remove(&cg);
+		}
 		_exit(0);
+	}
 	setpgid(w, w); /* also here, so the group exists before we signal it */
 	/* The workload has its ends of the barrier and of what it keeps. */
 	close(go);
@@ -300,6 +320,11 @@ static _Noreturn void keeper(int go, int errfd, int sock,
 	do
 		got = wait4(w, &r.status, 0, &r.ru);
 	while (got < 0 && errno == EINTR);
+	if (o->cgroup) {
+		/* our copy (fork's): what entered it dies with it */
+		struct ap_cgroup cg = *o->cgroup;
+		ap_cgroup_remove(&cg);
+	}
 	if (!abandoned && got == w)
 		send_report(sock, &r);
 	_exit(0);

@@ -5,9 +5,13 @@
  * double-forks or leaves its session and process group is still its
  * descendant). The keeper waits for the workload, kills what it leaves
  * behind, and reports its status; when we go away by any means (exit,
- * SIGKILL) or let go of it, it kills the whole tree and exits. */
+ * SIGKILL) or let go of it, it kills the whole tree and exits. With a
+ * cgroup (cgroup.h) the workload enters it before exec and the keeper
+ * removes it after the tree, with whatever else entered it. */
 #ifndef AP_PROC_H
 #define AP_PROC_H
+
+#include "cgroup.h"
 
 #include <sched.h>
 #include <stdint.h>
@@ -33,6 +37,9 @@ struct ap_spawn_opts {
 	char *const *envp;     /* NULL: inherit ours */
 	const char *cwd;       /* NULL: ours */
 	const cpu_set_t *cpus; /* NULL: no pinning */
+	/* NULL, or a cgroup the workload enters before exec; the keeper
+	 * removes it once the tree is gone (also when we were killed) */
+	const struct ap_cgroup *cgroup;
 	const int *keep;       /* descriptors the workload inherits */
 	int nkeep;             /* at most AP_KEEP_MAX */
 };

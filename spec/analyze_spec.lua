@@ -130,7 +130,15 @@ describe("analyze on a profile of the writes workload", function()
     assert.are.equal(0, code, err)
     local png = assert(T.png(tmp .. "/pc/task-clock.png"))
     assert.are.same({ 900, 500 }, { png.width, png.height })
-    assert.truthy(T.slurp(tmp .. "/pc/task-clock.dat"):find("all CPUs (per-task profile)", 1, true))
+    -- per CPU when counted per CPU (in a cgroup), else one series
+    local mode = T.json(dir .. "/manifest.json").counting.mode
+    local dat = T.slurp(tmp .. "/pc/task-clock.dat")
+    if mode == "cgroup" then
+      assert.truthy(dat:find('"CPU 0"', 1, true), dat:sub(1, 200))
+    else
+      assert.equal("task", mode)
+      assert.truthy(dat:find("all CPUs (per-task profile)", 1, true))
+    end
   end)
 
   it("detail: an unknown event is an error with a suggestion, and draws nothing", function()

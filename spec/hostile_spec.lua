@@ -69,8 +69,9 @@ end
 lazy_setup(function()
   tmp = T.tmpdir()
   base = tmp .. "/base"
+  -- per task (rows of CPU -1): the tampering below adds rows on CPUs 0 and 1
   local _, err, code = T.autoperf("profile", "-q", "-o", base, "-I", "10", "-r", "2", "-e", "task-clock,page-faults",
-    "--", "sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done")
+    "--counting", "task", "--", "sh", "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done")
   assert.equal(0, code, err)
 end)
 

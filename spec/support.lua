@@ -220,6 +220,11 @@ function T.png(path)
 end
 
 -- The entries of a profile's journal.jsonl, decoded.
+-- The decoded JSON file at path (a manifest, say).
+function T.json(path)
+  return require("cjson").decode(slurp(path))
+end
+
 function T.journal(dir)
   local out = {}
   for l in slurp(dir .. "/journal.jsonl"):gmatch("[^\n]+") do out[#out + 1] = require("cjson").decode(l) end

@@ -7,6 +7,7 @@ M.output = "out"                      -- profile: the output directory
 M.interval_ms = 100                   -- profile: sampling interval (0: totals only)
 M.measure_interval_ms = 0             -- ap.measure, experiments: totals only
 M.repetitions = 1                     -- runs of the workload per planned run
+M.counting = "auto"                   -- profile: cgroup where allowed, else per task
 M.isolate = "taken-alone,errata"      -- events measured alone (as the original autoperf)
 M.strategy = "pack"                   -- the planner's: fewest runs
 M.shards = 4                          -- slurm: array tasks

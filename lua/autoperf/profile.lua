@@ -51,7 +51,9 @@ end
 -- system-wide (pid -1) on each CPU of the box's cpumask, whatever target
 -- is: the kernel refuses uncore events per task (perf_event_open() in
 -- kernel/events/core.c: task_ctx_nr == perf_invalid_context -> EINVAL).
--- Each opened group is {group=, cpu=, system_wide=}.
+-- target may be a cgroup (core.cgroup): its tasks are counted on each cpu.
+-- Each opened group is {group=, cpu=, ours=}: ours when we start and stop
+-- it (system-wide and cgroup groups; per-task ones start at exec).
 local function open_groups(run, pid, cpus, refused, manual, sim, uncore)
   local opened, leftovers = {}, {}
   local out_of_fds = false
@@ -77,7 +79,7 @@ local function open_groups(run, pid, cpus, refused, manual, sim, uncore)
       if not refused[ev.name] and not out_of_fds then
         local ok, err, errno = add(g, ev)
         if not ok and errno == E.E2BIG and g:size() > 0 then
-          opened[#opened + 1] = { group = g, cpu = cpu, system_wide = gpid == -1 }
+          opened[#opened + 1] = { group = g, cpu = cpu, ours = gpid == -1 or type(gpid) == "userdata" }
           g = new_group()
           ok, err, errno = add(g, ev)
         end
@@ -97,7 +99,7 @@ local function open_groups(run, pid, cpus, refused, manual, sim, uncore)
         leftovers[#leftovers + 1] = { ev = e, why = "out of file descriptors" }
       end
     end
-    if g:size() > 0 then opened[#opened + 1] = { group = g, cpu = cpu, system_wide = gpid == -1 } end
+    if g:size() > 0 then opened[#opened + 1] = { group = g, cpu = cpu, ours = gpid == -1 or type(gpid) == "userdata" } end
   end
   local function same(ev) return ev end
   local boxed = {}
@@ -180,16 +182,29 @@ local function execute(ctx, run, ri, rep)
     spawn_opts.env = util.env_with({ AUTOPERF_CTL_FD = theirs }, opts.env)
     spawn_opts.keep = { theirs }
   end
+  -- cgroup counting: the workload enters a cgroup of its own before
+  -- exec, counted on every CPU; the keeper removes it after the tree
+  local cg
+  if opts.counting == "cgroup" then
+    local cerr
+    cg, cerr = core.cgroup()
+    if not cg then return nil, "cannot make a cgroup for the workload: " .. cerr, 1 end
+    spawn_opts.cgroup = cg
+  end
   local proc, err = core.spawn(opts.argv, spawn_opts)
   if roi then roi:spawned() end
   if not proc then
     if roi then roi:close() end
     return nil, err, 1
   end
+  -- system-wide and cgroup counters are started and stopped here;
+  -- per-task ones start at exec and stop with their tasks
   local system_wide = opts.system_wide
-  local cpus = system_wide and ctx.cpus or { -1 }
-  local opened, leftovers = open_groups(run, system_wide and -1 or proc:pid(), cpus, ctx.refused, manual, ctx.sim,
-    ctx.uncore)
+  local per_cpu = system_wide or cg ~= nil
+  local cpus = per_cpu and ctx.cpus or { -1 }
+  local target = (system_wide and -1) or cg or proc:pid()
+  local opened, leftovers = open_groups(run, target, cpus, ctx.refused, manual, ctx.sim, ctx.uncore)
+  if cg then cg:close() end -- ours only: the keeper has it now
   local fname = store_mod.run_file(ri, rep)
   local w, werr = core.writer(ctx.store:path(fname), true)
   local function cleanup()
@@ -207,12 +222,12 @@ local function execute(ctx, run, ri, rep)
     cleanup()
     return nil, msg, code
   end
-  -- sw_only: only the system-wide groups (uncore boxes in a per-task
-  -- profile start and stop with the workload; per-task groups start at
-  -- exec and stop with their tasks).
-  local function set_counting(on, sw_only)
+  -- ours_only: only the groups we start and stop (system-wide, cgroup,
+  -- and uncore boxes in a per-task profile start and stop with the
+  -- workload; per-task groups start at exec and stop with their tasks).
+  local function set_counting(on, ours_only)
     for _, o in ipairs(opened) do
-      if not sw_only or o.system_wide then
+      if not ours_only or o.ours then
         if on then o.group:enable() else o.group:disable() end
       end
     end
@@ -328,7 +343,7 @@ local function execute(ctx, run, ri, rep)
     end
   end
   -- The last sample at once (a read is quicker than a disable), then
-  -- system-wide counters stop (per-task ones stopped with their tasks):
+  -- system-wide and cgroup counters stop (per-task ones stopped with their tasks):
   -- the closer may hold them open for long.
   local elapsed, serr = sample()
   set_counting(false, true)
@@ -648,11 +663,61 @@ function M.plan_options(prep, opts)
   local nofile = core.raise_nofile() or defaults.nofile
   return {
     fd_budget = nofile - plan_mod.RESERVED_FDS,
-    ncpus = opts.system_wide and #machine.online_cpus() or 1,
+    ncpus = (opts.system_wide or opts.counting == "cgroup") and #machine.online_cpus() or 1,
     isolate = defaults.isolate_list(opts.isolate), strategy = opts.strategy or defaults.strategy,
     nmi_watchdog = prep.hardware and machine.nmi_watchdog(),
     counters = prep.counters,
   }
+end
+
+-- Removes the cgroups of autoperfs that are gone (autoperf-PID-N whose
+-- PID is not alive and which hold no task): their keeper was killed
+-- before it could (SIGKILL of the whole session, say).
+function M.remove_stale_cgroups()
+  local home = core.cgroup_home()
+  for _, e in ipairs(home and core.listdir(home) or {}) do
+    local pid = e.name:match("^autoperf%-(%d+)%-%d+$")
+    if pid and not util.exists("/proc/" .. pid) and util.read_line(home .. "/" .. e.name .. "/cgroup.procs") == nil then
+      os.remove(home .. "/" .. e.name)
+    end
+  end
+end
+
+-- How the workload's tasks are counted: "system-wide" (-a: every task on
+-- every CPU), "cgroup" (per CPU, only the tasks of a cgroup of the
+-- workload's own: no copy of every counter into every new thread, per-CPU
+-- data for free) or "task" (per task, inherited by every thread and
+-- child: the fallback). opts.counting: "cgroup", "task" or nil/"auto"
+-- (cgroup where the kernel and privileges allow it). Returns mode, why
+-- (why auto fell back to "task"), or nil, message when the asked-for mode
+-- cannot be had.
+function M.counting_mode(opts, access, simulated)
+  if opts.system_wide then return "system-wide" end
+  local want = opts.counting or defaults.counting
+  if want == "task" then return "task" end
+  if want ~= "cgroup" and want ~= "auto" then
+    return nil, string.format("counting mode '%s': expected auto, cgroup or task", tostring(want))
+  end
+  local why
+  if simulated then
+    why = "the simulated PMU counts per task"
+  elseif not access.system_wide then
+    why = string.format("counting per CPU needs perf_event_paranoid <= 0 or CAP_PERFMON (it is %s)",
+      tostring(access.paranoid))
+  else
+    M.remove_stale_cgroups()
+    local cg, err = core.cgroup()
+    if cg then
+      cg:close() -- removes it: it was a check that one can be made here
+    else
+      why = "no cgroup can be made here: " .. err
+    end
+  end
+  if why and want == "cgroup" then
+    return nil, "--counting cgroup: " .. why .. " (fix: run as root, sudo sysctl kernel.perf_event_paranoid=0, " ..
+      "or --counting task)"
+  end
+  return why and "task" or "cgroup", why
 end
 
 -- Measures a prepared selection (see M.from_specs).
@@ -680,6 +745,9 @@ local function run(prep, given)
     return nil, string.format("-a (counting every CPU) needs perf_event_paranoid <= 0 or CAP_PERFMON; it is %s " ..
       "(fix: sudo sysctl kernel.perf_event_paranoid=0, or run as root)", tostring(access.paranoid)), 1
   end
+  local counting, counting_why = M.counting_mode(opts, access, prep.simulated)
+  if not counting then return nil, counting_why, 1 end
+  opts.counting = counting
   -- a dry run plans what was asked for, as 'autoperf plan' does
   local unmeasurable, notes = {}, {}
   if not opts.dry_run then
@@ -734,6 +802,7 @@ local function run(prep, given)
     refused = {},
     -- --core-type: the half measured, and the CPUs the workload ran on
     pinned = prep.pinned and { core_type = prep.pinned.word, pmu = prep.pinned.pmu, cpus = prep.pinned.cpus } or nil,
+    counting = { mode = counting, why = counting_why },
     simulated = prep.simulated and {
       model = prep.simulated,
       note = "hardware counts come from a simulated PMU: synthetic values derived from task-clock, not measurements",
@@ -881,6 +950,7 @@ local function run(prep, given)
   summary.events = #opts.events + #unmeasurable - #manifest.refused
   summary.repetitions = reps
   summary.simulated = manifest.simulated
+  summary.counting = manifest.counting
   summary.notes = notes
   -- hybrid halves that ran part of the time only (their CPUs: see off_type)
   for pmu, cpus in pairs(ctx.off_type) do

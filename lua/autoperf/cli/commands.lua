@@ -175,7 +175,7 @@ function M.profile(a, _, cmd)
   local result, err, code = profile.from_specs(nil, {
     prepared = prep, argv = cmd, out = a.output, interval_ms = interval,
     isolate = a.isolate, strategy = a.strategy,
-    repetitions = reps, system_wide = a.all_cpus, force = a.force, dry_run = a.dry_run,
+    repetitions = reps, system_wide = a.all_cpus, counting = a.counting, force = a.force, dry_run = a.dry_run,
     delay_ms = delay, roi = a.roi, timeout_s = timeout, fail_fast = a.fail_fast,
     progress = tty and function(p) out.progress_line(p, out.color_ok(2)) end or nil,
     preflight = not a.quiet and function(notes)

@@ -116,6 +116,13 @@ function M.progress_line(p, color)
   io.stderr:flush()
 end
 
+-- What each counting mode (profile.counting_mode) counted.
+M.COUNTING = {
+  cgroup = "per CPU, the tasks of the workload's own cgroup",
+  task = "per task, inherited by every thread and child of the workload",
+  ["system-wide"] = "system-wide: every task on every CPU",
+}
+
 -- The report of a measured profile (result: profile.from_specs's
 -- summary) on stderr, as perf stat's: the workload owns stdout. quiet:
 -- nothing. Returns the exit code.
@@ -149,6 +156,10 @@ function M.profile_report(result, cmd, quiet)
       "to one half)", table.concat(result.off_type, "; "))
   else
     say("  every event was counted the whole time (time_enabled == time_running)")
+  end
+  local c = result.counting
+  if c then
+    say("  counted %s%s", M.COUNTING[c.mode] or c.mode, c.why and (" (not per CPU in a cgroup: " .. c.why .. ")") or "")
   end
   say("  output: %s/  (merge with: autoperf aggregate %s)", result.dir, result.dir)
   if result.simulated then

@@ -79,6 +79,9 @@ M.COMMANDS = {
         "pmu/term=value,.../ or 'all' (the default). May be repeated.", count = "*" },
       { "-I --interval", "Sampling interval in milliseconds (0: totals only).", default = tostring(defaults.interval_ms) },
       { "-a --all-cpus", "Count on every CPU, system-wide, while the command runs.", flag = true },
+      { "--counting", "How the command's tasks are counted: cgroup (per CPU, only its own cgroup: no per-thread " ..
+        "copies of the counters), task (per task, inherited by every thread) or auto: cgroup where the kernel " ..
+        "and privileges allow it, else task.", default = defaults.counting, choices = { "auto", "cgroup", "task" } },
       { "-r --repeat", "Runs of the workload per planned run.", default = tostring(defaults.repetitions) },
       { "--dry-run", "Print the plan (runs and groups) and exit without running.", flag = true },
       { "--force", "Replace an output directory that holds a different profile.", flag = true },
