@@ -23,12 +23,8 @@ M.version = require("autoperf.version").VERSION
 local with = util.concat
 local LOAD = { "pmu", "events_json", "smt" }
 local PLAN = with(LOAD, { "isolate", "strategy", "counters", "nmi_watchdog", "group_max", "ncpus", "fd_budget" })
-<<<<<<< HEAD
-local PROFILE = with(LOAD, { "events", "out", "interval_ms", "repetitions", "system_wide", "force", "progress",
-  "core_type",
-=======
-local PROFILE = with(LOAD, { "events", "out", "interval_ms", "repetitions", "system_wide", "counting", "force", "progress",
->>>>>>> cgroup
+local PROFILE = with(LOAD, { "events", "out", "interval_ms", "repetitions", "system_wide", "counting", "force",
+  "progress", "core_type",
   "env", "cwd", "cpus", "timeout_s", "fail_fast", "delay_ms", "roi", "isolate", "strategy", "counters" })
 local MEASURE = with(PROFILE, { "keep" })
 local PROCESS = { "argv", "env", "cwd", "cpus" }
