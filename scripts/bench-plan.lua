@@ -1,8 +1,10 @@
 -- make bench-plan: the planner on every model it knows the hardware of:
 -- each Intel perfmon file in ../shared/pmu-data/intel (SMT on and off),
 -- each core file with its uncore file, Alder Lake's two halves together
--- (two PMUs, runs = the larger half), and every AMD model libpfm4 knows
--- (their events with the rules of pmu/amd.lua). Per model: hardware
+-- (two PMUs, runs = the larger half), every AMD model libpfm4 knows
+-- (their events with the rules of pmu/amd.lua), its AMD uncore models
+-- (L3, northbridge), and Zen 5 from the kernel's JSON (libpfm4 4.13 has
+-- none). Per model: hardware
 -- events, runs, lower bound, runs of the original autoperf's first-fit
 -- greedy, planning time (median of 5).
 -- Run with: autoperf run scripts/bench-plan.lua [DIR]
@@ -29,7 +31,10 @@ end
 local AMD = { "amd64_k7", "amd64_k8_revb", "amd64_k8_revc", "amd64_k8_revd", "amd64_k8_reve", "amd64_k8_revf",
   "amd64_k8_revg", "amd64_fam10h_barcelona", "amd64_fam10h_shanghai", "amd64_fam10h_istanbul",
   "amd64_fam11h_turion", "amd64_fam12h_llano", "amd64_fam14h_bobcat", "amd64_fam15h_interlagos",
-  "amd64_fam16h", "amd64_fam17h_zen1", "amd64_fam17h_zen2", "amd64_fam19h_zen3", "amd64_fam19h_zen4" }
+  "amd64_fam16h", "amd64_fam17h_zen1", "amd64_fam17h_zen2", "amd64_fam19h_zen3", "amd64_fam19h_zen4",
+  "amd64_fam19h_zen3_l3", "amd64_fam15h_nb" }
+-- models from the kernel's pmu-events JSON (build/pmu-events)
+local KERNEL_JSON = { "amd64_fam1ah_zen5" }
 
 -- {label=, smt=, opts= (profile.prepare's)}
 local models = {}
@@ -58,6 +63,9 @@ end
 local missing = {}
 for _, m in ipairs(AMD) do
   if core.pfm_pmus(m) then add(m, { pmu = m }) else missing[#missing + 1] = m end
+end
+for _, m in ipairs(KERNEL_JSON) do
+  if profile.prepare(nil, { pmu = m }) then add(m .. " (kernel JSON)", { pmu = m }) else missing[#missing + 1] = m end
 end
 
 local function median_ms(f)
@@ -97,4 +105,4 @@ for _, m in ipairs(models) do
 end
 print(string.format("largest gap to the lower bound: %d run(s)%s; slowest plan: %.1f ms", worst_gap,
   #misses > 0 and (" (" .. table.concat(misses, "; ") .. ")") or "", worst_ms))
-if #missing > 0 then print("not in this libpfm4: " .. table.concat(missing, ", ")) end
+if #missing > 0 then print("not here (libpfm4 or the kernel's JSON): " .. table.concat(missing, ", ")) end
