@@ -173,7 +173,7 @@ describe("kernel pmu-events JSON", function()
       if checked == 0 then return pending("this libpfm4 has none of Zen 1-4") end
     end)
 
-    it("gives Zen 5 its core events on cpu (6 generic counters) and its uncore units plain", function()
+    it("gives Zen 5 its core events on cpu (6 generic counters) and its uncore units the kernel's counters", function()
       if not real_data() then return end
       local m = assert(kj.amd_model("amdzen5"))
       assert.equal(m, kj.amd_model("AMD64_FAM1AH_ZEN5"))
@@ -191,7 +191,10 @@ describe("kernel pmu-events JSON", function()
       assert.equal(0xa0 | (1 << 32) | (0x1e << 8), e.config)
       local l3 = by["l3_lookup_state.l3_miss"]
       assert.same({ "amd_l3", "L3PMC", 0x104 }, { l3.pmu, l3.unit, l3.config })
-      assert.is_nil(l3.counters)
+      -- NUM_COUNTERS_L3; UMC's count is CPUID's on the host, assumed 4 here
+      assert.same({ generic_count = 6, fixed_count = 0 }, l3.counters)
+      assert.same({ generic_count = 4, fixed_count = 0 }, by["umc_mem_clk"].counters)
+      assert.matches("assumed", by["umc_mem_clk"].counters_from)
       assert.is_nil(l3.type) -- the kernel's amd_l3 type, where it has that PMU (catalog availability)
     end)
 
@@ -330,5 +333,29 @@ describe("kernel pmu-events JSON", function()
         assert.is_false(r.applies({ type = 0, config = 0, pmu = "cpu" }), r.id)
       end
     end)
+  end)
+
+  it("adds Zen 1-4's L3, Data Fabric and UMC events (which libpfm4 lacks) to libpfm4's models, planned beside the core", function()
+    if not real_data() then return end
+    local cjson = require "cjson"
+    local function planned(pmu_filter)
+      local args = { "plan", "--pmu", "amd64_fam19h_zen4", "--json" }
+      if pmu_filter then args[#args + 1] = "-e" args[#args + 1] = pmu_filter end
+      local out, err, code = T.autoperf(table.unpack(args))
+      assert.equal(0, code, err)
+      local d = cjson.decode(out)
+      local n = {}
+      for _, r in ipairs(d.runs) do
+        for _, g in ipairs(r.groups) do n[g.pmu] = (n[g.pmu] or 0) + #g.events end
+      end
+      return d, n
+    end
+    local all, n = planned()
+    assert.same({ 303, 136, 17, 13 }, { n.cpu, n.amd_df, n.amd_l3, n.amd_umc })
+    -- the uncore units count in the core's runs: no extra run (136 DF
+    -- events on 4 counters take 34 runs, the core's 303 take 52)
+    local core_only = planned("amd64_fam19h_zen4::*")
+    assert.equal(#core_only.runs, #all.runs)
+    assert.equal(all.lower_bound, #all.runs)
   end)
 end)

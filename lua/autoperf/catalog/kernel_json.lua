@@ -16,6 +16,7 @@
 -- EventName) are not events. Hostile input is bounded: file sizes, files
 -- per directory, events per file and in all, text lengths.
 local core = require "autoperf.core"
+local uncore = require "autoperf.pmu.uncore"
 local util = require "autoperf.util"
 
 local M = {}
@@ -281,9 +282,10 @@ end
 -- A model's records: core events of PMU "cpu" (PERF_TYPE_RAW, the AMD
 -- layout, m.generic generic counters, no fixed ones), uncore ones of
 -- amd_l3 / amd_df / amd_umc with their unit and nothing else (their rules
--- are pmu/uncore.lua's). root: the pmu-events directory. Returns records,
--- or nil, message.
-function M.amd(m, root)
+-- are pmu/uncore.lua's, their counter counts too: on_host, this machine
+-- is the modelled CPU and its CPUID says). root: the pmu-events
+-- directory. Returns records, or nil, message.
+function M.amd(m, root, on_host)
   root = root or M.default_dir()
   if not root then return nil, M.MISSING end
   local rel = "x86/" .. m.dir
@@ -304,6 +306,11 @@ function M.amd(m, root)
         rec.unit = r.unit
         rec.pmu = pmu or ("amd_" .. r.unit:lower():gsub("[^%w]+", "_"))
         rec.config = M.amd_uncore_config(rec.pmu, r, m.family, m.perfmon_v2)
+        local n, from = uncore.amd_counters(rec.pmu, on_host and core.cpuid or nil)
+        if n then
+          rec.counters = { generic_count = n, fixed_count = 0 }
+          rec.counters_from = from
+        end
       else
         if r.code > 0xfff then
           return nil, string.format("%s: %s: EventCode 0x%x is beyond the core's 12 bits", r.file, r.name, r.code)

@@ -330,10 +330,10 @@ end
 -- The kernel JSON's records for a forced model libpfm4 lacks, with PMU
 -- facts as libpfm4 gives them: events, pmus; nil when force is not one;
 -- or nil, message.
-local function kernel_model(force)
+local function kernel_model(force, on_host)
   local m = kernel_json.amd_model(force)
   if not m then return nil end
-  local recs, err = kernel_json.amd(m)
+  local recs, err = kernel_json.amd(m, nil, on_host)
   if not recs then return nil, "--pmu " .. m.model .. ": " .. err end
   return recs, { { name = m.model, desc = "AMD64 " .. m.dir .. " (the kernel's pmu-events JSON)",
                    core = true, generic = m.generic, fixed = 0, nevents = #recs } }
@@ -357,11 +357,24 @@ function M.libpfm(force)
   if not pfm then return nil, skipped end
   local note = skipped and skipped > 0
     and string.format("libpfm4: %d configurations it cannot encode", skipped) or nil
+  -- Zen 1-4: libpfm4 has their core events (and Zen 3's three L3 ones),
+  -- the kernel's JSON their L3, Data Fabric and UMC events
+  for _, p in ipairs(pfm_pmus) do
+    local m = kernel_json.amd_model(p.name, true)
+    if m and not m.cli then
+      local recs = kernel_json.amd(m, nil, not force)
+      local have = {}
+      for _, r in ipairs(pfm) do have[r.name] = true end
+      for _, r in ipairs(recs or {}) do
+        if r.unit and not have[r.name] then pfm[#pfm + 1] = r end
+      end
+    end
+  end
   -- a Zen 5 host: libpfm4 4.13 has no model of it, the kernel's JSON has
   -- (the same model name, so a libpfm4 that knows it merges with it)
   local host = not force and kernel_json.host_amd_model()
   if host then
-    local recs, kpmus = kernel_model(host.model)
+    local recs, kpmus = kernel_model(host.model, true)
     if recs then
       for _, r in ipairs(recs) do pfm[#pfm + 1] = r end
       pfm_pmus[#pfm_pmus + 1] = kpmus[1]

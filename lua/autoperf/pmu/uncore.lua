@@ -98,6 +98,40 @@ function M.df_counters(cpuid)
   return (ebx >> 10) & 0x3f
 end
 
+-- Unified Memory Controller counters per UMC (Zen 4 and later, PerfMonV2
+-- only): amd_uncore_umc_ctx_scan() reads CPUID 0x80000022 EBX[21:16]
+-- (num_umc_pmc) for all active UMCs (ECX, a mask) and
+-- amd_uncore_umc_ctx_init() shares them out equally. Without the host's
+-- CPUID: 4 (an assumption, said as such), nil, msg otherwise unknown.
+M.UMC_GUESS = 4
+function M.umc_counters(cpuid)
+  local eax, ebx, ecx = cpuid(0x80000022, 0)
+  if not eax or eax & 1 == 0 then return M.UMC_GUESS, "assumed: no PerfMonV2 CPUID leaf here" end
+  local active = 0
+  for b = 0, 31 do active = active + ((ecx >> b) & 1) end
+  if active == 0 then return M.UMC_GUESS, "assumed: CPUID names no active UMC" end
+  return ((ebx >> 16) & 0x3f) // active
+end
+
+-- The counters of an AMD uncore PMU (amd_l3, amd_df, amd_umc) as the
+-- kernel gives them, and where the number came from; host_cpuid: the
+-- CPUID reader when this host is the modelled CPU, else nil (a chosen
+-- model: the kernel's constants, or the UMC assumption).
+function M.amd_counters(pmu, host_cpuid)
+  if pmu == "amd_l3" then return M.NUM_COUNTERS_L3, "NUM_COUNTERS_L3 (amd_uncore_l3_ctx_scan)" end
+  if pmu == "amd_df" or pmu == "amd_nb" then
+    if host_cpuid then return M.df_counters(host_cpuid), "CPUID 0x80000022 (amd_uncore_df_ctx_scan)" end
+    return M.NUM_COUNTERS_NB, "NUM_COUNTERS_NB (amd_uncore_df_ctx_scan without PerfMonV2)"
+  end
+  if pmu == "amd_umc" then
+    if host_cpuid then
+      local n, why = M.umc_counters(host_cpuid)
+      return n, why or "CPUID 0x80000022 EBX[21:16] / active UMCs (amd_uncore_umc_ctx_scan)"
+    end
+    return M.UMC_GUESS, "assumed 4 per UMC (the kernel reads CPUID 0x80000022 on the host)"
+  end
+end
+
 -- libpfm4's uncore models, with the kernel PMU that counts them, the
 -- counters the kernel gives it (libpfm4 says 4 for the Zen 3 L3, the
 -- kernel 6) and the config bits its sysfs format takes (libpfm4's raw
