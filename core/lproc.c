@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PROC "autoperf.proc"
@@ -148,14 +149,26 @@ static void push_status(lua_State *L, const struct ap_proc *p)
 	lua_setfield(L, -2, "maxrss_kb");
 }
 
-/* proc:wait([timeout_ms[, fd]]) -> status table | false (timeout) |
- * "fd" (fd is readable) | nil, "interrupted", EINTR | nil, message, errno */
+/* proc:wait([timeout_ms[, fd[, deadline_ns]]]) -> status table | false
+ * (timeout) | "fd" (fd is readable) | nil, "interrupted", EINTR | nil,
+ * message, errno. deadline_ns (core.now_ns's clock), when given, wins
+ * over timeout_ms: the wait ends at it to the nanosecond. */
 static int l_wait(lua_State *L)
 {
 	struct lproc *lp = check_proc(L);
 	lua_Integer ms = luaL_optinteger(L, 2, -1);
 	lua_Integer fd = luaL_optinteger(L, 3, -1);
-	int r = ap_wait(&lp->p, (int)(ms > 0x7fffffff ? 0x7fffffff : ms), (int)fd);
+	lua_Integer until = luaL_optinteger(L, 4, -1);
+	int64_t deadline = -1;
+	if (until >= 0) {
+		deadline = (int64_t)until;
+	} else if (ms >= 0) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		deadline = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec +
+			   (ms > INT64_MAX / 2000000 ? INT64_MAX / 2 : (int64_t)ms * 1000000);
+	}
+	int r = ap_wait(&lp->p, deadline, (int)fd);
 	if (r == 2) {
 		lua_pushliteral(L, "fd");
 		return 1;

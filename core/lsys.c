@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -157,6 +158,25 @@ static int l_isatty(lua_State *L)
 	return 1;
 }
 
+/* core.nice([n]) -> the calling process's nice value before (and with n,
+ * sets it: nil, message, errno when not permitted; lowering it needs
+ * CAP_SYS_NICE). Threads, the keeper and the workload are not touched. */
+static int l_nice(lua_State *L)
+{
+	errno = 0;
+	int old = getpriority(PRIO_PROCESS, 0);
+	if (old == -1 && errno)
+		return ap_lua_fail(L, errno, "getpriority");
+	if (!lua_isnoneornil(L, 1)) {
+		lua_Integer n = luaL_checkinteger(L, 1);
+		luaL_argcheck(L, n >= -20 && n <= 19, 1, "nice values are -20 to 19");
+		if (setpriority(PRIO_PROCESS, 0, (int)n) < 0)
+			return ap_lua_fail(L, errno, "setpriority");
+	}
+	lua_pushinteger(L, old);
+	return 1;
+}
+
 /* core.cpuid(leaf [, subleaf]) -> eax, ebx, ecx, edx; or nil, msg when
  * the CPU is not x86 or the leaf is above the highest one it reports
  * (CPUID 0 for basic leaves, 0x80000000 for extended ones). */
@@ -192,6 +212,7 @@ static int l_cpuid(lua_State *L)
 
 const luaL_Reg ap_lua_sys_funcs[] = {
 	{"cpuid", l_cpuid},
+	{"nice", l_nice},
 	{"mkdir", l_mkdir},
 	{"mkdtemp", l_mkdtemp},
 	{"isatty", l_isatty},

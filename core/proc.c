@@ -443,7 +443,7 @@ int ap_release(struct ap_proc *p)
 	return 0;
 }
 
-int ap_wait(struct ap_proc *p, int timeout_ms, int extra_fd)
+int ap_wait(struct ap_proc *p, int64_t deadline_ns, int extra_fd)
 {
 	if (p->state == AP_EXITED)
 		return 1;
@@ -453,7 +453,18 @@ int ap_wait(struct ap_proc *p, int timeout_ms, int extra_fd)
 		return -ECHILD;
 	struct pollfd pfd[2] = {{.fd = p->sock, .events = POLLIN},
 				{.fd = extra_fd, .events = POLLIN}};
-	int r = poll(pfd, extra_fd >= 0 ? 2 : 1, timeout_ms);
+	struct timespec rel, *timeout = NULL;
+	if (deadline_ns >= 0) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		int64_t left = deadline_ns - ((int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
+		if (left < 0)
+			left = 0;
+		rel.tv_sec = (time_t)(left / 1000000000);
+		rel.tv_nsec = (long)(left % 1000000000);
+		timeout = &rel;
+	}
+	int r = ppoll(pfd, extra_fd >= 0 ? 2 : 1, timeout, NULL);
 	if (r < 0)
 		return -errno;
 	if (r == 0)

@@ -55,12 +55,14 @@ int ap_spawn(struct ap_proc *p, const struct ap_spawn_opts *o);
  * then exits 127), or -errno. */
 int ap_release(struct ap_proc *p);
 
-/* Waits up to timeout_ms (-1: forever) for the workload to exit; by then
- * every other process of its tree has been killed and reaped. Also wakes
- * when extra_fd (>= 0) is readable. Returns 1 when exited, 2 when
- * extra_fd is readable, 0 on timeout, -EINTR when a signal arrived, or
- * -errno (-ECHILD: the keeper died without a report). */
-int ap_wait(struct ap_proc *p, int timeout_ms, int extra_fd);
+/* Waits until deadline_ns (CLOCK_MONOTONIC, absolute; -1: forever) for
+ * the workload to exit; by then every other process of its tree has been
+ * killed and reaped. Also wakes when extra_fd (>= 0) is readable. Returns
+ * 1 when exited, 2 when extra_fd is readable, 0 at the deadline, -EINTR
+ * when a signal arrived, or -errno (-ECHILD: the keeper died without a
+ * report). The deadline is kept to the nanosecond (ppoll), not rounded to
+ * milliseconds: the sampler's ticks are such deadlines. */
+int ap_wait(struct ap_proc *p, int64_t deadline_ns, int extra_fd);
 
 /* Signals the workload's whole process group (through the keeper, which
  * knows it is not reaped yet). Returns 0 or -errno. */

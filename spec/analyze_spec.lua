@@ -95,7 +95,7 @@ describe("analyze on a profile of the writes workload", function()
     assert.are.equal(3 * K, exit)
   end)
 
-  it("correlation: exact 1 for entry and exit of write, CSV, heatmap and its script", function()
+  it("correlation: 1 for entry and exit of write, CSV, heatmap and its script", function()
     local out, err, code = T.autoperf("analyze", "correlation", dir, "--top", "3")
     assert.are.equal(0, code, err)
     -- the reboot syscall never happened: constant, left out
@@ -112,7 +112,9 @@ describe("analyze on a profile of the writes workload", function()
         assert.is_true(math.abs(tonumber(rows[a][b])) <= 1)
       end
     end
-    assert.are.equal("1.000000", rows["syscalls:sys_enter_write"]["syscalls:sys_exit_write"])
+    -- 1 but for the writes a sample caught between entry and exit (per
+    -- CPU, each CPU's groups are read a moment apart: a few more)
+    assert.is_true(tonumber(rows["syscalls:sys_enter_write"]["syscalls:sys_exit_write"]) >= 0.99999)
     assert.truthy(T.slurp(dir .. "/analysis/correlation.gp"):find("correlation.bin", 1, true))
   end)
 

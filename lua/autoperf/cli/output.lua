@@ -157,6 +157,12 @@ function M.profile_report(result, cmd, quiet)
   else
     say("  every event was counted the whole time (time_enabled == time_running)")
   end
+  local sp = result.sampler
+  if sp then
+    say("  sampler: %d samples, late by %.1f ms median, %.1f ms p99, %.1f ms max (worst run)%s", sp.samples,
+      sp.median, sp.p99, sp.max, sp.skipped > 0 and string.format("; %d ticks skipped while a sample was late",
+        sp.skipped) or "")
+  end
   local c = result.counting
   if c then
     say("  counted %s%s", M.COUNTING[c.mode] or c.mode, c.why and (" (not per CPU in a cgroup: " .. c.why .. ")") or "")

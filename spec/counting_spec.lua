@@ -1,4 +1,4 @@
--- Cgroup counting: the workload in a cgroup of its own, counted per CPU
+-- Counting that does not disturb: cgroup counting (the workload in a cgroup of its own, counted per CPU
 -- through cgroup events (no per-thread copies of the counters), only its
 -- own tasks; the cgroup gone after the run, also after kill -9. As an
 -- unprivileged user: per task, said why; --counting cgroup refused.
@@ -111,5 +111,32 @@ describe("cgroup counting", function()
     assert.equal(1, code)
     assert.matches("^autoperf: %-%-counting cgroup: ", err)
     assert.equal(1, #T.lines(err), err)
+  end)
+end)
+
+describe("the sampler", function()
+  local dir
+  T.each_tmpdir(before_each, after_each, function(d) dir = d end)
+
+  it("samples on its schedule, never early, and the journal says how late", function()
+    local out = dir .. "/s"
+    local _, err, code = T.autoperf("profile", "-o", out, "-I", "20", "-e", "task-clock", "--", "sleep", "0.5")
+    assert.equal(0, code, err)
+    assert.matches("sampler: %d+ samples, late by [%d.]+ ms median, [%d.]+ ms p99, [%d.]+ ms max", err)
+    local entry = T.journal(out)[1]
+    local sp = entry.sampler
+    assert.truthy(sp and sp.samples > 0 and sp.skipped >= 0, err)
+    assert.truthy(sp.late_ms.median >= 0 and sp.late_ms.median <= sp.late_ms.p99 and sp.late_ms.p99 <= sp.late_ms.max)
+    -- the interval samples and the last one (at the workload's end) are the run file's indices
+    local times = {}
+    for _, l in ipairs(T.gz_lines(out .. "/run-001-01.csv.gz")) do
+      local idx, t = l:match("^(%d+),(%d+),")
+      if idx then times[tonumber(idx) + 1] = tonumber(t) end
+    end
+    assert.equal(sp.samples + 1, #times)
+    -- with no tick skipped, sample k is due at k x 20 ms and never comes before
+    if sp.skipped == 0 then
+      for k = 1, sp.samples do assert.truthy(times[k] >= k * 20000000, "sample " .. k .. " early: " .. times[k]) end
+    end
   end)
 end)
