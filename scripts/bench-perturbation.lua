@@ -2,8 +2,8 @@
 -- whether the sampler keeps its schedule, with every event this machine
 -- counts (here: software events and tracepoints), in one run:
 --   a thread-heavy workload (threads 2048 64 1000, 5 times: 320 threads)
---   and a CPU-bound loop (spin 2000), alone, under autoperf (per task, and
---   per CPU with -a) and under perf stat on the same events; the
+--   and a CPU-bound loop (spin 2000), alone, under autoperf (per task, in
+--   a cgroup per CPU, and -a) and under perf stat on the same events; the
 --   workload's own time (it prints it: the profilers' set-up and teardown
 --   are left out: perf stat takes minutes to close 2300 tracepoints);
 --   per autoperf run, the sampler's lateness: each interval's timestamp
@@ -75,7 +75,8 @@ local workloads = {
     body = string.format("for i in 1 2 3 4 5; do %s/threads 2048 64 1000; done", wl), intervals = { 100, 10 } },
   { name = "spin 2000 (CPU-bound loop)", body = wl .. "/spin 2000 >/dev/null", intervals = { 100 } },
 }
-local modes = { { "autoperf, per task (inherited)", "" }, { "autoperf -a (per CPU)", "-a" } }
+local modes = { { "autoperf --counting task (inherited)", "--counting task" },
+  { "autoperf --counting cgroup (per CPU)", "--counting cgroup" }, { "autoperf -a (every task, per CPU)", "-a" } }
 
 print(string.format("bench-perturbation: %d events (software events and tracepoints%s), median of %d", nevents,
   " when there is no hardware PMU", reps))
