@@ -116,6 +116,13 @@ describe("analyze on a profile of the writes workload", function()
     -- CPU, each CPU's groups are read a moment apart: a few more)
     assert.is_true(tonumber(rows["syscalls:sys_enter_write"]["syscalls:sys_exit_write"]) >= 0.99999)
     assert.truthy(T.slurp(dir .. "/analysis/correlation.gp"):find("correlation.bin", 1, true))
+    -- the clustered order puts entry and exit of write side by side, in one
+    -- cluster, and is written out
+    assert.truthy(out:find("clusters at mean |r| >= 0.8", 1, true), out)
+    local order = csv_rows(dir .. "/analysis/correlation-order.csv")
+    local en, ex = order["syscalls:sys_enter_write"], order["syscalls:sys_exit_write"]
+    assert.are.equal(1, math.abs(tonumber(en.POSITION) - tonumber(ex.POSITION)))
+    assert.are.equal(en.CLUSTER, ex.CLUSTER)
   end)
 
   it("detail: one image per event, per repetition or per CPU, png or svg", function()
@@ -244,8 +251,32 @@ describe("analyze correlation on a profile of every event of this machine", func
       assert.truthy(derr:find("'" .. refused[1].name .. "' was refused by the kernel", 1, true), derr)
     end
     local gp = T.slurp(dir .. "/analysis/correlation.gp")
-    assert.truthy(gp:find("set xlabel 'event'", 1, true))
-    assert.truthy(gp:find("set ytics noenhanced ('", 1, true)) -- event names on the axis
+    assert.truthy(gp:find("set ytics noenhanced ('", 1, true)) -- event names (or groups') on the axis
+    if n > require("autoperf.analyze.correlation").LABELLED then
+      -- an overview of groups, the whole matrix beside it
+      assert.truthy(gp:find("set xlabel 'group of events", 1, true))
+      local fullpng = assert(T.png(dir .. "/analysis/correlation-full.png"))
+      assert.is_true(fullpng.width >= n and fullpng.height >= n)
+      assert.truthy(out:find("every pair in " .. dir .. "/analysis/correlation-full.png", 1, true), out)
+    else
+      assert.truthy(gp:find("set xlabel 'event'", 1, true))
+    end
+    -- the clustered order: entry and exit tracepoints of a syscall or an
+    -- interrupt mostly share a cluster (a blocking call may enter in one
+    -- interval and leave in the next)
+    local order = csv_rows(dir .. "/analysis/correlation-order.csv")
+    local count = 0
+    for _ in pairs(order) do count = count + 1 end
+    assert.are.equal(n, count)
+    local pairs_, together = 0, 0
+    for name, row in pairs(order) do
+      local other = name:gsub("sys_enter_", "sys_exit_"):gsub("_entry$", "_exit")
+      if other ~= name and order[other] then
+        pairs_ = pairs_ + 1
+        if order[other].CLUSTER == row.CLUSTER then together = together + 1 end
+      end
+    end
+    assert.is_true(pairs_ >= 5 and together >= 0.75 * pairs_, together .. " of " .. pairs_ .. " pairs together")
   end)
 end)
 

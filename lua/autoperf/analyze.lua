@@ -225,7 +225,9 @@ function M.diff(dir_a, dir_b, opts)
     -- nothing changed: no plot, and none left from an earlier diff
     for _, f in ipairs({ "diff.png", "diff.svg", "diff.dat", "diff.gp" }) do os.remove(out .. "/" .. f) end
   end
-  return { rows = rows, csv = csv, image = image or nil, text = M.diff_mod.format(rows, opts),
+  local text = M.diff_mod.format(rows, { limit = opts.limit, alpha = opts.alpha, reps_a = ra.reps,
+    reps_b = rb.reps })
+  return { rows = rows, csv = csv, image = image or nil, text = text,
            simulated = ra.simulated or rb.simulated }
 end
 

@@ -356,13 +356,17 @@ function M.analyze_correlation(a)
   if not r then errorf("%s", err) return 1 end
   print(string.format("%s correlation of %d events over %d intervals (%d left out as constant)",
     r.method, #r.names, r.intervals, #r.constant))
+  print(string.format("  %d clusters at mean |r| >= %g (average linkage on 1-|r|); order in %s",
+    r.clusters, r.threshold, r.order_csv))
   if r.note then print("  note: " .. r.note) end
+  for _, w in ipairs(r.warnings or {}) do print("  warning: " .. w) end
   out.simulated_note(r.simulated)
   if #r.top > 0 then
     print("most correlated pairs:")
     for i, t in ipairs(r.top) do print(string.format("%4d  %+.4f  %s  ~  %s", i, t.r, t.a, t.b)) end
   end
-  print(string.format("autoperf: wrote %s and %s", r.csv, r.image))
+  print(string.format("autoperf: wrote %s and %s%s", r.csv, r.image,
+    r.full_image and (" (an overview; every pair in " .. r.full_image .. ")") or ""))
   return 0
 end
 

@@ -1,0 +1,113 @@
+-- Clustering of correlation matrices and the statistics that say what
+-- they cannot know: on matrices built here, no kernel needed.
+local core = require "autoperf.core"
+local clustering = require "autoperf.analyze.clustering"
+local correlation = require "autoperf.analyze.correlation"
+local diff = require "autoperf.analyze.diff"
+
+-- rows: groups of series moving together, listed interleaved (a1 b1 a2
+-- b2 ...) so that an alphabetical or given order would not group them
+local function groups(n_groups, per, len)
+  local x = core.matrix(n_groups * per, len)
+  local seed = 7
+  local function rnd()
+    seed = (seed * 1103515245 + 12345) % 2147483648
+    return seed / 2147483648
+  end
+  local base = {}
+  for g = 1, n_groups do
+    base[g] = {}
+    for t = 1, len do base[g][t] = rnd() end
+  end
+  for k = 1, per do
+    for g = 1, n_groups do
+      local row = (k - 1) * n_groups + g
+      for t = 1, len do x:set(row, t, base[g][t] * k + 0.02 * rnd()) end
+    end
+  end
+  return x
+end
+
+describe("clustering", function()
+  it("orders interleaved groups into contiguous blocks, one cluster each, with a representative", function()
+    local x = groups(4, 5, 60)
+    local R = core.correlation(x)
+    local tree = clustering.tree(R)
+    assert.are.equal(20, #tree.order)
+    assert.are.equal(19, #tree.merges)
+    for k = 2, #tree.merges do assert.is_true(tree.merges[k].height >= tree.merges[k - 1].height) end
+    local of, count = clustering.cut(tree, 0.8)
+    assert.are.equal(4, count)
+    -- members of a group (rows g, g+4, g+8, ...) share a cluster, and a
+    -- cluster is a run of places in the order
+    for row = 1, 20 do assert.are.equal(of[((row - 1) % 4) + 1], of[row]) end
+    local blocks = clustering.blocks(tree, R, of, count)
+    for _, b in ipairs(blocks) do
+      assert.are.equal(5, b.last - b.first + 1)
+      assert.are.equal(5, #b.members)
+      assert.are.equal(of[b.members[1]], of[b.rep])
+      assert.is_true(b.mean_r > 0.9)
+    end
+    local of2, count2 = clustering.cut_count(tree, 2)
+    assert.are.equal(2, count2)
+    assert.are.equal(of2[1], of2[5]) -- a group never splits
+  end)
+
+  it("clusters 2300 series (a full profile's size)", function()
+    local x = groups(100, 23, 30)
+    local R = core.correlation(x)
+    local tree = clustering.tree(R)
+    local seen = {}
+    for _, i in ipairs(tree.order) do seen[i] = true end
+    local n = 0
+    for _ in pairs(seen) do n = n + 1 end
+    assert.are.equal(2300, n)
+    local _, count = clustering.cut(tree, 0.8)
+    assert.are.equal(100, count)
+  end)
+end)
+
+describe("statistics that say what they cannot know", function()
+  it("the |r| that n intervals can tell from chance", function()
+    assert.is_true(correlation.critical_r(3) > 0.99) -- 3 intervals: almost any r is chance
+    assert.is_true(math.abs(correlation.critical_r(30) - 0.361) < 0.002) -- the textbook table's value
+  end)
+
+  it("diff: an event going 0 -> 1 ranks below a steady doubling, with a finite effect", function()
+    local function res(vals)
+      local r = { events = {}, data = {}, units = {}, reps = 0 }
+      function r:total(name, k) return vals[name][k] end
+      function r:status() return "ok" end
+      for name, v in pairs(vals) do
+        r.events[#r.events + 1] = name
+        r.data[name] = true
+        r.reps = #v
+      end
+      table.sort(r.events)
+      return r
+    end
+    local a = res({ one = { 0, 0, 0, 0, 0 }, double = { 300, 300, 300, 300, 300 }, same = { 5, 6, 5, 6, 5 },
+      zero = { 0, 0, 0, 0, 0 } })
+    local b = res({ one = { 1, 1, 1, 1, 1 }, double = { 600, 600, 600, 600, 600 }, same = { 6, 5, 5, 6, 5 },
+      zero = { 0, 0, 0, 0, 0 } })
+    local rows = diff.compare(a, b)
+    assert.are.equal("double", rows[1].name)
+    assert.are.equal("one", rows[2].name)
+    assert.is_true(rows[2].d > 3 and rows[2].d < 4, tostring(rows[2].d)) -- against a count's resolution
+    assert.are.equal("new in B", rows[2].note)
+    assert.is_true(rows[1].significant and rows[2].significant)
+    assert.is_false(rows[3].significant)
+    local by = {}
+    for _, x in ipairs(rows) do by[x.name] = x end
+    assert.are.equal("zero in both", by.zero.note)
+    -- Benjamini-Hochberg over the three tested: q >= p
+    for _, x in ipairs(rows) do
+      if x.p then assert.is_true(x.q >= x.p) end
+    end
+    local text = diff.format(rows, { reps_a = 5, reps_b = 5 })
+    assert.truthy(text:find("2 changed significantly", 1, true), text)
+    assert.truthy(text:find("over the 3 tested", 1, true), text)
+    assert.truthy(text:find("not tested: 1 zero in both", 1, true), text)
+    assert.truthy(diff.format(rows, { reps_a = 2, reps_b = 5 }):find("warning: 2 repetitions", 1, true))
+  end)
+end)
