@@ -150,6 +150,31 @@ describe("analyze on a profile of the writes workload", function()
     end
   end)
 
+  it("detail: skips flat events a glob found, labels nanoseconds, marks a partial last interval", function()
+    local out, err, code = T.autoperf("analyze", "detail", dir, "-e", "task-clock,syscalls:sys_enter_re*",
+      "-o", tmp .. "/flat")
+    assert.are.equal(0, code, err)
+    -- reboot never happened: a flat zero, said and not drawn
+    assert.truthy(out:find("skipped 1 flat event (the same value in every interval; 1 of them zero): " ..
+      "syscalls:sys_enter_reboot; --all draws them", 1, true), out)
+    assert.is_nil(io.open(tmp .. "/flat/syscalls_sys_enter_reboot.png"))
+    assert.truthy(T.slurp(tmp .. "/flat/task-clock.gp"):find("set ylabel 'nanoseconds per interval'", 1, true))
+    -- 200000 writes do not end on a 10 ms boundary: the last interval of
+    -- a repetition is partial (unless it happens to be 90% or more of one)
+    local dat = T.slurp(tmp .. "/flat/task-clock.dat")
+    local partial = dat:match('"partial last interval %(([%d.]+) of')
+    if partial then assert.is_true(tonumber(partial) < 9.5, dat) end
+    -- named, a flat event is drawn; --all draws what the glob found
+    out, err, code = T.autoperf("analyze", "detail", dir, "-e", "syscalls:sys_enter_reboot", "-o", tmp .. "/flat")
+    assert.are.equal(0, code, err)
+    assert.truthy(T.png(tmp .. "/flat/syscalls_sys_enter_reboot.png"))
+    assert.truthy(T.slurp(tmp .. "/flat/syscalls_sys_enter_reboot.gp"):find("set ylabel 'count per interval'", 1, true))
+    out, err, code = T.autoperf("analyze", "detail", dir, "-e", "syscalls:sys_enter_re*", "--all", "-o", tmp .. "/all")
+    assert.are.equal(0, code, err)
+    assert.falsy(out:find("skipped", 1, true), out)
+    assert.truthy(T.png(tmp .. "/all/syscalls_sys_enter_reboot.png"))
+  end)
+
   it("detail: an unknown event is an error with a suggestion, and draws nothing", function()
     local _, err, code = T.autoperf("analyze", "detail", dir, "-e", "task-clok", "-o", tmp .. "/none")
     assert.are.equal(1, code)

@@ -137,7 +137,9 @@ function M.correlation(dir, opts)
   return res
 end
 
--- {images=}; events: names or globs; opts: output, per_cpu, rep, format.
+-- {images=, events=, skipped= (flat events a glob matched: {name=,
+-- value=})}; events: names or globs; opts: output, per_cpu, rep, format,
+-- all (draw flat events too).
 function M.detail(dir, events, opts)
   opts = opts or {}
   if type(events) == "string" then
@@ -174,9 +176,15 @@ function M.detail(dir, events, opts)
   end
   local out, base = outdir(r.dir, opts)
   if not out then return nil, base end
-  local images, derr = M.detail_mod.draw(r, names, out, opts, base)
-  if not images then return nil, derr end
-  return { images = images, events = names }
+  -- a flat event is drawn when named, skipped when a glob found it
+  local asked = {}
+  for _, p in ipairs(events) do
+    if not util.is_glob(p) then asked[p] = true end
+  end
+  local images, skipped = M.detail_mod.draw(r, names, out,
+    { per_cpu = opts.per_cpu, rep = opts.rep, format = opts.format, all = opts.all, asked = asked }, base)
+  if not images then return nil, skipped end
+  return { images = images, events = names, skipped = skipped }
 end
 
 -- {path=, rows=, events=}; opts: output (a file; default DIR/analysis/wide.csv).

@@ -376,8 +376,18 @@ function M.analyze_detail(a)
   local events, ferr = flatten(a.events)
   if not events then errorf("%s", ferr) return 2 end
   local r, err = analyze().detail(a.dir, events, { output = a.output, per_cpu = a.per_cpu,
-    rep = rep, format = a.format })
+    rep = rep, format = a.format, all = a.all })
   if not r then errorf("%s", err) return 1 end
+  if #r.skipped > 0 then
+    local zero, names = 0, {}
+    for _, x in ipairs(r.skipped) do
+      if x.value == 0 then zero = zero + 1 end
+      if #names < 5 then names[#names + 1] = x.name end
+    end
+    print(string.format("skipped %d flat event%s (the same value in every interval; %d of them zero): %s%s; " ..
+      "--all draws them", #r.skipped, #r.skipped == 1 and "" or "s", zero, table.concat(names, ", "),
+      #r.skipped > #names and ", ..." or ""))
+  end
   for _, img in ipairs(r.images) do print("autoperf: wrote " .. img) end
   return 0
 end

@@ -163,6 +163,7 @@ M.COMMANDS = {
           { "--per-cpu", "One line per CPU (of repetition --rep, default 1) instead of one per repetition.",
             flag = true },
           { "--rep", "Only this repetition." },
+          { "--all", "Draw flat events (the same value in every interval) that a glob matched too.", flag = true },
           FORMAT,
         },
         epilog = "Example:\n  autoperf analyze detail out -e page-faults,'syscalls:sys_enter_write'" },
