@@ -175,6 +175,34 @@ describe("analyze on a profile of the writes workload", function()
     assert.truthy(T.png(tmp .. "/all/syscalls_sys_enter_reboot.png"))
   end)
 
+  it("report: one HTML file with its data inside, also from analyze correlation --html", function()
+    local out, err, code = T.autoperf("report", dir, "-o", tmp .. "/report.html")
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("wrote " .. tmp .. "/report.html (", 1, true), out)
+    local html = T.slurp(tmp .. "/report.html")
+    assert.truthy(html:find("<canvas id=\"heatmap\"", 1, true))
+    assert.falsy(html:find("https?://")) -- nothing from the network
+    assert.falsy(html:find("src=", 1, true)) -- nor from another file
+    local json = html:match('<script id="data" type="application/json">(.-)</script>')
+    local d = require("cjson").decode(json)
+    assert.are.equal(5, #d.events)
+    assert.are.equal(4, d.correlation.n) -- reboot never happened: left out
+    assert.are.equal(1, d.correlation.zero)
+    assert.is_table(d.series.values["task-clock"])
+    assert.is_nil(d.diff)
+    -- the matrix: n x n signed bytes (r * 100), the diagonal 1
+    local bytes = d.correlation.matrix
+    assert.are.equal(math.ceil(16 / 3) * 4, #bytes)
+    -- with a second profile, the diff table's data; --html beside the analysis
+    out, err, code = T.autoperf("report", dir, dir, "-o", tmp .. "/self.html")
+    assert.are.equal(0, code, err)
+    d = require("cjson").decode(T.slurp(tmp .. "/self.html"):match('<script id="data" type="application/json">(.-)</script>'))
+    assert.are.equal(5, #d.diff.rows)
+    out, err, code = T.autoperf("analyze", "correlation", dir, "--html", "-o", tmp .. "/html")
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("wrote " .. tmp .. "/html/report.html", 1, true), out)
+  end)
+
   it("detail: an unknown event is an error with a suggestion, and draws nothing", function()
     local _, err, code = T.autoperf("analyze", "detail", dir, "-e", "task-clok", "-o", tmp .. "/none")
     assert.are.equal(1, code)

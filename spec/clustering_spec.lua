@@ -111,3 +111,13 @@ describe("statistics that say what they cannot know", function()
     assert.truthy(diff.format(rows, { reps_a = 2, reps_b = 5 }):find("warning: 2 repetitions", 1, true))
   end)
 end)
+
+describe("report", function()
+  it("embeds bytes as base64 (RFC 4648's test vectors)", function()
+    local b = require("autoperf.report").base64
+    for plain, coded in pairs({ [""] = "", f = "Zg==", fo = "Zm8=", foo = "Zm9v", foob = "Zm9vYg==",
+      fooba = "Zm9vYmE=", foobar = "Zm9vYmFy" }) do
+      assert.are.equal(coded, b(plain))
+    end
+  end)
+end)

@@ -367,6 +367,12 @@ function M.analyze_correlation(a)
   end
   print(string.format("autoperf: wrote %s and %s%s", r.csv, r.image,
     r.full_image and (" (an overview; every pair in " .. r.full_image .. ")") or ""))
+  if a.html then
+    local page, perr = require("autoperf.report").write(a.dir, nil,
+      { output = r.csv:gsub("correlation%.csv$", "report.html"), method = a.method })
+    if not page then errorf("%s", perr) return 1 end
+    print(string.format("autoperf: wrote %s (%.1f MB)", page.path, page.bytes / 1e6))
+  end
   return 0
 end
 
@@ -396,6 +402,14 @@ function M.analyze_wide(a)
   local r, err = analyze().wide(a.dir, { output = a.output })
   if not r then errorf("%s", err) return 1 end
   print(string.format("autoperf: wrote %s (%d rows x %d events)", r.path, r.rows, r.events))
+  return 0
+end
+
+function M.report(a)
+  local r, err = require("autoperf.report").write(a.dir, a.b, { output = a.output })
+  if not r then errorf("%s", err) return 1 end
+  print(string.format("autoperf: wrote %s (%.1f MB, %d events, %d in the heatmap, %.1f s)", r.path,
+    r.bytes / 1e6, r.events, r.correlated, r.seconds))
   return 0
 end
 

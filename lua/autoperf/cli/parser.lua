@@ -152,6 +152,8 @@ M.COMMANDS = {
           { "-e --events", "Only these events: names or globs, comma-separated. May be repeated.", count = "*" },
           { "--method", "pearson or spearman (ranks).", choices = { "pearson", "spearman" }, default = "pearson" },
           { "--top", "List the N most correlated pairs.", default = "10" },
+          { "--html", "Also write the interactive report (report.html, as 'autoperf report DIR') beside.",
+            flag = true },
           FORMAT,
         },
         epilog = "Example:\n  autoperf profile -o out -I 10 -- ./app\n  autoperf analyze correlation out --top 20" },
@@ -173,6 +175,16 @@ M.COMMANDS = {
         options = { { "-o --output", "The file (default DIR/analysis/wide.csv; a .gz name compresses)." } },
         epilog = "Example:\n  autoperf analyze wide out -o out.csv.gz" },
     } },
+
+  { "report", "One self-contained HTML file of a profile (and of its diff against a second): summary, " ..
+    "clustered correlation heatmap with zoom and hover, search, time series, diff table. No network.",
+    run = "report",
+    arguments = {
+      PROFILE_DIR,
+      { "b", "A second profile: the report adds the diff from DIR (A) to it (B).", args = "?" },
+    },
+    options = { { "-o --output", "The file (default DIR/analysis/report.html)." } },
+    epilog = "Example:\n  autoperf report out\n  autoperf report old new -o old-vs-new.html" },
 
   { "diff", "Compare two profiles (A, the baseline, and B) event by event: the change, " ..
     "Welch's t-test across repetitions, effect size; a ranked table, diff.csv and a plot.", run = "diff",
