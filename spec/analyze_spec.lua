@@ -203,6 +203,45 @@ describe("analyze on a profile of the writes workload", function()
     assert.truthy(out:find("wrote " .. tmp .. "/html/report.html", 1, true), out)
   end)
 
+  it("select: one of write's entry and exit, no zero event, a list that profile -e @FILE measures exactly", function()
+    local out, err, code = T.autoperf("analyze", "select", dir, "-o", tmp .. "/sel")
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("method: non-constant over time; stable across repetitions (cv <= 0.5); one per " ..
+      "cluster of pearson correlation, average linkage on 1-|r| cut at mean |r| >= 0.8", 1, true), out)
+    local why = csv_rows(tmp .. "/sel/selection.csv")
+    local enter, exit = why["syscalls:sys_enter_write"], why["syscalls:sys_exit_write"]
+    -- exactly one of the pair is kept, the other is represented by it
+    assert.are_not.equal(enter.KEPT, exit.KEPT)
+    local kept, dropped = enter.KEPT == "yes" and enter or exit, enter.KEPT == "yes" and exit or enter
+    assert.are.equal(kept.EVENT, dropped.REPRESENTATIVE)
+    assert.truthy(dropped.REASON:find("^represented by " .. kept.EVENT:gsub("%p", "%%%0")), dropped.REASON)
+    assert.are.same({ "no", "zero: never counted" },
+      { why["syscalls:sys_enter_reboot"].KEPT, why["syscalls:sys_enter_reboot"].REASON })
+    local list = {}
+    for line in T.slurp(tmp .. "/sel/selected.txt"):gmatch("[^\n]+") do
+      if not line:match("^#") then list[#list + 1] = line end
+    end
+    local want = {}
+    for name, row in pairs(why) do
+      if row.KEPT == "yes" then want[#want + 1] = name end
+    end
+    table.sort(want)
+    local sorted = { table.unpack(list) }
+    table.sort(sorted)
+    assert.are.same(want, sorted)
+    -- read back: the profile measures exactly the selected events
+    profile(tmp .. "/again", "-I", "0", "-e", "@" .. tmp .. "/sel/selected.txt", "--", T.workload("writes"), "1000")
+    local measured = {}
+    for _, ev in ipairs(T.json(tmp .. "/again/manifest.json").events) do measured[#measured + 1] = ev.name end
+    table.sort(measured)
+    assert.are.same(want, measured)
+    -- a list that cannot be read is one clear line
+    local _, perr, pcode = T.autoperf("profile", "-q", "-o", tmp .. "/none", "-e", "@" .. tmp .. "/nope.txt",
+      "--", T.workload("writes"), "10")
+    assert.are.equal(2, pcode)
+    assert.truthy(perr:find("nope.txt", 1, true), perr)
+  end)
+
   it("detail: an unknown event is an error with a suggestion, and draws nothing", function()
     local _, err, code = T.autoperf("analyze", "detail", dir, "-e", "task-clok", "-o", tmp .. "/none")
     assert.are.equal(1, code)

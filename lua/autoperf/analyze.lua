@@ -8,6 +8,7 @@
 --   analyze.detail(dir, {"page-faults"})      a time-series plot per event
 --   analyze.wide(dir)                         INDEX plus one column per event
 --   analyze.diff(dir_a, dir_b)                what changed from A to B
+--   analyze.select(dir)                       the events that matter, as an event list
 local evspec = require "autoperf.evspec"
 local result = require "autoperf.result"
 local util = require "autoperf.util"
@@ -19,6 +20,7 @@ M.stats_mod = require "autoperf.analyze.stats"
 M.correlation_mod = require "autoperf.analyze.correlation"
 M.detail_mod = require "autoperf.analyze.detail"
 M.diff_mod = require "autoperf.analyze.diff"
+M.selection_mod = require "autoperf.analyze.selection"
 
 -- Where an analysis writes, and the directory below which no symbolic
 -- link is followed (a profile may sit in a directory someone else
@@ -200,6 +202,23 @@ function M.wide(dir, opts)
     path = out .. "/wide.csv"
   end
   return M.series.write_wide(r, path, nil, base)
+end
+
+-- {rows=, summary=, list=, csv=, text=}: the events that matter (see
+-- analyze/selection.lua); opts: output, max_cv, threshold, method, limit.
+function M.select(dir, opts)
+  opts = opts or {}
+  local r, err = load(dir)
+  if not r then return nil, err end
+  local rows, s = M.selection_mod.compute(r, opts)
+  if not rows then return nil, s end
+  local out, base = outdir(r.dir, opts)
+  if not out then return nil, base end
+  local list, csvp = out .. "/selected.txt", out .. "/selection.csv"
+  local ok, werr = M.selection_mod.write(rows, s, r.dir, list, csvp, base)
+  if not ok then return nil, werr end
+  return { rows = rows, summary = s, list = list, csv = csvp, text = M.selection_mod.format(rows, s, opts.limit),
+    simulated = r.simulated }
 end
 
 -- {rows=, csv=, image=, text=}; opts: output (default DIR_B/analysis),

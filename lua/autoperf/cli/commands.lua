@@ -398,6 +398,27 @@ function M.analyze_detail(a)
   return 0
 end
 
+function M.analyze_select(a)
+  local threshold, max_cv = tonumber(a.threshold), tonumber(a.max_cv)
+  if not threshold or threshold <= 0 or threshold > 1 then
+    errorf("--threshold must be a number in (0, 1], not '%s'", a.threshold)
+    return 2
+  end
+  if not max_cv or max_cv < 0 then
+    errorf("--max-cv must be a number of 0 or more, not '%s'", a.max_cv)
+    return 2
+  end
+  local limit = int_arg(a.limit, "--limit", 0)
+  if not limit then return 2 end
+  local r, err = analyze().select(a.dir, { output = a.output, threshold = threshold, max_cv = max_cv,
+    method = a.method, limit = limit })
+  if not r then errorf("%s", err) return 1 end
+  io.write(r.text)
+  out.simulated_note(r.simulated)
+  print(string.format("autoperf: wrote %s (profile -e @%s) and %s", r.list, r.list, r.csv))
+  return 0
+end
+
 function M.analyze_wide(a)
   local r, err = analyze().wide(a.dir, { output = a.output })
   if not r then errorf("%s", err) return 1 end

@@ -169,6 +169,18 @@ M.COMMANDS = {
           FORMAT,
         },
         epilog = "Example:\n  autoperf analyze detail out -e page-faults,'syscalls:sys_enter_write'" },
+      { "select", "The events that matter for the workload: non-constant, stable across repetitions, one " ..
+        "per cluster of correlated events. An event list (selected.txt, for profile -e @FILE) and " ..
+        "selection.csv (why each event was kept or dropped).", run = "analyze_select",
+        arguments = { PROFILE_DIR },
+        options = {
+          ANALYSIS_OUT,
+          { "--threshold", "Cluster events whose mean |r| is at least this (0..1).", default = "0.8" },
+          { "--max-cv", "Drop events whose totals vary more than this across repetitions (cv).", default = "0.5" },
+          { "--method", "pearson or spearman (ranks).", choices = { "pearson", "spearman" }, default = "pearson" },
+          { "-n --limit", "Selected events listed on the terminal (0: all; the list has every one).", default = "20" },
+        },
+        epilog = "Example:\n  autoperf analyze select out\n  autoperf profile -o again -e @out/analysis/selected.txt -- ./app" },
       { "wide", "The original autoperf's timeseries layout: INDEX plus one column per event " ..
         "(summed over CPUs), for pandas or R.", run = "analyze_wide",
         arguments = { PROFILE_DIR },
