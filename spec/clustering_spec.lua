@@ -121,3 +121,52 @@ describe("report", function()
     end
   end)
 end)
+
+describe("select --target: events ranked by how well they explain a target", function()
+  local T = require "spec.support"
+  local tmp
+  before_each(function() tmp = T.tmpdir() end)
+  after_each(function() T.rmtree(tmp) end)
+
+  it("ranks the event that follows the parameter first, noise last, stably over folds", function()
+    local lines = { "CONFIG,kb,REPETITION,EVENT,UNIT,VALUE" }
+    local seed = 3
+    local function rnd()
+      seed = (seed * 1103515245 + 12345) % 2147483648
+      return seed / 2147483648
+    end
+    local config = 0
+    for _, kb in ipairs({ 1, 2, 4, 8, 16, 32, 64, 128 }) do
+      config = config + 1
+      for rep = 1, 3 do
+        lines[#lines + 1] = string.format("%d,%d,%d,follows,software,%d", config, kb, rep, kb * 1000 + math.floor(rnd() * 100))
+        lines[#lines + 1] = string.format("%d,%d,%d,noise,software,%d", config, kb, rep, math.floor(rnd() * 1e6))
+        lines[#lines + 1] = string.format("%d,%d,%d,\"odd,name\",software,%d", config, kb, rep, math.floor(rnd() * 1e6))
+      end
+    end
+    T.write(tmp .. "/tidy.csv", table.concat(lines, "\n"), "\n")
+    local out, err, code = T.autoperf("analyze", "select", tmp, "--target", "kb", "--top", "1")
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("3 events ranked by how well they explain kb over 24 samples (8 configurations)", 1, true), out)
+    assert.truthy(out:find("mutual information", 1, true))
+    local rows = T.csv(tmp .. "/analysis/ranking.csv")
+    assert.are.equal("follows", rows[2][2])
+    assert.are.equal("5", rows[2][9]) -- first in every fold
+    assert.is_true(tonumber(rows[2][5]) > 1) -- well above chance (bits)
+    assert.is_true(tonumber(rows[2][7]) < 0.05, rows[2][7]) -- q
+    for i = 3, 4 do assert.is_true(tonumber(rows[i][5]) < 0.5, table.concat(rows[i], ",")) end
+    local _, err2, code2 = T.autoperf("analyze", "select", tmp, "--target", "threads")
+    assert.are.equal(1, code2)
+    assert.truthy(err2:find("no column or event 'threads' in the tidy table (parameters: kb)", 1, true), err2)
+  end)
+end)
+
+describe("the chi-square tail for the G-test", function()
+  it("matches tables", function()
+    local q = require("autoperf.analyze.selection").gammq
+    -- chi-square sf(x, k) = Q(k/2, x/2): 3.841 at k=1 and 5.991 at k=2 are the 5% points
+    assert.is_true(math.abs(q(0.5, 3.841 / 2) - 0.05) < 1e-3)
+    assert.is_true(math.abs(q(1, 5.991 / 2) - 0.05) < 1e-3)
+    assert.is_true(math.abs(q(5, 10) - 0.029252688) < 1e-6) -- Q(5, 10)
+  end)
+end)

@@ -208,6 +208,7 @@ end
 -- analyze/selection.lua); opts: output, max_cv, threshold, method, limit.
 function M.select(dir, opts)
   opts = opts or {}
+  if opts.target then return M.rank(dir, opts) end
   local r, err = load(dir)
   if not r then return nil, err end
   local rows, s = M.selection_mod.compute(r, opts)
@@ -219,6 +220,27 @@ function M.select(dir, opts)
   if not ok then return nil, werr end
   return { rows = rows, summary = s, list = list, csv = csvp, text = M.selection_mod.format(rows, s, opts.limit),
     simulated = r.simulated }
+end
+
+-- Ranks the events of an experiment's tidy.csv (dir: the file or the
+-- experiment's directory) by how well they explain opts.target:
+-- {rows=, info=, csv=, text=}; opts: output, folds, top, limit.
+function M.rank(dir, opts)
+  local path = dir
+  if util.is_dir(dir) then path = dir .. "/tidy.csv" end
+  if not util.exists(path) then
+    return nil, path .. ": no tidy.csv (--target ranks the events of an experiment's tidy.csv)"
+  end
+  local t, err = M.selection_mod.read_tidy(path)
+  if not t then return nil, err end
+  local rows, info = M.selection_mod.rank(t, opts.target, opts)
+  if not rows then return nil, info end
+  local root = path:match("^(.*)/[^/]*$") or "."
+  local out, base = outdir(root, opts)
+  if not out then return nil, base end
+  local csvp, cerr = M.selection_mod.write_ranking(rows, out .. "/ranking.csv", base)
+  if not csvp then return nil, cerr end
+  return { rows = rows, info = info, csv = csvp, text = M.selection_mod.format_ranking(rows, info, opts.limit) }
 end
 
 -- {rows=, csv=, image=, text=}; opts: output (default DIR_B/analysis),

@@ -410,10 +410,18 @@ function M.analyze_select(a)
   end
   local limit = int_arg(a.limit, "--limit", 0)
   if not limit then return 2 end
+  local folds = int_arg(a.folds, "--folds", 1)
+  if not folds then return 2 end
+  local top = int_arg(a.top, "--top", 1)
+  if not top then return 2 end
   local r, err = analyze().select(a.dir, { output = a.output, threshold = threshold, max_cv = max_cv,
-    method = a.method, limit = limit })
+    method = a.method, limit = limit, target = a.target, folds = folds, top = top })
   if not r then errorf("%s", err) return 1 end
   io.write(r.text)
+  if a.target then
+    print("autoperf: wrote " .. r.csv)
+    return 0
+  end
   out.simulated_note(r.simulated)
   print(string.format("autoperf: wrote %s (profile -e @%s) and %s", r.list, r.list, r.csv))
   return 0

@@ -179,8 +179,13 @@ M.COMMANDS = {
           { "--max-cv", "Drop events whose totals vary more than this across repetitions (cv).", default = "0.5" },
           { "--method", "pearson or spearman (ranks).", choices = { "pearson", "spearman" }, default = "pearson" },
           { "-n --limit", "Selected events listed on the terminal (0: all; the list has every one).", default = "20" },
+          { "--target", "Rank the events of an experiment's tidy.csv (DIR: it or its directory) by how well " ..
+            "they explain this parameter or event (mutual information above chance, stability over folds)." },
+          { "--folds", "Folds (by configuration) for the stability of --target's ranking.", default = "5" },
+          { "--top", "A fold counts an event as stable when it ranks it in its top N.", default = "10" },
         },
-        epilog = "Example:\n  autoperf analyze select out\n  autoperf profile -o again -e @out/analysis/selected.txt -- ./app" },
+        epilog = "Example:\n  autoperf analyze select out\n  autoperf profile -o again -e @out/analysis/selected.txt -- ./app\n" ..
+          "  autoperf analyze select sweep-out --target kb" },
       { "wide", "The original autoperf's timeseries layout: INDEX plus one column per event " ..
         "(summed over CPUs), for pandas or R.", run = "analyze_wide",
         arguments = { PROFILE_DIR },
