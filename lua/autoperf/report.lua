@@ -142,7 +142,8 @@ function M.data(ds, dsb, opts)
   local seconds = os.clock() - t0
   local with = {}
   for _, x in ipairs(rows) do
-    if x.kind ~= "refused" and x.kind ~= "missing" then with[#with + 1] = x.name end
+    -- a zero event's series is all zeros: the table says "zero", no data needed
+    if x.kind ~= "refused" and x.kind ~= "missing" and x.kind ~= "zero" then with[#with + 1] = x.name end
   end
   local vals, bounds, step = series_of(ds, with)
   d.series = { values = vals, reps = bounds, step = step }
@@ -180,6 +181,7 @@ tbody tr{cursor:pointer}tbody tr:hover{background:#e8f0ff}
 .scroll{max-height:24em;overflow:auto;display:inline-block;border:1px solid #ddd}
 #search{width:28em;padding:3px}
 .sig{font-weight:bold}
+#summary td,#summary th{text-align:left}
 ]]
 
 local JS = [==[
@@ -209,7 +211,10 @@ local JS = [==[
     var W = sc.width - left - right, H = sc.height - top - bottom;
     var all = [], title = [];
     names.forEach(function (n) { var v = D.series.values[n]; if (v) all.push([n, v]); });
-    if (!all.length) { $("series-title").textContent = "no series for " + names.join(", "); return; }
+    if (!all.length) {
+      $("series-title").textContent = names.join(", ") + ": never counted anything (zero in every interval)";
+      return;
+    }
     all.forEach(function (a, k) {
       var v = a[1], lo = Math.min.apply(null, v), hi = Math.max.apply(null, v);
       if (hi === lo) { hi = lo + 1; }

@@ -221,10 +221,10 @@ local function full(res, dir, image, title, base, labels)
     size = math.max(600, 12 * n)
     -- room for the names: about 6 pixels a character at 9 points
     local margin = 7 * longest + 50
-    w = size + margin + 130
+    w = size + margin + 160
     size = size + margin + 80
     lines[#lines + 1] = string.format("set lmargin at screen %g", margin / w)
-    lines[#lines + 1] = string.format("set rmargin at screen %g", 1 - 120 / w)
+    lines[#lines + 1] = string.format("set rmargin at screen %g", 1 - 150 / w)
     lines[#lines + 1] = string.format("set bmargin at screen %g", margin / size)
     lines[#lines + 1] = string.format("set tmargin at screen %g", 1 - 70 / size)
     lines[#lines + 1] = "set xlabel 'event'"
