@@ -125,6 +125,31 @@ describe("analyze on a profile of the writes workload", function()
     assert.are.equal(en.CLUSTER, ex.CLUSTER)
   end)
 
+  it("correlation: says when intervals are too few, and keeps one-shot events out of the top pairs", function()
+    local few = tmp .. "/few"
+    profile(few, "-I", "20", "-e", "syscalls:sys_enter_write,syscalls:sys_exit_write,task-clock,syscalls:sys_enter_brk," ..
+      "syscalls:sys_enter_execve", "--", T.workload("writes"), tostring(K))
+    local out, err, code = T.autoperf("analyze", "correlation", few, "--top", "10")
+    assert.are.equal(0, code, err)
+    local n = tonumber(out:match("over (%d+) intervals"))
+    if n < 20 then
+      local crit = require("autoperf.analyze.correlation").critical_r(n)
+      assert.truthy(out:find(string.format("warning: only %d intervals: |r| below %.3f is indistinguishable from " ..
+        "chance", n, crit), 1, true), out)
+    end
+    -- execve happens once, at the start: one-shot, named, and in no listed pair
+    local order = csv_rows(few .. "/analysis/correlation-order.csv")
+    assert.are.equal("yes", order["syscalls:sys_enter_execve"].ONE_SHOT)
+    assert.truthy(out:find("one-shot", 1, true), out)
+    for line in out:gmatch("[^\n]+") do
+      if line:match("^%s+%d+%s+[+-]%d") then
+        for name, row in pairs(order) do
+          if row.ONE_SHOT == "yes" then assert.falsy(line:find(name, 1, true), line) end
+        end
+      end
+    end
+  end)
+
   it("detail: one image per event, per repetition or per CPU, png or svg", function()
     local out, err, code = T.autoperf("analyze", "detail", dir, "-e", "task-clock,syscalls:sys_enter_w*",
       "--format", "svg", "-o", tmp .. "/detail")
