@@ -141,8 +141,11 @@ describe("analyze on a profile of the writes workload", function()
     local order = csv_rows(few .. "/analysis/correlation-order.csv")
     assert.are.equal("yes", order["syscalls:sys_enter_execve"].ONE_SHOT)
     assert.truthy(out:find("one-shot", 1, true), out)
+    local crit = require("autoperf.analyze.correlation").critical_r(n)
     for line in out:gmatch("[^\n]+") do
       if line:match("^%s+%d+%s+[+-]%d") then
+        local r = tonumber(line:match("^%s+%d+%s+([+-][%d.]+)"))
+        assert.are.equal(math.abs(r) < crit, line:find("(within chance)", 1, true) ~= nil, line)
         for name, row in pairs(order) do
           if row.ONE_SHOT == "yes" then assert.falsy(line:find(name, 1, true), line) end
         end

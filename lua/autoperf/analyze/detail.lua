@@ -41,6 +41,19 @@ function M.unit(name)
   return (NS[name] or NS[base]) and "ns" or "count"
 end
 
+-- The kernel's own unit of a sysfs event (pmu/name/): its events/NAME.unit
+-- and NAME.scale, as perf stat applies them (a raw count times scale is
+-- the unit: power/energy-pkg/ counts 2.3283064365386962890625e-10 Joules).
+-- Returns unit, scale or nil.
+function M.sysfs_unit(name, root)
+  local pmu, ev = name:match("^([%w_.-]+)/([%w_.-]+)/$")
+  if not pmu then return nil end
+  local dir = (root or "/sys/bus/event_source/devices") .. "/" .. pmu .. "/events/" .. ev
+  local unit = util.read_line(dir .. ".unit")
+  if not unit or unit == "" then return nil end
+  return unit, tonumber(util.read_line(dir .. ".scale") or "") or 1
+end
+
 -- Is every line of a plot the same value in every interval (all zero,
 -- say)? Such a plot shows nothing but a flat line.
 local function flat(lines)
@@ -123,6 +136,7 @@ function M.draw(r, names, dir, opts, base)
     if not head then return nil, herr end
     local pmu = r.units[name] or ""
     local unit = M.unit(name)
+    local sunit, sscale = M.sysfs_unit(name, opts.sysfs)
     local plots = string.format("plot for [i=0:%d] %s index i using 1:2 with linespoints pointsize 0.4 " ..
       "title columnheader(1)", #lines - 1, plot.str(stem .. ".dat"))
     if #parts > 0 then
@@ -134,7 +148,9 @@ function M.draw(r, names, dir, opts, base)
         (opts.per_cpu and (", repetition " .. (opts.rep or 1)) or "") ..
         (r.simulated and " - simulated counts" or "") .. " - " .. r.dir)),
       "set xlabel 'time since the start of the run (s)'",
-      unit == "ns" and "set ylabel 'nanoseconds per interval'" or "set ylabel 'count per interval'",
+      unit == "ns" and "set ylabel 'nanoseconds per interval'" or (sunit and
+        string.format("set ylabel %s", plot.str(string.format("count per interval (1 = %.6g %s)", sscale, sunit)))
+        or "set ylabel 'count per interval'"),
       "set key below noenhanced",
       "set grid",
       "set format y '%.4g'",

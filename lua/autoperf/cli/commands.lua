@@ -363,7 +363,11 @@ function M.analyze_correlation(a)
   out.simulated_note(r.simulated)
   if #r.top > 0 then
     print("most correlated pairs:")
-    for i, t in ipairs(r.top) do print(string.format("%4d  %+.4f  %s  ~  %s", i, t.r, t.a, t.b)) end
+    for i, t in ipairs(r.top) do
+      -- below what the number of intervals can tell from chance: said
+      print(string.format("%4d  %+.4f  %s  ~  %s%s", i, t.r, t.a, t.b,
+        math.abs(t.r) < (r.critical_r or 0) and "  (within chance)" or ""))
+    end
   end
   print(string.format("autoperf: wrote %s and %s%s", r.csv, r.image,
     r.full_image and (" (an overview; every pair in " .. r.full_image .. ")") or ""))
