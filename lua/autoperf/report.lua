@@ -253,7 +253,8 @@ local JS = [==[
   function drawHeat() {
     hx.setTransform(1, 0, 0, 1, 0, 0);
     hx.fillStyle = "#fff"; hx.fillRect(0, 0, hc.width, hc.height);
-    hx.imageSmoothingEnabled = false;
+    // below a pixel a cell, let the browser average (the overview); above, sharp cells
+    hx.imageSmoothingEnabled = view.s < 1; hx.imageSmoothingQuality = "high";
     hx.setTransform(view.s, 0, 0, view.s, -view.ox * view.s, -view.oy * view.s);
     hx.drawImage(off, 0, 0);
     hx.strokeStyle = "#000"; hx.lineWidth = Math.max(1 / view.s, 0.02);
