@@ -279,6 +279,24 @@ def run(exe, tmp):
         check(count == "%d of 5 events" % len(want), "the count says how many are shown", count)
         diff_rows = br.eval("document.querySelectorAll('#diff tbody tr').length")
         check(diff_rows == 5, "the diff table has a row per event", str(diff_rows))
+        # the search's events are marked on the heatmap's left edge: a
+        # screenshot of the edge at the row of enter_write is dark, at
+        # task-clock's (not found) it is not
+        def shot_of_heatmap():
+            rect = br.eval("(function(){var r=document.getElementById('heatmap').getBoundingClientRect();"
+                           "return [r.left+window.scrollX,r.top+window.scrollY,r.width,r.height];})()")
+            shot = br.send("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
+                                                      "clip": {"x": rect[0], "y": rect[1], "width": rect[2],
+                                                               "height": rect[3], "scale": 1}})
+            return base64.b64decode(shot["data"])
+        w, h, px = png_pixels(shot_of_heatmap())
+        s = w / 4.0
+        hit = px[int((order["syscalls:sys_enter_write"] + 0.5) * s)][2]
+        miss = px[int((order["task-clock"] + 0.5) * s)][2]
+        check(max(hit) < 60 and max(miss) > 100, "the search marks its events on the heatmap's edge",
+              "found %s, not found %s" % (hit, miss))
+        br.eval("(function(){var s=document.getElementById('search');s.value='';"
+                "s.dispatchEvent(new Event('input'));})()")
         # a screenshot of the heatmap
         rect = br.eval("(function(){var r=document.getElementById('heatmap').getBoundingClientRect();"
                        "return [r.left+window.scrollX,r.top+window.scrollY,r.width,r.height];})()")

@@ -241,7 +241,7 @@ local JS = [==[
   }
   // ---- heatmap ----
   var C = D.correlation, hc = $("heatmap"), hx = hc.getContext("2d");
-  var view = { s: 1, ox: 0, oy: 0 }, off = null, R = null;
+  var view = { s: 1, ox: 0, oy: 0 }, off = null, R = null, marked = [];
   function colour(r) {
     // the gnuplot palette: -1 #2166ac, 0 #f7f7f7, 1 #b2182b
     var a = [33, 102, 172], z = [247, 247, 247], b = [178, 24, 43], t = Math.abs(r), e = r < 0 ? a : b;
@@ -260,6 +260,14 @@ local JS = [==[
     hx.strokeStyle = "#000"; hx.lineWidth = Math.max(1 / view.s, 0.02);
     C.blocks.forEach(function (b) { hx.strokeRect(b[0], b[0], b[1], b[1]); });
     hx.setTransform(1, 0, 0, 1, 0, 0);
+    // the events the search found: a dark mark on the left and top edges
+    hx.fillStyle = "#111";
+    marked.forEach(function (p) {
+      var at = (p - view.oy) * view.s, w = Math.max(view.s, 1);
+      if (at > -w && at < hc.height) hx.fillRect(0, at, 6, w);
+      at = (p - view.ox) * view.s;
+      if (at > -w && at < hc.width) hx.fillRect(at, 0, w, 6);
+    });
     setView();
   }
   function cellAt(ev) {
@@ -368,6 +376,11 @@ local JS = [==[
     rows.forEach(function (tr) { var ok = m(tr.dataset.name); tr.style.display = ok ? "" : "none"; if (ok) shown++; });
     drows.forEach(function (tr) { tr.style.display = m(tr.dataset.name) ? "" : "none"; });
     $("count").textContent = shown + " of " + rows.length + " events";
+    marked = [];
+    if (C && this.value.trim()) {
+      C.order.forEach(function (o, p) { if (m(o.name)) marked.push(p); });
+    }
+    if (C) drawHeat();
   });
   $("count").textContent = rows.length + " of " + rows.length + " events";
   if (D.events.length) drawSeries([C ? C.order[0].name : D.events[0].name]);
@@ -409,7 +422,8 @@ function M.html(d)
   w("</section>\n")
   w("<section id=\"correlation\"><h2>Correlation, clustered</h2>",
     "<p class=\"note\">Events in the order of an average-linkage clustering on 1-|r|; outlined: clusters. ",
-    "The wheel zooms, dragging pans, a click draws both events' series.</p>",
+    "The wheel zooms, dragging pans, a click draws both events' series; the events the search finds are ",
+    "marked on the left and top edges.</p>",
     "<div><button id=\"zoomin\">zoom in</button> <button id=\"zoomout\">zoom out</button> ",
     "<button id=\"reset\">whole matrix</button></div>",
     "<div id=\"hover\">row: <b id=\"hover-row\">-</b><br>column: <b id=\"hover-col\">-</b> &nbsp; r = ",
