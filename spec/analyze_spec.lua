@@ -434,6 +434,22 @@ describe("autoperf diff", function()
     assert.truthy(out:find("changed significantly", 1, true))
     assert.truthy(out:find("wrote " .. b .. "/analysis/diff.csv and " .. b .. "/analysis/diff.png", 1, true), out)
     assert.truthy(T.png(b .. "/analysis/diff.png"))
+    -- the plot draws the table's significant rows in its order, and says so
+    local sig = 0
+    for i = 2, #rows do
+      if rows[i][13] == "yes" then sig = sig + 1 end
+    end
+    local dat = T.lines(T.slurp(b .. "/analysis/diff.dat"))
+    assert.are.equal(math.min(sig, 30), #dat)
+    for i, line in ipairs(dat) do
+      assert.truthy(line:find('"' .. rows[i + 1][2], 1, true), line .. " is not row " .. i)
+    end
+    assert.truthy(T.slurp(b .. "/analysis/diff.gp"):find(sig <= 30 and ("all " .. sig .. " significant changes") or
+      ("the first 30 of " .. sig), 1, true))
+    -- --html: the report of A with the diff to B beside diff.csv
+    out, err, code = T.autoperf("diff", a, b, "--html")
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("wrote " .. b .. "/analysis/report.html", 1, true), out)
     -- B against itself: nothing changed, and no plot of the last diff stays
     out, err, code = T.autoperf("diff", b, b)
     assert.are.equal(0, code, err)

@@ -459,6 +459,12 @@ function M.diff(a)
   io.write(r.text)
   out.simulated_note(r.simulated)
   print("autoperf: wrote " .. r.csv .. (r.image and (" and " .. r.image) or ""))
+  if a.html then
+    local page, perr = require("autoperf.report").write(a.a, a.b,
+      { output = r.csv:gsub("diff%.csv$", "report.html"), alpha = alpha })
+    if not page then errorf("%s", perr) return 1 end
+    print(string.format("autoperf: wrote %s (%.1f MB)", page.path, page.bytes / 1e6))
+  end
   return 0
 end
 

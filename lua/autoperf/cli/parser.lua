@@ -212,6 +212,8 @@ M.COMMANDS = {
     options = {
       { "-o --output", "Directory for the files (default B/analysis)." },
       { "--alpha", "False discovery rate under which a change is significant (Benjamini-Hochberg).", default = "0.05" },
+      { "--html", "Also write the interactive report of A with the diff to B (report.html, as " ..
+        "'autoperf report A B') beside diff.csv.", flag = true },
       { "-n --limit", "Rows in the table (0: all; the CSV has every event).", default = "20" },
       FORMAT,
     },
