@@ -182,6 +182,7 @@ tbody tr{cursor:pointer}tbody tr:hover{background:#e8f0ff}
 #search{width:28em;padding:3px}
 .sig{font-weight:bold}
 #summary td,#summary th{text-align:left}
+#diff td:nth-child(2),#diff th:nth-child(2){text-align:left}td{white-space:nowrap}
 ]]
 
 local JS = [==[
@@ -383,7 +384,10 @@ local JS = [==[
     if (C) drawHeat();
   });
   $("count").textContent = rows.length + " of " + rows.length + " events";
-  if (D.events.length) drawSeries([C ? C.order[0].name : D.events[0].name]);
+  // first shown: the first event that varies across repetitions and has a series
+  var first = D.events.find(function (e) { return e.kind === "varies" && D.series.values[e.name]; }) ||
+    D.events[0];
+  if (first) drawSeries([first.name]);
   document.body.dataset.ready = "yes";
 })();
 ]==]
