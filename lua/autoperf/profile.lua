@@ -650,6 +650,9 @@ function M.prepare(specs, opts)
   if specs == nil or #specs == 0 then
     events = default_events(cat, opts.events_json)
   elseif type(specs[1]) == "string" then
+    -- -e @FILE: the events of a list ('autoperf analyze select' writes one)
+    specs, err = require("autoperf.analyze.selection").expand(specs)
+    if not specs then return nil, err, 2 end
     events, err = catalog.select(cat, specs)
     if not events then return nil, err, 2 end
   else

@@ -152,6 +152,8 @@ M.COMMANDS = {
           { "-e --events", "Only these events: names or globs, comma-separated. May be repeated.", count = "*" },
           { "--method", "pearson or spearman (ranks).", choices = { "pearson", "spearman" }, default = "pearson" },
           { "--top", "List the N most correlated pairs.", default = "10" },
+          { "--html", "Also write the interactive report (report.html, as 'autoperf report DIR') beside.",
+            flag = true },
           FORMAT,
         },
         epilog = "Example:\n  autoperf profile -o out -I 10 -- ./app\n  autoperf analyze correlation out --top 20" },
@@ -163,15 +165,43 @@ M.COMMANDS = {
           { "--per-cpu", "One line per CPU (of repetition --rep, default 1) instead of one per repetition.",
             flag = true },
           { "--rep", "Only this repetition." },
+          { "--all", "Draw flat events (the same value in every interval) that a glob matched too.", flag = true },
           FORMAT,
         },
         epilog = "Example:\n  autoperf analyze detail out -e page-faults,'syscalls:sys_enter_write'" },
+      { "select", "The events that matter for the workload: non-constant, stable across repetitions, one " ..
+        "per cluster of correlated events. An event list (selected.txt, for profile -e @FILE) and " ..
+        "selection.csv (why each event was kept or dropped).", run = "analyze_select",
+        arguments = { PROFILE_DIR },
+        options = {
+          ANALYSIS_OUT,
+          { "--threshold", "Cluster events whose mean |r| is at least this (0..1).", default = "0.8" },
+          { "--max-cv", "Drop events whose totals vary more than this across repetitions (cv).", default = "0.5" },
+          { "--method", "pearson or spearman (ranks).", choices = { "pearson", "spearman" }, default = "pearson" },
+          { "-n --limit", "Selected events listed on the terminal (0: all; the list has every one).", default = "20" },
+          { "--target", "Rank the events of an experiment's tidy.csv (DIR: it or its directory) by how well " ..
+            "they explain this parameter or event (mutual information above chance, stability over folds)." },
+          { "--folds", "Folds (by configuration) for the stability of --target's ranking.", default = "5" },
+          { "--top", "A fold counts an event as stable when it ranks it in its top N.", default = "10" },
+        },
+        epilog = "Example:\n  autoperf analyze select out\n  autoperf profile -o again -e @out/analysis/selected.txt -- ./app\n" ..
+          "  autoperf analyze select sweep-out --target kb" },
       { "wide", "The original autoperf's timeseries layout: INDEX plus one column per event " ..
         "(summed over CPUs), for pandas or R.", run = "analyze_wide",
         arguments = { PROFILE_DIR },
         options = { { "-o --output", "The file (default DIR/analysis/wide.csv; a .gz name compresses)." } },
         epilog = "Example:\n  autoperf analyze wide out -o out.csv.gz" },
     } },
+
+  { "report", "One self-contained HTML file of a profile (and of its diff against a second): summary, " ..
+    "clustered correlation heatmap with zoom and hover, search, time series, diff table. No network.",
+    run = "report",
+    arguments = {
+      PROFILE_DIR,
+      { "b", "A second profile: the report adds the diff from DIR (A) to it (B).", args = "?" },
+    },
+    options = { { "-o --output", "The file (default DIR/analysis/report.html)." } },
+    epilog = "Example:\n  autoperf report out\n  autoperf report old new -o old-vs-new.html" },
 
   { "diff", "Compare two profiles (A, the baseline, and B) event by event: the change, " ..
     "Welch's t-test across repetitions, effect size; a ranked table, diff.csv and a plot.", run = "diff",
@@ -182,6 +212,8 @@ M.COMMANDS = {
     options = {
       { "-o --output", "Directory for the files (default B/analysis)." },
       { "--alpha", "False discovery rate under which a change is significant (Benjamini-Hochberg).", default = "0.05" },
+      { "--html", "Also write the interactive report of A with the diff to B (report.html, as " ..
+        "'autoperf report A B') beside diff.csv.", flag = true },
       { "-n --limit", "Rows in the table (0: all; the CSV has every event).", default = "20" },
       FORMAT,
     },
