@@ -311,6 +311,33 @@ function M.aggregate(a)
   return 0
 end
 
+-- autoperf metrics DIR: metrics/ computes, metrics/report shows.
+function M.metrics(a)
+  local metrics = require "autoperf.metrics"
+  local report = require "autoperf.metrics.report"
+  local level = a.level and tonumber(a.level)
+  if a.level and not level then
+    errorf("--level %s: not a number", util.printable(a.level, 40))
+    return 2
+  end
+  local names
+  if a.metric and #a.metric > 0 then names = table.concat(a.metric, ",") end
+  local res, err = metrics.of_profile(a.dir, { file = a.metrics, metrics = names,
+    tsc_hz = a.tsc_hz and tonumber(a.tsc_hz) })
+  if not res then
+    errorf("%s", err)
+    return 1
+  end
+  if a.json then
+    print(report.json(res, { level = level }))
+  elseif a.csv then
+    print(report.csv(res, { level = level }))
+  else
+    print(report.table(res, { level = level }))
+  end
+  return 0
+end
+
 -- The names given to -e (repeatable, comma-separated as for profile:
 -- pmu/term=a,term=b/ stays whole), or nil, message.
 local function flatten(lists)
