@@ -169,8 +169,10 @@ describe("metric files", function()
       assert.is_true(res.simulated)
       -- the events the catalog does not know (the kernel's PERF_METRICS
       -- pseudo-events, an uncore file not shared, RAPL's energy counters)
-      local skipped = {}
-      for _, s in ipairs(T.json(dir .. "/" .. f .. "/manifest.json").metrics.skipped) do skipped[s.name] = true end
+      local skipped, several = {}, {}
+      local mm = T.json(dir .. "/" .. f .. "/manifest.json").metrics
+      for _, s in ipairs(mm.skipped) do skipped[s.name] = true end
+      for _, n in ipairs(mm.several_runs) do several[n] = true end
       local computed, n = 0, 0
       for _, m in ipairs(res.metrics) do
         n = n + 1
@@ -180,6 +182,10 @@ describe("metric files", function()
         else
           computed = computed + 1
           assert.equal("number", type(m.value), f .. ": " .. m.name)
+          -- co-scheduled: every metric the plan did not give up on was
+          -- computed from one run's counts
+          if not several[m.name] then assert.is_true(#m.runs <= 1, f .. ": " .. m.name) end
+          assert.equal(#m.runs > 1, m.several_runs)
         end
       end
       local doc = cjson.decode(T.slurp(SHARED .. f))

@@ -680,6 +680,11 @@ function M.prepare(specs, opts)
     counters, note, cerr = capacity.plan_counters(cat, events)
     if cerr then return nil, cerr, 2 end
   end
+  if metric_plan then
+    -- one group per metric where its events fit one run (metrics/plan.lua)
+    events, metric_plan = require("autoperf.metrics").group_events(metric_plan,
+      { counters = counters, isolate = defaults.isolate_list(opts.isolate), nmi_watchdog = cat.hardware and machine.nmi_watchdog() })
+  end
   local pmus = {}
   for _, p in ipairs(cat.pmus) do pmus[#pmus + 1] = { name = p.name, type = p.type, events = #p.events } end
   return { catalog = cat, events = events, counters = counters, counters_from = counters and note or nil,
@@ -836,7 +841,8 @@ local function run(prep, given)
     -- --core-type: the half measured, and the CPUs the workload ran on
     pinned = prep.pinned and { core_type = prep.pinned.word, pmu = prep.pinned.pmu, cpus = prep.pinned.cpus } or nil,
     counting = { mode = counting, why = counting_why },
-    metrics = prep.metrics and { file = prep.metrics.file, names = prep.metrics.names, skipped = prep.metrics.skipped } or nil,
+    metrics = prep.metrics and { file = prep.metrics.file, names = prep.metrics.names, skipped = prep.metrics.skipped,
+                                 several_runs = prep.metrics.several } or nil,
     simulated = prep.simulated and {
       model = prep.simulated,
       note = "hardware counts come from a simulated PMU: synthetic values derived from task-clock, not measurements",

@@ -130,6 +130,12 @@ function M.plan(a)
     return 0
   end
   out.print_plan(plan, #events, ms)
+  local mp = prep.metrics
+  if mp then
+    print(string.format("  metrics: %d of %s: %d each in one run (co-scheduled), %d computed from several runs; " ..
+      "%d events unknown here, %d counted again for another metric's run (%.1f ms)", mp.metrics, mp.file,
+      #mp.cosched, #mp.several, #mp.skipped, mp.duplicated, mp.planning_ms))
+  end
   for pmu, c in pairs(popts.counters or {}) do
     print(string.format("  counters: %s %d generic + %d fixed (%s)", pmu, c.generic, c.fixed or 0, prep.counters_from))
   end

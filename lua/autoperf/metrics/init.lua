@@ -376,8 +376,19 @@ end
 -- no such event or a modifier is unknown.
 function M.encode(cat, name)
   local catalog = require "autoperf.catalog"
-  local evs = catalog.select(cat, { name })
-  if evs and #evs == 1 then return evs[1] end
+  local base, rest = split_name(name)
+  local function known(n) return cat.by_name[n] or cat.by_lname[n:lower()] end
+  local sources = require "autoperf.catalog.sources"
+  if known(name) or sources.ALIASES[name] or name:find("/", 1, true) then
+    -- a name the catalog resolves as it is (a tracepoint sys:name, cs)
+    local evs, serr = catalog.select(cat, { name })
+    if evs and #evs == 1 then return evs[1] end
+    return nil, serr
+  end
+  if not known(base) and name ~= "TSC" then
+    -- (no closest-name search: a metric file names many events of other PMUs)
+    return nil, "unknown event '" .. util.printable(base, 120) .. "'"
+  end
   if name == "TSC" or name == "msr@tsc@" then
     -- the time-stamp counter: the msr PMU's tsc (arch/x86/events/msr.c)
     local tsc, terr = catalog.select(cat, { "msr/tsc/" })
@@ -387,7 +398,6 @@ function M.encode(cat, name)
     copy.name, copy.base = name, tsc[1].name
     return copy
   end
-  local base, rest = split_name(name)
   local mods, merr = parse_mods(rest)
   if not mods then return nil, "event '" .. util.printable(name, 120) .. "': " .. merr end
   local bevs, berr = catalog.select(cat, { base })
@@ -490,19 +500,26 @@ local function read_counts(dir)
   if #s.journal == 0 then return nil, dir .. " has no completed run yet" end
   local files, rerr = core.read_profile(store.run_files(s), {})
   if not files then return nil, rerr end
-  local at, reps = {}, 0
+  local at, reps, by_run = {}, 0, {}
   for i, e in ipairs(s.journal) do
     reps = math.max(reps, e.rep)
-    local here = {}
+    local here, full = {}, {}
+    by_run[e.rep] = by_run[e.rep] or {}
+    -- (an extra run of the verification loop replaces what it re-measured)
+    local prev = by_run[e.rep][e.run] or {}
+    by_run[e.rep][e.run] = here
+    for k, v in pairs(prev) do here[k] = here[k] or v end
     for _, ev in ipairs(files[i].events) do
       if ev.total then
-        local per = at[ev.name] or {}
-        at[ev.name] = per
-        local x = here[ev.name]
+        -- NAME#2: a second count of NAME for another metric's run (metrics/plan.lua)
+        local name = ev.name:match("^(.-)#%d+$") or ev.name
+        local per = at[name] or {}
+        at[name] = per
+        local x = full[ev.name]
         if x then
           -- an uncore event's next box: metrics take the sum over boxes,
           -- as perf's do (:one_unit: the first box only)
-          if not ev.name:find(":one_unit", 1, true) then
+          if not name:find(":one_unit", 1, true) then
             x.total, x.boxes = x.total + ev.total, x.boxes + 1
             for k, p in ipairs(x.series) do
               local q = (ev.series or {})[k]
@@ -514,14 +531,17 @@ local function read_counts(dir)
           for k, p in ipairs(ev.series or {}) do series[k] = p end
           -- the later run wins (an extra run of the verification loop)
           x = { total = ev.total, series = series, run = e.run, elapsed_ns = e.elapsed_ns,
-                flagged = ev.flagged, unit = ev.unit, boxes = 1 }
-          here[ev.name] = x
-          per[e.rep] = x
+                flagged = ev.flagged, unit = ev.unit, boxes = 1, file = i }
+          full[ev.name] = x
+          if not (here[name] and here[name].file == i) then
+            here[name] = x
+            per[e.rep] = x
+          end
         end
       end
     end
   end
-  return { manifest = s.manifest, at = at, reps = reps, journal = s.journal }
+  return { manifest = s.manifest, at = at, reps = reps, journal = s.journal, by_run = by_run }
 end
 
 local function finite(v) return v == v and v ~= math.huge and v ~= -math.huge end
@@ -547,10 +567,25 @@ function M.compute(set, dir, opts)
   local computed = {}
   local function eval(m, rep, idx)
     -- value of m in repetition rep (interval idx, or the total when nil)
-    local dur_ns, missing = nil, nil
+    local missing = nil
     local runs = {}
+    -- one run that counted every event of m (metric-aware plans make
+    -- one), else each event from the run that counted it last
+    local one
+    local rr = counts.by_run[rep] or {}
+    local keys = {}
+    for k in pairs(rr) do keys[#keys + 1] = k end
+    table.sort(keys)
+    for _, k in ipairs(keys) do
+      local ev_names = rr[k]
+      local all = #m.events > 0
+      for _, e in ipairs(m.events) do
+        if not ev_names[e] then all = false break end
+      end
+      if all then one = ev_names break end
+    end
     local function event(name)
-      local x = (counts.at[name] or {})[rep]
+      local x = one and one[name] or (counts.at[name] or {})[rep]
       if not x then
         missing = missing or {}
         if not missing[name] then
@@ -566,7 +601,7 @@ function M.compute(set, dir, opts)
     end
     local function duration()
       -- of the run the metric's events were counted in (the first one)
-      local first = m.events[1] and (counts.at[m.events[1]] or {})[rep]
+      local first = m.events[1] and ((one and one[m.events[1]]) or (counts.at[m.events[1]] or {})[rep])
       local x = first
       if not x then
         for _, per in pairs(counts.at) do x = x or per[rep] end
@@ -736,7 +771,7 @@ function M.plan_events(cat, file, names)
     local ev, eerr = M.encode(cat, name)
     if ev then
       if not seen[ev.name] then
-        seen[ev.name] = true
+        seen[ev.name] = ev
         events[#events + 1] = ev
       end
     else
@@ -747,7 +782,18 @@ function M.plan_events(cat, file, names)
     return nil, "none of the events of the chosen metrics is known here (" ..
       (skipped[1] and skipped[1].error or "no events") .. ")"
   end
-  return events, { file = set.path, names = names, metrics = #list, skipped = skipped }
+  return events, { file = set.path, names = names, metrics = #list, skipped = skipped, list = list, rec = seen }
+end
+
+-- The events of plan_events' meta grouped per metric (metrics/plan.lua)
+-- under the planner's options popts; meta gains cosched, several,
+-- groups, duplicated, planning_ms. Returns events, meta.
+function M.group_events(meta, popts)
+  local t0 = os.clock()
+  local events, info = require("autoperf.metrics.plan").plan(meta.list, meta.rec, popts)
+  meta.cosched, meta.several, meta.groups, meta.duplicated = info.cosched, info.several, info.groups, info.duplicated
+  meta.planning_ms = (os.clock() - t0) * 1000
+  return events, meta
 end
 
 M.finite = finite
