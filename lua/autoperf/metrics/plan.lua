@@ -65,7 +65,7 @@ function M.plan(list, rec, popts, opts)
   for _, r in pairs(rec) do all[#all + 1] = r end
   table.sort(all, function(a, b) return a.name < b.name end)
   local fits = fits_fn(all, popts or {})
-  local maxc = opts.max_candidates or 8
+  local maxc = opts.max_candidates or math.huge
   local order = {}
   for i, m in ipairs(list) do order[i] = m end
   -- big metrics first: they are the hardest to place
@@ -97,10 +97,14 @@ function M.plan(list, rec, popts, opts)
       for _, e in ipairs(mine) do
         for _, c in ipairs(holders[e] or {}) do overlap[c] = (overlap[c] or 0) + 1 end
       end
+      -- every group is a candidate (a group grows to a whole run: the
+      -- run's fixed counters then serve all its metrics), those holding
+      -- most of the metric's events first
       local cands = {}
-      for c, n in pairs(overlap) do cands[#cands + 1] = { c = c, n = n } end
+      for _, c in ipairs(clusters) do cands[#cands + 1] = { c = c, n = overlap[c] or 0 } end
       table.sort(cands, function(a, b)
         if a.n ~= b.n then return a.n > b.n end
+        if #a.c.events ~= #b.c.events then return #a.c.events > #b.c.events end
         return a.c.id < b.c.id
       end)
       local placed
