@@ -247,3 +247,60 @@ describe("autoperf metrics", function()
     assert.matches("no metric or metric group 'nosuch'", uerr)
   end)
 end)
+
+describe("the TMA tree", function()
+  -- a small Intel-dialect file of ours: two level-1 nodes, children, thresholds
+  local function node(name, level, parent, formula, th)
+    return { MetricName = name, LegacyName = "metric_" .. name, Level = level, ParentCategory = parent,
+      Category = "TMA", UnitOfMeasure = "percent", Formula = formula,
+      Events = { { Alias = "a", Name = "A" }, { Alias = "b", Name = "B" }, { Alias = "c", Name = "C" } }, Constants = {},
+      Threshold = th and { Formula = "a > " .. th, ThresholdMetrics = { { Alias = "a", Value = "metric_" .. name } } } or nil }
+  end
+  local function fake_result(set, values)
+    local out = { metrics = {}, constants = {}, dir = "d" }
+    for _, m in ipairs(set.metrics) do
+      out.metrics[#out.metrics + 1] = { metric = m, name = m.name, unit = m.unit, value = values[m.name],
+        status = "ok", series = {}, reps = { values[m.name] } }
+    end
+    for _, r in ipairs(out.metrics) do
+      local th = r.metric.threshold
+      if th then
+        r.threshold = th.fn(function(slot) return values[th.slots[slot]] end) ~= 0
+      end
+    end
+    return metrics.tree(out)
+  end
+
+  it("orders parents before children, indents by level and marks the bottleneck path as toplev does", function()
+    local dir = T.tmpdir()
+    finally(function() T.rmtree(dir) end)
+    T.write(dir .. "/tma.json", cjson.encode({ Header = {}, Metrics = {
+      node("Leaf_B2", 3, "Mid_B", "a", 5),
+      node("Frontend", 1, nil, "a", 20),
+      node("Backend", 1, nil, "b", 20),
+      node("Mid_B", 2, "Backend", "c", 10),
+      node("Mid_B_other", 2, "Backend", "c", 10),
+      node("Leaf_B1", 3, "Mid_B", "a", 5),
+    } }))
+    local set = assert(metrics.load(dir .. "/tma.json"))
+    local out = fake_result(set, { Frontend = 30, Backend = 60, Mid_B = 40, Mid_B_other = 15, Leaf_B1 = 9, Leaf_B2 = 12 })
+    local order, depth, mark = {}, {}, {}
+    for i, r in ipairs(out.metrics) do
+      order[i], depth[r.name], mark[r.name] = r.name, r.depth, r.bottleneck or false
+    end
+    assert.same({ "Frontend", "Backend", "Mid_B", "Leaf_B2", "Leaf_B1", "Mid_B_other" }, order)
+    assert.same({ Frontend = 0, Backend = 0, Mid_B = 1, Mid_B_other = 1, Leaf_B1 = 2, Leaf_B2 = 2 }, depth)
+    -- over threshold and largest at each level: Backend (60 > 30), Mid_B (40), Leaf_B2 (12)
+    assert.same({ Frontend = false, Backend = true, Mid_B = true, Mid_B_other = false, Leaf_B1 = false, Leaf_B2 = true }, mark)
+    local report = require "autoperf.metrics.report"
+    local text = report.table(out)
+    assert.matches("\n  Backend <==%s", text)
+    assert.matches("\n    Mid_B <==%s", text)
+    assert.matches("\n      Leaf_B2 <==%s+12 percent%s+over threshold", text)
+    assert.matches("\n      Leaf_B1%s+9 percent%s+over threshold", text)
+    -- --level 2: no level-3 node
+    local two = report.table(out, { level = 2 })
+    assert.is_nil(two:find("Leaf_B", 1, true))
+    assert.truthy(two:find("Mid_B_other", 1, true))
+  end)
+end)
