@@ -13,7 +13,7 @@ local parse = require "autoperf.metrics.parse"
 local M = {}
 
 -- The bundled metric files (examples/metrics/), by short name.
-M.BUNDLED = { software = "software.json" }
+M.BUNDLED = { software = "software.json", arm64 = "arm64.json" }
 
 -- Constants the formulas name, and what each means. Intel's spelling
 -- first; perf's #name spellings map onto them.
@@ -21,11 +21,12 @@ local PERF_CONSTANTS = {
   ["#SYSTEM_TSC_FREQ"] = "SYSTEM_TSC_FREQ", ["#smt_on"] = "HYPERTHREADING_ON",
   ["#num_cores"] = "CORE_COUNT", ["#num_packages"] = "SOCKET_COUNT", ["#num_cpus"] = "CPU_COUNT",
   ["#num_cpus_online"] = "CPU_COUNT", ["#num_dies"] = "SOCKET_COUNT", ["#core_wide"] = "HYPERTHREADING_ON",
+  ["#slots"] = "SLOTS",
 }
 M.CONSTANTS = {
   SYSTEM_TSC_FREQ = true, HYPERTHREADING_ON = true, THREADS_PER_CORE = true, SOCKET_COUNT = true,
   CORES_PER_SOCKET = true, CHAS_PER_SOCKET = true, CPU_COUNT = true, CORE_COUNT = true,
-  DURATIONTIMEINMILLISECONDS = true, DURATIONTIMEINSECONDS = true,
+  DURATIONTIMEINMILLISECONDS = true, DURATIONTIMEINSECONDS = true, SLOTS = true,
 }
 -- Intel's expression constants, as written in the files
 local EXPR_CONSTANTS = { ["system.sockets[0].cpus.count * system.socket_count"] = "CPU_COUNT" }
@@ -470,6 +471,14 @@ function M.constants(manifest, opts)
   end
   out.CHAS_PER_SOCKET = boxes > 0 and { value = boxes / math.max(1, nsock), from = "the profile's uncore_cha PMUs" }
     or { value = out.CORES_PER_SOCKET.value, from = "assumed one CHA per core (no uncore_cha PMU recorded)" }
+  -- arm64's #slots: the PMU's caps/slots (PMMIR_EL1.SLOTS, read by
+  -- armv8pmu's slots_show in drivers/perf/arm_pmuv3.c)
+  local slots
+  for _, e in ipairs(require("autoperf.core").listdir("/sys/bus/event_source/devices") or {}) do
+    slots = slots or tonumber(util.read_line("/sys/bus/event_source/devices/" .. e.name .. "/caps/slots") or "")
+  end
+  out.SLOTS = slots and slots > 0 and { value = slots, from = "this machine's PMU caps/slots" }
+    or { value = 0 / 0, from = "unknown (no PMU here has caps/slots)" }
   if opts.tsc_hz then
     out.SYSTEM_TSC_FREQ = { value = opts.tsc_hz, from = "given (tsc_hz)" }
   else
@@ -565,17 +574,17 @@ function M.compute(set, dir, opts)
   local out = { metrics = {}, constants = consts, simulated = counts.manifest.simulated ~= nil,
                 reps = counts.reps, dir = dir }
   local computed = {}
-  local function eval(m, rep, idx)
-    -- value of m in repetition rep (interval idx, or the total when nil)
-    local missing = nil
-    local runs = {}
-    -- one run that counted every event of m (metric-aware plans make
-    -- one), else each event from the run that counted it last
-    local one
+  -- one run that counted every event of m in rep (metric-aware plans
+  -- make one), else nil: each event from the run that counted it last
+  local chosen = {}
+  local function one_run(m, rep)
+    local key = m.name .. "\0" .. rep
+    if chosen[key] ~= nil then return chosen[key] or nil end
     local rr = counts.by_run[rep] or {}
     local keys = {}
     for k in pairs(rr) do keys[#keys + 1] = k end
     table.sort(keys)
+    local one = false
     for _, k in ipairs(keys) do
       local ev_names = rr[k]
       local all = #m.events > 0
@@ -584,6 +593,16 @@ function M.compute(set, dir, opts)
       end
       if all then one = ev_names break end
     end
+    chosen[key] = one
+    return one or nil
+  end
+  local function eval(m, rep, idx)
+    -- value of m in repetition rep (interval idx, or the total when nil)
+    local missing = nil
+    local runs = {}
+    -- one run that counted every event of m (metric-aware plans make
+    -- one), else each event from the run that counted it last
+    local one = one_run(m, rep)
     local function event(name)
       local x = one and one[name] or (counts.at[name] or {})[rep]
       if not x then
@@ -659,8 +678,9 @@ function M.compute(set, dir, opts)
     r.several_runs = #r.runs > 1
     -- per interval (repetition 1), as long as its events' shortest series
     local len, clock
+    local one = one_run(m, 1)
     for _, e in ipairs(m.events) do
-      local x = (counts.at[e] or {})[1]
+      local x = one and one[e] or (counts.at[e] or {})[1]
       if x and (not len or #x.series < len) then len, clock = #x.series, x end
     end
     if not r.missing and clock then
