@@ -12,6 +12,9 @@ local parse = require "autoperf.metrics.parse"
 
 local M = {}
 
+-- The largest metric file read (Intel's largest is under 2 MB).
+M.MAX_FILE = 64 << 20
+
 -- The bundled metric files (examples/metrics/), by short name.
 M.BUNDLED = { software = "software.json", arm64 = "arm64.json" }
 
@@ -169,6 +172,9 @@ function M.load(path)
   if M.BUNDLED[path] then path = M.bundled_path(path) end
   local data, rerr = util.read_file(path)
   if not data then return nil, path .. ": " .. tostring(rerr or "cannot read") end
+  if #data > M.MAX_FILE then
+    return nil, string.format("%s: %d bytes, more than a metric file's %d", path, #data, M.MAX_FILE)
+  end
   local doc, jerr = util.json_decode(data, path)
   if not doc then return nil, jerr end
   local set = { path = path, metrics = {}, by_name = {}, by_legacy = {}, groups = {} }
@@ -614,6 +620,7 @@ function M.compute(set, dir, opts)
         return 0 / 0
       end
       runs[x.run] = true
+      if x.flagged then runs.flagged = true end
       if idx == nil then return x.total + 0.0 end
       local p = x.series[idx]
       return p and (p.value + 0.0) or 0 / 0
@@ -665,6 +672,7 @@ function M.compute(set, dir, opts)
         r.missing = {}
         for i, n in ipairs(missing) do r.missing[i] = n end
       end
+      if runs.flagged then r.flagged, runs.flagged = true, nil end
       for k in pairs(runs) do run_set[k] = true end
     end
     local sum, n = 0, 0
@@ -690,6 +698,10 @@ function M.compute(set, dir, opts)
     end
     r.status = r.missing and ("not computed: " .. table.concat(r.missing, ", ") .. " not in the profile")
       or (r.several_runs and "computed from several runs" or "ok")
+    if r.flagged and not r.missing then
+      -- never silently scaled: an event that was not counted all the time
+      r.status = "flagged: an event not counted all the time; " .. r.status
+    end
     computed[m.name] = r
     by_name[m.name] = r
     out.metrics[#out.metrics + 1] = r
