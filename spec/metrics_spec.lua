@@ -41,6 +41,9 @@ describe("metric formulas", function()
     assert.equal(1e9, ev("1e9", {}))
     assert.equal(255, ev("0xff", {}))
     assert.equal(0, ev("d_ratio(a, b)", { a = 1, b = 0 }, "perf"))
+    -- perf's ^: exactly one side true, between | and &
+    assert.equal(1, ev("a | b ^ 1", { a = 0, b = 0 }, "perf"))
+    assert.equal(0, ev("a | b ^ 1", { a = 0, b = 1 }, "perf"))
   end)
 
   it("read perf's escaped names, pmu@terms@ and #constants as one name each", function()
@@ -110,6 +113,21 @@ describe("metric files", function()
       total = total + n
     end
     assert.equal(1327, total)
+  end)
+
+  it("compile every metric of the kernel's perf files (x86 and arm64, ArchStdEvent references included)", function()
+    local root = "/work/kernel-src/tools/perf/pmu-events/arch"
+    if not T.slurp(root .. "/arm64/sbsa.json") then return pending("the kernel source extract is absent") end
+    local p = io.popen("find " .. root .. "/x86 " .. root .. "/arm64 \\( -name '*metric*.json' -o -name sbsa.json \\) ! -name metricgroups.json | sort")
+    local files, n = 0, 0
+    for path in p:lines() do
+      local set, err = metrics.load(path)
+      assert.truthy(set, err)
+      files, n = files + 1, n + #set.metrics
+    end
+    p:close()
+    assert.is_true(files >= 30, files)
+    assert.is_true(n >= 4800, n)
   end)
 
   it("name the file, the metric, the field and the position of an unsupported construct", function()

@@ -21,15 +21,15 @@ M.BUNDLED = { software = "software.json", arm64 = "arm64.json" }
 -- Constants the formulas name, and what each means. Intel's spelling
 -- first; perf's #name spellings map onto them.
 local PERF_CONSTANTS = {
-  ["#SYSTEM_TSC_FREQ"] = "SYSTEM_TSC_FREQ", ["#smt_on"] = "HYPERTHREADING_ON",
+  ["#system_tsc_freq"] = "SYSTEM_TSC_FREQ", ["#smt_on"] = "HYPERTHREADING_ON",
   ["#num_cores"] = "CORE_COUNT", ["#num_packages"] = "SOCKET_COUNT", ["#num_cpus"] = "CPU_COUNT",
   ["#num_cpus_online"] = "CPU_COUNT", ["#num_dies"] = "SOCKET_COUNT", ["#core_wide"] = "HYPERTHREADING_ON",
-  ["#slots"] = "SLOTS",
+  ["#slots"] = "SLOTS", ["#has_pmem"] = "HAS_PMEM",
 }
 M.CONSTANTS = {
   SYSTEM_TSC_FREQ = true, HYPERTHREADING_ON = true, THREADS_PER_CORE = true, SOCKET_COUNT = true,
   CORES_PER_SOCKET = true, CHAS_PER_SOCKET = true, CPU_COUNT = true, CORE_COUNT = true,
-  DURATIONTIMEINMILLISECONDS = true, DURATIONTIMEINSECONDS = true, SLOTS = true,
+  DURATIONTIMEINMILLISECONDS = true, DURATIONTIMEINSECONDS = true, SLOTS = true, HAS_PMEM = true,
 }
 -- Intel's expression constants, as written in the files
 local EXPR_CONSTANTS = { ["system.sockets[0].cpus.count * system.socket_count"] = "CPU_COUNT" }
@@ -140,11 +140,14 @@ local function perf_bind(path, m, by_name)
   local slots = {}
   local f, cerr = parse.compile(m.ast, function(n, fname)
     local a
-    if fname then
+    if fname == "strcmp_cpuid_str" then
+      a = { kind = fname, name = n }
+    elseif fname then
       a = { kind = fname, name = n }
       add_event(m, n)
-    elseif PERF_CONSTANTS[n] then
-      a = { kind = "const", name = PERF_CONSTANTS[n] }
+    elseif PERF_CONSTANTS[n:lower()] then
+      -- (perf's literals ignore case: #SMT_on is #smt_on)
+      a = { kind = "const", name = PERF_CONSTANTS[n:lower()] }
       m.constants[a.name] = true
     elseif n:sub(1, 1) == "#" then
       return nil, "unknown constant '" .. n .. "'"
@@ -187,7 +190,41 @@ function M.load(path)
   else
     return nil, path .. ": not a metric file (neither Intel's {Header, Metrics} nor perf's [{MetricName, MetricExpr}])"
   end
+  local std -- arm64's standard metrics (sbsa.json), for ArchStdEvent references
   for i, r in ipairs(records) do
+    if set.dialect == "perf" and type(r) == "table" and r.MetricName == nil and type(r.ArchStdEvent) == "string" then
+      -- perf's arm64 files name a standard metric (sbsa.json two levels
+      -- up, as perf's jevents.py reads it), possibly with their own MetricExpr
+      if not r.MetricExpr then
+        if std == nil then
+          std = false
+          local d = path:match("^(.*)/[^/]*$") or "."
+          for _, up in ipairs({ "/../../sbsa.json", "/../sbsa.json", "/sbsa.json" }) do
+            local doc2 = util.read_file(d .. up) and util.json_decode(util.read_file(d .. up))
+            if type(doc2) == "table" then
+              std = {}
+              for _, x in ipairs(doc2) do
+                if type(x) == "table" and x.MetricName then std[x.MetricName:lower()] = x end
+              end
+              break
+            end
+          end
+        end
+        local base = std and std[r.ArchStdEvent:lower()]
+        if not base then
+          return nil, string.format("%s: metric %d: ArchStdEvent '%s' is not in the architecture's sbsa.json", path, i,
+            util.printable(r.ArchStdEvent, 80))
+        end
+        local merged = {}
+        for k, v in pairs(base) do merged[k] = v end
+        for k, v in pairs(r) do merged[k] = v end
+        r = merged
+      else
+        local merged = { MetricName = r.ArchStdEvent:lower() }
+        for k, v in pairs(r) do merged[k] = v end
+        r = merged
+      end
+    end
     if type(r) ~= "table" or type(r.MetricName) ~= "string" then
       return nil, string.format("%s: metric %d has no MetricName", path, i)
     end
@@ -483,6 +520,13 @@ function M.constants(manifest, opts)
   for _, e in ipairs(require("autoperf.core").listdir("/sys/bus/event_source/devices") or {}) do
     slots = slots or tonumber(util.read_line("/sys/bus/event_source/devices/" .. e.name .. "/caps/slots") or "")
   end
+  -- perf's #has_pmem: persistent memory regions (libnvdimm's /sys/bus/nd)
+  local nd = require("autoperf.core").listdir("/sys/bus/nd/devices") or {}
+  local pmem = 0
+  for _, e in ipairs(nd) do
+    if e.name:match("^region%d+$") then pmem = 1 end
+  end
+  out.HAS_PMEM = { value = pmem, from = "this machine's /sys/bus/nd/devices regions" }
   out.SLOTS = slots and slots > 0 and { value = slots, from = "this machine's PMU caps/slots" }
     or { value = 0 / 0, from = "unknown (no PMU here has caps/slots)" }
   if opts.tsc_hz then
@@ -652,6 +696,7 @@ function M.compute(set, dir, opts)
         local x = (counts.at[a.name] or {})[rep]
         return x and x.boxes + 0.0 or 0 / 0
       elseif k == "has_event" then return counts.at[a.name] and 1.0 or 0.0
+      elseif k == "strcmp_cpuid_str" then return M.cpuid_matches(a.name) and 1.0 or 0.0
       elseif k == "metric" then
         local o = set.by_name and set.by_name[a.name]
         return o and eval(o, rep, idx) or 0 / 0
@@ -765,6 +810,20 @@ function M.tree(out)
     node = best(kids[node.name])
   end
   return out
+end
+
+-- perf's strcmp_cpuid_str(ID): is this CPU's id ID? On arm64 the MIDR
+-- (sysfs regs/identification/midr_el1, as perf's get_cpuid_str reads it),
+-- compared without its revision bits as perf's arm64 strcmp_cpuid_str
+-- does; elsewhere no id matches.
+function M.cpuid_matches(id)
+  local midr = util.read_line("/sys/devices/system/cpu/cpu0/regs/identification/midr_el1")
+  local want = math.tointeger(tonumber(id))
+  local have = midr and math.tointeger(tonumber(midr))
+  if not (want and have) then return false end
+  -- MIDR_EL1: revision in bits 0-3, variant 20-23 (perf compares part, arch, implementer)
+  local mask = ~(0xf | (0xf << 20))
+  return (want & mask) == (have & mask)
 end
 
 -- ap.metrics: loads the metric file (opts.file: a path or "software";

@@ -8,10 +8,11 @@
 --          comparisons, `&` `|` between comparisons
 --   perf:  Linux perf's MetricExpr: event names with `\,` `\=` escapes and
 --          pmu@term,term@ spellings, #constants, duration_time,
---          source_count(ev), d_ratio(a, b), has_event(ev), `x if c else y`
+--          source_count(ev), d_ratio(a, b), has_event(ev), strcmp_cpuid_str(id),
+--          `x if c else y`
 --
 -- Precedence follows perf's tools/perf/util/expr.y (lowest first):
--- `if else`, `|` / or, `&` / and, comparisons, `+ -`, `* / %`, unary;
+-- `if else`, `|` / or, `^` (xor), `&` / and, comparisons, `+ -`, `* / %`, unary;
 -- so `a > 10 & b > 15` is (a > 10) & (b > 15), which is what Intel's
 -- threshold formulas mean (Python would read it otherwise).
 --
@@ -28,7 +29,9 @@ M.MAX_DEPTH = 200
 M.MAX_TOKENS = 20000
 
 local KEYWORDS = { ["if"] = true, ["else"] = true, ["and"] = true, ["or"] = true, ["not"] = true }
-local FUNCS = { min = -2, max = -2, d_ratio = 2, source_count = 1, has_event = 1 }
+local FUNCS = { min = -2, max = -2, d_ratio = 2, source_count = 1, has_event = 1, strcmp_cpuid_str = 1 }
+-- functions whose argument is a name (or a CPU id), given to bind
+local NAMED = { source_count = true, has_event = true, strcmp_cpuid_str = true }
 M.FUNCTIONS = FUNCS
 
 local function perr(pos, msg) return { pos = pos, msg = msg } end
@@ -47,7 +50,7 @@ local function tokenize(src, dialect)
     if num then
       local v = tonumber(num)
       if not v then return nil, perr(i, "bad number '" .. num .. "'") end
-      toks[#toks + 1] = { k = "num", v = v, pos = i }
+      toks[#toks + 1] = { k = "num", v = v, pos = i, text = num }
       i = i + #num
       -- a number glued to a name (9abc) is not a formula
       if src:find("^[%a_]", i) then return nil, perr(i, "unexpected character after number") end
@@ -87,7 +90,7 @@ local function tokenize(src, dialect)
       i = j
     else
       local op = src:match("^[<>=!]=", i) or src:match("^%*%*", i) or src:match("^&&", i)
-        or src:match("^||", i) or src:match("^[%+%-%*/%%<>&|%(%),!]", i)
+        or src:match("^||", i) or src:match("^[%+%-%*/%%<>&|%^%(%),!]", i)
       if not op then return nil, perr(i, "unexpected character '" .. (c:match("%g") and c or string.format("\\x%02x", c:byte())) .. "'") end
       toks[#toks + 1] = { k = "op", v = op, pos = i }
       i = i + #op
@@ -172,7 +175,7 @@ local function parser(toks)
     local t = peek()
     if t.k == "num" then
       p = p + 1
-      return { "num", t.v, pos = t.pos }
+      return { "num", t.v, pos = t.pos, text = t.text }
     elseif t.k == "name" then
       p = p + 1
       if is("op", "(") then
@@ -194,6 +197,9 @@ local function parser(toks)
         if (t.v == "source_count" or t.v == "has_event") and args[1][1] ~= "var" then
           fail(t, t.v .. "() takes an event name")
         end
+        if t.v == "strcmp_cpuid_str" and args[1][1] ~= "var" and args[1][1] ~= "num" then
+          fail(t, t.v .. "() takes a CPU id")
+        end
         return { "call", t.v, args, pos = t.pos }
       end
       return { "var", t.v, pos = t.pos }
@@ -211,7 +217,8 @@ local function parser(toks)
   local add = binary(mul, { ["+"] = "+", ["-"] = "-" })
   local cmp = binary(add, { ["<"] = "<", [">"] = ">", ["<="] = "<=", [">="] = ">=", ["=="] = "==", ["!="] = "!=" })
   local andx = binary(cmp, { ["&"] = "and", ["&&"] = "and", ["and"] = "and" })
-  P.orx = binary(andx, { ["|"] = "or", ["||"] = "or", ["or"] = "or" })
+  local xorx = binary(andx, { ["^"] = "xor" }) -- perf's: true when exactly one side is non-zero
+  P.orx = binary(xorx, { ["|"] = "or", ["||"] = "or", ["or"] = "or" })
 
   return function()
     local x = P.expr()
@@ -298,6 +305,9 @@ function M.compile(ast, bind)
     elseif k == "and" then
       local a, b = c(x[2]), c(x[3])
       return function(get) return (truthy(a(get)) and truthy(b(get))) and 1.0 or 0.0 end
+    elseif k == "xor" then
+      local a, b = c(x[2]), c(x[3])
+      return function(get) return (truthy(a(get)) ~= truthy(b(get))) and 1.0 or 0.0 end
     elseif k == "or" then
       local a, b = c(x[2]), c(x[3])
       return function(get) return (truthy(a(get)) or truthy(b(get))) and 1.0 or 0.0 end
@@ -309,9 +319,10 @@ function M.compile(ast, bind)
       end
     elseif k == "call" then
       local fname, args = x[2], x[3]
-      if fname == "source_count" or fname == "has_event" then
-        local slot, err = bind(args[1][2], fname)
-        if slot == nil then error(perr(args[1].pos, err or ("unknown name '" .. args[1][2] .. "'")), 0) end
+      if NAMED[fname] then
+        local arg = args[1][1] == "num" and args[1].text or args[1][2]
+        local slot, err = bind(arg, fname)
+        if slot == nil then error(perr(args[1].pos, err or ("unknown name '" .. arg .. "'")), 0) end
         return function(get) return get(slot) end
       end
       local fs = {}
