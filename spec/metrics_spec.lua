@@ -144,6 +144,12 @@ describe("metric files", function()
       { MetricName = "m", Formula = "a / z", Events = { { Alias = "a", Name = "X" } }, Constants = {} } } }))
     _, err = metrics.load(dir .. "/alias.json")
     assert.equal(dir .. "/alias.json: metric 'm': Formula at 5: unknown alias 'z'", err)
+    -- a chain of 5000 metrics, each over the next: refused, not a stack overflow
+    local chain = {}
+    for i = 1, 5000 do chain[i] = { MetricName = "m" .. i, MetricExpr = i < 5000 and ("m" .. (i + 1) .. " + 1") or "x" } end
+    T.write(dir .. "/chain.json", cjson.encode(chain))
+    _, err = metrics.load(dir .. "/chain.json")
+    assert.matches("metric 'm%d+': MetricExpr at 1: metrics refer to metrics more than 32 deep", err)
     T.write(dir .. "/perf.json", cjson.encode({ { MetricName = "p", MetricExpr = "a + #nonsense" } }))
     _, err = metrics.load(dir .. "/perf.json")
     assert.equal(dir .. "/perf.json: metric 'p': MetricExpr at 5: unknown constant '#nonsense'", err)

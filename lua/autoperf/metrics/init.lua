@@ -12,6 +12,9 @@ local parse = require "autoperf.metrics.parse"
 
 local M = {}
 
+-- How deep perf metrics may refer to other metrics (perf's own files: 4).
+M.MAX_REF_DEPTH = 32
+
 -- The largest metric file read (Intel's largest is under 2 MB).
 M.MAX_FILE = 64 << 20
 
@@ -251,12 +254,16 @@ function M.load(path)
       if not ok then return nil, err end
     end
     -- a metric's events include those of the metrics it refers to
-    local function close(m, seen)
+    local function close(m, seen, depth)
+      if depth > M.MAX_REF_DEPTH then
+        return nil, where(path, m.name, "MetricExpr", { pos = 1, msg = "metrics refer to metrics more than " ..
+          M.MAX_REF_DEPTH .. " deep" })
+      end
       for _, r in ipairs(m.refs) do
         local o = set.by_name[r]
         if seen[o] then return nil, where(path, m.name, "MetricExpr", { pos = 1, msg = "refers to itself through '" .. r .. "'" }) end
         seen[o] = true
-        local ok, err = close(o, seen)
+        local ok, err = close(o, seen, depth + 1)
         if not ok then return nil, err end
         for _, e in ipairs(o.events) do add_event(m, e) end
         seen[o] = nil
@@ -264,7 +271,7 @@ function M.load(path)
       return true
     end
     for _, m in ipairs(set.metrics) do
-      local ok, err = close(m, { [m] = true })
+      local ok, err = close(m, { [m] = true }, 1)
       if not ok then return nil, err end
     end
   end
