@@ -248,6 +248,17 @@ describe("autoperf metrics", function()
     assert.equal("/s", by.write_syscalls_per_second.unit)
     assert.equal("ok", by.write_syscalls_per_second.status)
     assert.is_false(res.simulated)
+    -- metrics over metrics: each computed once (m1 = m2 + m2 ... 30 deep is 2^29 task-clocks, at once)
+    local chain = {}
+    for i = 1, 30 do
+      chain[i] = { MetricName = "m" .. i, MetricExpr = i < 30 and ("m" .. (i + 1) .. " + m" .. (i + 1)) or "task\\-clock" }
+    end
+    T.write(dir .. "/double.json", cjson.encode(chain))
+    local d = assert(ap.metrics(dir .. "/p", { file = dir .. "/double.json", metrics = "m1" }))
+    local v = {}
+    for _, m in ipairs(d.metrics) do v[m.name] = m.value end
+    assert.equal(2 ^ 29 * r["task-clock"], v.m1)
+    assert.equal(r["task-clock"], v.m30)
   end)
 
   it("shows totals and per-interval values as CSV, and the metrics of a group only", function()

@@ -158,7 +158,11 @@ local function perf_bind(path, m, by_name)
       a = { kind = "duration" }
     elseif by_name[n] and by_name[n] ~= m then
       a = { kind = "metric", name = n }
-      m.refs[#m.refs + 1] = n
+      if not m.ref_set then m.ref_set = {} end
+      if not m.ref_set[n] then
+        m.ref_set[n] = true
+        m.refs[#m.refs + 1] = n
+      end
     else
       a = { kind = "event", name = n }
       add_event(m, n)
@@ -254,7 +258,9 @@ function M.load(path)
       if not ok then return nil, err end
     end
     -- a metric's events include those of the metrics it refers to
+    local closed = {}
     local function close(m, seen, depth)
+      if closed[m] then return true end
       if depth > M.MAX_REF_DEPTH then
         return nil, where(path, m.name, "MetricExpr", { pos = 1, msg = "metrics refer to metrics more than " ..
           M.MAX_REF_DEPTH .. " deep" })
@@ -268,6 +274,9 @@ function M.load(path)
         for _, e in ipairs(o.events) do add_event(m, e) end
         seen[o] = nil
       end
+      -- (each metric's events are closed once: a diamond of references
+      -- is not walked once per path)
+      closed[m] = true
       return true
     end
     for _, m in ipairs(set.metrics) do
@@ -653,7 +662,19 @@ function M.compute(set, dir, opts)
     chosen[key] = one
     return one or nil
   end
-  local function eval(m, rep, idx)
+  local memo = {}
+  local eval
+  local function eval_memo(m, rep, idx)
+    -- (a metric other metrics refer to is computed once per repetition
+    -- and interval: m1 = m2 + m2, m2 = m3 + m3 ... stays linear)
+    local key = m.name .. "\0" .. rep .. "\0" .. tostring(idx)
+    local hit = memo[key]
+    if hit then return hit[1], hit[2], hit[3] end
+    local v, missing, runs = eval(m, rep, idx)
+    memo[key] = { v, missing, runs }
+    return v, missing, runs
+  end
+  function eval(m, rep, idx)
     -- value of m in repetition rep (interval idx, or the total when nil)
     local missing = nil
     local runs = {}
@@ -706,7 +727,17 @@ function M.compute(set, dir, opts)
       elseif k == "strcmp_cpuid_str" then return M.cpuid_matches(a.name) and 1.0 or 0.0
       elseif k == "metric" then
         local o = set.by_name and set.by_name[a.name]
-        return o and eval(o, rep, idx) or 0 / 0
+        if not o then return 0 / 0 end
+        local v, omissing, oruns = eval_memo(o, rep, idx)
+        for _, n in ipairs(omissing or {}) do
+          missing = missing or {}
+          if not missing[n] then
+            missing[n] = true
+            missing[#missing + 1] = n
+          end
+        end
+        for k in pairs(oruns or {}) do runs[k] = true end
+        return v
       end
       return 0 / 0
     end
