@@ -220,6 +220,42 @@ describe("metric files", function()
   end)
 end)
 
+describe("metric-aware plans", function()
+  it("put all events of every co-scheduled metric in one run, on every shared file", function()
+    if not shared() then return pending("../shared/pmu-data is absent") end
+    for _, f in ipairs(FILES) do
+      local out, err, code = T.autoperf("plan", "--json", "--pmu", "sim:" .. SHARED .. CORE[f], "--metrics", SHARED .. f)
+      assert.equal(0, code, err)
+      local d = cjson.decode(out)
+      local set = assert(metrics.load(SHARED .. f))
+      local skipped = {}
+      for _, s in ipairs(d.metrics.skipped) do skipped[s.name] = true end
+      -- per run, the events it counts (NAME#2 is NAME counted again)
+      local runs = {}
+      for i, r in ipairs(d.runs) do
+        runs[i] = {}
+        for _, g in ipairs(r.groups) do
+          for _, e in ipairs(g.events) do runs[i][e:match("^(.-)#%d+$") or e] = true end
+        end
+      end
+      assert.is_true(#d.metrics.cosched > 0, f)
+      for _, name in ipairs(d.metrics.cosched) do
+        local m = set.by_name[name]
+        local found = false
+        for _, r in ipairs(runs) do
+          local all = true
+          for _, e in ipairs(m.events) do
+            if not skipped[e] and not r[e] then all = false end
+          end
+          found = found or all
+        end
+        assert.is_true(found, f .. ": " .. name)
+      end
+      assert.is_true(#d.runs >= d.lower_bound)
+    end
+  end)
+end)
+
 describe("autoperf metrics", function()
   it("gives the bundled software metrics exactly from a workload of known counts", function()
     if not T.tracefs then return pending("tracefs is not mounted") end

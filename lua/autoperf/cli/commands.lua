@@ -122,6 +122,11 @@ function M.plan(a)
   if a.json then
     local d = plan_mod.describe(plan)
     d.events, d.planning_ms, d.counters_from = #events, ms, prep.counters_from
+    local mp = prep.metrics
+    if mp then
+      d.metrics = { file = mp.file, metrics = mp.metrics, cosched = mp.cosched, several_runs = mp.several,
+                    skipped = mp.skipped, counted_again = mp.duplicated, grouping_ms = mp.planning_ms }
+    end
     io.write(util.json_encode(d), "\n")
     return 0
   end
