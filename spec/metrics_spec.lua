@@ -310,6 +310,22 @@ describe("autoperf metrics", function()
     assert.equal("METRIC,LEVEL,PARENT,INTERVAL,TIME,VALUE,UNIT,STATUS,THRESHOLD,SIMULATED", lines[1])
     assert.matches("^write_share_of_syscalls,1,,total,,[%d%.e%-]+,%%,ok,,0$", lines[2])
     assert.is_true(#lines >= 3)
+    -- per interval, by hand from the run file: syscalls in the interval over its length
+    local ap = require "autoperf"
+    local res = assert(ap.metrics(dir .. "/p", { metrics = "syscalls_per_second" }))
+    local series = res.metrics[1].series
+    local raw = assert(ap.read(dir .. "/p")):series("raw_syscalls:sys_enter")
+    assert.is_true(#raw >= 2, #raw) -- mix 8 4 sleeps 4 x 20 ms: several intervals of 20 ms
+    assert.equal(#raw, #series)
+    local total = 0
+    for i, p in ipairs(raw) do
+      local dt = p.time - (i > 1 and raw[i - 1].time or 0)
+      assert.equal(p.value / ((dt * 1e9) / 1e9), series[i].value)
+      assert.equal(p.time, series[i].time)
+      total = total + p.value
+    end
+    -- mix makes 100 getppid(2) per round: at least 400 system calls in all
+    assert.is_true(total >= 400, total)
     -- the profile was planned for the Syscalls group only: the rest says what is missing
     local t = T.autoperf("metrics", dir .. "/p")
     assert.matches("page_faults_per_second%s+n/a%s+/s%s+not computed: page%-faults not in the profile", t)

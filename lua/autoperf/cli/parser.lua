@@ -354,7 +354,7 @@ function M.catalog_options(a)
   local smt
   if a.smt then smt = a.smt == "on" end
   return { pmu = a.pmu and not kernel_pmu(a.pmu) and a.pmu or defaults.pmu(), events_json = a.events_json, smt = smt,
-           core_type = a.core_type, metrics = a.metrics,
+           core_type = a.core_type, metrics = a.metrics, isolate = a.metrics and a.isolate or nil,
            metric = a.metric and #a.metric > 0 and table.concat(a.metric, ",") or nil }
 end
 
