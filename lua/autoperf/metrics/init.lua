@@ -517,9 +517,13 @@ function M.constants(manifest, opts)
     HYPERTHREADING_ON = { value = tpc > 1 and 1 or 0, from = topo_from },
   }
   local smt = opts.smt or (manifest.settings or {}).smt
-  if manifest.simulated and smt == nil then smt = "on" end -- a simulated perfmon model: HT on unless --smt off
+  local smt_from = smt and ("smt " .. smt)
+  if manifest.simulated and smt == nil then
+    -- a simulated perfmon model counts with HT on unless --smt off
+    smt, smt_from = "on", "the simulated model's default (on unless profiled with --smt off; ap.metrics smt= overrides)"
+  end
   if smt then
-    out.HYPERTHREADING_ON = { value = smt == "on" and 1 or 0, from = "--smt " .. smt .. (manifest.simulated and " (simulated model)" or "") }
+    out.HYPERTHREADING_ON = { value = smt == "on" and 1 or 0, from = smt_from }
     out.THREADS_PER_CORE = { value = smt == "on" and 2 or 1, from = out.HYPERTHREADING_ON.from }
   end
   -- CHAs: one per core on Skylake-SP and later; the simulator gives each
@@ -763,6 +767,11 @@ function M.compute(set, dir, opts)
       if finite(v) then sum, n = sum + v, n + 1 end
     end
     r.value = n > 0 and sum / n or r.reps[1]
+    if r.missing then
+      -- (min/max/if of a missing count can look like a number: it is none)
+      r.value = 0 / 0
+      for i in ipairs(r.reps) do r.reps[i] = 0 / 0 end
+    end
     r.runs = {}
     for k in pairs(run_set) do r.runs[#r.runs + 1] = k end
     table.sort(r.runs)
@@ -871,14 +880,19 @@ end
 function M.of_profile(dir, opts)
   opts = opts or {}
   local file = opts.file
-  if not file then
-    local store = require "autoperf.store"
-    local s = store.load(dir)
-    file = s and s.manifest.metrics and s.manifest.metrics.file or "software"
+  local store = require "autoperf.store"
+  local s = store.load(dir)
+  local planned = s and s.manifest.metrics
+  if not file then file = planned and planned.file or "software" end
+  local copts = {}
+  for k, v in pairs(opts) do copts[k] = v end
+  if not copts.metrics and planned and planned.names and planned.file == file then
+    -- the metrics the profile was planned for (--metric NAMES)
+    copts.metrics = planned.names
   end
   local set, err = M.load(file)
   if not set then return nil, err end
-  local out, cerr = M.compute(set, dir, opts)
+  local out, cerr = M.compute(set, dir, copts)
   if not out then return nil, cerr end
   out.set = set
   return out

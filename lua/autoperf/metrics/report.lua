@@ -42,7 +42,14 @@ function M.table(out, opts)
   for _, r in ipairs(list) do
     local name = string.rep("  ", r.depth or 0) .. r.name .. (r.bottleneck and " <==" or "")
     local note = {}
-    if r.status ~= "ok" then note[#note + 1] = r.status end
+    if r.status ~= "ok" then
+      local st = r.status
+      if r.missing and #r.missing > 3 then
+        -- the table names three; --json and --csv say all
+        st = "not computed: " .. table.concat(r.missing, ", ", 1, 3) .. " and " .. (#r.missing - 3) .. " more not in the profile"
+      end
+      note[#note + 1] = st
+    end
     local v = verdict(r)
     if v ~= "" then note[#note + 1] = v end
     if out.simulated then note[#note + 1] = "simulated" end
