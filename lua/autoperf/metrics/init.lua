@@ -419,6 +419,14 @@ local function parse_mods(text)
   return mods
 end
 
+-- Intel's PERF_METRICS.* pseudo-events, as the kernel's sysfs names them
+local TOPDOWN = {
+  ["PERF_METRICS.RETIRING"] = "topdown-retiring", ["PERF_METRICS.BAD_SPECULATION"] = "topdown-bad-spec",
+  ["PERF_METRICS.FRONTEND_BOUND"] = "topdown-fe-bound", ["PERF_METRICS.BACKEND_BOUND"] = "topdown-be-bound",
+  ["PERF_METRICS.HEAVY_OPERATIONS"] = "topdown-heavy-ops", ["PERF_METRICS.BRANCH_MISPREDICTS"] = "topdown-br-mispredict",
+  ["PERF_METRICS.FETCH_LATENCY"] = "topdown-fetch-lat", ["PERF_METRICS.MEMORY_BOUND"] = "topdown-mem-bound",
+}
+
 -- base name and modifier text of an event name as metric files spell it
 local function split_name(name)
   local pmu, inner = name:match("^([%w_]+)@(.-)@$")
@@ -444,6 +452,22 @@ function M.encode(cat, name)
     local evs, serr = catalog.select(cat, { name })
     if evs and #evs == 1 then return evs[1] end
     return nil, serr
+  end
+  local td = TOPDOWN[base]
+  if td then
+    -- Ice Lake and later: the PERF_METRICS MSR's fractions, which the
+    -- kernel offers as cpu/topdown-*/ (counted in slots, read beside a
+    -- slots leader: arch/x86/events/intel/core.c, EVENT_ATTR_STR(topdown-*)
+    -- and intel_pmu_hw_config's is_metric_event check)
+    local evs = catalog.select(cat, { "cpu/" .. td .. "/" })
+    if evs and #evs == 1 then
+      local copy = {}
+      for k, v in pairs(evs[1]) do copy[k] = v end
+      copy.name, copy.base = name, evs[1].name
+      return copy
+    end
+    return nil, "event '" .. base .. "': the PERF_METRICS fraction the kernel names cpu/" .. td ..
+      "/; this PMU (or its model) has no such event"
   end
   if not known(base) and name ~= "TSC" then
     -- (no closest-name search: a metric file names many events of other PMUs)
