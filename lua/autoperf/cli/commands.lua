@@ -140,6 +140,15 @@ function M.plan(a)
     print(string.format("  metrics: %d of %s: %d each in one run (co-scheduled), %d computed from several runs; " ..
       "%d events unknown here, %d counted again for another metric's run (%.1f ms)", mp.metrics, mp.file,
       #mp.cosched, #mp.several, #mp.skipped, mp.duplicated, mp.planning_ms))
+    -- what co-scheduling costs: the plain plan of the same events
+    local plain_evs = {}
+    for _, ev in pairs(mp.rec) do plain_evs[#plain_evs + 1] = ev end
+    table.sort(plain_evs, function(x, y) return x.name < y.name end)
+    local plain = plan_mod.make(plain_evs, popts)
+    if plain then
+      print(string.format("  the same %d events without co-scheduling: %d runs (lower bound %d)", #plain_evs,
+        #plain.runs, plain.lower_bound))
+    end
   end
   for pmu, c in pairs(popts.counters or {}) do
     print(string.format("  counters: %s %d generic + %d fixed (%s)", pmu, c.generic, c.fixed or 0, prep.counters_from))
