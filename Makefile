@@ -193,10 +193,14 @@ soak: all
 	$(BUSTED) --helper=spec/helper.lua -o spec/summary.lua --filter='fault injection' spec/robust_spec.lua
 
 # Benchmarks (numbers, not pass/fail).
-bench: bench-plan bench-profile bench-perturbation bench-numeric bench-aggregate bench-analysis
+bench: bench-plan bench-profile bench-perturbation bench-numeric bench-aggregate bench-analysis bench-metrics
 
 bench-plan: all
 	./$(BIN) run scripts/bench-plan.lua
+
+# metric-aware planning on every shared metric file (simulated models)
+bench-metrics: all
+	./$(BIN) run scripts/bench-metrics.lua
 
 bench-profile: all
 	./$(BIN) run scripts/bench-profile.lua

@@ -646,8 +646,12 @@ function M.prepare(specs, opts)
   local cat, err = catalog.load({ pmu = opts.pmu, events_json = opts.events_json, smt = opts.smt })
   if not cat then return nil, err, 1 end
   if type(specs) == "string" then specs = { specs } end
-  local events
-  if specs == nil or #specs == 0 then
+  local events, metric_plan
+  if opts.metrics and (specs == nil or #specs == 0) then
+    -- --metrics FILE [--metric NAMES]: the events the metrics need
+    events, metric_plan = require("autoperf.metrics").plan_events(cat, opts.metrics, opts.metric)
+    if not events then return nil, metric_plan, 2 end
+  elseif specs == nil or #specs == 0 then
     events = default_events(cat, opts.events_json)
   elseif type(specs[1]) == "string" then
     -- -e @FILE: the events of a list ('autoperf analyze select' writes one)
@@ -679,10 +683,16 @@ function M.prepare(specs, opts)
     counters, note, cerr = capacity.plan_counters(cat, events)
     if cerr then return nil, cerr, 2 end
   end
+  if metric_plan then
+    -- one group per metric where its events fit one run (metrics/plan.lua)
+    events, metric_plan = require("autoperf.metrics").group_events(metric_plan,
+      { counters = counters, isolate = defaults.isolate_list(opts.isolate), nmi_watchdog = cat.hardware and machine.nmi_watchdog() })
+  end
   local pmus = {}
   for _, p in ipairs(cat.pmus) do pmus[#pmus + 1] = { name = p.name, type = p.type, events = #p.events } end
   return { catalog = cat, events = events, counters = counters, counters_from = counters and note or nil,
-           pmus = pmus, hardware = cat.hardware, simulated = cat.sim and cat.sim.name, pinned = pinned }
+           pmus = pmus, hardware = cat.hardware, simulated = cat.sim and cat.sim.name, pinned = pinned,
+           metrics = metric_plan }
 end
 
 -- The planner's options for a prepared selection (see M.prepare) and
@@ -834,6 +844,8 @@ local function run(prep, given)
     -- --core-type: the half measured, and the CPUs the workload ran on
     pinned = prep.pinned and { core_type = prep.pinned.word, pmu = prep.pinned.pmu, cpus = prep.pinned.cpus } or nil,
     counting = { mode = counting, why = counting_why },
+    metrics = prep.metrics and { file = prep.metrics.file, names = prep.metrics.names, skipped = prep.metrics.skipped,
+                                 several_runs = prep.metrics.several } or nil,
     simulated = prep.simulated and {
       model = prep.simulated,
       note = "hardware counts come from a simulated PMU: synthetic values derived from task-clock, not measurements",

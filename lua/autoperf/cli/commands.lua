@@ -122,6 +122,11 @@ function M.plan(a)
   if a.json then
     local d = plan_mod.describe(plan)
     d.events, d.planning_ms, d.counters_from = #events, ms, prep.counters_from
+    local mp = prep.metrics
+    if mp then
+      d.metrics = { file = mp.file, metrics = mp.metrics, cosched = mp.cosched, several_runs = mp.several,
+                    skipped = mp.skipped, counted_again = mp.duplicated, grouping_ms = mp.planning_ms }
+    end
     io.write(util.json_encode(d), "\n")
     return 0
   end
@@ -130,6 +135,21 @@ function M.plan(a)
     return 0
   end
   out.print_plan(plan, #events, ms)
+  local mp = prep.metrics
+  if mp then
+    print(string.format("  metrics: %d of %s: %d each in one run (co-scheduled), %d computed from several runs; " ..
+      "%d events unknown here, %d counted again for another metric's run (%.1f ms)", mp.metrics, mp.file,
+      #mp.cosched, #mp.several, #mp.skipped, mp.duplicated, mp.planning_ms))
+    -- what co-scheduling costs: the plain plan of the same events
+    local plain_evs = {}
+    for _, ev in pairs(mp.rec) do plain_evs[#plain_evs + 1] = ev end
+    table.sort(plain_evs, function(x, y) return x.name < y.name end)
+    local plain = plan_mod.make(plain_evs, popts)
+    if plain then
+      print(string.format("  the same %d events without co-scheduling: %d runs (lower bound %d)", #plain_evs,
+        #plain.runs, plain.lower_bound))
+    end
+  end
   for pmu, c in pairs(popts.counters or {}) do
     print(string.format("  counters: %s %d generic + %d fixed (%s)", pmu, c.generic, c.fixed or 0, prep.counters_from))
   end
@@ -308,6 +328,33 @@ function M.aggregate(a)
     r.results, r.rows, r.events, r.runs, r.runs == 1 and "" or "s", r.summary))
   if r.flagged > 0 then print(string.format("  FLAGGED (not counted all the time): %d events", r.flagged)) end
   if r.refused > 0 then print(string.format("  refused by the kernel: %d events (listed in the summary)", r.refused)) end
+  return 0
+end
+
+-- autoperf metrics DIR: metrics/ computes, metrics/report shows.
+function M.metrics(a)
+  local metrics = require "autoperf.metrics"
+  local report = require "autoperf.metrics.report"
+  local level = a.level and tonumber(a.level)
+  if a.level and not level then
+    errorf("--level %s: not a number", util.printable(a.level, 40))
+    return 2
+  end
+  local names
+  if a.metric and #a.metric > 0 then names = table.concat(a.metric, ",") end
+  local res, err = metrics.of_profile(a.dir, { file = a.metrics, metrics = names,
+    tsc_hz = a.tsc_hz and tonumber(a.tsc_hz) })
+  if not res then
+    errorf("%s", err)
+    return 1
+  end
+  if a.json then
+    print(report.json(res, { level = level }))
+  elseif a.csv then
+    print(report.csv(res, { level = level }))
+  else
+    print(report.table(res, { level = level }))
+  end
   return 0
 end
 

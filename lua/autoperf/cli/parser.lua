@@ -34,6 +34,13 @@ local PLAN = {
     choices = { "pack", "first-fit" } },
 }
 
+-- Metric planning (plan, profile): the events the metrics need.
+local METRICS = {
+  { "--metrics", "Plan the events of the metrics of this metric file (Intel's *_metrics.json, perf's " ..
+    "MetricExpr JSON, or 'software', bundled); read them with 'autoperf metrics DIR'." },
+  { "--metric", "With --metrics: only these metrics or metric groups, comma-separated (repeatable).", count = "*" },
+}
+
 local FORMAT = { "--format", "Image format.", choices = { "png", "svg" }, default = "png" }
 local ANALYSIS_OUT = { "-o --output", "Directory for the files (default DIR/analysis; beside a results.csv)." }
 local PROFILE_DIR = { "dir", "Output directory of 'autoperf profile', or a results.csv." }
@@ -57,7 +64,7 @@ M.COMMANDS = {
   { "plan", "Plan the runs that measure the events without multiplexing; runs nothing.", run = "plan",
     options = {
       { "-e --event", "Events (as for profile; default: all, or every event of --events-json/--pmu).", count = "*" },
-      CATALOG, PLAN,
+      CATALOG, PLAN, METRICS,
       { "-a --all-cpus", "Plan for system-wide counting (descriptors per CPU).", flag = true },
       { "--csv", "Print one line per event: RUN,PMU,GROUP,COUNTER,EVENT.", flag = true },
       { "--json", "Print the plan as JSON.", flag = true },
@@ -90,7 +97,7 @@ M.COMMANDS = {
       { "--fail-fast", "Stop at the first run whose workload fails (default: record it and go on).", flag = true },
       { "--delay", "Start counting MS milliseconds after the workload starts." },
       { "--roi", "Count only inside the workload's region of interest (examples/include/autoperf.h).", flag = true },
-      CATALOG, PLAN,
+      CATALOG, PLAN, METRICS,
     },
     arguments = { { "cmd", "The command to profile and its arguments.", args = "*" } },
     epilog = "Examples:\n  autoperf profile -- ./app --size 10\n" ..
@@ -129,6 +136,20 @@ M.COMMANDS = {
     arguments = { { "dir", "Output directory of 'autoperf profile'." } },
     options = { { "-o --output", "Results file (default DIR/results.csv; a .gz name compresses)." } },
     epilog = "Example:\n  autoperf aggregate out" },
+
+  { "metrics", "Compute metrics (formulas over events: the bundled software metrics, Intel's metric " ..
+    "files, perf's MetricExpr files) from a profile.", run = "metrics",
+    arguments = { { "dir", "Output directory of 'autoperf profile'." } },
+    options = {
+      { "--metrics", "A metric file, or 'software' (bundled; the default unless the profile was planned for another)." },
+      { "--metric", "Only these metrics or metric groups, comma-separated (repeatable).", count = "*" },
+      { "--level", "TMA metrics down to this level only." },
+      { "--csv", "Print CSV: a totals row and one row per interval for each metric.", flag = true },
+      { "--json", "Print JSON.", flag = true },
+      { "--tsc-hz", "SYSTEM_TSC_FREQ in Hz (default: from the CPU's model name or /proc/cpuinfo)." },
+    },
+    epilog = "Examples:\n  autoperf profile -o out -e 'task-clock,page-faults,context-switches,raw_syscalls:sys_enter' -- ./app\n" ..
+      "  autoperf metrics out\n  autoperf metrics simout --metrics ../shared/pmu-data/intel/skylakex_metrics.json --level 2" },
 
   { "analyze", "Analyze a profile in-process: stats, correlation, detail plots, wide export.", target = "analysis",
     epilog = "Run 'autoperf analyze COMMAND --help' for a command's options. Files go to DIR/analysis " ..
@@ -365,7 +386,8 @@ function M.catalog_options(a)
   local smt
   if a.smt then smt = a.smt == "on" end
   return { pmu = a.pmu and not kernel_pmu(a.pmu) and a.pmu or defaults.pmu(), events_json = a.events_json, smt = smt,
-           core_type = a.core_type }
+           core_type = a.core_type, metrics = a.metrics, isolate = a.metrics and a.isolate or nil,
+           metric = a.metric and #a.metric > 0 and table.concat(a.metric, ",") or nil }
 end
 
 return M
