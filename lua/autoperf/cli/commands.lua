@@ -177,6 +177,7 @@ function M.profile(a, _, cmd)
     isolate = a.isolate, strategy = a.strategy,
     repetitions = reps, system_wide = a.all_cpus, counting = a.counting, force = a.force, dry_run = a.dry_run,
     delay_ms = delay, roi = a.roi, timeout_s = timeout, fail_fast = a.fail_fast,
+    tolerance = a.tolerance, remeasure = a.remeasure,
     progress = tty and function(p) out.progress_line(p, out.color_ok(2)) end or nil,
     preflight = not a.quiet and function(notes)
       preflight(a, prep.catalog)
@@ -306,6 +307,7 @@ function M.aggregate(a)
   end
   print(string.format("autoperf: wrote %s (%d rows: %d events from %d run file%s) and %s",
     r.results, r.rows, r.events, r.runs, r.runs == 1 and "" or "s", r.summary))
+  print(string.format("  anchors per run: %s; their spread across runs: %s", r.runs_csv, r.anchors_csv))
   if r.flagged > 0 then print(string.format("  FLAGGED (not counted all the time): %d events", r.flagged)) end
   if r.refused > 0 then print(string.format("  refused by the kernel: %d events (listed in the summary)", r.refused)) end
   return 0

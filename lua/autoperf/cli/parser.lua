@@ -32,6 +32,9 @@ local PLAN = {
     "comma-separated; 'none' for none.", default = defaults.isolate },
   { "--strategy", "pack (fewest runs) or first-fit (the original autoperf's).", default = defaults.strategy,
     choices = { "pack", "first-fit" } },
+  { "--anchor", "Anchor events, measured in every run beside the planned ones, comma-separated (default: " ..
+    "task-clock, and on a hardware PMU what its fixed counters count: instructions, cycles, ref-cycles, slots; " ..
+    "'none': the run's duration only, which is always there)." },
 }
 
 local FORMAT = { "--format", "Image format.", choices = { "png", "svg" }, default = "png" }
@@ -90,6 +93,9 @@ M.COMMANDS = {
       { "--fail-fast", "Stop at the first run whose workload fails (default: record it and go on).", flag = true },
       { "--delay", "Start counting MS milliseconds after the workload starts." },
       { "--roi", "Count only inside the workload's region of interest (examples/include/autoperf.h).", flag = true },
+      { "--tolerance", "The guard: a run whose anchors deviate from the median of the runs before it by more than " ..
+        "this fraction (and their spread) is measured again; 'off': no guard.", default = "0.25" },
+      { "--remeasure", "The guard measures an outlying run again at most N more times.", default = "2" },
       CATALOG, PLAN,
     },
     arguments = { { "cmd", "The command to profile and its arguments.", args = "*" } },
@@ -333,7 +339,7 @@ function M.catalog_options(a)
   local smt
   if a.smt then smt = a.smt == "on" end
   return { pmu = a.pmu and not kernel_pmu(a.pmu) and a.pmu or defaults.pmu(), events_json = a.events_json, smt = smt,
-           core_type = a.core_type }
+           core_type = a.core_type, anchor = a.anchor }
 end
 
 return M
