@@ -19,6 +19,7 @@ M.DURATION = "duration"
 M.DEFAULT = { "task-clock" }
 
 local FIXED = require("autoperf.core").FIXED_SHIFT
+local GROUP_MAX = require("autoperf.core").GROUP_MAX
 
 -- Does ev count on fixed counters only? Then the counter indexes.
 local function fixed_only(ev)
@@ -126,16 +127,28 @@ end
 -- The groups a run opens: the plan's and the anchors' (plan.anchors),
 -- less the anchors its plan lets an event take the counter of
 -- (run.anchor_skip: an event that counts only on an anchor's fixed
--- counter, such as Intel's CPU_CLK_UNHALTED.THREAD_ANY).
+-- counter, such as Intel's CPU_CLK_UNHALTED.THREAD_ANY). A kernel
+-- anchor joins the run's group of its PMU where there is one, in tag
+-- (selection) order: the run files list the events as the user gave
+-- them, as before anchors (task-clock stays where -e put it).
 function M.run_groups(plan, run)
   if not plan.anchors or #plan.anchors == 0 then return run end
-  -- anchors first: an anchor the user asked for keeps its place ahead of
-  -- the events planned beside it (task-clock first, as perf stat lists it)
-  local groups = {}
+  local skip = run.anchor_skip or {}
+  local groups, merged = {}, {}
+  local kernel_of = {}
+  for i, g in ipairs(run.groups) do
+    if not g.counters and not g.events[1].group then kernel_of[g.pmu] = kernel_of[g.pmu] or i end
+  end
+  local extra = {}
   for _, g in ipairs(plan.anchors) do
-    local skip = run.anchor_skip
-    if not skip then
-      groups[#groups + 1] = g
+    local at = not g.counters and kernel_of[g.pmu]
+    local host = at and run.groups[at]
+    if host and #host.events + #g.events <= GROUP_MAX then
+      local evs = {}
+      for _, ev in ipairs(host.events) do evs[#evs + 1] = ev end
+      for _, ev in ipairs(g.events) do evs[#evs + 1] = ev end
+      table.sort(evs, function(a, b) return (a.tag or 0) < (b.tag or 0) end)
+      merged[at] = { pmu = host.pmu, events = evs }
     else
       local kept = { pmu = g.pmu, events = {}, counters = g.counters and {} or nil, anchor = true }
       for i, ev in ipairs(g.events) do
@@ -144,10 +157,11 @@ function M.run_groups(plan, run)
           if g.counters then kept.counters[#kept.events] = g.counters[i] end
         end
       end
-      if #kept.events > 0 then groups[#groups + 1] = kept end
+      if #kept.events > 0 then extra[#extra + 1] = kept end
     end
   end
-  for _, g in ipairs(run.groups) do groups[#groups + 1] = g end
+  for i, g in ipairs(run.groups) do groups[#groups + 1] = merged[i] or g end
+  for _, g in ipairs(extra) do groups[#groups + 1] = g end
   return { groups = groups, anchor_skip = run.anchor_skip }
 end
 

@@ -72,8 +72,8 @@ function M.draw(r, names, dir, opts, base)
       string.format("set title %s noenhanced", plot.str(name .. (pmu ~= "" and (" (" .. pmu .. ")") or "") ..
         (opts.per_cpu and (", repetition " .. (opts.rep or 1)) or "") ..
         (r.simulated and " - simulated counts" or "") .. " - " .. r.dir)),
-      "set xlabel 'time since the start of the run (s)'",
-      "set ylabel 'count per interval'",
+      string.format("set xlabel %s noenhanced", plot.str(r.xlabel or "time since the start of the run (s)")),
+      string.format("set ylabel %s noenhanced", plot.str(r.ylabel or "count per interval")),
       "set key outside right top noenhanced",
       "set grid",
       "set format y '%.4g'",

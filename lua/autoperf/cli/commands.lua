@@ -354,10 +354,11 @@ function M.analyze_correlation(a)
     if not events then errorf("%s", ferr) return 2 end
   end
   local r, err = analyze().correlation(a.dir, { output = a.output, method = a.method, top = top,
-    events = events, format = a.format })
+    events = events, format = a.format, align = a.align, per = a.per })
   if not r then errorf("%s", err) return 1 end
   print(string.format("%s correlation of %d events over %d intervals (%d left out as constant)",
     r.method, #r.names, r.intervals, #r.constant))
+  if r.alignment_text then print("  " .. r.alignment_text) end
   if r.note then print("  note: " .. r.note) end
   out.simulated_note(r.simulated)
   if #r.top > 0 then
@@ -374,8 +375,9 @@ function M.analyze_detail(a)
   local events, ferr = flatten(a.events)
   if not events then errorf("%s", ferr) return 2 end
   local r, err = analyze().detail(a.dir, events, { output = a.output, per_cpu = a.per_cpu,
-    rep = rep, format = a.format })
+    rep = rep, format = a.format, align = a.align, per = a.per })
   if not r then errorf("%s", err) return 1 end
+  if r.alignment_text then print("  " .. r.alignment_text) end
   for _, img in ipairs(r.images) do print("autoperf: wrote " .. img) end
   return 0
 end
@@ -395,9 +397,11 @@ function M.diff(a)
   end
   local limit = int_arg(a.limit, "--limit", 0)
   if not limit then return 2 end
-  local r, err = analyze().diff(a.a, a.b, { output = a.output, alpha = alpha, limit = limit, format = a.format })
+  local r, err = analyze().diff(a.a, a.b, { output = a.output, alpha = alpha, limit = limit, format = a.format,
+    align = a.align })
   if not r then errorf("%s", err) return 1 end
   io.write(r.text)
+  if r.alignment_text then print("  " .. r.alignment_text) end
   out.simulated_note(r.simulated)
   print("autoperf: wrote " .. r.csv .. (r.image and (" and " .. r.image) or ""))
   return 0

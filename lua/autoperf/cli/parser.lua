@@ -40,6 +40,14 @@ local PLAN = {
 local FORMAT = { "--format", "Image format.", choices = { "png", "svg" }, default = "png" }
 local ANALYSIS_OUT = { "-o --output", "Directory for the files (default DIR/analysis; beside a results.csv)." }
 local PROFILE_DIR = { "dir", "Output directory of 'autoperf profile', or a results.csv." }
+-- Lining up runs by an anchor's progress (analyze/series.lua's align).
+local ALIGN = {
+  { "--align", "How intervals of different runs line up: auto (the default: one run's events by index, " ..
+    "several runs' by a work anchor, instructions or task-clock), index (wall-clock), or an anchor's name " ..
+    "(e.g. task-clock: the n-th interval is the n-th slice of its progress)." },
+  { "--per", "Counts per anchor unit (per second of task-clock, per instruction) instead of per interval.",
+    flag = true },
+}
 
 M.COMMANDS = {
   { "list", "List the events this machine offers.", run = "list",
@@ -158,6 +166,7 @@ M.COMMANDS = {
           { "-e --events", "Only these events: names or globs, comma-separated. May be repeated.", count = "*" },
           { "--method", "pearson or spearman (ranks).", choices = { "pearson", "spearman" }, default = "pearson" },
           { "--top", "List the N most correlated pairs.", default = "10" },
+          ALIGN,
           FORMAT,
         },
         epilog = "Example:\n  autoperf profile -o out -I 10 -- ./app\n  autoperf analyze correlation out --top 20" },
@@ -169,6 +178,7 @@ M.COMMANDS = {
           { "--per-cpu", "One line per CPU (of repetition --rep, default 1) instead of one per repetition.",
             flag = true },
           { "--rep", "Only this repetition." },
+          ALIGN,
           FORMAT,
         },
         epilog = "Example:\n  autoperf analyze detail out -e page-faults,'syscalls:sys_enter_write'" },
@@ -189,6 +199,8 @@ M.COMMANDS = {
       { "-o --output", "Directory for the files (default B/analysis)." },
       { "--alpha", "False discovery rate under which a change is significant (Benjamini-Hochberg).", default = "0.05" },
       { "-n --limit", "Rows in the table (0: all; the CSV has every event).", default = "20" },
+      { "--align", "Compare totals per unit of this anchor (task-clock: per second of CPU time; an " ..
+        "instruction anchor: per instruction) instead of raw totals per repetition." },
       FORMAT,
     },
     epilog = "Example:\n  autoperf profile -o old -r 5 -- ./app-old\n  autoperf profile -o new -r 5 -- ./app-new\n" ..
