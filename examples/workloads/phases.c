@@ -4,7 +4,11 @@
  * faults), then a sleep of a random 0..MAX_SLEEP_MS ms (default 120),
  * different in every execution. The work is the same in every run; where
  * it falls in wall-clock time is not: the workload for lining runs up by
- * an anchor's progress (task-clock does not move while it sleeps). */
+ * an anchor's progress (task-clock does not move while it sleeps).
+ * It marks its progress with a getppid() call per 64 pages touched and
+ * per 100000 loop turns: syscalls:sys_enter_getppid counts work done, as
+ * an instruction counter would on a machine that has one (task-clock,
+ * CPU time, also grows with what else the machine does). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -50,16 +54,22 @@ int main(int argc, char **argv)
 				perror("phases: mmap");
 				return 1;
 			}
-			for (size_t off = 0; off < len; off += (size_t)page)
+			for (size_t off = 0, k = 0; off < len; off += (size_t)page, k++) {
 				p[off] = (char)off;
+				if (k % 64 == 63)
+					getppid();
+			}
 			if (munmap(p, len) != 0) {
 				perror("phases: munmap");
 				return 1;
 			}
 		}
 		uint64_t x = (uint64_t)r + 1;
-		for (long i = 0; i < 30000000L; i++)
+		for (long i = 0; i < 30000000L; i++) {
 			x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+			if (i % 100000 == 99999)
+				getppid();
+		}
 		sink += x;
 		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
 		long ms = max_sleep > 0 ? (long)((seed >> 33) % (uint64_t)(max_sleep + 1)) : 0;

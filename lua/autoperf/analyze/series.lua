@@ -252,26 +252,50 @@ local function everywhere(ds, names, a)
   return true
 end
 
+-- The spread (cv) of anchor a's totals over the run files of names.
+local function anchor_cv(ds, names, a)
+  local xs, seen = {}, {}
+  for _, name in ipairs(names) do
+    for k, at in pairs(ds.at[name] or {}) do
+      local key = tostring(at.run) .. "/" .. k
+      if not seen[key] then
+        seen[key] = true
+        xs[#xs + 1] = ds.anchor_at[key][a].total
+      end
+    end
+  end
+  return require("autoperf.guard").stats(xs).cv or 0
+end
+
 -- The truest alignment of names in ds: {by = "index" | anchor name,
 -- why = "..."}. Events of one run line up by index (the same execution:
--- wall-clock is exact); events of several runs by the first work anchor
--- that every one of their run files holds.
+-- wall-clock is exact); events of several runs by the anchor that is the
+-- most alike across their runs (the smallest cv of its totals): the
+-- same work counts the same in every run, where its time varies with
+-- what else the machine does; on a tie a work anchor (instructions,
+-- then task-clock) first.
 function M.choose(ds, names)
   if ds.from_results then
     return { by = "index", why = "a results file has no anchors: intervals paired by INDEX" }
   end
   local n = runs_of(ds, names)
   if n <= 1 then return { by = "index", why = "all from one run: its intervals are the same wall-clock times" } end
-  for _, a in ipairs(M.WORK_ANCHORS) do
-    if ds.anchors and ds.anchors[a] and everywhere(ds, names, a) then
-      return { by = a, why = string.format("events from %d runs: lined up by %s's progress, which no sleep or " ..
-        "disturbance between runs shifts", n, a) }
-    end
-  end
+  local rank = {}
+  for i, a in ipairs(M.WORK_ANCHORS) do rank[a] = i end
+  local best, best_cv
   for _, a in ipairs(ds.anchors or {}) do
     if everywhere(ds, names, a) then
-      return { by = a, why = string.format("events from %d runs: lined up by %s's progress", n, a) }
+      local cv = anchor_cv(ds, names, a)
+      if not best or cv < best_cv - 1e-3
+        or (math.abs(cv - best_cv) <= 1e-3 and (rank[a] or 99) < (rank[best] or 99)) then
+        best, best_cv = a, cv
+      end
     end
+  end
+  if best then
+    return { by = best, cv = best_cv, why = string.format("events from %d runs: lined up by %s's progress, the " ..
+      "anchor most alike across their runs (cv %.1f%%), which no sleep or disturbance between runs shifts",
+      n, best, best_cv * 100) }
   end
   return { by = "index", why = string.format("events from %d runs but no anchor in all of them: paired by " ..
     "interval index (wall-clock)", n) }
@@ -354,16 +378,29 @@ function M.align(ds, names, how)
     return sa and sa[by]
   end
   local unit = how.unit
-  if by ~= "index" and not unit then
-    local per = {}
+  -- stretch (the default without a unit): each run's progress scaled to
+  -- the median total, so that the same work in every run lines up even
+  -- where a run's anchor ran uniformly faster or slower (CPU time stolen
+  -- by a hypervisor counts as task-clock; another CPU's frequency)
+  local stretch = not how.unit and how.stretch ~= false
+  local median_total, stretched = nil, 0
+  if by ~= "index" then
+    local per, totals = {}, {}
     for _, name in ipairs(names) do
       for k, at in pairs(ds.at[name] or {}) do
         local an = anchor_of(name, k, at)
-        if an and an.len > 0 then per[#per + 1] = an.total / an.len end
+        if an and an.len > 0 then
+          per[#per + 1] = an.total / an.len
+          totals[#totals + 1] = an.total
+        end
       end
     end
-    unit = require("autoperf.guard").median(per)
-    if not unit or unit <= 0 then return nil, ds.dir .. ": anchor " .. by .. " did not progress" end
+    local median = require("autoperf.guard").median
+    unit = unit or median(per)
+    median_total = median(totals)
+    if not unit or unit <= 0 or not median_total or median_total <= 0 then
+      return nil, ds.dir .. ": anchor " .. by .. " did not progress"
+    end
   end
   local scale = 1
   local text, per_text
@@ -383,7 +420,13 @@ function M.align(ds, names, how)
         out = {}
         for i = 1, math.min(#x, #av) do out[i] = av[i] > 0 and x[i] / av[i] * 1e9 or 0 end
       else
-        out = M.resample(x, first(an.m:row(an.row), an.len), unit)
+        local av = first(an.m:row(an.row), an.len)
+        local u = unit
+        if stretch and an.total > 0 then
+          u = unit * an.total / median_total
+          stretched = math.max(stretched, math.abs(an.total / median_total - 1))
+        end
+        out = M.resample(x, av, u)
         if how.per then
           for i = 1, #out do out[i] = out[i] / unit * scale end
         end
@@ -395,7 +438,7 @@ function M.align(ds, names, how)
     view.at[name] = reps
   end
   return view, { by = by, unit = unit, unit_text = text, per = how.per and (per_text or "per second of task-clock"),
-                 why = chosen.why }
+                 why = chosen.why, stretch = by ~= "index" and stretch and stretched or nil }
 end
 
 -- ds with each repetition's totals per unit of anchor a (of the same run
@@ -432,7 +475,9 @@ function M.describe_alignment(al)
     return "intervals lined up by index (wall-clock)" .. (al.why and (": " .. al.why) or "") ..
       (al.per and (", counts " .. al.per) or "")
   end
-  return string.format("intervals lined up by %s (one interval = %s)%s%s", al.by, al.unit_text or "",
+  return string.format("intervals lined up by %s (one interval = %s%s)%s%s", al.by, al.unit_text or "",
+    al.stretch and string.format(", each run's progress scaled to the median total: by %.1f%% at most",
+      al.stretch * 100) or "",
     al.why and ("; " .. al.why) or "", al.per and (", counts " .. al.per) or "")
 end
 
