@@ -29,17 +29,30 @@ local function fixed_only(ev)
 end
 
 -- The free anchors of the hardware PMUs of cat: per core PMU and fixed
--- counter, the event that counts only there (the shortest name: Intel's
--- INST_RETIRED.ANY rather than a variant such as ..._ANY of both
--- threads); for a PMU whose counters come from the kernel (capacity.lua's
+-- counter, the event that counts only there (M.PREFERRED's, else the
+-- shortest name); for a PMU whose counters come from the kernel (capacity.lua's
 -- fixed_events: arm64's cycle counter, x86's generic events on fixed
 -- counters), the catalog's event of that encoding on that PMU.
+-- Intel's architectural fixed-counter events (the SDM's "Fixed-Function
+-- Performance Counters": instructions retired, core cycles, reference
+-- cycles, topdown slots), by their perfmon names; preferred over other
+-- events of the same counter (INST_RETIRED.PREC_DIST, ..._ANY of both
+-- threads).
+M.PREFERRED = { ["INST_RETIRED.ANY"] = 1, ["CPU_CLK_UNHALTED.THREAD"] = 1, ["CPU_CLK_UNHALTED.CORE"] = 1,
+                ["CPU_CLK_UNHALTED.REF_TSC"] = 1, ["TOPDOWN.SLOTS"] = 1 }
+
+local function better(a, b)
+  local pa, pb = a.plain or a.name, b.plain or b.name
+  if M.PREFERRED[pa] ~= M.PREFERRED[pb] then return M.PREFERRED[pa] ~= nil end
+  return #pa < #pb
+end
+
 function M.hardware(cat, counters)
   local best, order = {}, {}
   local function offer(key, ev)
     local b = best[key]
     if not b then order[#order + 1] = key end
-    if not b or #ev.name < #b.name then best[key] = ev end
+    if not b or better(ev, b) then best[key] = ev end
   end
   for _, ev in ipairs(cat.events) do
     local fixed = pmu_mod.is_hardware(ev) and not pmu_mod.uncore.is_uncore(ev) and ev.available ~= false

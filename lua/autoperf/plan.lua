@@ -224,7 +224,18 @@ function M.make(events, opts)
   local group_max = opts.group_max or core.GROUP_MAX
   local ncpus = opts.ncpus or 1
   local budget = opts.fd_budget or (1 << 20)
+  -- an event the user put in a {group} stays there: it is no anchor
   local anchors = opts.anchors or {}
+  if #anchors > 0 then
+    local grouped, kept = {}, {}
+    for _, ev in ipairs(events) do
+      if ev.group then grouped[ev.name] = true end
+    end
+    for _, a in ipairs(anchors) do
+      if not grouped[a.name] then kept[#kept + 1] = a end
+    end
+    anchors = kept
+  end
   local anchor_of = {}
   for _, a in ipairs(anchors) do anchor_of[a.name] = true end
   if #anchors > 0 then

@@ -843,7 +843,8 @@ local function run(prep, given)
     for _, ev in ipairs(opts.events) do by_name[ev.name] = ev end
     for _, a in ipairs(prep.anchors or {}) do
       if by_name[a.name] then
-        anchor_list[#anchor_list + 1] = by_name[a.name]
+        -- one in a {group} of the user's stays there, no anchor
+        if not by_name[a.name].group then anchor_list[#anchor_list + 1] = by_name[a.name] end
       else
         local ok = { a }
         if not opts.dry_run then ok = M.measurable(ok, access) end
