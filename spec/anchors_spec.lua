@@ -287,10 +287,17 @@ describe("the guard", function()
     return r, err
   end
 
+  local tmp, on, off, on_err, off_err
+  setup(function()
+    tmp = T.tmpdir()
+    on, on_err = disturbed(tmp .. "/on")
+    off, off_err = disturbed(tmp .. "/off", "off")
+  end)
+  teardown(function() T.rmtree(tmp) end)
+
   it("re-measures a run disturbed by a CPU hog, and says why in the manifest", function()
-    local tmp = T.tmpdir()
-    local r, err = disturbed(tmp .. "/on")
-    assert.truthy(r, err)
+    local r = on
+    assert.truthy(r, on_err)
     assert.equal(5, #r.plan.runs)
     local m = T.json(tmp .. "/on/manifest.json")
     local why
@@ -313,13 +320,11 @@ describe("the guard", function()
     assert.truthy(r4.guard == "remeasured" or (r4.guard == "outlier" and r4.attempts == 3),
       table.concat(whys, "; "))
     assert.truthy(r4.anchors.duration < why.value, table.concat(whys, "; "))
-    T.rmtree(tmp)
   end)
 
   it("off: the same disturbed run is kept, and named outlying in the summary and anchors.csv", function()
-    local tmp = T.tmpdir()
-    local r, err = disturbed(tmp .. "/off", "off")
-    assert.truthy(r, err)
+    local r = off
+    assert.truthy(r, off_err)
     local m = T.json(tmp .. "/off/manifest.json")
     assert.is_nil(m.remeasured)
     assert.is_false(m.guard.on)
@@ -333,7 +338,28 @@ describe("the guard", function()
     assert(ap.aggregate(tmp .. "/off"))
     local rows = T.csv(tmp .. "/off/anchors.csv")
     assert.truthy(rows[2][9]:find("run 4", 1, true), rows[2][9])
-    T.rmtree(tmp)
+  end)
+
+  it("on and off, the profiles differ only in the re-measured runs", function()
+    assert.truthy(on and off)
+    local mon, moff = T.json(tmp .. "/on/manifest.json"), T.json(tmp .. "/off/manifest.json")
+    assert.same(moff.plan, mon.plan)
+    assert.same(moff.anchors, mon.anchors)
+    local again = {}
+    for _, rm in ipairs(mon.remeasured) do again[rm.run .. "/" .. rm.rep] = true end
+    local jon, joff = T.journal(tmp .. "/on"), T.journal(tmp .. "/off")
+    assert.equal(#joff, #jon)
+    local by = {}
+    for _, e in ipairs(joff) do by[e.run .. "/" .. e.rep] = e end
+    for _, e in ipairs(jon) do
+      local k = e.run .. "/" .. e.rep
+      local o = by[k]
+      assert.truthy(o, k)
+      assert.equal(o.file, e.file)
+      assert.equal(o.events, e.events)
+      assert.is_nil(o.attempts)
+      assert.equal(again[k] and true or false, e.attempts > 1, k)
+    end
   end)
 end)
 
@@ -405,6 +431,34 @@ describe("alignment", function()
     local info = assert(ap.runs(out))
     assert.equal(2, #info.runs)
     assert.equal(info.runs[1].anchors["syscalls:sys_enter_getppid"], info.runs[2].anchors["syscalls:sys_enter_getppid"])
+  end)
+
+  it("draws a detail plot over an anchor's progress when asked, and says so", function()
+    if skip_without() then return end
+    local d = assert(ap.analyze.detail(out, { "page-faults" }, { output = tmp .. "/d", align = "task-clock" }))
+    assert.equal("task-clock", d.alignment.by)
+    local gp = T.slurp(tmp .. "/d/page-faults.gp")
+    assert.truthy(gp:find("progress of task-clock (s)", 1, true), gp)
+    local plain = assert(ap.analyze.detail(out, { "page-faults" }, { output = tmp .. "/e" }))
+    assert.is_nil(plain.alignment)
+    assert.truthy(T.slurp(tmp .. "/e/page-faults.gp"):find("time since the start of the run (s)", 1, true))
+  end)
+
+  it("diff compares raw totals by default and per second of task-clock with --align task-clock", function()
+    local a, b = tmp .. "/da", tmp .. "/db"
+    for _, d in ipairs({ a, b }) do
+      local _, err, code = T.autoperf("profile", "-q", "-o", d, "-I", "0", "-r", "3", "-e", "page-faults",
+        "--", T.workload("spin"), "20")
+      assert.equal(0, code, err)
+    end
+    local raw = assert(ap.analyze.diff(a, b, { output = tmp .. "/dd" }))
+    assert.equal("index", raw.alignment.by)
+    assert.truthy(raw.alignment_text:find("raw totals", 1, true))
+    local per = assert(ap.analyze.diff(a, b, { output = tmp .. "/dd", align = "task-clock" }))
+    assert.truthy(per.alignment_text:find("per second of task-clock", 1, true), per.alignment_text)
+    local text, err, code = T.autoperf("diff", a, b, "-o", tmp .. "/dd", "--align", "task-clock")
+    assert.equal(0, code, err)
+    assert.truthy(text:find("compared totals per second of task-clock", 1, true), text)
   end)
 
   it("resamples a series onto equal anchor progress, sleeps (no progress) left out", function()
