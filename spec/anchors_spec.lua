@@ -304,7 +304,12 @@ describe("the guard", function()
     for _, rm in ipairs(m.remeasured or {}) do
       if rm.run == 4 and rm.attempt == 1 then why = rm end
     end
-    assert.truthy(why, "run 4 was measured again")
+    local ms = {}
+    for _, e in ipairs(T.journal(tmp .. "/on")) do
+      ms[#ms + 1] = string.format("run %d: %.0f ms (%s)", e.run, e.elapsed_ns / 1e6, tostring(e.guard))
+    end
+    for _, rm in ipairs(m.remeasured or {}) do ms[#ms + 1] = rm.run .. "/" .. rm.attempt .. ": " .. rm.why end
+    assert.truthy(why, "run 4 was measured again; " .. table.concat(ms, "; "))
     assert.equal("duration", why.anchor)
     assert.truthy(why.deviation > 0.25)
     assert.truthy(why.why:find("off the median", 1, true))

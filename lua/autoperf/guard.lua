@@ -20,7 +20,7 @@ M.FLOOR_NS = 20000000
 -- Deviations within this many robust spreads (1.4826 x the median
 -- absolute deviation: a standard deviation for normal noise) of the runs
 -- so far are their normal noise, whatever the tolerance.
-M.SPREADS = 4
+M.SPREADS = 3
 
 -- Anchors whose values are times in ns.
 M.TIME = { [anchors.DURATION] = true, ["task-clock"] = true, ["cpu-clock"] = true }
@@ -103,6 +103,7 @@ function M.judge(history, values, g)
   local names = {}
   for name in pairs(values) do names[#names + 1] = name end
   table.sort(names, function(a, b)
+    if a == b then return false end
     if a == anchors.DURATION or b == anchors.DURATION then return a == anchors.DURATION end
     return a < b
   end)

@@ -413,7 +413,7 @@ function M.align(ds, names, how)
       local out
       if by == "index" then
         -- per: each interval's count per unit of its own anchor progress
-        local a = ds.anchor_at[tostring(at.run) .. "/" .. k]
+        local a = (ds.anchor_at or {})[tostring(at.run) .. "/" .. k]
         local ta = a and (a["task-clock"] or a[next(a)])
         if not ta then return nil, ds.dir .. ": no anchor to normalise by" end
         local av = first(ta.m:row(ta.row), ta.len)
