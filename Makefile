@@ -12,6 +12,8 @@
 # make test-pmu the real-PMU lane: the arm64 build under QEMU (scripts/test-pmu)
 # make test-slurm the Slurm lane: autoperf slurm's job array on a one-node
 #               Slurm started on this machine (scripts/slurm-lane)
+# make test-report the HTML report in a real headless Chromium
+#               (spec/report_browser.py; scripts/bootstrap --browser)
 
 PREFIX   ?= /usr/local
 DESTDIR  ?=
@@ -83,7 +85,7 @@ LUA      := lua5.4
 SPECS    ?= spec
 BUSTED   := $(LUA) /usr/bin/busted
 
-.PHONY: all pmu-events test test-intel test-user check demo asan install uninstall clean bootstrap workloads bench bench-plan bench-profile bench-perturbation bench-numeric bench-aggregate bench-analysis soak test-pmu test-slurm
+.PHONY: all pmu-events test test-intel test-user check demo asan install uninstall clean bootstrap workloads bench bench-plan bench-profile bench-perturbation bench-numeric bench-aggregate bench-analysis soak test-pmu test-slurm test-report
 
 all: $(TARGETS)
 
@@ -141,6 +143,13 @@ test-slurm:
 	@$(MAKE) --no-print-directory all
 	@scripts/slurm-lane
 
+# Without chromium (not installable here) the suite says so and skips.
+test-report:
+	@scripts/bootstrap --browser || echo "test-report: chromium could not be installed"
+	@$(MAKE) --no-print-directory all
+	@AUTOPERF_BIN=$(abspath $(BIN)) AUTOPERF_WORKLOADS=$(abspath $(BUILD)/workloads) \
+	  /usr/bin/python3 spec/report_browser.py
+
 bootstrap:
 	@scripts/bootstrap
 
@@ -184,10 +193,14 @@ soak: all
 	$(BUSTED) --helper=spec/helper.lua -o spec/summary.lua --filter='fault injection' spec/robust_spec.lua
 
 # Benchmarks (numbers, not pass/fail).
-bench: bench-plan bench-profile bench-perturbation bench-numeric bench-aggregate bench-analysis
+bench: bench-plan bench-profile bench-perturbation bench-numeric bench-aggregate bench-analysis bench-metrics
 
 bench-plan: all
 	./$(BIN) run scripts/bench-plan.lua
+
+# metric-aware planning on every shared metric file (simulated models)
+bench-metrics: all
+	./$(BIN) run scripts/bench-metrics.lua
 
 bench-profile: all
 	./$(BIN) run scripts/bench-profile.lua

@@ -265,6 +265,34 @@ static int l_top_pairs(lua_State *L)
 	return 1;
 }
 
+/* core.cluster(R) -> {{a=, b=, height=, size=}, ...}: average-linkage
+ * merges on 1 - |r|, lowest first; leaves are 1..n, merge k makes n + k. */
+static int l_cluster(lua_State *L)
+{
+	const struct ap_matrix *r = check_matrix(L, 1);
+	if (r->rows != r->cols)
+		luaL_argerror(L, 1, lua_pushfstring(L, "square matrix expected, got %Ix%I",
+						      (lua_Integer)r->rows, (lua_Integer)r->cols));
+	const size_t n = r->rows;
+	struct ap_merge *out = lua_newuserdatauv(L, (n > 1 ? n - 1 : 1) * sizeof(*out), 0);
+	if (ap_cluster_average(r, out) < 0)
+		return ap_lua_fail(L, ENOMEM, "cluster");
+	lua_createtable(L, n > 1 ? (int)(n - 1) : 0, 0);
+	for (size_t k = 0; n > 1 && k < n - 1; k++) {
+		lua_createtable(L, 0, 4);
+		lua_pushinteger(L, (lua_Integer)out[k].a + 1);
+		lua_setfield(L, -2, "a");
+		lua_pushinteger(L, (lua_Integer)out[k].b + 1);
+		lua_setfield(L, -2, "b");
+		lua_pushnumber(L, out[k].height);
+		lua_setfield(L, -2, "height");
+		lua_pushinteger(L, (lua_Integer)out[k].size);
+		lua_setfield(L, -2, "size");
+		lua_rawseti(L, -2, (lua_Integer)k + 1);
+	}
+	return 1;
+}
+
 static void set_number(lua_State *L, const char *k, double v)
 {
 	lua_pushnumber(L, v);
@@ -451,6 +479,7 @@ static const luaL_Reg funcs[] = {
 	{"correlation", l_correlation},
 	{"correlation_kernel", l_correlation_kernel},
 	{"top_pairs", l_top_pairs},
+	{"cluster", l_cluster},
 	{"describe", l_describe},
 	{"quantile", l_quantile},
 	{"welch", l_welch},

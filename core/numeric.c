@@ -553,3 +553,121 @@ int ap_welch(const double *a, size_t na, const double *b, size_t nb,
 	w->p = ap_t_sf(w->t, w->df);
 	return 0;
 }
+
+/* ---- hierarchical clustering ------------------------------------------ */
+
+static int cmp_merge(const void *pa, const void *pb)
+{
+	const struct ap_merge *a = pa, *b = pb;
+	if (a->height != b->height)
+		return a->height < b->height ? -1 : 1;
+	/* stable for equal heights: the order the chain found them in */
+	return a->size < b->size ? -1 : a->size > b->size ? 1 : 0;
+}
+
+static size_t uf_find(size_t *parent, size_t i)
+{
+	while (parent[i] != i) {
+		parent[i] = parent[parent[i]];
+		i = parent[i];
+	}
+	return i;
+}
+
+int ap_cluster_average(const struct ap_matrix *r, struct ap_merge *out)
+{
+	const size_t n = r->rows;
+	if (r->rows != r->cols)
+		return -EINVAL;
+	if (n < 2)
+		return 0;
+	int rc = -ENOMEM;
+	struct ap_matrix d = {0};
+	size_t *size = calloc(n, sizeof(*size));
+	size_t *chain = calloc(n, sizeof(*chain));
+	size_t *parent = calloc(n, sizeof(*parent));
+	size_t *id = calloc(n, sizeof(*id));
+	unsigned char *active = calloc(n, 1);
+	if (!size || !chain || !parent || !id || !active || ap_matrix_init(&d, n, n) < 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		const double *ri = ap_matrix_row(r, i);
+		double *di = ap_matrix_row(&d, i);
+		for (size_t j = 0; j < n; j++)
+			di[j] = ri[j] == ri[j] ? 1 - fabs(ri[j]) : 1;
+		size[i] = 1;
+		active[i] = 1;
+	}
+	/* Nearest-neighbour chain (Murtagh 1983; Muellner, "Modern
+	 * hierarchical, agglomerative clustering algorithms", 2011): average
+	 * linkage is reducible, so reciprocal nearest neighbours may be merged
+	 * in any order and the merges sorted by height afterwards. The merged
+	 * cluster lives on in slot b; slot a retires. Lance-Williams update:
+	 * d(k, a+b) = (|a| d(k, a) + |b| d(k, b)) / (|a| + |b|). */
+	size_t len = 0, merges = 0, next = 0;
+	while (merges < n - 1) {
+		if (len == 0) {
+			while (!active[next])
+				next++;
+			chain[len++] = next;
+		}
+		const size_t a = chain[len - 1];
+		const size_t prev = len >= 2 ? chain[len - 2] : SIZE_MAX;
+		const double *da = ap_matrix_row(&d, a);
+		size_t best = prev;
+		double bd = prev != SIZE_MAX ? da[prev] : INFINITY;
+		for (size_t k = 0; k < n; k++) {
+			if (k != a && active[k] && da[k] < bd) {
+				bd = da[k];
+				best = k;
+			}
+		}
+		if (best != prev) {
+			chain[len++] = best;
+			continue;
+		}
+		/* a and prev are reciprocal nearest neighbours */
+		len -= 2;
+		const size_t lo = a < prev ? a : prev, hi = a < prev ? prev : a;
+		out[merges].a = lo;
+		out[merges].b = hi;
+		out[merges].height = bd;
+		out[merges].size = size[lo] + size[hi];
+		merges++;
+		double *dl = ap_matrix_row(&d, lo), *dh = ap_matrix_row(&d, hi);
+		const double wl = (double)size[lo], wh = (double)size[hi];
+		for (size_t k = 0; k < n; k++) {
+			if (!active[k] || k == lo || k == hi)
+				continue;
+			const double v = (wl * dl[k] + wh * dh[k]) / (wl + wh);
+			dh[k] = v;
+			ap_matrix_row(&d, k)[hi] = v;
+		}
+		active[lo] = 0;
+		size[hi] += size[lo];
+	}
+	/* Lowest first, then renamed as scipy does: leaves 0..n-1, merge k
+	 * makes cluster n + k; a slot stands for the leaves below it. */
+	qsort(out, n - 1, sizeof(*out), cmp_merge);
+	for (size_t i = 0; i < n; i++) {
+		parent[i] = i;
+		id[i] = i;
+	}
+	for (size_t k = 0; k < n - 1; k++) {
+		const size_t ra = uf_find(parent, out[k].a), rb = uf_find(parent, out[k].b);
+		size_t ca = id[ra], cb = id[rb];
+		out[k].a = ca < cb ? ca : cb;
+		out[k].b = ca < cb ? cb : ca;
+		parent[ra] = rb;
+		id[rb] = n + k;
+	}
+	rc = 0;
+fail:
+	ap_matrix_free(&d);
+	free(size);
+	free(chain);
+	free(parent);
+	free(id);
+	free(active);
+	return rc;
+}

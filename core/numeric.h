@@ -88,4 +88,19 @@ double ap_betai(double a, double b, double x, double y);
  * freedom (df may be +inf: the normal distribution). */
 double ap_t_sf(double t, double df);
 
+/* One merge of an agglomerative clustering, as scipy's linkage gives it:
+ * clusters 0..n-1 are the leaves, merge k creates cluster n + k. */
+struct ap_merge {
+	size_t a, b;   /* the clusters merged, a < b */
+	double height; /* their distance */
+	size_t size;   /* leaves in the new cluster */
+};
+
+/* Average-linkage (UPGMA) hierarchical clustering of the n rows of the
+ * square correlation matrix r on the distance 1 - |r| (NaN: distance 1),
+ * by the nearest-neighbour chain (O(n^2) time and memory: 2300 events in
+ * well under a second). out[0..n-1) receives the merges, lowest first.
+ * Returns 0, -EINVAL for a matrix that is not square, or -ENOMEM. */
+int ap_cluster_average(const struct ap_matrix *r, struct ap_merge *out);
+
 #endif

@@ -2,8 +2,8 @@
 -- whether the sampler keeps its schedule, with every event this machine
 -- counts (here: software events and tracepoints), in one run:
 --   a thread-heavy workload (threads 2048 64 1000, 5 times: 320 threads)
---   and a CPU-bound loop (spin 2000), alone, under autoperf (per task, and
---   per CPU with -a) and under perf stat on the same events; the
+--   and a CPU-bound loop (spin 2000), alone, under autoperf (per task, in
+--   a cgroup per CPU, and -a) and under perf stat on the same events; the
 --   workload's own time (it prints it: the profilers' set-up and teardown
 --   are left out: perf stat takes minutes to close 2300 tracepoints);
 --   per autoperf run, the sampler's lateness: each interval's timestamp
@@ -14,7 +14,7 @@
 local core = require "autoperf.core"
 local store = require "autoperf.store"
 
-local reps = tonumber((...)) or 3
+local reps = math.max(1, math.tointeger(tonumber((...)) or 3) or 3)
 local top = arg[0]:gsub("scripts/bench%-perturbation%.lua$", "")
 local B = dofile(top .. "scripts/bench_common.lua")
 local bin = B.bin(top)
@@ -31,7 +31,6 @@ local function median(t)
   table.sort(s)
   return s[(#s + 1) // 2]
 end
-local function quantile(s, p) return s[math.max(1, math.ceil(p * #s))] end
 
 -- cmd prints its own elapsed ns last; returns seconds
 local function own_time(cmd)
@@ -48,26 +47,17 @@ local function wrapped(body)
   return "sh -c " .. q("t0=$(date +%s%N); " .. body .. "; t1=$(date +%s%N); echo $((t1 - t0))")
 end
 
--- The sampler's lateness in a profile (ms, sorted) and its interval count.
-local function lateness(dir, interval_ms)
+-- The sampler's timeliness in a profile, from its journal (the runner
+-- records each run's: samples, ticks skipped, lateness median/p99/max):
+-- the worst run's figures.
+local function lateness(dir)
   local s = store.load(dir)
-  local late = {}
-  for _, f in ipairs(s and store.run_files(s) or {}) do
-    local r = core.reader(f.path)
-    local last
-    while r do
-      local l = r:read()
-      if not l then break end
-      local idx, t = l:match("^(%d+),(%d+),")
-      if idx and idx ~= last then
-        last = idx
-        late[#late + 1] = tonumber(t) / 1e6 - (tonumber(idx) + 1) * interval_ms
-      end
-    end
-    if r then r:close() end
+  local w
+  for _, e in ipairs(s and s.journal or {}) do
+    local sp = e.sampler
+    if sp and (not w or sp.late_ms.p99 > w.late_ms.p99) then w = sp end
   end
-  table.sort(late)
-  return late
+  return w
 end
 
 local workloads = {
@@ -75,12 +65,13 @@ local workloads = {
     body = string.format("for i in 1 2 3 4 5; do %s/threads 2048 64 1000; done", wl), intervals = { 100, 10 } },
   { name = "spin 2000 (CPU-bound loop)", body = wl .. "/spin 2000 >/dev/null", intervals = { 100 } },
 }
-local modes = { { "autoperf, per task (inherited)", "" }, { "autoperf -a (per CPU)", "-a" } }
+local modes = { { "autoperf --counting task (inherited)", "--counting task" },
+  { "autoperf --counting cgroup (per CPU)", "--counting cgroup" }, { "autoperf -a (every task, per CPU)", "-a" } }
 
 print(string.format("bench-perturbation: %d events (software events and tracepoints%s), median of %d", nevents,
   " when there is no hardware PMU", reps))
-local fmt = "%-40s %-32s %5s %9s %8s %26s"
-print(string.format(fmt, "workload", "measured by", "-I", "own s", "x alone", "late ms: med/p99/max (n)"))
+local fmt = "%-40s %-38s %5s %9s %8s %34s"
+print(string.format(fmt, "workload", "measured by", "-I", "own s", "x alone", "late ms: med/p99/max (samples)"))
 local out = tmp .. "/profile"
 for _, w in ipairs(workloads) do
   local cmd = wrapped(w.body)
@@ -94,12 +85,12 @@ for _, w in ipairs(workloads) do
       for i = 1, reps do
         t[i] = own_time(string.format("%s profile -q --force %s -I %d -o %s -e \"$(cat %s)\" -- %s", bin, m[2], iv,
           q(out), q(list), cmd))
-        late = late or lateness(out, iv)
+        late = late or lateness(out)
       end
       local s = median(t)
       print(string.format(fmt, w.name, m[1], iv, string.format("%.3f", s), string.format("%.2f", s / base),
-        #late > 0 and string.format("%.1f/%.1f/%.1f (%d)", quantile(late, 0.5), quantile(late, 0.99), late[#late],
-          #late) or "-"))
+        late and string.format("%.1f/%.1f/%.1f (%d, %d skipped)", late.late_ms.median, late.late_ms.p99,
+          late.late_ms.max, late.samples, late.skipped) or "-"))
     end
     local t = {}
     for i = 1, reps do

@@ -30,13 +30,21 @@ end
 -- Waits until no autoperf closer is closing descriptors in the background,
 -- so that every measurement starts from the same, cold kernel state.
 function M.settle()
+  -- ours: a closer inherits the directory of the autoperf that made it
+  local function cwd_of(pid)
+    local p = io.popen("readlink /proc/" .. pid .. "/cwd 2>/dev/null")
+    local s = p and p:read("l")
+    if p then p:close() end
+    return s
+  end
+  local here = cwd_of("self")
   local function closing()
     for _, e in ipairs(core.listdir("/proc") or {}) do
       local f = e.name:match("^%d+$") and io.open("/proc/" .. e.name .. "/comm")
       if f then
         local comm = f:read("l")
         f:close()
-        if comm == "autoperf-close" then return true end
+        if comm == "autoperf-close" and cwd_of(e.name) == here then return true end
       end
     end
     return false

@@ -116,6 +116,41 @@ describe("analyze on a profile of the writes workload", function()
     -- CPU, each CPU's groups are read a moment apart: a few more)
     assert.is_true(tonumber(rows["syscalls:sys_enter_write"]["syscalls:sys_exit_write"]) >= 0.99999)
     assert.truthy(T.slurp(dir .. "/analysis/correlation.gp"):find("correlation.bin", 1, true))
+    -- the clustered order puts entry and exit of write side by side, in one
+    -- cluster, and is written out
+    assert.truthy(out:find("clusters at mean |r| >= 0.8", 1, true), out)
+    local order = csv_rows(dir .. "/analysis/correlation-order.csv")
+    local en, ex = order["syscalls:sys_enter_write"], order["syscalls:sys_exit_write"]
+    assert.are.equal(1, math.abs(tonumber(en.POSITION) - tonumber(ex.POSITION)))
+    assert.are.equal(en.CLUSTER, ex.CLUSTER)
+  end)
+
+  it("correlation: says when intervals are too few, and keeps one-shot events out of the top pairs", function()
+    local few = tmp .. "/few"
+    profile(few, "-I", "20", "-e", "syscalls:sys_enter_write,syscalls:sys_exit_write,task-clock,syscalls:sys_enter_brk," ..
+      "syscalls:sys_enter_execve", "--", T.workload("writes"), tostring(K))
+    local out, err, code = T.autoperf("analyze", "correlation", few, "--top", "10")
+    assert.are.equal(0, code, err)
+    local n = tonumber(out:match("over (%d+) intervals"))
+    if n < 20 then
+      local crit = require("autoperf.analyze.correlation").critical_r(n)
+      assert.truthy(out:find(string.format("warning: only %d intervals: |r| below %.3f is indistinguishable from " ..
+        "chance", n, crit), 1, true), out)
+    end
+    -- execve happens once, at the start: one-shot, named, and in no listed pair
+    local order = csv_rows(few .. "/analysis/correlation-order.csv")
+    assert.are.equal("yes", order["syscalls:sys_enter_execve"].ONE_SHOT)
+    assert.truthy(out:find("one-shot", 1, true), out)
+    local crit = require("autoperf.analyze.correlation").critical_r(n)
+    for line in out:gmatch("[^\n]+") do
+      if line:match("^%s+%d+%s+[+-]%d") then
+        local r = tonumber(line:match("^%s+%d+%s+([+-][%d.]+)"))
+        assert.are.equal(math.abs(r) < crit, line:find("(within chance)", 1, true) ~= nil, line)
+        for name, row in pairs(order) do
+          if row.ONE_SHOT == "yes" then assert.falsy(line:find(name, 1, true), line) end
+        end
+      end
+    end
   end)
 
   it("detail: one image per event, per repetition or per CPU, png or svg", function()
@@ -141,6 +176,98 @@ describe("analyze on a profile of the writes workload", function()
       assert.equal("task", mode)
       assert.truthy(dat:find("all CPUs (per-task profile)", 1, true))
     end
+  end)
+
+  it("detail: skips flat events a glob found, labels nanoseconds, marks a partial last interval", function()
+    local out, err, code = T.autoperf("analyze", "detail", dir, "-e", "task-clock,syscalls:sys_enter_re*",
+      "-o", tmp .. "/flat")
+    assert.are.equal(0, code, err)
+    -- reboot never happened: a flat zero, said and not drawn
+    assert.truthy(out:find("skipped 1 flat event (the same value in every interval; 1 of them zero): " ..
+      "syscalls:sys_enter_reboot; --all draws them", 1, true), out)
+    assert.is_nil(io.open(tmp .. "/flat/syscalls_sys_enter_reboot.png"))
+    assert.truthy(T.slurp(tmp .. "/flat/task-clock.gp"):find("set ylabel 'nanoseconds per interval'", 1, true))
+    -- 200000 writes do not end on a 10 ms boundary: the last interval of
+    -- a repetition is partial (unless it happens to be 90% or more of one)
+    local dat = T.slurp(tmp .. "/flat/task-clock.dat")
+    local partial = dat:match('"partial last interval %(([%d.]+) of')
+    if partial then assert.is_true(tonumber(partial) < 9.5, dat) end
+    -- named, a flat event is drawn; --all draws what the glob found
+    out, err, code = T.autoperf("analyze", "detail", dir, "-e", "syscalls:sys_enter_reboot", "-o", tmp .. "/flat")
+    assert.are.equal(0, code, err)
+    assert.truthy(T.png(tmp .. "/flat/syscalls_sys_enter_reboot.png"))
+    assert.truthy(T.slurp(tmp .. "/flat/syscalls_sys_enter_reboot.gp"):find("set ylabel 'count per interval'", 1, true))
+    out, err, code = T.autoperf("analyze", "detail", dir, "-e", "syscalls:sys_enter_re*", "--all", "-o", tmp .. "/all")
+    assert.are.equal(0, code, err)
+    assert.falsy(out:find("skipped", 1, true), out)
+    assert.truthy(T.png(tmp .. "/all/syscalls_sys_enter_reboot.png"))
+  end)
+
+  it("report: one HTML file with its data inside, also from analyze correlation --html", function()
+    local out, err, code = T.autoperf("report", dir, "-o", tmp .. "/report.html")
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("wrote " .. tmp .. "/report.html (", 1, true), out)
+    local html = T.slurp(tmp .. "/report.html")
+    assert.truthy(html:find("<canvas id=\"heatmap\"", 1, true))
+    assert.falsy(html:find("https?://")) -- nothing from the network
+    assert.falsy(html:find("src=", 1, true)) -- nor from another file
+    local json = html:match('<script id="data" type="application/json">(.-)</script>')
+    local d = require("cjson").decode(json)
+    assert.are.equal(5, #d.events)
+    assert.are.equal(4, d.correlation.n) -- reboot never happened: left out
+    assert.are.equal(1, d.correlation.zero)
+    assert.is_table(d.series.values["task-clock"])
+    assert.is_nil(d.diff)
+    -- the matrix: n x n signed bytes (r * 100), the diagonal 1
+    local bytes = d.correlation.matrix
+    assert.are.equal(math.ceil(16 / 3) * 4, #bytes)
+    -- with a second profile, the diff table's data; --html beside the analysis
+    out, err, code = T.autoperf("report", dir, dir, "-o", tmp .. "/self.html")
+    assert.are.equal(0, code, err)
+    d = require("cjson").decode(T.slurp(tmp .. "/self.html"):match('<script id="data" type="application/json">(.-)</script>'))
+    assert.are.equal(5, #d.diff.rows)
+    out, err, code = T.autoperf("analyze", "correlation", dir, "--html", "-o", tmp .. "/html")
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("wrote " .. tmp .. "/html/report.html", 1, true), out)
+  end)
+
+  it("select: one of write's entry and exit, no zero event, a list that profile -e @FILE measures exactly", function()
+    local out, err, code = T.autoperf("analyze", "select", dir, "-o", tmp .. "/sel")
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("method: non-constant over time; stable across repetitions (cv <= 0.5); one per " ..
+      "cluster of pearson correlation, average linkage on 1-|r| cut at mean |r| >= 0.8", 1, true), out)
+    local why = csv_rows(tmp .. "/sel/selection.csv")
+    local enter, exit = why["syscalls:sys_enter_write"], why["syscalls:sys_exit_write"]
+    -- exactly one of the pair is kept, the other is represented by it
+    assert.are_not.equal(enter.KEPT, exit.KEPT)
+    local kept, dropped = enter.KEPT == "yes" and enter or exit, enter.KEPT == "yes" and exit or enter
+    assert.are.equal(kept.EVENT, dropped.REPRESENTATIVE)
+    assert.truthy(dropped.REASON:find("^represented by " .. kept.EVENT:gsub("%p", "%%%0")), dropped.REASON)
+    assert.are.same({ "no", "zero: never counted" },
+      { why["syscalls:sys_enter_reboot"].KEPT, why["syscalls:sys_enter_reboot"].REASON })
+    local list = {}
+    for line in T.slurp(tmp .. "/sel/selected.txt"):gmatch("[^\n]+") do
+      if not line:match("^#") then list[#list + 1] = line end
+    end
+    local want = {}
+    for name, row in pairs(why) do
+      if row.KEPT == "yes" then want[#want + 1] = name end
+    end
+    table.sort(want)
+    local sorted = { table.unpack(list) }
+    table.sort(sorted)
+    assert.are.same(want, sorted)
+    -- read back: the profile measures exactly the selected events
+    profile(tmp .. "/again", "-I", "0", "-e", "@" .. tmp .. "/sel/selected.txt", "--", T.workload("writes"), "1000")
+    local measured = {}
+    for _, ev in ipairs(T.json(tmp .. "/again/manifest.json").events) do measured[#measured + 1] = ev.name end
+    table.sort(measured)
+    assert.are.same(want, measured)
+    -- a list that cannot be read is one clear line
+    local _, perr, pcode = T.autoperf("profile", "-q", "-o", tmp .. "/none", "-e", "@" .. tmp .. "/nope.txt",
+      "--", T.workload("writes"), "10")
+    assert.are.equal(2, pcode)
+    assert.truthy(perr:find("nope.txt", 1, true), perr)
   end)
 
   it("detail: an unknown event is an error with a suggestion, and draws nothing", function()
@@ -244,8 +371,32 @@ describe("analyze correlation on a profile of every event of this machine", func
       assert.truthy(derr:find("'" .. refused[1].name .. "' was refused by the kernel", 1, true), derr)
     end
     local gp = T.slurp(dir .. "/analysis/correlation.gp")
-    assert.truthy(gp:find("set xlabel 'event'", 1, true))
-    assert.truthy(gp:find("set ytics noenhanced ('", 1, true)) -- event names on the axis
+    assert.truthy(gp:find("set ytics noenhanced ('", 1, true)) -- event names (or groups') on the axis
+    if n > require("autoperf.analyze.correlation").LABELLED then
+      -- an overview of groups, the whole matrix beside it
+      assert.truthy(gp:find("set xlabel 'group of events", 1, true))
+      local fullpng = assert(T.png(dir .. "/analysis/correlation-full.png"))
+      assert.is_true(fullpng.width >= n and fullpng.height >= n)
+      assert.truthy(out:find("every pair in " .. dir .. "/analysis/correlation-full.png", 1, true), out)
+    else
+      assert.truthy(gp:find("set xlabel 'event'", 1, true))
+    end
+    -- the clustered order: entry and exit tracepoints of a syscall or an
+    -- interrupt mostly share a cluster (a blocking call may enter in one
+    -- interval and leave in the next)
+    local order = csv_rows(dir .. "/analysis/correlation-order.csv")
+    local count = 0
+    for _ in pairs(order) do count = count + 1 end
+    assert.are.equal(n, count)
+    local pairs_, together = 0, 0
+    for name, row in pairs(order) do
+      local other = name:gsub("sys_enter_", "sys_exit_"):gsub("_entry$", "_exit")
+      if other ~= name and order[other] then
+        pairs_ = pairs_ + 1
+        if order[other].CLUSTER == row.CLUSTER then together = together + 1 end
+      end
+    end
+    assert.is_true(pairs_ >= 5 and together >= 0.75 * pairs_, together .. " of " .. pairs_ .. " pairs together")
   end)
 end)
 
@@ -283,6 +434,22 @@ describe("autoperf diff", function()
     assert.truthy(out:find("changed significantly", 1, true))
     assert.truthy(out:find("wrote " .. b .. "/analysis/diff.csv and " .. b .. "/analysis/diff.png", 1, true), out)
     assert.truthy(T.png(b .. "/analysis/diff.png"))
+    -- the plot draws the table's significant rows in its order, and says so
+    local sig = 0
+    for i = 2, #rows do
+      if rows[i][13] == "yes" then sig = sig + 1 end
+    end
+    local dat = T.lines(T.slurp(b .. "/analysis/diff.dat"))
+    assert.are.equal(math.min(sig, 30), #dat)
+    for i, line in ipairs(dat) do
+      assert.truthy(line:find('"' .. rows[i + 1][2], 1, true), line .. " is not row " .. i)
+    end
+    assert.truthy(T.slurp(b .. "/analysis/diff.gp"):find(sig <= 30 and ("all " .. sig .. " significant changes") or
+      ("the first 30 of " .. sig), 1, true))
+    -- --html: the report of A with the diff to B beside diff.csv
+    out, err, code = T.autoperf("diff", a, b, "--html")
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("wrote " .. b .. "/analysis/report.html", 1, true), out)
     -- B against itself: nothing changed, and no plot of the last diff stays
     out, err, code = T.autoperf("diff", b, b)
     assert.are.equal(0, code, err)

@@ -8,6 +8,7 @@
 --   analyze.detail(dir, {"page-faults"})      a time-series plot per event
 --   analyze.wide(dir)                         INDEX plus one column per event
 --   analyze.diff(dir_a, dir_b)                what changed from A to B
+--   analyze.select(dir)                       the events that matter, as an event list
 local evspec = require "autoperf.evspec"
 local result = require "autoperf.result"
 local util = require "autoperf.util"
@@ -19,6 +20,7 @@ M.stats_mod = require "autoperf.analyze.stats"
 M.correlation_mod = require "autoperf.analyze.correlation"
 M.detail_mod = require "autoperf.analyze.detail"
 M.diff_mod = require "autoperf.analyze.diff"
+M.selection_mod = require "autoperf.analyze.selection"
 
 -- Where an analysis writes, and the directory below which no symbolic
 -- link is followed (a profile may sit in a directory someone else
@@ -169,9 +171,11 @@ local function detail_view(r, names, opts)
   return view, al
 end
 
--- {images=, alignment=, alignment_text=}; events: names or globs; opts:
--- output, per_cpu, rep, format, align, per, unit (as for correlation;
--- the default: by wall-clock, one line per repetition of one run).
+-- {images=, events=, skipped= (flat events a glob matched: {name=,
+-- value=}), alignment=, alignment_text=}; events: names or globs; opts:
+-- output, per_cpu, rep, format, all (draw flat events too), align, per,
+-- unit (as for correlation; the default: by wall-clock, one line per
+-- repetition of one run).
 function M.detail(dir, events, opts)
   opts = opts or {}
   if type(events) == "string" then
@@ -210,9 +214,16 @@ function M.detail(dir, events, opts)
   if not out then return nil, base end
   local view, al = detail_view(r, names, opts)
   if not view then return nil, al end
-  local images, derr = M.detail_mod.draw(view, names, out, opts, base)
-  if not images then return nil, derr end
-  return { images = images, events = names, alignment = al, alignment_text = M.series.describe_alignment(al) }
+  -- a flat event is drawn when named, skipped when a glob found it
+  local asked = {}
+  for _, p in ipairs(events) do
+    if not util.is_glob(p) then asked[p] = true end
+  end
+  local images, skipped = M.detail_mod.draw(view, names, out,
+    { per_cpu = opts.per_cpu, rep = opts.rep, format = opts.format, all = opts.all, asked = asked }, base)
+  if not images then return nil, skipped end
+  return { images = images, events = names, skipped = skipped, alignment = al,
+           alignment_text = M.series.describe_alignment(al) }
 end
 
 -- {path=, rows=, events=}; opts: output (a file; default DIR/analysis/wide.csv).
@@ -228,6 +239,45 @@ function M.wide(dir, opts)
     path = out .. "/wide.csv"
   end
   return M.series.write_wide(r, path, nil, base)
+end
+
+-- {rows=, summary=, list=, csv=, text=}: the events that matter (see
+-- analyze/selection.lua); opts: output, max_cv, threshold, method, limit.
+function M.select(dir, opts)
+  opts = opts or {}
+  if opts.target then return M.rank(dir, opts) end
+  local r, err = load(dir)
+  if not r then return nil, err end
+  local rows, s = M.selection_mod.compute(r, opts)
+  if not rows then return nil, s end
+  local out, base = outdir(r.dir, opts)
+  if not out then return nil, base end
+  local list, csvp = out .. "/selected.txt", out .. "/selection.csv"
+  local ok, werr = M.selection_mod.write(rows, s, r.dir, list, csvp, base)
+  if not ok then return nil, werr end
+  return { rows = rows, summary = s, list = list, csv = csvp, text = M.selection_mod.format(rows, s, opts.limit),
+    simulated = r.simulated }
+end
+
+-- Ranks the events of an experiment's tidy.csv (dir: the file or the
+-- experiment's directory) by how well they explain opts.target:
+-- {rows=, info=, csv=, text=}; opts: output, folds, top, limit.
+function M.rank(dir, opts)
+  local path = dir
+  if util.is_dir(dir) then path = dir .. "/tidy.csv" end
+  if not util.exists(path) then
+    return nil, path .. ": no tidy.csv (--target ranks the events of an experiment's tidy.csv)"
+  end
+  local t, err = M.selection_mod.read_tidy(path)
+  if not t then return nil, err end
+  local rows, info = M.selection_mod.rank(t, opts.target, opts)
+  if not rows then return nil, info end
+  local root = path:match("^(.*)/[^/]*$") or "."
+  local out, base = outdir(root, opts)
+  if not out then return nil, base end
+  local csvp, cerr = M.selection_mod.write_ranking(rows, out .. "/ranking.csv", base)
+  if not csvp then return nil, cerr end
+  return { rows = rows, info = info, csv = csvp, text = M.selection_mod.format_ranking(rows, info, opts.limit) }
 end
 
 -- {rows=, csv=, image=, text=}; opts: output (default DIR_B/analysis),
@@ -275,7 +325,9 @@ function M.diff(dir_a, dir_b, opts)
     -- nothing changed: no plot, and none left from an earlier diff
     for _, f in ipairs({ "diff.png", "diff.svg", "diff.dat", "diff.gp" }) do os.remove(out .. "/" .. f) end
   end
-  return { rows = rows, csv = csv, image = image or nil, text = M.diff_mod.format(rows, opts),
+  local text = M.diff_mod.format(rows, { limit = opts.limit, alpha = opts.alpha, reps_a = ra.reps,
+    reps_b = rb.reps })
+  return { rows = rows, csv = csv, image = image or nil, text = text,
            simulated = ra.simulated or rb.simulated, alignment = alignment,
            alignment_text = alignment.by == "index" and ("compared " .. alignment.why)
              or ("compared totals " .. alignment.per) }

@@ -25,7 +25,7 @@ local LOAD = { "pmu", "events_json", "smt" }
 local PLAN = with(LOAD, { "isolate", "strategy", "counters", "nmi_watchdog", "group_max", "ncpus", "fd_budget",
   "anchors" })
 local PROFILE = with(LOAD, { "events", "out", "interval_ms", "repetitions", "system_wide", "counting", "force",
-  "progress", "core_type", "anchor", "tolerance", "remeasure",
+  "progress", "core_type", "anchor", "tolerance", "remeasure", "metrics", "metric",
   "env", "cwd", "cpus", "timeout_s", "fail_fast", "delay_ms", "roi", "isolate", "strategy", "counters" })
 local MEASURE = with(PROFILE, { "keep" })
 local PROCESS = { "argv", "env", "cwd", "cpus" }
@@ -238,6 +238,19 @@ end
 -- Analysis in-process (see analyze.lua): ap.analyze.stats(dir),
 -- .correlation(dir, opts), .detail(dir, events, opts), .wide(dir, opts),
 -- .diff(dir_a, dir_b, opts).
+-- Metrics computed from profile dir (see metrics/init.lua of_profile):
+-- opts.file (a metric file or "software"), opts.metrics (names, groups),
+-- opts.level, opts.tsc_hz. Returns {metrics = {{name=, value=, unit=,
+-- series=, level=, parent=, status=, threshold=, bottleneck=}, ...},
+-- constants = {[NAME] = {value=, from=}}, simulated=}, or nil, message.
+function M.metrics(dir, opts)
+  opts = opts or {}
+  check("ap.metrics", opts, { "file", "metrics", "level", "tsc_hz", "smt" })
+  local res, err = require("autoperf.metrics").of_profile(dir, opts)
+  if not res then return nil, err end
+  return require("autoperf.metrics.report").plain(res, opts)
+end
+
 M.analyze = require "autoperf.analyze"
 
 return M

@@ -13,6 +13,12 @@ function M.str(s)
   return "'" .. tostring(s):gsub("'", "''") .. "'"
 end
 
+-- A gnuplot string literal that may span lines: double quotes, in which
+-- gnuplot reads \n as a line break (titles of several lines).
+function M.lines(s)
+  return '"' .. tostring(s):gsub('[\\"]', "\\%0"):gsub("\n", "\\n") .. '"'
+end
+
 -- The first lines of a script drawing image (its extension decides the
 -- format: .png or .svg) at w x h pixels. The output file is the variable
 -- out (default image, beside the script), so a user can redirect it:

@@ -669,10 +669,17 @@ function M.prepare(specs, opts)
   local cat, err = catalog.load({ pmu = opts.pmu, events_json = opts.events_json, smt = opts.smt })
   if not cat then return nil, err, 1 end
   if type(specs) == "string" then specs = { specs } end
-  local events
-  if specs == nil or #specs == 0 then
+  local events, metric_plan
+  if opts.metrics and (specs == nil or #specs == 0) then
+    -- --metrics FILE [--metric NAMES]: the events the metrics need
+    events, metric_plan = require("autoperf.metrics").plan_events(cat, opts.metrics, opts.metric)
+    if not events then return nil, metric_plan, 2 end
+  elseif specs == nil or #specs == 0 then
     events = default_events(cat, opts.events_json)
   elseif type(specs[1]) == "string" then
+    -- -e @FILE: the events of a list ('autoperf analyze select' writes one)
+    specs, err = require("autoperf.analyze.selection").expand(specs)
+    if not specs then return nil, err, 2 end
     events, err = catalog.select(cat, specs)
     if not events then return nil, err, 2 end
   else
@@ -699,6 +706,11 @@ function M.prepare(specs, opts)
     counters, note, cerr = capacity.plan_counters(cat, events)
     if cerr then return nil, cerr, 2 end
   end
+  if metric_plan then
+    -- one group per metric where its events fit one run (metrics/plan.lua)
+    events, metric_plan = require("autoperf.metrics").group_events(metric_plan,
+      { counters = counters, isolate = defaults.isolate_list(opts.isolate), nmi_watchdog = cat.hardware and machine.nmi_watchdog() })
+  end
   local pmus = {}
   for _, p in ipairs(cat.pmus) do pmus[#pmus + 1] = { name = p.name, type = p.type, events = #p.events } end
   -- the anchors (opts.anchor: anchors.resolve's specs), one hybrid half's
@@ -714,7 +726,7 @@ function M.prepare(specs, opts)
   end
   return { catalog = cat, events = events, counters = counters, counters_from = counters and note or nil,
            pmus = pmus, hardware = cat.hardware, simulated = cat.sim and cat.sim.name, pinned = pinned,
-           anchors = anchor_evs }
+           anchors = anchor_evs, metrics = metric_plan }
 end
 
 -- The planner's options for a prepared selection (see M.prepare) and
@@ -904,6 +916,8 @@ local function run(prep, given)
         "more than %g%% (and %d robust spreads; times: %d ms) is measured again, up to %d more time%s",
         gopts.tolerance * 100, guard_mod.SPREADS, guard_mod.FLOOR_NS // 1000000, gopts.remeasure,
         gopts.remeasure == 1 and "" or "s") or "off" },
+    metrics = prep.metrics and { file = prep.metrics.file, names = prep.metrics.names, skipped = prep.metrics.skipped,
+                                 several_runs = prep.metrics.several } or nil,
     simulated = prep.simulated and {
       model = prep.simulated,
       note = "hardware counts come from a simulated PMU: synthetic values derived from task-clock, not measurements",

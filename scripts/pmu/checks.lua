@@ -349,4 +349,36 @@ timed("every PMUv3 event", function()
   end)
 end)
 
+
+-- 5. Metrics from the guest's PMU: the bundled arm64 file's IPC and the
+-- rest, planned with --metrics, checked against the counts of the same
+-- run file computed by hand.
+timed("metrics", function()
+  section("metrics", function()
+    local dir = "/tmp/pmetrics"
+    local out, ok = sh(BIN .. " profile -q -I 0 --force -o " .. dir .. " --metrics arm64 -- " .. INSNS .. " 0000200000")
+    check("autoperf profile --metrics arm64 succeeds", ok, out)
+    local res, err = ap.metrics(dir, { file = "arm64" })
+    check("ap.metrics computes the arm64 metrics", res ~= nil, err)
+    if not res then return end
+    local by = {}
+    for _, m in ipairs(res.metrics) do by[m.name] = m end
+    local r = assert(ap.read(dir))
+    local inst, cyc, tc = r.INST_RETIRED, r.CPU_CYCLES, r["task-clock"]
+    print(string.format("# INST_RETIRED %s CPU_CYCLES %s task-clock %s ipc %s", tostring(inst), tostring(cyc),
+      tostring(tc), tostring(by.ipc and by.ipc.value)))
+    check("IPC is INST_RETIRED / CPU_CYCLES of the run files, exactly",
+      inst and cyc and by.ipc and by.ipc.value == inst / cyc, by.ipc and by.ipc.status)
+    check("CPI is CPU_CYCLES / INST_RETIRED, exactly", by.cpi and by.cpi.value == cyc / inst)
+    check("IPC and CPI were each counted in one run (co-scheduled)",
+      by.ipc and not by.ipc.several_runs and by.cpi and not by.cpi.several_runs)
+    local journal = store.load(dir).journal
+    local elapsed
+    for _, e in ipairs(journal) do elapsed = elapsed or e.elapsed_ns end
+    check("instructions per second divides by the run's wall-clock time",
+      by.instructions_per_second and elapsed and by.instructions_per_second.value == inst / (elapsed / 1e9))
+    check("the metrics are not labelled simulated (a real kernel PMU)", not res.simulated)
+  end)
+end)
+
 print(string.format("%d passed, %d failed", passed, failed))

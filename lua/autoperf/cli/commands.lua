@@ -122,6 +122,11 @@ function M.plan(a)
   if a.json then
     local d = plan_mod.describe(plan)
     d.events, d.planning_ms, d.counters_from = #events, ms, prep.counters_from
+    local mp = prep.metrics
+    if mp then
+      d.metrics = { file = mp.file, metrics = mp.metrics, cosched = mp.cosched, several_runs = mp.several,
+                    skipped = mp.skipped, counted_again = mp.duplicated, grouping_ms = mp.planning_ms }
+    end
     io.write(util.json_encode(d), "\n")
     return 0
   end
@@ -130,6 +135,21 @@ function M.plan(a)
     return 0
   end
   out.print_plan(plan, #events, ms)
+  local mp = prep.metrics
+  if mp then
+    print(string.format("  metrics: %d of %s: %d each in one run (co-scheduled), %d computed from several runs; " ..
+      "%d events unknown here, %d counted again for another metric's run (%.1f ms)", mp.metrics, mp.file,
+      #mp.cosched, #mp.several, #mp.skipped, mp.duplicated, mp.planning_ms))
+    -- what co-scheduling costs: the plain plan of the same events
+    local plain_evs = {}
+    for _, ev in pairs(mp.rec) do plain_evs[#plain_evs + 1] = ev end
+    table.sort(plain_evs, function(x, y) return x.name < y.name end)
+    local plain = plan_mod.make(plain_evs, popts)
+    if plain then
+      print(string.format("  the same %d events without co-scheduling: %d runs (lower bound %d)", #plain_evs,
+        #plain.runs, plain.lower_bound))
+    end
+  end
   for pmu, c in pairs(popts.counters or {}) do
     print(string.format("  counters: %s %d generic + %d fixed (%s)", pmu, c.generic, c.fixed or 0, prep.counters_from))
   end
@@ -313,6 +333,33 @@ function M.aggregate(a)
   return 0
 end
 
+-- autoperf metrics DIR: metrics/ computes, metrics/report shows.
+function M.metrics(a)
+  local metrics = require "autoperf.metrics"
+  local report = require "autoperf.metrics.report"
+  local level = a.level and tonumber(a.level)
+  if a.level and not level then
+    errorf("--level %s: not a number", util.printable(a.level, 40))
+    return 2
+  end
+  local names
+  if a.metric and #a.metric > 0 then names = table.concat(a.metric, ",") end
+  local res, err = metrics.of_profile(a.dir, { file = a.metrics, metrics = names,
+    tsc_hz = a.tsc_hz and tonumber(a.tsc_hz) })
+  if not res then
+    errorf("%s", err)
+    return 1
+  end
+  if a.json then
+    print(report.json(res, { level = level }))
+  elseif a.csv then
+    print(report.csv(res, { level = level }))
+  else
+    print(report.table(res, { level = level }))
+  end
+  return 0
+end
+
 -- The names given to -e (repeatable, comma-separated as for profile:
 -- pmu/term=a,term=b/ stays whole), or nil, message.
 local function flatten(lists)
@@ -359,13 +406,27 @@ function M.analyze_correlation(a)
   print(string.format("%s correlation of %d events over %d intervals (%d left out as constant)",
     r.method, #r.names, r.intervals, #r.constant))
   if r.alignment_text then print("  " .. r.alignment_text) end
+  print(string.format("  %d clusters at mean |r| >= %g (average linkage on 1-|r|); order in %s",
+    r.clusters, r.threshold, r.order_csv))
   if r.note then print("  note: " .. r.note) end
+  for _, w in ipairs(r.warnings or {}) do print("  warning: " .. w) end
   out.simulated_note(r.simulated)
   if #r.top > 0 then
     print("most correlated pairs:")
-    for i, t in ipairs(r.top) do print(string.format("%4d  %+.4f  %s  ~  %s", i, t.r, t.a, t.b)) end
+    for i, t in ipairs(r.top) do
+      -- below what the number of intervals can tell from chance: said
+      print(string.format("%4d  %+.4f  %s  ~  %s%s", i, t.r, t.a, t.b,
+        math.abs(t.r) < (r.critical_r or 0) and "  (within chance)" or ""))
+    end
   end
-  print(string.format("autoperf: wrote %s and %s", r.csv, r.image))
+  print(string.format("autoperf: wrote %s and %s%s", r.csv, r.image,
+    r.full_image and (" (an overview; every pair in " .. r.full_image .. ")") or ""))
+  if a.html then
+    local page, perr = require("autoperf.report").write(a.dir, nil,
+      { output = r.csv:gsub("correlation%.csv$", "report.html"), method = a.method })
+    if not page then errorf("%s", perr) return 1 end
+    print(string.format("autoperf: wrote %s (%.1f MB)", page.path, page.bytes / 1e6))
+  end
   return 0
 end
 
@@ -375,10 +436,49 @@ function M.analyze_detail(a)
   local events, ferr = flatten(a.events)
   if not events then errorf("%s", ferr) return 2 end
   local r, err = analyze().detail(a.dir, events, { output = a.output, per_cpu = a.per_cpu,
-    rep = rep, format = a.format, align = a.align, per = a.per })
+    rep = rep, format = a.format, all = a.all, align = a.align, per = a.per })
   if not r then errorf("%s", err) return 1 end
   if r.alignment_text then print("  " .. r.alignment_text) end
+  if #r.skipped > 0 then
+    local zero, names = 0, {}
+    for _, x in ipairs(r.skipped) do
+      if x.value == 0 then zero = zero + 1 end
+      if #names < 5 then names[#names + 1] = x.name end
+    end
+    print(string.format("skipped %d flat event%s (the same value in every interval; %d of them zero): %s%s; " ..
+      "--all draws them", #r.skipped, #r.skipped == 1 and "" or "s", zero, table.concat(names, ", "),
+      #r.skipped > #names and ", ..." or ""))
+  end
   for _, img in ipairs(r.images) do print("autoperf: wrote " .. img) end
+  return 0
+end
+
+function M.analyze_select(a)
+  local threshold, max_cv = tonumber(a.threshold), tonumber(a.max_cv)
+  if not threshold or threshold <= 0 or threshold > 1 then
+    errorf("--threshold must be a number in (0, 1], not '%s'", a.threshold)
+    return 2
+  end
+  if not max_cv or max_cv < 0 then
+    errorf("--max-cv must be a number of 0 or more, not '%s'", a.max_cv)
+    return 2
+  end
+  local limit = int_arg(a.limit, "--limit", 0)
+  if not limit then return 2 end
+  local folds = int_arg(a.folds, "--folds", 1)
+  if not folds then return 2 end
+  local top = int_arg(a.top, "--top", 1)
+  if not top then return 2 end
+  local r, err = analyze().select(a.dir, { output = a.output, threshold = threshold, max_cv = max_cv,
+    method = a.method, limit = limit, target = a.target, folds = folds, top = top })
+  if not r then errorf("%s", err) return 1 end
+  io.write(r.text)
+  if a.target then
+    print("autoperf: wrote " .. r.csv)
+    return 0
+  end
+  out.simulated_note(r.simulated)
+  print(string.format("autoperf: wrote %s (profile -e @%s) and %s", r.list, r.list, r.csv))
   return 0
 end
 
@@ -386,6 +486,14 @@ function M.analyze_wide(a)
   local r, err = analyze().wide(a.dir, { output = a.output })
   if not r then errorf("%s", err) return 1 end
   print(string.format("autoperf: wrote %s (%d rows x %d events)", r.path, r.rows, r.events))
+  return 0
+end
+
+function M.report(a)
+  local r, err = require("autoperf.report").write(a.dir, a.b, { output = a.output })
+  if not r then errorf("%s", err) return 1 end
+  print(string.format("autoperf: wrote %s (%.1f MB, %d events, %d in the heatmap, %.1f s)", r.path,
+    r.bytes / 1e6, r.events, r.correlated, r.seconds))
   return 0
 end
 
@@ -404,6 +512,12 @@ function M.diff(a)
   if r.alignment_text then print("  " .. r.alignment_text) end
   out.simulated_note(r.simulated)
   print("autoperf: wrote " .. r.csv .. (r.image and (" and " .. r.image) or ""))
+  if a.html then
+    local page, perr = require("autoperf.report").write(a.a, a.b,
+      { output = r.csv:gsub("diff%.csv$", "report.html"), alpha = alpha })
+    if not page then errorf("%s", perr) return 1 end
+    print(string.format("autoperf: wrote %s (%.1f MB)", page.path, page.bytes / 1e6))
+  end
   return 0
 end
 

@@ -37,6 +37,13 @@ local PLAN = {
     "'none': the run's duration only, which is always there)." },
 }
 
+-- Metric planning (plan, profile): the events the metrics need.
+local METRICS = {
+  { "--metrics", "Plan the events of the metrics of this metric file (Intel's *_metrics.json, perf's " ..
+    "MetricExpr JSON, or 'software', bundled); read them with 'autoperf metrics DIR'." },
+  { "--metric", "With --metrics: only these metrics or metric groups, comma-separated (repeatable).", count = "*" },
+}
+
 local FORMAT = { "--format", "Image format.", choices = { "png", "svg" }, default = "png" }
 local ANALYSIS_OUT = { "-o --output", "Directory for the files (default DIR/analysis; beside a results.csv)." }
 local PROFILE_DIR = { "dir", "Output directory of 'autoperf profile', or a results.csv." }
@@ -68,7 +75,7 @@ M.COMMANDS = {
   { "plan", "Plan the runs that measure the events without multiplexing; runs nothing.", run = "plan",
     options = {
       { "-e --event", "Events (as for profile; default: all, or every event of --events-json/--pmu).", count = "*" },
-      CATALOG, PLAN,
+      CATALOG, PLAN, METRICS,
       { "-a --all-cpus", "Plan for system-wide counting (descriptors per CPU).", flag = true },
       { "--csv", "Print one line per event: RUN,PMU,GROUP,COUNTER,EVENT.", flag = true },
       { "--json", "Print the plan as JSON.", flag = true },
@@ -104,7 +111,7 @@ M.COMMANDS = {
       { "--tolerance", "The guard: a run whose anchors deviate from the median of the runs before it by more than " ..
         "this fraction (and their spread) is measured again; 'off': no guard.", default = "0.25" },
       { "--remeasure", "The guard measures an outlying run again at most N more times.", default = "2" },
-      CATALOG, PLAN,
+      CATALOG, PLAN, METRICS,
     },
     arguments = { { "cmd", "The command to profile and its arguments.", args = "*" } },
     epilog = "Examples:\n  autoperf profile -- ./app --size 10\n" ..
@@ -144,6 +151,20 @@ M.COMMANDS = {
     options = { { "-o --output", "Results file (default DIR/results.csv; a .gz name compresses)." } },
     epilog = "Example:\n  autoperf aggregate out" },
 
+  { "metrics", "Compute metrics (formulas over events: the bundled software metrics, Intel's metric " ..
+    "files, perf's MetricExpr files) from a profile.", run = "metrics",
+    arguments = { { "dir", "Output directory of 'autoperf profile'." } },
+    options = {
+      { "--metrics", "A metric file, or 'software' (bundled; the default unless the profile was planned for another)." },
+      { "--metric", "Only these metrics or metric groups, comma-separated (repeatable).", count = "*" },
+      { "--level", "TMA metrics down to this level only." },
+      { "--csv", "Print CSV: a totals row and one row per interval for each metric.", flag = true },
+      { "--json", "Print JSON.", flag = true },
+      { "--tsc-hz", "SYSTEM_TSC_FREQ in Hz (default: from the CPU's model name or /proc/cpuinfo)." },
+    },
+    epilog = "Examples:\n  autoperf profile -o out -e 'task-clock,page-faults,context-switches,raw_syscalls:sys_enter' -- ./app\n" ..
+      "  autoperf metrics out\n  autoperf metrics simout --metrics ../shared/pmu-data/intel/skylakex_metrics.json --level 2" },
+
   { "analyze", "Analyze a profile in-process: stats, correlation, detail plots, wide export.", target = "analysis",
     epilog = "Run 'autoperf analyze COMMAND --help' for a command's options. Files go to DIR/analysis " ..
       "unless -o says otherwise.",
@@ -167,6 +188,8 @@ M.COMMANDS = {
           { "--method", "pearson or spearman (ranks).", choices = { "pearson", "spearman" }, default = "pearson" },
           { "--top", "List the N most correlated pairs.", default = "10" },
           ALIGN,
+          { "--html", "Also write the interactive report (report.html, as 'autoperf report DIR') beside.",
+            flag = true },
           FORMAT,
         },
         epilog = "Example:\n  autoperf profile -o out -I 10 -- ./app\n  autoperf analyze correlation out --top 20" },
@@ -179,15 +202,43 @@ M.COMMANDS = {
             flag = true },
           { "--rep", "Only this repetition." },
           ALIGN,
+          { "--all", "Draw flat events (the same value in every interval) that a glob matched too.", flag = true },
           FORMAT,
         },
         epilog = "Example:\n  autoperf analyze detail out -e page-faults,'syscalls:sys_enter_write'" },
+      { "select", "The events that matter for the workload: non-constant, stable across repetitions, one " ..
+        "per cluster of correlated events. An event list (selected.txt, for profile -e @FILE) and " ..
+        "selection.csv (why each event was kept or dropped).", run = "analyze_select",
+        arguments = { PROFILE_DIR },
+        options = {
+          ANALYSIS_OUT,
+          { "--threshold", "Cluster events whose mean |r| is at least this (0..1).", default = "0.8" },
+          { "--max-cv", "Drop events whose totals vary more than this across repetitions (cv).", default = "0.5" },
+          { "--method", "pearson or spearman (ranks).", choices = { "pearson", "spearman" }, default = "pearson" },
+          { "-n --limit", "Selected events listed on the terminal (0: all; the list has every one).", default = "20" },
+          { "--target", "Rank the events of an experiment's tidy.csv (DIR: it or its directory) by how well " ..
+            "they explain this parameter or event (mutual information above chance, stability over folds)." },
+          { "--folds", "Folds (by configuration) for the stability of --target's ranking.", default = "5" },
+          { "--top", "A fold counts an event as stable when it ranks it in its top N.", default = "10" },
+        },
+        epilog = "Example:\n  autoperf analyze select out\n  autoperf profile -o again -e @out/analysis/selected.txt -- ./app\n" ..
+          "  autoperf analyze select sweep-out --target kb" },
       { "wide", "The original autoperf's timeseries layout: INDEX plus one column per event " ..
         "(summed over CPUs), for pandas or R.", run = "analyze_wide",
         arguments = { PROFILE_DIR },
         options = { { "-o --output", "The file (default DIR/analysis/wide.csv; a .gz name compresses)." } },
         epilog = "Example:\n  autoperf analyze wide out -o out.csv.gz" },
     } },
+
+  { "report", "One self-contained HTML file of a profile (and of its diff against a second): summary, " ..
+    "clustered correlation heatmap with zoom and hover, search, time series, diff table. No network.",
+    run = "report",
+    arguments = {
+      PROFILE_DIR,
+      { "b", "A second profile: the report adds the diff from DIR (A) to it (B).", args = "?" },
+    },
+    options = { { "-o --output", "The file (default DIR/analysis/report.html)." } },
+    epilog = "Example:\n  autoperf report out\n  autoperf report old new -o old-vs-new.html" },
 
   { "diff", "Compare two profiles (A, the baseline, and B) event by event: the change, " ..
     "Welch's t-test across repetitions, effect size; a ranked table, diff.csv and a plot.", run = "diff",
@@ -198,6 +249,8 @@ M.COMMANDS = {
     options = {
       { "-o --output", "Directory for the files (default B/analysis)." },
       { "--alpha", "False discovery rate under which a change is significant (Benjamini-Hochberg).", default = "0.05" },
+      { "--html", "Also write the interactive report of A with the diff to B (report.html, as " ..
+        "'autoperf report A B') beside diff.csv.", flag = true },
       { "-n --limit", "Rows in the table (0: all; the CSV has every event).", default = "20" },
       { "--align", "Compare totals per unit of this anchor (task-clock: per second of CPU time; an " ..
         "instruction anchor: per instruction) instead of raw totals per repetition." },
@@ -351,7 +404,8 @@ function M.catalog_options(a)
   local smt
   if a.smt then smt = a.smt == "on" end
   return { pmu = a.pmu and not kernel_pmu(a.pmu) and a.pmu or defaults.pmu(), events_json = a.events_json, smt = smt,
-           core_type = a.core_type, anchor = a.anchor }
+           core_type = a.core_type, anchor = a.anchor, metrics = a.metrics, isolate = a.metrics and a.isolate or nil,
+           metric = a.metric and #a.metric > 0 and table.concat(a.metric, ",") or nil }
 end
 
 return M
