@@ -50,7 +50,7 @@ local PROFILE_DIR = { "dir", "Output directory of 'autoperf profile', or a resul
 -- Lining up runs by an anchor's progress (analyze/series.lua's align).
 local ALIGN = {
   { "--align", "How intervals of different runs line up: auto (the default: one run's events by index, " ..
-    "several runs' by a work anchor, instructions or task-clock), index (wall-clock), or an anchor's name " ..
+    "several runs' by the anchor whose totals agree best across them), index (wall-clock), or an anchor's name " ..
     "(e.g. task-clock: the n-th interval is the n-th slice of its progress)." },
   { "--per", "Counts per anchor unit (per second of task-clock, per instruction) instead of per interval.",
     flag = true },
