@@ -7,7 +7,9 @@
 -- from the previous repetition. TIME is in seconds, rounded half up to the
 -- microsecond from the integer ns. Per-task profiles have no CPU: SOCKET,
 -- CORE, CPU and NODE are -1 (perf's "any cpu").
+local anchors_mod = require "autoperf.anchors"
 local core = require "autoperf.core"
+local guard_mod = require "autoperf.guard"
 local store_mod = require "autoperf.store"
 local hybrid = require "autoperf.pmu.hybrid"
 local util = require "autoperf.util"
@@ -35,8 +37,9 @@ end
 
 local function up_to_date(loaded, out_path, sum_path)
   local t_res, t_sum = mtime(out_path), mtime(sum_path)
-  if not t_res or not t_sum then return false end
-  local oldest = math.min(t_res, t_sum)
+  local t_runs = mtime(loaded.dir .. "/runs.csv")
+  if not t_res or not t_sum or not t_runs then return false end
+  local oldest = math.min(t_res, t_sum, t_runs)
   local inputs = { store_mod.MANIFEST, store_mod.JOURNAL }
   for _, e in ipairs(loaded.journal) do inputs[#inputs + 1] = e.file end
   for _, name in ipairs(inputs) do
@@ -136,8 +139,54 @@ function M.aggregate(dir, opts)
   if not sok then return abort(serr) end
   local cok, cerr = sw:commit_with(w)
   if not cok then return nil, cerr end
+  local runs_path, anchors_path = dir .. "/runs.csv", dir .. "/anchors.csv"
+  local aok, aerr = M.write_runs(loaded, runs_path, anchors_path)
+  if not aok then return nil, aerr end
   return { results = out_path, summary = sum_path, events = #r.events, rows = r.rows,
-           flagged = nflagged, refused = #(manifest.refused or {}), runs = #journal }
+           flagged = nflagged, refused = #(manifest.refused or {}), runs = #journal,
+           runs_csv = runs_path, anchors_csv = anchors_path }
+end
+
+M.RUNS_HEADER = "RUN,REP,FILE,ATTEMPTS,GUARD"
+M.ANCHORS_HEADER = "ANCHOR,UNIT,RUNS,MEDIAN,MEAN,CV,MIN,MAX,OUTLIERS\n"
+
+-- runs.csv: one row per run and repetition with its anchors (the
+-- duration in ns, then each anchor's count), the executions it took and
+-- the guard's verdict (ok, remeasured, outlier, unjudged; empty: the
+-- guard was off). anchors.csv: per anchor its spread across the runs and
+-- the runs that lie outside the guard's tolerance.
+function M.write_runs(loaded, runs_path, anchors_path)
+  local names = anchors_mod.names(loaded.manifest)
+  local unit = { [anchors_mod.DURATION] = "ns" }
+  for _, a in ipairs(type(loaded.manifest.anchors) == "table" and loaded.manifest.anchors or {}) do
+    if type(a) == "table" and a.name then unit[a.name] = a.unit end
+  end
+  local journal = {}
+  for i, e in ipairs(loaded.journal) do journal[i] = e end
+  table.sort(journal, by_run)
+  local num = require("autoperf.csv").number
+  local lines = { M.RUNS_HEADER }
+  for _, n in ipairs(names) do lines[1] = lines[1] .. "," .. csv_field(n == anchors_mod.DURATION and "duration_ns" or n) end
+  lines[1] = lines[1] .. "\n"
+  for _, e in ipairs(journal) do
+    local v = anchors_mod.values(e)
+    local row = { e.run, e.rep, csv_field(e.file), math.tointeger(e.attempts) or 1, csv_field(e.guard or "") }
+    for _, n in ipairs(names) do row[#row + 1] = v[n] and num(v[n]) or "" end
+    lines[#lines + 1] = table.concat(row, ",") .. "\n"
+  end
+  local ok, err = util.write_atomic(runs_path, table.concat(lines))
+  if not ok then return nil, err end
+  local g = loaded.manifest.guard
+  local reps = 1
+  for _, e in ipairs(journal) do reps = math.max(reps, e.rep) end
+  local out = { M.ANCHORS_HEADER }
+  for _, st in ipairs(guard_mod.spread(journal, names, type(g) == "table" and g or nil)) do
+    local who = {}
+    for i, o in ipairs(st.outliers) do who[i] = guard_mod.run_name(o, reps) end
+    out[#out + 1] = string.format("%s,%s,%d,%s,%s,%.6f,%s,%s,%s\n", csv_field(st.name), csv_field(unit[st.name] or ""),
+      st.n, num(st.median), num(st.mean), st.cv, num(st.min), num(st.max), csv_field(table.concat(who, " ")))
+  end
+  return util.write_atomic(anchors_path, table.concat(out))
 end
 
 return M

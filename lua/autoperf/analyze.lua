@@ -99,8 +99,11 @@ function M.stats(dir, opts)
   return { rows = rows, csv = csv, text = M.stats_mod.format(rows, opts), simulated = r.simulated }
 end
 
--- {names=, R=, constant=, intervals=, method=, csv=, image=, top=}; opts:
--- output, method, events (patterns), top (pairs to list), format.
+-- {names=, R=, constant=, intervals=, method=, csv=, image=, top=,
+-- alignment= (series.align's), alignment_text=}; opts: output, method,
+-- events (patterns), top (pairs to list), format, align ("auto", the
+-- default: series.choose's; "index"; an anchor's name), per (counts per
+-- anchor unit), unit (anchor units per interval).
 function M.correlation(dir, opts)
   opts = opts or {}
   local r, err = load(dir)
@@ -110,8 +113,11 @@ function M.correlation(dir, opts)
     events, err = M.match(r, opts.events)
     if not events then return nil, err end
   end
-  local res, cerr = M.correlation_mod.compute(r, { method = opts.method, events = events })
+  local aligned, al = M.series.align(r, events or r.names, { by = opts.align, per = opts.per, unit = opts.unit })
+  if not aligned then return nil, al end
+  local res, cerr = M.correlation_mod.compute(aligned, { method = opts.method, events = events })
   if not res then return nil, cerr end
+  res.alignment, res.alignment_text = al, M.series.describe_alignment(al)
   if r.from_results then
     -- results.csv continues INDEX over repetitions run by run: several
     -- runs of different lengths pair intervals of different repetitions
@@ -139,9 +145,37 @@ function M.correlation(dir, opts)
   return res
 end
 
+-- The result r as detail draws it, with its series lined up as
+-- opts.align says (an anchor: x is its progress), or r itself.
+local function detail_view(r, names, opts)
+  if not opts.align or opts.align == "index" and not opts.per then return r, nil end
+  if opts.per_cpu then return nil, "--align draws the sum over CPUs (drop --per-cpu)" end
+  local ds, err = M.series.load(r.dir)
+  if not ds then return nil, err end
+  local aligned, al = M.series.align(ds, names, { by = opts.align, per = opts.per, unit = opts.unit })
+  if not aligned then return nil, al end
+  local view = setmetatable({}, { __index = r })
+  function view.series(_, name, k)
+    local at = aligned.at[name] and aligned.at[name][k]
+    if not at then return {} end
+    local row, pts = at.m:row(at.row), {}
+    local step = al.by == "index" and ((r.interval_ms or 100) / 1000) or al.unit
+    local scale = require("autoperf.guard").TIME[al.by] and 1e-9 or 1
+    for i = 1, at.len do pts[i] = { time = i * step * scale, value = row[i] } end
+    return pts
+  end
+  view.xlabel = al.by == "index" and "interval" or
+    (require("autoperf.guard").TIME[al.by] and ("progress of " .. al.by .. " (s)") or ("progress of " .. al.by))
+  view.ylabel = al.per and ("count " .. al.per) or (al.by == "index" and "count per interval" or
+    ("count per " .. al.unit_text))
+  return view, al
+end
+
 -- {images=, events=, skipped= (flat events a glob matched: {name=,
--- value=})}; events: names or globs; opts: output, per_cpu, rep, format,
--- all (draw flat events too).
+-- value=}), alignment=, alignment_text=}; events: names or globs; opts:
+-- output, per_cpu, rep, format, all (draw flat events too), align, per,
+-- unit (as for correlation; the default: by wall-clock, one line per
+-- repetition of one run).
 function M.detail(dir, events, opts)
   opts = opts or {}
   if type(events) == "string" then
@@ -178,15 +212,18 @@ function M.detail(dir, events, opts)
   end
   local out, base = outdir(r.dir, opts)
   if not out then return nil, base end
+  local view, al = detail_view(r, names, opts)
+  if not view then return nil, al end
   -- a flat event is drawn when named, skipped when a glob found it
   local asked = {}
   for _, p in ipairs(events) do
     if not util.is_glob(p) then asked[p] = true end
   end
-  local images, skipped = M.detail_mod.draw(r, names, out,
+  local images, skipped = M.detail_mod.draw(view, names, out,
     { per_cpu = opts.per_cpu, rep = opts.rep, format = opts.format, all = opts.all, asked = asked }, base)
   if not images then return nil, skipped end
-  return { images = images, events = names, skipped = skipped }
+  return { images = images, events = names, skipped = skipped, alignment = al,
+           alignment_text = M.series.describe_alignment(al) }
 end
 
 -- {path=, rows=, events=}; opts: output (a file; default DIR/analysis/wide.csv).
@@ -261,6 +298,20 @@ function M.diff(dir_a, dir_b, opts)
       "(profile with -r 5)", ra.reps < 2 and ra.dir or rb.dir, math.min(ra.reps, rb.reps),
       math.min(ra.reps, rb.reps) == 1 and "" or "s")
   end
+  -- per anchor unit (opts.align = an anchor): each repetition's totals
+  -- divided by its anchor's total (per second of task-clock, per instruction)
+  local alignment
+  if opts.align and opts.align ~= "index" and opts.align ~= "auto" then
+    local err2
+    ra, err2 = M.series.per_anchor(ra, opts.align)
+    if not ra then return nil, err2 end
+    rb, err2 = M.series.per_anchor(rb, opts.align)
+    if not rb then return nil, err2 end
+    alignment = { by = opts.align, per = select(3, M.series.unit_text(opts.align, 1)),
+      why = "totals per anchor unit" }
+  else
+    alignment = { by = "index", why = "raw totals per repetition (--align ANCHOR compares them per anchor unit)" }
+  end
   local rows = M.diff_mod.compare(ra, rb, opts)
   local out, base = outdir(rb.dir, opts)
   if not out then return nil, base end
@@ -277,7 +328,9 @@ function M.diff(dir_a, dir_b, opts)
   local text = M.diff_mod.format(rows, { limit = opts.limit, alpha = opts.alpha, reps_a = ra.reps,
     reps_b = rb.reps })
   return { rows = rows, csv = csv, image = image or nil, text = text,
-           simulated = ra.simulated or rb.simulated }
+           simulated = ra.simulated or rb.simulated, alignment = alignment,
+           alignment_text = alignment.by == "index" and ("compared " .. alignment.why)
+             or ("compared totals " .. alignment.per) }
 end
 
 return M

@@ -22,9 +22,10 @@ M.version = require("autoperf.version").VERSION
 -- typo such as repetition=3 would otherwise be silently ignored).
 local with = util.concat
 local LOAD = { "pmu", "events_json", "smt" }
-local PLAN = with(LOAD, { "isolate", "strategy", "counters", "nmi_watchdog", "group_max", "ncpus", "fd_budget" })
+local PLAN = with(LOAD, { "isolate", "strategy", "counters", "nmi_watchdog", "group_max", "ncpus", "fd_budget",
+  "anchors" })
 local PROFILE = with(LOAD, { "events", "out", "interval_ms", "repetitions", "system_wide", "counting", "force",
-  "progress", "core_type", "metrics", "metric",
+  "progress", "core_type", "anchor", "tolerance", "remeasure", "metrics", "metric",
   "env", "cwd", "cpus", "timeout_s", "fail_fast", "delay_ms", "roi", "isolate", "strategy", "counters" })
 local MEASURE = with(PROFILE, { "keep" })
 local PROCESS = { "argv", "env", "cwd", "cpus" }
@@ -154,6 +155,57 @@ function M.measure(argv, opts)
   if tmp then r.dir = nil end
   r.failed = #s.failed > 0 and s.failed or nil
   return r
+end
+
+-- The runs of a profile directory as the guard saw them (anchors.lua,
+-- guard.lua): {runs = {{run=, rep=, attempts=, guard= ("ok",
+-- "remeasured", "outlier", "unjudged"; nil: the guard was off), why=,
+-- anchors = {duration = ns, ["task-clock"] = ns, ...}}, ...}, anchors =
+-- {{name=, n=, median=, mean=, cv=, min=, max=, outliers={{run=, rep=}}}},
+-- remeasured = {{run=, rep=, attempt=, anchor=, value=, median=, why=}},
+-- guard = {on=, tolerance=, remeasure=}} or nil, message. Experiment
+-- scripts reject or weight runs by it.
+function M.runs(dir)
+  local store = require "autoperf.store"
+  local anchors = require "autoperf.anchors"
+  local guard = require "autoperf.guard"
+  local loaded, err = store.load(dir)
+  if not loaded then return nil, err end
+  local runs = {}
+  for i, e in ipairs(loaded.journal) do
+    runs[i] = { run = e.run, rep = e.rep, attempts = math.tointeger(e.attempts) or 1, guard = e.guard,
+                why = e.guard_why, anchors = anchors.values(e), file = e.file }
+  end
+  table.sort(runs, function(a, b) return a.run < b.run or (a.run == b.run and a.rep < b.rep) end)
+  local g = type(loaded.manifest.guard) == "table" and loaded.manifest.guard or nil
+  return { runs = runs, anchors = guard.spread(runs, anchors.names(loaded.manifest), g),
+           remeasured = loaded.manifest.remeasured or {}, guard = g }
+end
+
+-- The series of events (names) of a profile directory lined up as how
+-- says ({by = "auto" | "index" | an anchor, per =, unit =}: see
+-- analyze/series.lua's align): {series = {[name] = {[rep] = {values}}},
+-- alignment = {by=, unit=, unit_text=, per=, why=}} or nil, message.
+function M.align(dir, names, how)
+  local series = require "autoperf.analyze.series"
+  local ds, err = series.load(dir)
+  if not ds then return nil, err end
+  if type(names) == "string" then names = { names } end
+  for _, n in ipairs(names) do
+    if not ds.at[n] then return nil, string.format("no event '%s' in %s", n, dir) end
+  end
+  local view, al = series.align(ds, names, how)
+  if not view then return nil, al end
+  local out = {}
+  for _, n in ipairs(names) do
+    out[n] = {}
+    for k, at in pairs(view.at[n]) do
+      local row, vals = at.m:row(at.row), {}
+      for i = 1, at.len do vals[i] = row[i] end
+      out[n][k] = vals
+    end
+  end
+  return { series = out, alignment = al, text = series.describe_alignment(al) }
 end
 
 -- A parameter sweep (see experiment.lua): ap.experiment{...}:run().

@@ -145,25 +145,122 @@ function M.core_pmus(pmus)
   return out
 end
 
+-- Anchors (opts.anchors, events measured in every run: anchors.lua) are
+-- planned apart: left out of the runs, one group per PMU beside every
+-- run's (plan.anchors), each hardware anchor on a counter of its own that
+-- no planned event may take (its fixed counter where it has one); their
+-- descriptors come off every run's budget. An event that can count only
+-- on an anchor's counter keeps it, and the runs it lands in go without
+-- that anchor (run.anchor_skip).
+local function reserve(pmus, hw, anchors)
+  local is_anchor, by_name = {}, {}
+  for _, a in ipairs(anchors) do by_name[a.name] = true end
+  local reserved, planned, groups, by_key = {}, {}, {}, {}
+  for _, h in ipairs(hw) do
+    if by_name[h.ev.name] then
+      is_anchor[h.ev.name] = true
+      local bit = require("autoperf.anchors").counter(h)
+      local key = h.pmu
+      local g = by_key[key]
+      if not g then
+        g = { pmu = h.ev.pmu, events = {}, counters = {}, anchor = true }
+        by_key[key] = g
+        groups[#groups + 1] = g
+      end
+      g.events[#g.events + 1] = h.ev
+      g.counters[#g.events] = bit or -1
+      if bit then
+        reserved[h.pmu] = (reserved[h.pmu] or 0) | (1 << bit)
+        h.owner_bit = bit
+      end
+    else
+      planned[#planned + 1] = h
+    end
+  end
+  local owner = {}
+  for _, h in ipairs(hw) do
+    if h.owner_bit then owner[h.pmu .. ":" .. h.owner_bit] = h.ev.name end
+  end
+  for _, p in ipairs(pmus) do
+    p.counters = p.counters & ~(reserved[p.index] or 0)
+  end
+  for _, h in ipairs(planned) do
+    local r = reserved[h.pmu] or 0
+    if h.allowed & ~r ~= 0 then
+      h.allowed = h.allowed & ~r
+    else
+      -- only an anchor's counter will do: it keeps it, the anchor steps aside
+      h.displaces = {}
+      for bit = 0, 63 do
+        if h.allowed & r & (1 << bit) ~= 0 then h.displaces[#h.displaces + 1] = owner[h.pmu .. ":" .. bit] end
+      end
+      pmus[h.pmu].counters = pmus[h.pmu].counters | (h.allowed & r)
+    end
+  end
+  -- kernel anchors: one group per PMU
+  for _, a in ipairs(anchors) do
+    if not is_anchor[a.name] then
+      local g = by_key[a.pmu]
+      if not g then
+        g = { pmu = a.pmu, events = {}, anchor = true }
+        by_key[a.pmu] = g
+        groups[#groups + 1] = g
+      end
+      g.events[#g.events + 1] = a
+    end
+  end
+  return planned, groups
+end
+
 -- opts: group_max (default core.GROUP_MAX), fd_budget (descriptors a run
 -- may use), ncpus (groups are opened once per cpu in system-wide mode),
 -- strategy ("pack" or "first-fit", the original autoperf's), isolate,
--- counters, nmi_watchdog (see M.model).
--- Returns {runs={{groups={{pmu=, events={...}, counters={...}}}}},
--- lower_bound=n, hardware_runs=n} or nil, message.
+-- counters, nmi_watchdog (see M.model), anchors (see reserve()).
+-- Returns {runs={{groups={{pmu=, events={...}, counters={...}}},
+-- anchor_skip=}}, anchors={groups}, lower_bound=n, hardware_runs=n} or
+-- nil, message.
 function M.make(events, opts)
   opts = opts or {}
   local group_max = opts.group_max or core.GROUP_MAX
   local ncpus = opts.ncpus or 1
   local budget = opts.fd_budget or (1 << 20)
-  local per_run = budget // ncpus
+  -- an event the user put in a {group} stays there: it is no anchor
+  local anchors = opts.anchors or {}
+  if #anchors > 0 then
+    local grouped, kept = {}, {}
+    for _, ev in ipairs(events) do
+      if ev.group then grouped[ev.name] = true end
+    end
+    for _, a in ipairs(anchors) do
+      if not grouped[a.name] then kept[#kept + 1] = a end
+    end
+    anchors = kept
+  end
+  local anchor_of = {}
+  for _, a in ipairs(anchors) do anchor_of[a.name] = true end
+  if #anchors > 0 then
+    local rest = {}
+    for _, ev in ipairs(events) do
+      if not anchor_of[ev.name] then rest[#rest + 1] = ev end
+    end
+    events = rest
+  end
+  local per_run = budget // ncpus - #anchors
   if per_run < 1 then
     return nil, string.format("no descriptor budget left for counters (%d descriptors, %d cpus); raise 'ulimit -n'", budget, ncpus)
   end
   local chunk_max = math.min(group_max, per_run)
 
   -- Hardware: packed in C.
-  local pmus, hw = M.model(events, opts)
+  local all = events
+  if #anchors > 0 then
+    all = {}
+    for _, ev in ipairs(events) do all[#all + 1] = ev end
+    for _, a in ipairs(anchors) do all[#all + 1] = a end
+  end
+  local pmus, hw = M.model(all, opts)
+  local anchor_groups = {}
+  if #anchors > 0 then hw, anchor_groups = reserve(pmus, hw, anchors) end
   local runs, lower = {}, 1
   local hw_of = {}
   if #hw > 0 then
@@ -192,6 +289,10 @@ function M.make(events, opts)
       g.counters[#g.events] = a.counter
       run.fds = run.fds + 1
       hw_of[h.ev] = true
+      for _, name in ipairs(h.displaces or {}) do
+        run.anchor_skip = run.anchor_skip or {}
+        run.anchor_skip[name] = true
+      end
     end
     for _, run in ipairs(runs) do
       run.by_key = nil
@@ -204,10 +305,17 @@ function M.make(events, opts)
   local hardware_runs = #runs
 
   -- Kernel events: a user's {group} stays one group; everything else: one
-  -- list per PMU, in order of first appearance.
+  -- list per PMU, in order of first appearance. One named in the
+  -- isolation list is measured alone, in a run of its own (beside the
+  -- anchors only).
+  local policy = M.isolation(opts.isolate)
+  local alone = {}
   local order, by_pmu, user = {}, {}, {}
   for _, ev in ipairs(events) do
-    if not hw_of[ev] then
+    if not hw_of[ev] and not anchor_of[ev.name] and not ev.group
+      and (policy.names[ev.name] or policy.names[ev.base or ""]) then
+      alone[#alone + 1] = ev
+    elseif not hw_of[ev] and not anchor_of[ev.name] then
       local key = ev.group and ("{" .. ev.group .. "}") or ev.pmu
       if ev.group and not by_pmu[key] then user[#user + 1] = key end
       local list = by_pmu[key]
@@ -260,14 +368,20 @@ function M.make(events, opts)
       if #chunk > 0 then place(pmu, chunk) end
     end
   end
+  for _, ev in ipairs(alone) do
+    nkernel = nkernel + 1
+    runs[#runs + 1] = { groups = { { pmu = ev.pmu, events = { ev } } } }
+  end
   for _, run in ipairs(runs) do run.fds = nil end
   if #runs == 0 then runs[1] = { groups = {} } end
   local total = #events
   return {
     runs = runs,
-    lower_bound = math.max(lower, math.ceil(total / per_run)),
+    -- an event measured alone has a run of its own
+    lower_bound = (total > #alone and math.max(lower, math.ceil((total - #alone) / per_run)) or 0) + #alone,
     hardware_runs = hardware_runs,
     pmus = pmus,
+    anchors = anchor_groups,
   }
 end
 
@@ -282,9 +396,22 @@ function M.describe(plan)
       for k, ev in ipairs(g.events) do names[k] = ev.name end
       groups[j] = { pmu = g.pmu, events = names, counters = g.counters and M.counter_names(g.counters) or nil }
     end
-    out[i] = { groups = groups }
+    local skip
+    for name in pairs(run.anchor_skip or {}) do
+      skip = skip or {}
+      skip[#skip + 1] = name
+    end
+    if skip then table.sort(skip) end
+    out[i] = { groups = groups, anchors_skipped = skip }
   end
-  return { runs = out, lower_bound = plan.lower_bound }
+  local anchors
+  for _, g in ipairs(plan.anchors or {}) do
+    anchors = anchors or {}
+    local names = {}
+    for k, ev in ipairs(g.events) do names[k] = ev.name end
+    anchors[#anchors + 1] = { pmu = g.pmu, events = names, counters = g.counters and M.counter_names(g.counters) or nil }
+  end
+  return { runs = out, lower_bound = plan.lower_bound, anchors = anchors }
 end
 
 -- Counter bit indexes -> "g0", "f1" names.

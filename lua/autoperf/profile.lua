@@ -3,12 +3,14 @@
 -- the output directory (see store.lua). M.from_specs is the one way in
 -- (the CLI, ap.profile, ap.measure and experiments): specs + options ->
 -- catalog, selection, counters, PMUs (M.prepare), plan, run.
+local anchors_mod = require "autoperf.anchors"
 local capacity = require "autoperf.capacity"
 local catalog = require "autoperf.catalog"
 local core = require "autoperf.core"
 local defaults = require "autoperf.defaults"
 local machine = require "autoperf.machine"
 local plan_mod = require "autoperf.plan"
+local guard_mod = require "autoperf.guard"
 local store_mod = require "autoperf.store"
 local uncore_mod = require "autoperf.pmu.uncore"
 local util = require "autoperf.util"
@@ -205,7 +207,16 @@ local function execute(ctx, run, ri, rep)
   local per_cpu = system_wide or cg ~= nil
   local cpus = per_cpu and ctx.cpus or { -1 }
   local target = (system_wide and -1) or cg or proc:pid()
-  local opened, leftovers = open_groups(run, target, cpus, ctx.refused, manual, ctx.sim, ctx.uncore)
+  local opened, leftovers = open_groups(anchors_mod.run_groups(ctx.plan, run), target, cpus, ctx.refused, manual,
+    ctx.sim, ctx.uncore)
+  -- an anchor is measured in every run, never re-planned into one
+  do
+    local kept = {}
+    for _, l in ipairs(leftovers) do
+      if not ctx.anchor_tag[l.ev.tag] then kept[#kept + 1] = l end
+    end
+    leftovers = kept
+  end
   if cg then cg:close() end -- ours only: the keeper has it now
   local fname = store_mod.run_file(ri, rep)
   local w, werr = core.writer(ctx.store:path(fname), true)
@@ -366,8 +377,19 @@ local function execute(ctx, run, ri, rep)
   -- Verification: every event must have been counted the whole time;
   -- the ones that were not are measured again in extra runs.
   local flagged = {}
+  local anchor_values, anchor_flagged = {}, nil
   for _, o in ipairs(opened) do
-    local enabled, running = o.group:read()
+    local enabled, running, values = o.group:read()
+    for i, tag in ipairs(enabled and o.group:tags() or {}) do
+      local name = ctx.anchor_tag[tag]
+      if name then
+        anchor_values[name] = (anchor_values[name] or 0) + (values[i] or 0)
+        if running < enabled then
+          anchor_flagged = anchor_flagged or {}
+          anchor_flagged[#anchor_flagged + 1] = name
+        end
+      end
+    end
     local off = enabled and running < enabled and off_type(ctx, o, spawn_opts.cpus)
     if off then
       local ev = ctx.by_tag[o.group:tags()[1]]
@@ -377,7 +399,7 @@ local function execute(ctx, run, ri, rep)
       for _, tag in ipairs(o.group:tags()) do
         local ev = ctx.by_tag[tag]
         ev = ev.of or ev -- a box's instance: the unit's event is re-planned
-        if not seen[-ev.tag] then
+        if not seen[-ev.tag] and not ctx.anchor_tag[tag] then
           seen[-ev.tag] = true
           flagged[#flagged + 1] = ev.name
           leftovers[#leftovers + 1] = { ev = ev, flagged = true,
@@ -400,6 +422,7 @@ local function execute(ctx, run, ri, rep)
     timed_out = status.timed_out, status = exit_text(status), flagged = #flagged > 0 and flagged or nil,
     utime = status.utime, stime = status.stime, maxrss_kb = status.maxrss_kb,
     sampler = M.lateness(late_ns, skipped, interval_ns),
+    anchors = next(anchor_values) and anchor_values or nil, anchors_flagged = anchor_flagged,
   }, leftovers
 end
 
@@ -690,9 +713,20 @@ function M.prepare(specs, opts)
   end
   local pmus = {}
   for _, p in ipairs(cat.pmus) do pmus[#pmus + 1] = { name = p.name, type = p.type, events = #p.events } end
+  -- the anchors (opts.anchor: anchors.resolve's specs), one hybrid half's
+  -- only with --core-type
+  local anchor_evs, aerr = anchors_mod.resolve(cat, opts.anchor, counters)
+  if not anchor_evs then return nil, aerr, 2 end
+  if pinned then
+    local kept = {}
+    for _, ev in ipairs(anchor_evs) do
+      if not hybrid.of_pmu(ev.pmu) or ev.pmu == pinned.pmu then kept[#kept + 1] = ev end
+    end
+    anchor_evs = kept
+  end
   return { catalog = cat, events = events, counters = counters, counters_from = counters and note or nil,
            pmus = pmus, hardware = cat.hardware, simulated = cat.sim and cat.sim.name, pinned = pinned,
-           metrics = metric_plan }
+           anchors = anchor_evs, metrics = metric_plan }
 end
 
 -- The planner's options for a prepared selection (see M.prepare) and
@@ -708,6 +742,7 @@ function M.plan_options(prep, opts)
     isolate = defaults.isolate_list(opts.isolate), strategy = opts.strategy or defaults.strategy,
     nmi_watchdog = prep.hardware and machine.nmi_watchdog(),
     counters = prep.counters,
+    anchors = prep.anchors,
   }
 end
 
@@ -812,14 +847,43 @@ local function run(prep, given)
   local cpus = machine.online_cpus()
   -- Tags number the events; the planner and the run files use them.
   for i, ev in ipairs(opts.events) do ev.tag = i end
+  -- Anchors: the selection's event where it has one, else an event of
+  -- their own, tagged after the selection's.
+  local anchor_list, anchor_only = {}, {}
+  do
+    local by_name = {}
+    for _, ev in ipairs(opts.events) do by_name[ev.name] = ev end
+    for _, a in ipairs(prep.anchors or {}) do
+      if by_name[a.name] then
+        -- one in a {group} of the user's stays there, no anchor
+        if not by_name[a.name].group then anchor_list[#anchor_list + 1] = by_name[a.name] end
+      else
+        local ok = { a }
+        if not opts.dry_run then ok = M.measurable(ok, access) end
+        for _, m in ipairs(ok) do
+          local copy = {}
+          for k, v in pairs(m) do copy[k] = v end
+          copy.tag = #opts.events + #anchor_only + 1
+          anchor_only[#anchor_only + 1] = copy
+          anchor_list[#anchor_list + 1] = copy
+        end
+      end
+    end
+  end
   local plan_opts = M.plan_options(prep, opts)
+  plan_opts.anchors = anchor_list
   local plan, perr = plan_mod.make(opts.events, plan_opts)
   if not plan then return nil, perr, 1 end
   if opts.dry_run then return { plan = plan, dry_run = true, notes = notes, unmeasurable = unmeasurable } end
 
   -- Uncore events count per box, system-wide (uncore_boxes()).
-  local sim = simulator(opts.events, plan_opts.isolate)
-  local uncore, instances = uncore_boxes(opts.events, #opts.events + 1, sim)
+  local all_events = {}
+  for _, ev in ipairs(opts.events) do all_events[#all_events + 1] = ev end
+  for _, ev in ipairs(anchor_only) do all_events[#all_events + 1] = ev end
+  local sim = simulator(all_events, plan_opts.isolate)
+  local uncore, instances = uncore_boxes(opts.events, #all_events + 1, sim)
+  local gopts, gerr = guard_mod.options(opts)
+  if not gopts then return nil, gerr, 2 end
 
   local names = {}
   for _, ev in ipairs(opts.events) do names[#names + 1] = ev.name end
@@ -828,7 +892,9 @@ local function run(prep, given)
     interval_ms = opts.interval_ms, repetitions = reps,
     system_wide = opts.system_wide and true or false,
     core_type = prep.pinned and prep.pinned.word or nil,
+    anchors = {},
   }
+  for i, a in ipairs(anchor_list) do settings.anchors[i] = a.name end
   local manifest = {
     tool = "autoperf", version = version.VERSION,
     access = access.user_only and { user_only = true, perf_event_paranoid = access.paranoid } or nil,
@@ -844,6 +910,12 @@ local function run(prep, given)
     -- --core-type: the half measured, and the CPUs the workload ran on
     pinned = prep.pinned and { core_type = prep.pinned.word, pmu = prep.pinned.pmu, cpus = prep.pinned.cpus } or nil,
     counting = { mode = counting, why = counting_why },
+    anchors = {},
+    guard = { on = gopts.on, tolerance = gopts.tolerance, remeasure = gopts.remeasure,
+      note = gopts.on and string.format("a run whose anchors deviate from the median of the runs before it by " ..
+        "more than %g%% (and %d robust spreads; times: %d ms) is measured again, up to %d more time%s",
+        gopts.tolerance * 100, guard_mod.SPREADS, guard_mod.FLOOR_NS // 1000000, gopts.remeasure,
+        gopts.remeasure == 1 and "" or "s") or "off" },
     metrics = prep.metrics and { file = prep.metrics.file, names = prep.metrics.names, skipped = prep.metrics.skipped,
                                  several_runs = prep.metrics.several } or nil,
     simulated = prep.simulated and {
@@ -864,6 +936,20 @@ local function run(prep, given)
       for _, b in ipairs(boxes) do
         table.insert(manifest.events[i].boxes, { unit = M.unit(b.inst[ev.tag]), cpus = b.box.cpus })
       end
+    end
+  end
+  do
+    local counter_of = {}
+    for _, g in ipairs(plan.anchors or {}) do
+      local names = g.counters and plan_mod.counter_names(g.counters) or {}
+      for i, ev in ipairs(g.events) do counter_of[ev.name] = names[i] end
+    end
+    local in_sel = {}
+    for _, ev in ipairs(opts.events) do in_sel[ev.name] = true end
+    manifest.anchors[1] = { name = anchors_mod.DURATION, unit = "ns", note = "the run's wall-clock time (elapsed_ns)" }
+    for _, a in ipairs(anchor_list) do
+      manifest.anchors[#manifest.anchors + 1] = { name = a.name, unit = M.unit(a), counter = counter_of[a.name],
+        in_selection = in_sel[a.name] or nil, simulated = a.simulated or nil }
     end
   end
   if uncore then
@@ -891,7 +977,9 @@ local function run(prep, given)
   local ctx = { opts = opts, store = store, closer = closer, cpus = cpus, refused = {}, by_tag = {}, replanned = {},
                 nice_up = nice_up,
                 pinned = prep.pinned, off_type = {},
-                sim = sim, uncore = uncore }
+                sim = sim, uncore = uncore, plan = plan, anchor_tag = {} }
+  for _, a in ipairs(anchor_list) do ctx.anchor_tag[a.tag] = a.name end
+  for _, a in ipairs(anchor_only) do ctx.by_tag[a.tag] = a end
   for _, r in ipairs(manifest.refused) do ctx.refused[r.name] = r.error end
   for _, r in ipairs(unmeasurable) do ctx.refused[r.name] = r.error end
   for _, ev in ipairs(opts.events) do
@@ -924,13 +1012,19 @@ local function run(prep, given)
 
   local summary = { dir = opts.out, plan = plan, runs = 0, failed = {}, flagged = {}, resumed = 0 }
   local t_start = core.now_ns()
+  -- (the anchors the user asked for count in the first run, as in the data)
+  local n_sel_anchors = 0
+  for _, a in ipairs(manifest.anchors) do
+    if a.in_selection then n_sel_anchors = n_sel_anchors + 1 end
+  end
   local function run_size(run)
-    local n = 0
+    local n = run == plan.runs[1] and n_sel_anchors or 0
     for _, g in ipairs(run.groups) do n = n + #g.events end
     return n
   end
   -- Progress: executions done and to do, events measured, time left.
   local done_exec, done_events = 0, 0
+  local attempt = 1
   local function report(ri, rep, now)
     local total_exec, total_events = #plan.runs * reps, 0
     for _, run in ipairs(plan.runs) do total_events = total_events + run_size(run) * reps end
@@ -938,8 +1032,11 @@ local function run(prep, given)
     local fresh = done_exec - summary.resumed
     local eta = fresh > 0 and elapsed / fresh * (total_exec - done_exec) or nil
     progress({ run = ri, runs = #plan.runs, rep = rep, reps = reps, events_done = done_events,
-               events_total = total_events, elapsed = elapsed, eta = eta })
+               events_total = total_events, elapsed = elapsed, eta = eta, attempt = attempt })
   end
+  -- The guard's history: the anchors of the runs accepted so far.
+  local history = {}
+  for _, e in ipairs(store.journal) do history[#history + 1] = anchors_mod.values(e) end
   local ri = 1
   while ri <= #plan.runs do
     local run = plan.runs[ri]
@@ -955,6 +1052,7 @@ local function run(prep, given)
           return nil, "interrupted by signal " .. sig .. "; completed runs are kept, rerun to resume", 128 + sig
         end
         ctx.report = function(now) report(ri, rep, now) end
+        attempt = 1
         report(ri, rep)
         ran = true
         local entry, eerr, code = execute(ctx, run, ri, rep)
@@ -962,6 +1060,34 @@ local function run(prep, given)
           if closer then closer:stop() end
           return nil, eerr, code
         end
+        -- The guard: an outlier among the runs so far is measured again
+        -- (its run file replaced), up to gopts.remeasure more times.
+        if gopts.on then
+          while true do
+            local v = guard_mod.judge(history, anchors_mod.values(entry), gopts)
+            if not v.outlier then
+              entry.guard = not v.judged and "unjudged" or (attempt > 1 and "remeasured" or "ok")
+              break
+            end
+            local why = guard_mod.why(v)
+            if attempt > gopts.remeasure then
+              entry.guard, entry.guard_why = "outlier", why
+              break
+            end
+            manifest.remeasured = manifest.remeasured or {}
+            manifest.remeasured[#manifest.remeasured + 1] = { run = ri, rep = rep, attempt = attempt,
+              anchor = v.anchor, value = v.value, median = v.median, deviation = v.deviation, why = why }
+            attempt = attempt + 1
+            report(ri, rep)
+            entry, eerr, code = execute(ctx, run, ri, rep)
+            if not entry then
+              if closer then closer:stop() end
+              return nil, eerr, code
+            end
+          end
+          entry.attempts = attempt
+        end
+        history[#history + 1] = anchors_mod.values(entry)
         done_exec, done_events = done_exec + 1, done_events + run_size(run)
         local leftovers = eerr
         if rep == 1 and #leftovers > 0 then
@@ -1016,6 +1142,15 @@ local function run(prep, given)
   summary.simulated = manifest.simulated
   summary.counting = manifest.counting
   summary.notes = notes
+  summary.guard = { on = gopts.on, tolerance = gopts.tolerance, remeasure = gopts.remeasure,
+                    remeasured = manifest.remeasured }
+  summary.anchors = guard_mod.spread(store.journal, anchors_mod.names(manifest), gopts)
+  for _, e in ipairs(store.journal) do
+    if e.guard == "outlier" then
+      summary.guard.outliers = summary.guard.outliers or {}
+      table.insert(summary.guard.outliers, { run = e.run, rep = e.rep, why = e.guard_why })
+    end
+  end
   -- hybrid halves that ran part of the time only (their CPUs: see off_type)
   for pmu, cpus in pairs(ctx.off_type) do
     summary.off_type = summary.off_type or {}

@@ -250,12 +250,13 @@ function M.open(dir, manifest, opts)
       for _, e in ipairs(journal) do self.done[e.run .. "/" .. e.rep] = e end
       manifest.refused = old.refused or manifest.refused
       manifest.replanned = old.replanned
+      manifest.remeasured = old.remeasured
       self.resumed = true
     else
       -- --force: start over (only our own files go).
       for _, e in ipairs(entries) do
         if e.name:match("^run%-%d+%-%d+%.csv%.gz") or e.name == M.JOURNAL
-          or e.name == "results.csv" or e.name == "summary.csv" then
+          or e.name == "results.csv" or e.name == "summary.csv" or e.name == "runs.csv" or e.name == "anchors.csv" then
           os.remove(dir .. "/" .. e.name)
         end
       end
@@ -335,14 +336,56 @@ function M.superseded(loaded)
   return out
 end
 
+-- The anchors (anchors.lua) of a loaded profile that are in every run
+-- file: per run, the names the profile's data takes from elsewhere. An
+-- anchor the user asked for counts, as any event, from its first run
+-- (the lowest journalled); one measured only as an anchor from none (its
+-- values are the anchors', runs.csv's).
+function M.anchor_skip(loaded)
+  -- runs whose plan left an anchor out (plan.lua: an event took its counter)
+  local plan_runs = type(loaded.manifest.plan) == "table" and loaded.manifest.plan.runs or {}
+  local function has(run, name)
+    local r = plan_runs[run]
+    for _, n in ipairs(type(r) == "table" and type(r.anchors_skipped) == "table" and r.anchors_skipped or {}) do
+      if n == name then return false end
+    end
+    return true
+  end
+  local out = {}
+  for _, a in ipairs(type(loaded.manifest.anchors) == "table" and loaded.manifest.anchors or {}) do
+    if type(a) == "table" and type(a.name) == "string" and a.unit ~= "ns" then
+      local first
+      for _, e in ipairs(loaded.journal) do
+        if (not first or e.run < first) and has(e.run, a.name) then first = e.run end
+      end
+      for _, e in ipairs(loaded.journal) do
+        if not a.in_selection or e.run ~= first then
+          out[e.run] = out[e.run] or {}
+          out[e.run][a.name] = true
+        end
+      end
+    end
+  end
+  return out
+end
+
 -- The run files of a loaded profile for the reader (core.aggregate,
 -- core.read_profile): {{path=, run=, rep=, skip = {[name] = true}}, ...}
--- in journal order, skip the events M.superseded takes from each.
-function M.run_files(loaded)
+-- in journal order, skip the events M.superseded and M.anchor_skip take
+-- from each (opts.anchors: keep the anchors).
+function M.run_files(loaded, opts)
   local skip = M.superseded(loaded)
+  local askip = not (opts and opts.anchors) and M.anchor_skip(loaded) or {}
   local files = {}
   for i, e in ipairs(loaded.journal) do
-    files[i] = { path = loaded.dir .. "/" .. e.file, run = e.run, rep = e.rep, skip = skip[e.run] }
+    local sk = skip[e.run]
+    if askip[e.run] then
+      local both = {}
+      for k in pairs(sk or {}) do both[k] = true end
+      for k in pairs(askip[e.run]) do both[k] = true end
+      sk = both
+    end
+    files[i] = { path = loaded.dir .. "/" .. e.file, run = e.run, rep = e.rep, skip = sk }
   end
   return files
 end

@@ -107,25 +107,44 @@ end)
 -- lower bound, and only cycles on the cycle counter.
 timed("plan", function()
   section("plan", function()
-    local out, ok = sh(BIN .. " plan --json -e " .. SPEC)
+    -- without anchors: only cycles on the cycle counter
+    local out, ok = sh(BIN .. " plan --json --anchor none -e " .. SPEC)
     local plan = ok and util.json_decode(out)
     check("autoperf plan runs", plan ~= nil, out)
     if not plan then return end
     check("15 events in 3 runs", #plan.runs == 3 and plan.events == 15, #plan.runs .. " runs")
     check("the plan reaches its lower bound", #plan.runs == plan.lower_bound,
       #plan.runs .. " runs, bound " .. tostring(plan.lower_bound))
-    local fixed_ok, on_fixed = true, 0
-    for _, run in ipairs(plan.runs) do
-      for _, g in ipairs(run.groups) do
-        for i, name in ipairs(g.events) do
-          if (g.counters or {})[i] == "f0" then
-            on_fixed = on_fixed + 1
-            if not name:match("^r11") then fixed_ok = false end
+    local function on_f0(p)
+      local fixed_ok, n = true, 0
+      for _, run in ipairs(p.runs) do
+        for _, g in ipairs(run.groups) do
+          for i, name in ipairs(g.events) do
+            if (g.counters or {})[i] == "f0" then
+              n = n + 1
+              if not name:match("^r11") then fixed_ok = false end
+            end
           end
         end
       end
+      return fixed_ok, n
     end
+    local fixed_ok, on_fixed = on_f0(plan)
     check("only cycles (r11) use the cycle counter", fixed_ok and on_fixed > 0, on_fixed .. " on f0")
+    -- with the default anchors: the cycle counter is the cycles anchor's
+    -- in every run, no planned event takes it, still 3 runs
+    local aout, aok = sh(BIN .. " plan --json -e " .. SPEC)
+    local ap_ = aok and util.json_decode(aout)
+    local anchor_f0
+    for _, g in ipairs(ap_ and ap_.anchors or {}) do
+      for i, c in ipairs(g.counters or {}) do
+        if c == "f0" then anchor_f0 = g.events[i] end
+      end
+    end
+    local _, planned_f0 = on_f0(ap_ or { runs = {} })
+    check("the cycle counter is an anchor's (cycles, in every run), no planned event's; 3 runs",
+      anchor_f0 ~= nil and planned_f0 == 0 and ap_ and #ap_.runs == 3, tostring(anchor_f0) .. ", " ..
+      planned_f0 .. " planned on f0")
     local csv = sh(BIN .. " plan --csv -e " .. SPEC)
     io.write(csv)
   end)
@@ -142,6 +161,16 @@ timed("profile 15 events", function()
     check("it took the minimal 3 runs", #m.plan.runs == 3 and m.plan.lower_bound == 3,
       #m.plan.runs .. " runs, bound " .. tostring(m.plan.lower_bound))
     check("nothing was re-planned", m.replanned == nil or #m.replanned == 0)
+    local journal = (store.load(dir) or {}).journal or {}
+    local cycles_everywhere = #journal > 0
+    for _, e in ipairs(journal) do
+      local n = 0
+      for k, v in pairs(e.anchors or {}) do
+        if k ~= "task-clock" and v > 0 then n = n + 1 end
+      end
+      cycles_everywhere = cycles_everywhere and n == 1
+    end
+    check("every run counted the cycle counter's anchor", cycles_everywhere)
     local aout, aok = sh(BIN .. " aggregate " .. dir)
     check("autoperf aggregate succeeds", aok, aout)
     local good, bad = all_ok(dir)
@@ -299,6 +328,16 @@ timed("every PMUv3 event", function()
     check("at the lower bound: 6 generic counters and the cycle counter (cycles only) per run",
       #m.plan.runs == bound and m.plan.lower_bound == bound, #m.plan.runs .. " runs, bound " .. bound)
     check("nothing was re-planned", m.replanned == nil or #m.replanned == 0)
+    local journal = (store.load(dir) or {}).journal or {}
+    local cycles_everywhere = #journal > 0
+    for _, e in ipairs(journal) do
+      local n = 0
+      for k, v in pairs(e.anchors or {}) do
+        if k ~= "task-clock" and v > 0 then n = n + 1 end
+      end
+      cycles_everywhere = cycles_everywhere and n == 1
+    end
+    check("every run counted the cycle counter's anchor", cycles_everywhere)
     local aout, aok = sh(BIN .. " aggregate " .. dir)
     check("autoperf aggregate succeeds", aok, aout)
     local st = summary(dir)

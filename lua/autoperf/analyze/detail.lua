@@ -147,8 +147,9 @@ function M.draw(r, names, dir, opts, base)
       string.format("set title %s noenhanced", plot.str(name .. (pmu ~= "" and (" (" .. pmu .. ")") or "") ..
         (opts.per_cpu and (", repetition " .. (opts.rep or 1)) or "") ..
         (r.simulated and " - simulated counts" or "") .. " - " .. r.dir)),
-      "set xlabel 'time since the start of the run (s)'",
-      unit == "ns" and "set ylabel 'nanoseconds per interval'" or (sunit and
+      string.format("set xlabel %s noenhanced", plot.str(r.xlabel or "time since the start of the run (s)")),
+      r.ylabel and string.format("set ylabel %s noenhanced", plot.str(r.ylabel)) or
+        unit == "ns" and "set ylabel 'nanoseconds per interval'" or (sunit and
         string.format("set ylabel %s", plot.str(string.format("count per interval (1 = %.6g %s)", sscale, sunit)))
         or "set ylabel 'count per interval'"),
       "set key below noenhanced",

@@ -60,8 +60,15 @@ function M.load(dir)
   if #s.journal == 0 then
     return nil, M.no_runs(dir)
   end
-  local files = store.run_files(s)
-  local ds = setmetatable({ dir = dir, names = {}, units = {}, reps = 0, at = {}, refused = {},
+  -- the anchors kept: each run's are read beside its events (alignment)
+  local files = store.run_files(s, { anchors = true })
+  local askip = store.anchor_skip(s)
+  local anchor_names = {}
+  for i, n in ipairs(require("autoperf.anchors").names(s.manifest)) do
+    if i > 1 then anchor_names[n] = true end
+  end
+  local ds = setmetatable({ dir = dir, names = {}, units = {}, reps = 0, at = {}, refused = {}, anchor_at = {},
+    anchors = {},
     simulated = s.manifest.simulated ~= nil, partial = require("autoperf.pmu.hybrid").partial(s.manifest),
     user_only = type(s.manifest.access) == "table" and s.manifest.access.user_only == true }, DS)
   ds.events, ds.data = ds.names, ds.at
@@ -74,16 +81,32 @@ function M.load(dir)
   for i, e in ipairs(s.journal) do
     local rs, rerr = core.run_series(files[i].path, files[i].skip)
     if not rs then return nil, rerr end
+    local key = e.run .. "/" .. e.rep
+    for i, name in ipairs(rs.names) do
+      if anchor_names[name] then
+        ds.anchor_at[key] = ds.anchor_at[key] or {}
+        ds.anchor_at[key][name] = { m = rs.m, row = i, len = rs.lengths[i], total = rs.totals[i] }
+        if not ds.anchors[name] then
+          ds.anchors[name] = rs.units[i]
+          ds.anchors[#ds.anchors + 1] = name
+        end
+      end
+    end
     for i, name in ipairs(rs.names) do
       if boxed[name] then name = name .. " [" .. rs.units[i]:gsub(":simulated$", "") .. "]" end
       local at = ds.at[name]
-      if not at then
+      if askip[e.run] and askip[e.run][name] then
+        at = false -- an anchor's: the runs' data takes it from elsewhere
+      elseif not at then
         at = {}
         ds.at[name] = at
         ds.names[#ds.names + 1] = name
         ds.units[name] = rs.units[i]
       end
-      at[e.rep] = { m = rs.m, row = i, len = rs.lengths[i], total = rs.totals[i], flagged = rs.flagged[i] }
+      if at then
+        at[e.rep] = { m = rs.m, row = i, len = rs.lengths[i], total = rs.totals[i], flagged = rs.flagged[i],
+                      run = e.run }
+      end
     end
     if e.rep > ds.reps then ds.reps = e.rep end
   end
@@ -184,6 +207,278 @@ function M.write_wide(ds, path, names, base)
   end, base)
   if not ok then return nil, err end
   return { path = path, rows = layout.length, events = #names }
+end
+
+-- Alignment: events measured in different runs (each its own execution
+-- of the workload) line up by interval index only if the workload's
+-- behaviour falls at the same wall-clock times in every run. A sleep, a
+-- wait or a disturbance that differs between runs shifts it; an anchor's
+-- progress (the n-th ms of task-clock, the n-th million instructions)
+-- does not move with them. M.align resamples each event's series onto a
+-- grid of equal anchor progress: its cumulative count as a function of
+-- the anchor's cumulative count in the same run file, linearly
+-- interpolated between samples, differenced at every unit.
+
+-- Anchors that count work, best first: an instruction count follows the
+-- program itself; task-clock its CPU time.
+M.WORK_ANCHORS = { "INST_RETIRED.ANY", "instructions", "inst_retired", "task-clock" }
+
+-- The runs the series of names come from, per repetition: the number of
+-- distinct runs (1: one execution each, nothing to line up).
+local function runs_of(ds, names)
+  local most = 0
+  for k = 1, ds.reps do
+    local seen, n = {}, 0
+    for _, name in ipairs(names) do
+      local at = ds.at[name] and ds.at[name][k]
+      if at and at.run and not seen[at.run] then
+        seen[at.run] = true
+        n = n + 1
+      end
+    end
+    most = math.max(most, n)
+  end
+  return most
+end
+
+-- Is anchor a in the run file of every series of names?
+local function everywhere(ds, names, a)
+  for _, name in ipairs(names) do
+    for k, at in pairs(ds.at[name] or {}) do
+      local sa = ds.anchor_at and ds.anchor_at[tostring(at.run) .. "/" .. k]
+      if not (sa and sa[a]) then return false end
+    end
+  end
+  return true
+end
+
+-- The spread (cv) of anchor a's totals over the run files of names.
+local function anchor_cv(ds, names, a)
+  local xs, seen = {}, {}
+  for _, name in ipairs(names) do
+    for k, at in pairs(ds.at[name] or {}) do
+      local key = tostring(at.run) .. "/" .. k
+      if not seen[key] then
+        seen[key] = true
+        xs[#xs + 1] = ds.anchor_at[key][a].total
+      end
+    end
+  end
+  return require("autoperf.guard").stats(xs).cv or 0
+end
+
+-- The truest alignment of names in ds: {by = "index" | anchor name,
+-- why = "..."}. Events of one run line up by index (the same execution:
+-- wall-clock is exact); events of several runs by the anchor that is the
+-- most alike across their runs (the smallest cv of its totals): the
+-- same work counts the same in every run, where its time varies with
+-- what else the machine does; on a tie a work anchor (instructions,
+-- then task-clock) first.
+function M.choose(ds, names)
+  if ds.from_results then
+    return { by = "index", why = "a results file has no anchors: intervals paired by INDEX" }
+  end
+  local n = runs_of(ds, names)
+  if n <= 1 then return { by = "index", why = "all from one run: its intervals are the same wall-clock times" } end
+  local rank = {}
+  for i, a in ipairs(M.WORK_ANCHORS) do rank[a] = i end
+  local best, best_cv
+  for _, a in ipairs(ds.anchors or {}) do
+    if everywhere(ds, names, a) then
+      local cv = anchor_cv(ds, names, a)
+      if not best or cv < best_cv - 1e-3
+        or (math.abs(cv - best_cv) <= 1e-3 and (rank[a] or 99) < (rank[best] or 99)) then
+        best, best_cv = a, cv
+      end
+    end
+  end
+  if best then
+    return { by = best, cv = best_cv, why = string.format("events from %d runs: lined up by %s's progress, the " ..
+      "anchor most alike across their runs (cv %.1f%%), which no sleep or disturbance between runs shifts",
+      n, best, best_cv * 100) }
+  end
+  return { by = "index", why = string.format("events from %d runs but no anchor in all of them: paired by " ..
+    "interval index (wall-clock)", n) }
+end
+
+-- Per unit of anchor a, in words, and the scale of a count per anchor unit.
+function M.unit_text(a, unit)
+  if require("autoperf.guard").TIME[a] then
+    return string.format("%g ms of %s", unit / 1e6, a), 1e9, "per second of " .. a
+  end
+  return string.format("%.4g %s", unit, a), 1, "per " .. a
+end
+
+local function first(row, n)
+  local out = {}
+  for i = 1, n do out[i] = row[i] or 0 end
+  return out
+end
+
+-- x (deltas) resampled on a grid of unit of the cumulative anchor a
+-- (deltas of the same samples): a list of J deltas.
+function M.resample(x, a, unit)
+  local n = math.min(#x, #a)
+  local A, X = { [0] = 0 }, { [0] = 0 }
+  for i = 1, n do
+    A[i] = A[i - 1] + a[i]
+    X[i] = X[i - 1] + x[i]
+  end
+  local J = unit > 0 and math.floor(A[n] / unit + 1e-9) or 0
+  local out, k, prev = {}, 1, 0
+  for j = 1, J do
+    local g = j * unit
+    while k < n and A[k] < g do k = k + 1 end
+    local span = A[k] - A[k - 1]
+    local v = span > 0 and (X[k - 1] + (X[k] - X[k - 1]) * (g - A[k - 1]) / span) or X[k]
+    out[j] = v - prev
+    prev = v
+  end
+  return out
+end
+
+-- ds with the series of names lined up as how says: how = {by = "index"
+-- | "auto" | an anchor's name, unit = anchor units per interval (default:
+-- the median progress per interval of the anchor over the series),
+-- per = true: counts per anchor unit (per second of a time anchor,
+-- per count of another)}. Returns a view of ds (the same names,
+-- totals and status; series replaced) and the alignment used {by=,
+-- unit=, unit_text=, per=, why=}, or nil, message.
+function M.align(ds, names, how)
+  how = how or {}
+  local by = how.by or "auto"
+  local chosen
+  if by == "auto" then
+    chosen = M.choose(ds, names)
+    by = chosen.by
+  elseif by ~= "index" then
+    if ds.from_results then return nil, ds.dir .. ": a results file has no anchors (give the profile directory)" end
+    if not (ds.anchors and ds.anchors[by]) then
+      local have = {}
+      for i, a in ipairs(ds.anchors or {}) do have[i] = a end
+      return nil, string.format("%s: no anchor '%s' (its anchors: %s)", ds.dir, by,
+        #have > 0 and table.concat(have, ", ") or "none, a profile from before anchors")
+    end
+    if not everywhere(ds, names, by) then
+      return nil, string.format("%s: anchor %s is not in every run of these events", ds.dir, by)
+    end
+    chosen = { by = by, why = "asked for" }
+  else
+    chosen = { by = "index", why = how.by == "index" and "asked for" or nil }
+  end
+  local view = setmetatable({}, { __index = ds })
+  view.at = {}
+  for k, v in pairs(ds.at) do view.at[k] = v end
+  view.data = view.at
+  if by == "index" and not how.per then
+    return view, { by = "index", why = chosen.why }
+  end
+  local function anchor_of(name, k, at)
+    local sa = ds.anchor_at[tostring(at.run) .. "/" .. k]
+    return sa and sa[by]
+  end
+  local unit = how.unit
+  -- stretch (the default without a unit): each run's progress scaled to
+  -- the median total, so that the same work in every run lines up even
+  -- where a run's anchor ran uniformly faster or slower (CPU time stolen
+  -- by a hypervisor counts as task-clock; another CPU's frequency)
+  local stretch = not how.unit and how.stretch ~= false
+  local median_total, stretched = nil, 0
+  if by ~= "index" then
+    local per, totals = {}, {}
+    for _, name in ipairs(names) do
+      for k, at in pairs(ds.at[name] or {}) do
+        local an = anchor_of(name, k, at)
+        if an and an.len > 0 then
+          per[#per + 1] = an.total / an.len
+          totals[#totals + 1] = an.total
+        end
+      end
+    end
+    local median = require("autoperf.guard").median
+    unit = unit or median(per)
+    median_total = median(totals)
+    if not unit or unit <= 0 or not median_total or median_total <= 0 then
+      return nil, ds.dir .. ": anchor " .. by .. " did not progress"
+    end
+  end
+  local scale = 1
+  local text, per_text
+  if by ~= "index" then text, scale, per_text = M.unit_text(by, unit) end
+  for _, name in ipairs(names) do
+    local reps = {}
+    for k, at in pairs(ds.at[name] or {}) do
+      local an = by ~= "index" and anchor_of(name, k, at) or nil
+      local x = first(at.m:row(at.row), at.len)
+      local out
+      if by == "index" then
+        -- per: each interval's count per unit of its own anchor progress
+        local a = (ds.anchor_at or {})[tostring(at.run) .. "/" .. k]
+        local ta = a and (a["task-clock"] or a[next(a)])
+        if not ta then return nil, ds.dir .. ": no anchor to normalise by" end
+        local av = first(ta.m:row(ta.row), ta.len)
+        out = {}
+        for i = 1, math.min(#x, #av) do out[i] = av[i] > 0 and x[i] / av[i] * 1e9 or 0 end
+      else
+        local av = first(an.m:row(an.row), an.len)
+        local u = unit
+        if stretch and an.total > 0 then
+          u = unit * an.total / median_total
+          stretched = math.max(stretched, math.abs(an.total / median_total - 1))
+        end
+        out = M.resample(x, av, u)
+        if how.per then
+          for i = 1, #out do out[i] = out[i] / unit * scale end
+        end
+      end
+      local m, merr = core.matrix_from({ #out > 0 and out or { 0 } })
+      if not m then return nil, merr end
+      reps[k] = { m = m, row = 1, len = #out, total = at.total, flagged = at.flagged, run = at.run }
+    end
+    view.at[name] = reps
+  end
+  return view, { by = by, unit = unit, unit_text = text, per = how.per and (per_text or "per second of task-clock"),
+                 why = chosen.why, stretch = by ~= "index" and stretch and stretched or nil }
+end
+
+-- ds with each repetition's totals per unit of anchor a (of the same run
+-- file): per second of a time anchor, per count of another. Returns the
+-- view or nil, message.
+function M.per_anchor(ds, a)
+  if ds.from_results or not (ds.anchors and ds.anchors[a]) then
+    return nil, string.format("%s: no anchor '%s' to compare per unit of", ds.dir, a)
+  end
+  local _, scale = M.unit_text(a, 1)
+  local view = setmetatable({}, { __index = ds })
+  view.at = {}
+  view.data = view.at
+  for name, reps in pairs(ds.at) do
+    local out = {}
+    for k, at in pairs(reps) do
+      local an = ds.anchor_at[tostring(at.run) .. "/" .. k]
+      an = an and an[a]
+      if not an or an.total <= 0 then return nil, string.format("%s: anchor %s missing in run %s", ds.dir, a, at.run) end
+      local copy = {}
+      for f, v in pairs(at) do copy[f] = v end
+      copy.total = at.total / an.total * scale
+      out[k] = copy
+    end
+    view.at[name] = out
+  end
+  return view
+end
+
+-- One line for an output: how intervals were lined up.
+function M.describe_alignment(al)
+  if not al then return nil end
+  if al.by == "index" then
+    return "intervals lined up by index (wall-clock)" .. (al.why and (": " .. al.why) or "") ..
+      (al.per and (", counts " .. al.per) or "")
+  end
+  return string.format("intervals lined up by %s (one interval = %s%s)%s%s", al.by, al.unit_text or "",
+    al.stretch and string.format(", each run's progress scaled to the median total: by %.1f%% at most",
+      al.stretch * 100) or "",
+    al.why and ("; " .. al.why) or "", al.per and (", counts " .. al.per) or "")
 end
 
 return M

@@ -197,6 +197,7 @@ function M.profile(a, _, cmd)
     isolate = a.isolate, strategy = a.strategy,
     repetitions = reps, system_wide = a.all_cpus, counting = a.counting, force = a.force, dry_run = a.dry_run,
     delay_ms = delay, roi = a.roi, timeout_s = timeout, fail_fast = a.fail_fast,
+    tolerance = a.tolerance, remeasure = a.remeasure,
     progress = tty and function(p) out.progress_line(p, out.color_ok(2)) end or nil,
     preflight = not a.quiet and function(notes)
       preflight(a, prep.catalog)
@@ -326,6 +327,7 @@ function M.aggregate(a)
   end
   print(string.format("autoperf: wrote %s (%d rows: %d events from %d run file%s) and %s",
     r.results, r.rows, r.events, r.runs, r.runs == 1 and "" or "s", r.summary))
+  print(string.format("  anchors per run: %s; their spread across runs: %s", r.runs_csv, r.anchors_csv))
   if r.flagged > 0 then print(string.format("  FLAGGED (not counted all the time): %d events", r.flagged)) end
   if r.refused > 0 then print(string.format("  refused by the kernel: %d events (listed in the summary)", r.refused)) end
   return 0
@@ -399,10 +401,11 @@ function M.analyze_correlation(a)
     if not events then errorf("%s", ferr) return 2 end
   end
   local r, err = analyze().correlation(a.dir, { output = a.output, method = a.method, top = top,
-    events = events, format = a.format })
+    events = events, format = a.format, align = a.align, per = a.per })
   if not r then errorf("%s", err) return 1 end
   print(string.format("%s correlation of %d events over %d intervals (%d left out as constant)",
     r.method, #r.names, r.intervals, #r.constant))
+  if r.alignment_text then print("  " .. r.alignment_text) end
   print(string.format("  %d clusters at mean |r| >= %g (average linkage on 1-|r|); order in %s",
     r.clusters, r.threshold, r.order_csv))
   if r.note then print("  note: " .. r.note) end
@@ -433,8 +436,9 @@ function M.analyze_detail(a)
   local events, ferr = flatten(a.events)
   if not events then errorf("%s", ferr) return 2 end
   local r, err = analyze().detail(a.dir, events, { output = a.output, per_cpu = a.per_cpu,
-    rep = rep, format = a.format, all = a.all })
+    rep = rep, format = a.format, all = a.all, align = a.align, per = a.per })
   if not r then errorf("%s", err) return 1 end
+  if r.alignment_text then print("  " .. r.alignment_text) end
   if #r.skipped > 0 then
     local zero, names = 0, {}
     for _, x in ipairs(r.skipped) do
@@ -501,9 +505,11 @@ function M.diff(a)
   end
   local limit = int_arg(a.limit, "--limit", 0)
   if not limit then return 2 end
-  local r, err = analyze().diff(a.a, a.b, { output = a.output, alpha = alpha, limit = limit, format = a.format })
+  local r, err = analyze().diff(a.a, a.b, { output = a.output, alpha = alpha, limit = limit, format = a.format,
+    align = a.align })
   if not r then errorf("%s", err) return 1 end
   io.write(r.text)
+  if r.alignment_text then print("  " .. r.alignment_text) end
   out.simulated_note(r.simulated)
   print("autoperf: wrote " .. r.csv .. (r.image and (" and " .. r.image) or ""))
   if a.html then

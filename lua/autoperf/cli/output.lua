@@ -74,6 +74,14 @@ function M.print_plan(plan, nevents, ms)
     end
     print(string.format("  run %d: %s", r, table.concat(parts, "; ")))
   end
+  local parts = {}
+  for _, grp in ipairs(plan.anchors or {}) do
+    local evs = {}
+    local names = grp.counters and plan_mod.counter_names(grp.counters) or {}
+    for i, ev in ipairs(grp.events) do evs[i] = (names[i] and (names[i] .. "=") or "") .. ev.name end
+    parts[#parts + 1] = grp.pmu .. " {" .. table.concat(evs, " ") .. "}"
+  end
+  if #parts > 0 then print("  anchors, in every run: " .. table.concat(parts, "; ")) end
 end
 
 -- A plan as CSV: one line per event.
@@ -163,6 +171,7 @@ function M.profile_report(result, cmd, quiet)
       sp.median, sp.p99, sp.max, sp.skipped > 0 and string.format("; %d ticks skipped while a sample was late",
         sp.skipped) or "")
   end
+  M.anchor_report(result, say)
   local c = result.counting
   if c then
     say("  counted %s%s", M.COUNTING[c.mode] or c.mode, c.why and (" (not per CPU in a cgroup: " .. c.why .. ")") or "")
@@ -179,6 +188,32 @@ function M.profile_report(result, cmd, quiet)
     return result.exit_status or 1
   end
   return 0
+end
+
+-- The anchors' spread across runs and what the guard did.
+function M.anchor_report(result, say)
+  local guard = require "autoperf.guard"
+  local g = result.guard or {}
+  local reps = result.repetitions
+  for _, st in ipairs(result.anchors or {}) do
+    if st.n > 1 then
+      local who = {}
+      for i, o in ipairs(st.outliers) do who[i] = guard.run_name(o, reps) end
+      say("  anchor %-14s over %d runs: median %s, cv %.1f%%, min %s, max %s%s", st.name, st.n,
+        guard.format_value(st.name, st.median), st.cv * 100, guard.format_value(st.name, st.min),
+        guard.format_value(st.name, st.max), #who > 0 and ("; outlying: " .. M.list_names(who, 6)) or "")
+    end
+  end
+  if g.on then
+    local n = #(g.remeasured or {})
+    say("  guard: tolerance %g%%; %s%s", g.tolerance * 100,
+      n > 0 and string.format("%d execution%s measured again (the manifest says why)", n, n == 1 and "" or "s")
+        or "no run needed measuring again",
+      g.outliers and string.format("; still outlying after %d more: %d run%s", g.remeasure, #g.outliers,
+        #g.outliers == 1 and "" or "s") or "")
+  elseif result.guard then
+    say("  guard: off (runs are not compared)")
+  end
 end
 
 -- Analysis results that come from a simulated PMU say so.

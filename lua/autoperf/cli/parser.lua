@@ -32,6 +32,9 @@ local PLAN = {
     "comma-separated; 'none' for none.", default = defaults.isolate },
   { "--strategy", "pack (fewest runs) or first-fit (the original autoperf's).", default = defaults.strategy,
     choices = { "pack", "first-fit" } },
+  { "--anchor", "Anchor events, measured in every run beside the planned ones, comma-separated (default: " ..
+    "task-clock, and on a hardware PMU what its fixed counters count: instructions, cycles, ref-cycles, slots; " ..
+    "'none': the run's duration only, which is always there)." },
 }
 
 -- Metric planning (plan, profile): the events the metrics need.
@@ -44,6 +47,14 @@ local METRICS = {
 local FORMAT = { "--format", "Image format.", choices = { "png", "svg" }, default = "png" }
 local ANALYSIS_OUT = { "-o --output", "Directory for the files (default DIR/analysis; beside a results.csv)." }
 local PROFILE_DIR = { "dir", "Output directory of 'autoperf profile', or a results.csv." }
+-- Lining up runs by an anchor's progress (analyze/series.lua's align).
+local ALIGN = {
+  { "--align", "How intervals of different runs line up: auto (the default: one run's events by index, " ..
+    "several runs' by the anchor whose totals agree best across them), index (wall-clock), or an anchor's name " ..
+    "(e.g. task-clock: the n-th interval is the n-th slice of its progress)." },
+  { "--per", "Counts per anchor unit (per second of task-clock, per instruction) instead of per interval.",
+    flag = true },
+}
 
 M.COMMANDS = {
   { "list", "List the events this machine offers.", run = "list",
@@ -97,6 +108,9 @@ M.COMMANDS = {
       { "--fail-fast", "Stop at the first run whose workload fails (default: record it and go on).", flag = true },
       { "--delay", "Start counting MS milliseconds after the workload starts." },
       { "--roi", "Count only inside the workload's region of interest (examples/include/autoperf.h).", flag = true },
+      { "--tolerance", "The guard: a run whose anchors deviate from the median of the runs before it by more than " ..
+        "this fraction (and their spread) is measured again; 'off': no guard.", default = "0.25" },
+      { "--remeasure", "The guard measures an outlying run again at most N more times.", default = "2" },
       CATALOG, PLAN, METRICS,
     },
     arguments = { { "cmd", "The command to profile and its arguments.", args = "*" } },
@@ -173,6 +187,7 @@ M.COMMANDS = {
           { "-e --events", "Only these events: names or globs, comma-separated. May be repeated.", count = "*" },
           { "--method", "pearson or spearman (ranks).", choices = { "pearson", "spearman" }, default = "pearson" },
           { "--top", "List the N most correlated pairs.", default = "10" },
+          ALIGN,
           { "--html", "Also write the interactive report (report.html, as 'autoperf report DIR') beside.",
             flag = true },
           FORMAT,
@@ -186,6 +201,7 @@ M.COMMANDS = {
           { "--per-cpu", "One line per CPU (of repetition --rep, default 1) instead of one per repetition.",
             flag = true },
           { "--rep", "Only this repetition." },
+          ALIGN,
           { "--all", "Draw flat events (the same value in every interval) that a glob matched too.", flag = true },
           FORMAT,
         },
@@ -236,6 +252,8 @@ M.COMMANDS = {
       { "--html", "Also write the interactive report of A with the diff to B (report.html, as " ..
         "'autoperf report A B') beside diff.csv.", flag = true },
       { "-n --limit", "Rows in the table (0: all; the CSV has every event).", default = "20" },
+      { "--align", "Compare totals per unit of this anchor (task-clock: per second of CPU time; an " ..
+        "instruction anchor: per instruction) instead of raw totals per repetition." },
       FORMAT,
     },
     epilog = "Example:\n  autoperf profile -o old -r 5 -- ./app-old\n  autoperf profile -o new -r 5 -- ./app-new\n" ..
@@ -386,7 +404,7 @@ function M.catalog_options(a)
   local smt
   if a.smt then smt = a.smt == "on" end
   return { pmu = a.pmu and not kernel_pmu(a.pmu) and a.pmu or defaults.pmu(), events_json = a.events_json, smt = smt,
-           core_type = a.core_type, metrics = a.metrics, isolate = a.metrics and a.isolate or nil,
+           core_type = a.core_type, anchor = a.anchor, metrics = a.metrics, isolate = a.metrics and a.isolate or nil,
            metric = a.metric and #a.metric > 0 and table.concat(a.metric, ",") or nil }
 end
 
