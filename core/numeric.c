@@ -159,8 +159,15 @@ static int gram_upper(const double *z, size_t n, size_t m, double *g)
 #ifdef AP_OPENBLAS
 	pthread_once(&blas_once, blas_load);
 	if (dsyrk_fn && n <= INT32_MAX && m <= INT32_MAX) {
+		/* Also around every call: OpenBLAS stops its threads before a
+		 * fork (its atfork handler) and starts them again on the next
+		 * call, from this thread, with this thread's mask. */
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old);
 		dsyrk_fn(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n, (int)m, 1.0, z,
 			 (int)(m ? m : 1), 0.0, g, (int)(n ? n : 1));
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		return 1;
 	}
 #endif
