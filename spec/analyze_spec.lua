@@ -218,6 +218,16 @@ describe("analyze on a profile of the writes workload", function()
     assert.are.equal(1, d.correlation.zero)
     assert.is_table(d.series.values["task-clock"])
     assert.is_nil(d.diff)
+    -- the bundled software metrics, as autoperf metrics computes them
+    local m = {}
+    for _, r in ipairs(d.metrics.rows) do m[r.name] = r end
+    local want = select(1, T.autoperf("metrics", dir, "--json"))
+    for _, r in ipairs(require("cjson").decode(want).metrics) do
+      if r.value then assert.are.equal(r.value, m[r.name].value, r.name) end
+    end
+    assert.are.equal("ok", m.write_syscalls_per_second.status)
+    assert.matches("^not computed: context%-switches", m.context_switches_per_second.status)
+    assert.truthy(html:find('<table id="metric-table">', 1, true))
     -- the matrix: n x n signed bytes (r * 100), the diagonal 1
     local bytes = d.correlation.matrix
     assert.are.equal(math.ceil(16 / 3) * 4, #bytes)

@@ -140,6 +140,20 @@ function M.data(ds, dsb, opts)
     d.warnings[#d.warnings + 1] = "no correlation: " .. tostring(cerr)
   end
   local seconds = os.clock() - t0
+  -- the metrics: the file the profile was planned for, else the bundled
+  -- software metrics (issue 18's autoperf metrics), totals per metric
+  if not ds.from_results and opts.metrics ~= false then
+    local mres = require("autoperf.metrics").of_profile(ds.dir, {})
+    if mres then
+      local rows = {}
+      for _, r in ipairs(mres.metrics) do
+        local m = r.metric
+        rows[#rows + 1] = { name = m.name, level = m.level, value = num(r.value), unit = m.unit or "",
+          status = r.status, threshold = r.threshold, several = r.several_runs or nil }
+      end
+      d.metrics = { file = mres.set.path, rows = rows, simulated = mres.simulated or nil }
+    end
+  end
   local with = {}
   for _, x in ipairs(rows) do
     -- a zero event's series is all zeros: the table says "zero", no data needed
@@ -439,6 +453,20 @@ function M.html(d)
     "part of a name, or a glob such as syscalls:*write\"> <span id=\"count\"></span></p>",
     "<div class=\"scroll\"><table id=\"events\"><thead><tr><th>event</th><th>kind</th><th>unit</th>",
     "<th>mean total</th><th>cv</th><th>cluster</th></tr></thead><tbody></tbody></table></div></section>\n")
+  if d.metrics and #d.metrics.rows > 0 then
+    w("<section id=\"metrics\"><h2>Metrics</h2><p class=\"note\">From ", esc(d.metrics.file),
+      d.metrics.simulated and " (simulated counts: not measurements)" or "",
+      "; indented by level; 'several runs': its events were counted in different runs.</p>",
+      "<div class=\"scroll\"><table id=\"metric-table\"><thead><tr><th>metric</th><th>value</th><th>unit</th>",
+      "<th>status</th><th>threshold</th></tr></thead><tbody>")
+    for _, r in ipairs(d.metrics.rows) do
+      local pad = string.rep("&nbsp;&nbsp;", math.max(0, (tonumber(r.level) or 1) - 1))
+      w("<tr><td>", pad, esc(r.name), "</td><td>", r.value ~= nil and esc(string.format("%.6g", r.value)) or "-",
+        "</td><td>", esc(r.unit), "</td><td>", esc(tostring(r.status or "")), r.several and " (several runs)" or "",
+        "</td><td>", r.threshold == true and "crossed" or (r.threshold == false and "no" or "-"), "</td></tr>")
+    end
+    w("</tbody></table></div></section>\n")
+  end
   if d.diff then
     w("<section><h2>Diff: A ", esc(d.diff.a), ", B ", esc(d.diff.b), "</h2>")
     for _, l in ipairs(d.diff.summary) do w("<p class=\"note\">", esc(l), "</p>") end
