@@ -28,16 +28,7 @@ local PARTS = {
   { "alderlake_metrics_goldencove_core.json", { "alderlake_goldencove_core.json" } },
 }
 
-local function median_ms(f)
-  local t = {}
-  for i = 1, 5 do
-    local t0 = core.now_ns()
-    f()
-    t[i] = (core.now_ns() - t0) / 1e6
-  end
-  table.sort(t)
-  return t[3]
-end
+local median_ms = dofile((arg[0]:gsub("scripts/bench%-metrics%.lua$", "")) .. "scripts/bench_common.lua").median_ms
 
 print(string.format("%-40s %8s %6s %8s %7s %5s %5s %5s %6s %7s", "metric file", "metrics", "events", "co-sched",
   "several", "runs", "bound", "plain", "toplev", "ms"))

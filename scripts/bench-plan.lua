@@ -68,16 +68,7 @@ for _, m in ipairs(KERNEL_JSON) do
   if profile.prepare(nil, { pmu = m }) then add(m .. " (kernel JSON)", { pmu = m }) else missing[#missing + 1] = m end
 end
 
-local function median_ms(f)
-  local t = {}
-  for i = 1, 5 do
-    local t0 = core.now_ns()
-    f()
-    t[i] = (core.now_ns() - t0) / 1e6
-  end
-  table.sort(t)
-  return t[3]
-end
+local median_ms = dofile((arg[0]:gsub("scripts/bench%-plan%.lua$", "")) .. "scripts/bench_common.lua").median_ms
 
 print(string.format("%-66s %-4s %6s %6s %6s %10s %9s", "model", "SMT", "events", "runs", "bound", "first-fit", "plan ms"))
 local worst_gap, worst_ms, misses = 0, 0, {}

@@ -70,6 +70,18 @@ function M.event_list(spec, path)
   return #names
 end
 
+-- The median of 5 timings of f, in ms.
+function M.median_ms(f)
+  local t = {}
+  for i = 1, 5 do
+    local t0 = core.now_ns()
+    f()
+    t[i] = (core.now_ns() - t0) / 1e6
+  end
+  table.sort(t)
+  return t[3]
+end
+
 -- Fails with a message when perf is not installed.
 function M.need_perf(who)
   if util.which("perf") then return true end

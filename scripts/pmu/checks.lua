@@ -13,6 +13,21 @@ local util = require "autoperf.util"
 
 local passed, failed = 0, 0
 
+-- Did every run of profile dir count exactly one anchor besides
+-- task-clock (the cycle counter's) and count it?
+local function cycles_in_every_run(dir)
+  local journal = (store.load(dir) or {}).journal or {}
+  local ok = #journal > 0
+  for _, e in ipairs(journal) do
+    local n = 0
+    for k, v in pairs(e.anchors or {}) do
+      if k ~= "task-clock" and v > 0 then n = n + 1 end
+    end
+    ok = ok and n == 1
+  end
+  return ok
+end
+
 local function check(name, ok, detail)
   if ok then
     passed = passed + 1
@@ -161,16 +176,7 @@ timed("profile 15 events", function()
     check("it took the minimal 3 runs", #m.plan.runs == 3 and m.plan.lower_bound == 3,
       #m.plan.runs .. " runs, bound " .. tostring(m.plan.lower_bound))
     check("nothing was re-planned", m.replanned == nil or #m.replanned == 0)
-    local journal = (store.load(dir) or {}).journal or {}
-    local cycles_everywhere = #journal > 0
-    for _, e in ipairs(journal) do
-      local n = 0
-      for k, v in pairs(e.anchors or {}) do
-        if k ~= "task-clock" and v > 0 then n = n + 1 end
-      end
-      cycles_everywhere = cycles_everywhere and n == 1
-    end
-    check("every run counted the cycle counter's anchor", cycles_everywhere)
+    check("every run counted the cycle counter's anchor", cycles_in_every_run(dir))
     local aout, aok = sh(BIN .. " aggregate " .. dir)
     check("autoperf aggregate succeeds", aok, aout)
     local good, bad = all_ok(dir)
@@ -328,16 +334,7 @@ timed("every PMUv3 event", function()
     check("at the lower bound: 6 generic counters and the cycle counter (cycles only) per run",
       #m.plan.runs == bound and m.plan.lower_bound == bound, #m.plan.runs .. " runs, bound " .. bound)
     check("nothing was re-planned", m.replanned == nil or #m.replanned == 0)
-    local journal = (store.load(dir) or {}).journal or {}
-    local cycles_everywhere = #journal > 0
-    for _, e in ipairs(journal) do
-      local n = 0
-      for k, v in pairs(e.anchors or {}) do
-        if k ~= "task-clock" and v > 0 then n = n + 1 end
-      end
-      cycles_everywhere = cycles_everywhere and n == 1
-    end
-    check("every run counted the cycle counter's anchor", cycles_everywhere)
+    check("every run counted the cycle counter's anchor", cycles_in_every_run(dir))
     local aout, aok = sh(BIN .. " aggregate " .. dir)
     check("autoperf aggregate succeeds", aok, aout)
     local st = summary(dir)
