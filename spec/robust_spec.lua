@@ -163,13 +163,16 @@ describe("profile failure modes", function()
   end)
 
   it("starts counting after --delay", function()
+    -- busy first (about 0.1 s; the margin is the 1 s delay), then asleep:
+    -- counting from 1 s on sees almost none of the work
+    local work = "i=0; while [ $i -lt 50000 ]; do i=$((i+1)); done; sleep 1.5"
     local out = dir .. "/d"
-    assert.equal(0, select(3, T.autoperf("profile", "-q", "-o", out, "-I", "0", "--delay", "300",
-      "-e", "task-clock", "--", "sh", "-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; sleep 0.5")))
+    assert.equal(0, select(3, T.autoperf("profile", "-q", "-o", out, "-I", "0", "--delay", "1000",
+      "-e", "task-clock", "--", "sh", "-c", work)))
     assert.equal(0, select(3, T.autoperf("aggregate", out)))
     local full = dir .. "/f"
     assert.equal(0, select(3, T.autoperf("profile", "-q", "-o", full, "-I", "0",
-      "-e", "task-clock", "--", "sh", "-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; sleep 0.5")))
+      "-e", "task-clock", "--", "sh", "-c", work)))
     assert.equal(0, select(3, T.autoperf("aggregate", full)))
     local delayed = T.event_total(out .. "/results.csv", "task-clock")
     local whole = T.event_total(full .. "/results.csv", "task-clock")
