@@ -20,16 +20,7 @@ end
 -- intel_pmu_init() agree (hybrid.lua).
 local LIMITS = { cpu_core = { g = 8, f = 4 }, cpu_atom = { g = 6, f = 3 } }
 
-local function plan_json(...)
-  local args = { "plan", "--smt", "on", "--json" }
-  for _, f in ipairs({ ... }) do
-    args[#args + 1] = "--events-json"
-    args[#args + 1] = f
-  end
-  local out, err, code = T.autoperf(table.unpack(args))
-  assert.equal(0, code, err)
-  return cjson.decode(out)
-end
+local plan_json = T.plan_json
 
 describe("hybrid Intel core types", function()
   it("knows which half a perfmon file describes, by Intel's file names", function()

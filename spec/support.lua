@@ -220,6 +220,18 @@ function T.png(path)
 end
 
 -- The entries of a profile's journal.jsonl, decoded.
+-- autoperf plan --smt on --json over the perfmon files given, decoded.
+function T.plan_json(...)
+  local args = { "plan", "--smt", "on", "--json" }
+  for _, f in ipairs({ ... }) do
+    args[#args + 1] = "--events-json"
+    args[#args + 1] = f
+  end
+  local out, err, code = T.autoperf(table.unpack(args))
+  assert(code == 0, err)
+  return require("cjson").decode(out)
+end
+
 -- The decoded JSON file at path (a manifest, say).
 function T.json(path)
   return require("cjson").decode(slurp(path))

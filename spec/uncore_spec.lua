@@ -102,16 +102,7 @@ describe("uncore planning", function()
   end)
 
   local CORE, UNC = DATA .. "/skylakex_core.json", DATA .. "/skylakex_uncore.json"
-  local function plan_json(...)
-    local args = { "plan", "--smt", "on", "--json" }
-    for _, f in ipairs({ ... }) do
-      args[#args + 1] = "--events-json"
-      args[#args + 1] = f
-    end
-    local out, err, code = T.autoperf(table.unpack(args))
-    assert.equal(0, code, err)
-    return cjson.decode(out)
-  end
+  local plan_json = T.plan_json
 
   it("plans Skylake-X core + uncore in the core file's runs, at the bound (perfmon data)", function()
     if not (have(CORE) and have(UNC)) then

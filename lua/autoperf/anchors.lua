@@ -94,6 +94,12 @@ function M.resolve(cat, specs, counters)
     if s ~= M.DURATION and s ~= "none" and s ~= "" then list[#list + 1] = s end
   end
   local out, seen = {}, {}
+  local function add(ev) -- once per name
+    if not seen[ev.name] then
+      seen[ev.name] = true
+      out[#out + 1] = ev
+    end
+  end
   if #list > 0 then
     local evs, err = select(cat, list)
     if not evs then
@@ -105,19 +111,11 @@ function M.resolve(cat, specs, counters)
         return nil, "--anchor: " .. ev.name .. " is an uncore event (it counts the whole socket, not the run)"
       end
       if ev.group then return nil, "--anchor: give anchors as a list, not a {group}" end
-      if not seen[ev.name] then
-        seen[ev.name] = true
-        out[#out + 1] = ev
-      end
+      add(ev)
     end
   end
   if not explicit and (cat.hardware or cat.sim) then
-    for _, ev in ipairs(M.hardware(cat, counters)) do
-      if not seen[ev.name] then
-        seen[ev.name] = true
-        out[#out + 1] = ev
-      end
-    end
+    for _, ev in ipairs(M.hardware(cat, counters)) do add(ev) end
   end
   return out
 end

@@ -34,18 +34,6 @@ local function absent(v)
   return v == nil or v == cjson.null
 end
 
--- "0x3c", "60": an integer of at most 64 bits (hex wraps into negative
--- integers, as C's uint64_t would); nil for anything else.
-local function parse_int(s)
-  local hex = s:match("^0[xX](%x+)$")
-  if hex then
-    hex = hex:gsub("^0+", "")
-    if #hex > 16 then return nil end
-    return hex == "" and 0 or math.tointeger(tonumber(hex, 16))
-  end
-  if s:match("^%d+$") and #s <= 18 then return math.tointeger(tonumber(s)) end
-  return nil
-end
 
 local function no_value(s)
   return s == "" or s == "null" or s == "NA" or s == "N/A"
@@ -63,7 +51,7 @@ local function int(e, field, max)
   elseif type(v) == "string" then
     local t = util.trim(v)
     if no_value(t) then return nil end
-    n = parse_int(t)
+    n = util.parse_int(t)
     if not n then bad(field, "'" .. util.printable(t, 40) .. "' is not an integer") end
   else
     bad(field, "expected a number or a string, not " .. jtype(v))

@@ -45,6 +45,20 @@ function M.read_file(path)
   return s
 end
 
+-- "0x3c", "60": an integer of at most 64 bits (hex wraps into negative
+-- integers, as C's uint64_t would); nil for anything else (the event
+-- files' numeric strings: perfmon's and the kernel's JSON).
+function M.parse_int(s)
+  local hex = s:match("^0[xX](%x+)$")
+  if hex then
+    hex = hex:gsub("^0+", "")
+    if #hex > 16 then return nil end
+    return hex == "" and 0 or math.tointeger(tonumber(hex, 16))
+  end
+  if s:match("^%d+$") and #s <= 18 then return math.tointeger(tonumber(s)) end
+  return nil
+end
+
 -- First line of a small (sysfs, procfs) file without its newline, or nil.
 function M.read_line(path)
   local f = io.open(path, "r")

@@ -65,14 +65,7 @@ local function int(e, field, max)
   if type(v) == "number" then
     n = math.tointeger(v)
   elseif type(v) == "string" then
-    local s = util.trim(v)
-    local hex = s:match("^0[xX](%x+)$")
-    if hex then
-      hex = hex:gsub("^0+", "")
-      n = #hex <= 15 and (hex == "" and 0 or tonumber(hex, 16)) or nil
-    elseif s:match("^%d+$") and #s <= 18 then
-      n = math.tointeger(tonumber(s))
-    end
+    n = util.parse_int(util.trim(v)) -- 64 bits; above 2^63 wraps negative: out of range below
   end
   if not n then bad(field, "'" .. util.printable(tostring(v), 40) .. "' is not an integer") end
   if n < 0 or n > max then bad(field, string.format("%s is out of range (0-0x%x)", util.printable(tostring(v), 40), max)) end
