@@ -1,10 +1,12 @@
 -- Metric-aware planning: the events of each metric that fits one run go
 -- into one user group (core/plan.h's ap_plan_event.group: members share
 -- a run), so that the metric is computed from counts of the same
--- execution. Metrics sharing events are merged into one group while the
--- union still fits one run; where it does not, the shared events are
--- counted again in the other group (an event counted in two runs, each
--- metric reading the run that holds all its events). A metric whose
+-- execution. Groups are built in three steps (M.merge, M.pack,
+-- M.dissolve): metrics sharing the costliest events merge while the union
+-- fits one run, the groups are packed into runs, and a group whose every
+-- metric fits another one is dissolved. An event that two groups need is
+-- counted again in the other (an event counted in two runs, each metric
+-- reading the run that holds all its events). A metric whose
 -- events cannot fit one run (some TMA nodes need 40-84 events) is left to
 -- the plain plan and labelled "computed from several runs".
 local plan_mod = require "autoperf.plan"
@@ -25,9 +27,38 @@ local function fits_fn(all, popts)
   local cp = plan_mod.core_pmus(pmus)
   local by = {}
   for _, h in ipairs(hw) do by[h.ev.name] = h end
+  local FIXED = 32
+  local low = (1 << FIXED) - 1
+  local function popcount(x)
+    local n = 0
+    while x ~= 0 do
+      x = x & (x - 1)
+      n = n + 1
+    end
+    return n
+  end
+  -- per PMU: generic counters and all counters (a quick refusal first)
+  local ngen, nall = {}, {}
+  for i, p in ipairs(cp) do
+    ngen[i], nall[i] = popcount(p.counters & low), popcount(p.counters)
+  end
   local strategy = popts.strategy or require("autoperf.defaults").strategy
   local cache = {}
-  return function(recs)
+  local function fits(recs)
+    -- counted first: most unions that cannot fit have too many events
+    local gen, tot = {}, {}
+    for _, r in ipairs(recs) do
+      local h = by[r.name]
+      if h then
+        local p = h.pmu
+        tot[p] = (tot[p] or 0) + 1
+        if tot[p] > nall[p] then return false end
+        if h.allowed >> FIXED == 0 then
+          gen[p] = (gen[p] or 0) + 1
+          if gen[p] > ngen[p] then return false end
+        end
+      end
+    end
     local names = {}
     for i, r in ipairs(recs) do names[i] = r.name end
     table.sort(names)
@@ -44,36 +75,297 @@ local function fits_fn(all, popts)
         sub[#sub + 1] = c
       end
     end
-    local ok = true
-    if #sub > 0 then
-      local nruns = core.plan(cp, sub, strategy)
-      ok = nruns == 1
-    end
+    local ok = #sub == 0 or core.plan(cp, sub, strategy) == 1
     cache[key] = ok
     return ok
   end
+  -- Each PMU's scarce counters: of the counter sets the events allow,
+  -- the one with most events per counter that can take nothing else (on
+  -- Ice Lake the 4 counters half of the events are limited to, not all
+  -- 8). What a second count of an event costs: 1 when it needs the
+  -- scarce counters, less on counters to spare, little on a fixed
+  -- counter (every run has its own), nothing for a kernel event.
+  local scarce = {}
+  for i in ipairs(cp) do
+    local masks, best, ratio = {}, 0, -1
+    for _, h in ipairs(hw) do
+      if h.pmu == i and not h.isolated and h.allowed & low ~= 0 then masks[h.allowed & low] = true end
+    end
+    for m in pairs(masks) do
+      local n = 0
+      for _, h in ipairs(hw) do
+        local g = h.allowed & low
+        if h.pmu == i and not h.isolated and g ~= 0 and g & ~m == 0 then n = n + 1 end
+      end
+      local r = n / popcount(m)
+      if r > ratio or (r == ratio and m < best) then best, ratio = m, r end
+    end
+    scarce[i] = best
+  end
+  local function weight(name)
+    local h = by[name]
+    if not h then return 0 end
+    local g = h.allowed & low
+    if g == 0 then return 0.125 end
+    return g & ~scarce[h.pmu] == 0 and 1 or 0.25
+  end
+  return fits, weight
+end
+
+-- Groups by merging: each metric starts as a group of its own; each
+-- round merges pairs of groups (each group once per round), the pairs
+-- whose shared events would cost most to count twice first (weight:
+-- a generic counter 1, a fixed counter's event little), while their
+-- union fits one run. A pair that did not fit never fits later (groups
+-- only grow), so it is tried once. items: {{name=, mine={events}}}.
+function M.merge(items, fits, recs_of, weight)
+  local clusters, by_id = {}, {}
+  for i, it in ipairs(items) do
+    local c = { id = i, events = {}, set = {}, metrics = { it.name }, mine = { it.mine } }
+    for _, e in ipairs(it.mine) do
+      if not c.set[e] then
+        c.set[e] = true
+        c.events[#c.events + 1] = e
+      end
+    end
+    clusters[i], by_id[i] = c, c
+  end
+  local w = {}
+  local function wt(e)
+    local x = w[e]
+    if not x then
+      x = weight(e)
+      w[e] = x
+    end
+    return x
+  end
+  local failed, alive = {}, {}
+  for _, c in ipairs(clusters) do alive[c] = true end
+  local n = #clusters
+  while true do
+    -- the pairs sharing an event, with what they share
+    local holders = {}
+    for _, c in ipairs(clusters) do
+      if alive[c] then
+        for _, e in ipairs(c.events) do
+          if wt(e) > 0 then
+            local h = holders[e]
+            if not h then
+              h = {}
+              holders[e] = h
+            end
+            h[#h + 1] = c.id
+          end
+        end
+      end
+    end
+    local score = {}
+    for e, h in pairs(holders) do
+      local x = wt(e)
+      for i = 1, #h - 1 do
+        for j = i + 1, #h do
+          local key = h[i] * (n + 1) + h[j]
+          if not failed[key] then score[key] = (score[key] or 0) + x end
+        end
+      end
+    end
+    local list = {}
+    for key, v in pairs(score) do list[#list + 1] = { key = key, v = v } end
+    table.sort(list, function(x, y)
+      if x.v ~= y.v then return x.v > y.v end
+      return x.key < y.key
+    end)
+    local used, merged = {}, false
+    for _, p in ipairs(list) do
+      local a, b = by_id[p.key // (n + 1)], by_id[p.key % (n + 1)]
+      if not used[a] and not used[b] then
+        local union = {}
+        for _, e in ipairs(a.events) do union[#union + 1] = e end
+        for _, e in ipairs(b.events) do
+          if not a.set[e] then union[#union + 1] = e end
+        end
+        if fits(recs_of(union)) then
+          for _, e in ipairs(b.events) do
+            if not a.set[e] then
+              a.set[e] = true
+              a.events[#a.events + 1] = e
+            end
+          end
+          for k, name in ipairs(b.metrics) do
+            a.metrics[#a.metrics + 1] = name
+            a.mine[#a.mine + 1] = b.mine[k]
+          end
+          alive[b] = false
+          used[a], used[b], merged = true, true, true
+        else
+          failed[p.key] = true
+        end
+      end
+    end
+    if not merged then break end
+  end
+  local out = {}
+  for _, c in ipairs(clusters) do
+    if alive[c] then out[#out + 1] = c end
+  end
+  return out
+end
+
+-- Groups packed into runs (first fit, the costliest first), each union
+-- counting a shared event once: the planner would pack them too, but
+-- with an event two of them share counted twice in one run.
+function M.pack(clusters, fits, recs_of, weight)
+  local cost = {}
+  for _, c in ipairs(clusters) do
+    local x = 0
+    for _, e in ipairs(c.events) do x = x + weight(e) end
+    cost[c] = x
+  end
+  local order = {}
+  for i, c in ipairs(clusters) do order[i] = c end
+  table.sort(order, function(a, b)
+    if cost[a] ~= cost[b] then return cost[a] > cost[b] end
+    return a.id < b.id
+  end)
+  local bins = {}
+  for _, c in ipairs(order) do
+    local into
+    for _, b in ipairs(bins) do
+      local union = {}
+      for _, e in ipairs(b.events) do union[#union + 1] = e end
+      for _, e in ipairs(c.events) do
+        if not b.set[e] then union[#union + 1] = e end
+      end
+      if fits(recs_of(union)) then
+        into = b
+        break
+      end
+    end
+    if into then
+      for _, e in ipairs(c.events) do
+        if not into.set[e] then
+          into.set[e] = true
+          into.events[#into.events + 1] = e
+        end
+      end
+      for k, name in ipairs(c.metrics) do
+        into.metrics[#into.metrics + 1] = name
+        into.mine[#into.mine + 1] = c.mine[k]
+      end
+    else
+      bins[#bins + 1] = c
+    end
+  end
+  table.sort(bins, function(a, b) return a.id < b.id end)
+  return bins
+end
+
+-- Fewer groups: each group (smallest first) is dissolved when every one
+-- of its metrics fits another group (the one holding most of the
+-- metric's events first); a group is a run, so each one dissolved is a
+-- run less, and the events the moved metrics share with their new group
+-- are no longer counted twice. Repeated while a pass dissolves one, at
+-- most passes times. Returns the groups left, in their first order.
+function M.dissolve(clusters, fits, recs_of, passes)
+  local live = {}
+  for _, c in ipairs(clusters) do live[c] = true end
+  local function union_with(d, mine)
+    local u = {}
+    for _, e in ipairs(d.events) do u[#u + 1] = e end
+    for _, e in ipairs(mine) do
+      if not d.set[e] then u[#u + 1] = e end
+    end
+    return u
+  end
+  local function place(d, mine)
+    local added = {}
+    for _, e in ipairs(mine) do
+      if not d.set[e] then
+        d.set[e] = true
+        d.events[#d.events + 1] = e
+        added[#added + 1] = e
+      end
+    end
+    return added
+  end
+  local function unplace(d, added)
+    for i = #added, 1, -1 do
+      d.set[added[i]] = nil
+      d.events[#d.events] = nil
+    end
+  end
+  for _ = 1, passes do
+    local order = {}
+    for _, c in ipairs(clusters) do
+      if live[c] and not c.pinned then order[#order + 1] = c end
+    end
+    table.sort(order, function(a, b)
+      if #a.events ~= #b.events then return #a.events < #b.events end
+      return a.id < b.id
+    end)
+    local dissolved = false
+    for _, c in ipairs(order) do
+      live[c] = false
+      local undo, ok = {}, true
+      for k, mine in ipairs(c.mine) do
+        local cands = {}
+        for _, d in ipairs(clusters) do
+          if live[d] then
+            local n = 0
+            for _, e in ipairs(mine) do
+              if d.set[e] then n = n + 1 end
+            end
+            cands[#cands + 1] = { d = d, n = n }
+          end
+        end
+        table.sort(cands, function(a, b)
+          if a.n ~= b.n then return a.n > b.n end
+          return a.d.id < b.d.id
+        end)
+        local to
+        for _, cd in ipairs(cands) do
+          if cd.n == #mine or fits(recs_of(union_with(cd.d, mine))) then
+            to = cd.d
+            break
+          end
+        end
+        if not to then
+          ok = false
+          break
+        end
+        undo[#undo + 1] = { d = to, added = place(to, mine), k = k }
+      end
+      if ok then
+        for _, u in ipairs(undo) do
+          u.d.metrics[#u.d.metrics + 1] = c.metrics[u.k]
+          u.d.mine[#u.d.mine + 1] = c.mine[u.k]
+        end
+        dissolved = true
+      else
+        for i = #undo, 1, -1 do unplace(undo[i].d, undo[i].added) end
+        live[c] = true
+      end
+    end
+    if not dissolved then break end
+  end
+  local out = {}
+  for _, c in ipairs(clusters) do
+    if live[c] then out[#out + 1] = c end
+  end
+  return out
 end
 
 -- list: metrics (metrics.select), rec: {[event name] = record}, popts:
 -- the planner's options. Returns events (records; an event in several
 -- groups appears once per group, same name), and info {groups=,
 -- cosched={metric names}, several={metric names}, duplicated=n}.
--- opts.max_candidates bounds the groups tried per metric.
+-- opts.passes: the dissolving passes (1).
 function M.plan(list, rec, popts, opts)
   opts = opts or {}
   local all = {}
   for _, r in pairs(rec) do all[#all + 1] = r end
   table.sort(all, function(a, b) return a.name < b.name end)
-  local fits = fits_fn(all, popts or {})
-  local maxc = opts.max_candidates or math.huge
-  local order = {}
-  for i, m in ipairs(list) do order[i] = m end
-  -- big metrics first: they are the hardest to place
-  table.sort(order, function(a, b)
-    if #a.events ~= #b.events then return #a.events > #b.events end
-    return a.index < b.index
-  end)
-  local clusters, holders = {}, {} -- holders[event] = {clusters}
+  local fits, weight = fits_fn(all, popts or {})
   local info = { cosched = {}, several = {}, duplicated = 0 }
   local function recs_of(names)
     local out = {}
@@ -82,7 +374,8 @@ function M.plan(list, rec, popts, opts)
     end
     return out
   end
-  for _, m in ipairs(order) do
+  local items = {}
+  for _, m in ipairs(list) do
     local mine = {}
     for _, e in ipairs(m.events) do
       if rec[e] then mine[#mine + 1] = e end
@@ -92,51 +385,7 @@ function M.plan(list, rec, popts, opts)
     elseif not fits(recs_of(mine)) then
       info.several[#info.several + 1] = m.name
     else
-      -- candidate groups: those holding most of the metric's events
-      local overlap = {}
-      for _, e in ipairs(mine) do
-        for _, c in ipairs(holders[e] or {}) do overlap[c] = (overlap[c] or 0) + 1 end
-      end
-      -- every group is a candidate (a group grows to a whole run: the
-      -- run's fixed counters then serve all its metrics), those holding
-      -- most of the metric's events first
-      local cands = {}
-      for _, c in ipairs(clusters) do cands[#cands + 1] = { c = c, n = overlap[c] or 0 } end
-      table.sort(cands, function(a, b)
-        if a.n ~= b.n then return a.n > b.n end
-        if #a.c.events ~= #b.c.events then return #a.c.events > #b.c.events end
-        return a.c.id < b.c.id
-      end)
-      local placed
-      for i = 1, math.min(#cands, maxc) do
-        local c = cands[i].c
-        if cands[i].n == #mine then
-          placed = c -- all of it is there already
-          break
-        end
-        local union = {}
-        for _, e in ipairs(c.events) do union[#union + 1] = e end
-        for _, e in ipairs(mine) do
-          if not c.set[e] then union[#union + 1] = e end
-        end
-        if fits(recs_of(union)) then
-          placed = c
-          break
-        end
-      end
-      if not placed then
-        placed = { id = #clusters + 1, events = {}, set = {}, metrics = {} }
-        clusters[#clusters + 1] = placed
-      end
-      for _, e in ipairs(mine) do
-        if not placed.set[e] then
-          placed.set[e] = true
-          placed.events[#placed.events + 1] = e
-          holders[e] = holders[e] or {}
-          table.insert(holders[e], placed)
-        end
-      end
-      placed.metrics[#placed.metrics + 1] = m.name
+      items[#items + 1] = { name = m.name, mine = mine }
       -- the planner keeps a group's members together per PMU: a metric
       -- over several PMUs' events (core and uncore, an msr PMU's TSC)
       -- may be counted in several runs
@@ -150,6 +399,17 @@ function M.plan(list, rec, popts, opts)
       else
         info.several[#info.several + 1] = m.name
       end
+    end
+  end
+  local clusters = M.merge(items, fits, recs_of, weight)
+  clusters = M.pack(clusters, fits, recs_of, weight)
+  clusters = M.dissolve(clusters, fits, recs_of, opts.passes or 1)
+  local holders = {} -- holders[event] = {groups holding it}
+  for i, c in ipairs(clusters) do
+    c.id = i
+    for _, e in ipairs(c.events) do
+      holders[e] = holders[e] or {}
+      table.insert(holders[e], c)
     end
   end
   -- the records: one per event and group; events only the several-run
