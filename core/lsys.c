@@ -4,6 +4,7 @@
 #include "lcore.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -177,6 +178,39 @@ static int l_nice(lua_State *L)
 	return 1;
 }
 
+/* core.realtime([prio]) -> the calling thread's policy before ("other",
+ * "fifo", "rr", "batch", "idle" or "deadline"); with prio, sets it:
+ * SCHED_FIFO at prio (1-99; needs CAP_SYS_NICE or an RLIMIT_RTPRIO) with
+ * SCHED_RESET_ON_FORK (a child forked meanwhile starts at SCHED_OTHER,
+ * never real-time), or with 0 back to plain SCHED_OTHER (its nice value
+ * kept). nil, message, errno when not permitted. */
+static int l_realtime(lua_State *L)
+{
+	int old = sched_getscheduler(0);
+	if (old < 0)
+		return ap_lua_fail(L, errno, "sched_getscheduler");
+	if (!lua_isnoneornil(L, 1)) {
+		lua_Integer prio = luaL_checkinteger(L, 1);
+		luaL_argcheck(L, prio >= 0 && prio <= 99, 1,
+			      "real-time priorities are 1 to 99 (0: not real-time)");
+		struct sched_param sp = {.sched_priority = (int)prio};
+		int policy = prio > 0 ? SCHED_FIFO | SCHED_RESET_ON_FORK : SCHED_OTHER;
+		if (sched_setscheduler(0, policy, &sp) < 0)
+			return ap_lua_fail(L, errno, "sched_setscheduler");
+	}
+	static const struct {
+		int policy;
+		const char *name;
+	} names[] = {{SCHED_OTHER, "other"}, {SCHED_FIFO, "fifo"}, {SCHED_RR, "rr"},
+		     {SCHED_BATCH, "batch"}, {SCHED_IDLE, "idle"}, {6, "deadline"}};
+	const char *name = "other";
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if ((old & ~SCHED_RESET_ON_FORK) == names[i].policy)
+			name = names[i].name;
+	lua_pushstring(L, name);
+	return 1;
+}
+
 /* core.cpuid(leaf [, subleaf]) -> eax, ebx, ecx, edx; or nil, msg when
  * the CPU is not x86 or the leaf is above the highest one it reports
  * (CPUID 0 for basic leaves, 0x80000000 for extended ones). */
@@ -213,6 +247,7 @@ static int l_cpuid(lua_State *L)
 const luaL_Reg ap_lua_sys_funcs[] = {
 	{"cpuid", l_cpuid},
 	{"nice", l_nice},
+	{"realtime", l_realtime},
 	{"mkdir", l_mkdir},
 	{"mkdtemp", l_mkdtemp},
 	{"isatty", l_isatty},

@@ -139,4 +139,28 @@ describe("the sampler", function()
       for k = 1, sp.samples do assert.truthy(times[k] >= k * 20000000, "sample " .. k .. " early: " .. times[k]) end
     end
   end)
+
+  it("waits real-time where it may, and the workload never inherits it", function()
+    -- /proc/PID/stat of the workload's own child: nice (field 19),
+    -- rt_priority (40), policy (41: 0 is SCHED_OTHER)
+    local out, f = dir .. "/rt", dir .. "/stat"
+    local _, err, code = T.autoperf("profile", "-o", out, "-I", "10", "-e", "task-clock", "--", "sh", "-c",
+      "sleep 0.2; cat /proc/self/stat > " .. f)
+    assert.equal(0, code, err)
+    local stat = assert(io.open(f)):read("a")
+    local fields = {}
+    for x in stat:match("%) (.*)$"):gmatch("%S+") do fields[#fields + 1] = x end
+    -- (fields after the command's name start at field 3)
+    local nice, rtprio, policy = tonumber(fields[17]), tonumber(fields[38]), tonumber(fields[39])
+    assert.same({ core.nice(), 0, 0 }, { nice, rtprio, policy }, stat)
+    local sp = T.journal(out)[1].sampler
+    local may = core.realtime() == "other" and core.realtime(1)
+    if may then core.realtime(0) end
+    if may then
+      assert.equal("SCHED_FIFO 1", sp.priority)
+      assert.matches("waited and read at SCHED_FIFO 1", err)
+    else
+      assert.is_not.equal("SCHED_FIFO 1", sp.priority)
+    end
+  end)
 end)

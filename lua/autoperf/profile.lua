@@ -224,7 +224,13 @@ local function execute(ctx, run, ri, rep)
   -- reads wait for no runnable thread of it (the keeper and the workload
   -- were forked before, at our nice value; restored before the next spawn)
   local niced = interval_ns_of(opts) > 0 and ctx.nice_up and core.nice(ctx.nice_up)
+  -- and, where we may, real-time while it waits for a tick and reads
+  -- (SCHED_FIFO 1: no runnable thread delays the wake-up), back to the
+  -- nice value above while it writes the rows (the costly part, which
+  -- must not take a CPU from the workload for long)
+  local rt = interval_ns_of(opts) > 0 and ctx.realtime and core.realtime(ctx.realtime) and ctx.realtime
   local function cleanup()
+    if rt then core.realtime(0) end
     if niced then core.nice(niced) end
     proc:close()
     if roi then roi:close() end
@@ -290,12 +296,14 @@ local function execute(ctx, run, ri, rep)
       end
     end
     local t = core.now_ns() - t0
+    if rt then core.realtime(0) end
     for _, o in ipairs(opened) do
       local put = o.group.snap and o.group.put or o.group.sample
       local sok, serr = put(o.group, w, index, t, o.cpu)
       if not sok then return nil, serr end
       rows = rows + o.group:size()
     end
+    if rt then core.realtime(rt) end
     index = index + 1
     return t
   end
@@ -421,7 +429,7 @@ local function execute(ctx, run, ri, rep)
     exit_code = status.code, signal = status.signame and ("SIG" .. status.signame) or nil,
     timed_out = status.timed_out, status = exit_text(status), flagged = #flagged > 0 and flagged or nil,
     utime = status.utime, stime = status.stime, maxrss_kb = status.maxrss_kb,
-    sampler = M.lateness(late_ns, skipped, interval_ns),
+    sampler = M.lateness(late_ns, skipped, interval_ns, rt and ("SCHED_FIFO " .. rt) or niced and ("nice " .. ctx.nice_up)),
     anchors = next(anchor_values) and anchor_values or nil, anchors_flagged = anchor_flagged,
   }, leftovers
 end
@@ -430,13 +438,14 @@ end
 -- passed during a late sample), late_ms = {median=, p99=, max=}} of the
 -- interval samples' lateness (stamp minus deadline), or nil without
 -- interval sampling.
-function M.lateness(late_ns, skipped, interval_ns)
+function M.lateness(late_ns, skipped, interval_ns, priority)
   if interval_ns <= 0 or #late_ns == 0 then return nil end
   local s = {}
   for i, v in ipairs(late_ns) do s[i] = v end
   table.sort(s)
   local function q(p) return math.floor(s[math.max(1, math.ceil(p * #s))] / 1000 + 0.5) / 1000 end
-  return { samples = #s, skipped = skipped, late_ms = { median = q(0.5), p99 = q(0.99), max = q(1) } }
+  return { samples = #s, skipped = skipped, late_ms = { median = q(0.5), p99 = q(0.99), max = q(1) },
+           priority = priority }
 end
 
 -- Plans leftovers of run ri (see open_groups and the verification) into
@@ -974,8 +983,15 @@ local function run(prep, given)
       nice_up = want
     end
   end
+  -- and real-time while it waits and reads, where this process may be
+  -- (SCHED_FIFO 1; not when something else already set its policy)
+  local realtime
+  if core.realtime() == "other" and core.realtime(1) then
+    core.realtime(0)
+    realtime = 1
+  end
   local ctx = { opts = opts, store = store, closer = closer, cpus = cpus, refused = {}, by_tag = {}, replanned = {},
-                nice_up = nice_up,
+                nice_up = nice_up, realtime = realtime,
                 pinned = prep.pinned, off_type = {},
                 sim = sim, uncore = uncore, plan = plan, anchor_tag = {} }
   for _, a in ipairs(anchor_list) do ctx.anchor_tag[a.tag] = a.name end
@@ -1104,6 +1120,7 @@ local function run(prep, given)
           -- the worst run's
           t.median = math.max(t.median, sp.late_ms.median)
           t.p99, t.max = math.max(t.p99, sp.late_ms.p99), math.max(t.max, sp.late_ms.max)
+          t.priority = t.priority or sp.priority
           summary.sampler = t
         end
         summary.runs = summary.runs + 1

@@ -167,9 +167,9 @@ function M.profile_report(result, cmd, quiet)
   end
   local sp = result.sampler
   if sp then
-    say("  sampler: %d samples, late by %.1f ms median, %.1f ms p99, %.1f ms max (worst run)%s", sp.samples,
+    say("  sampler: %d samples, late by %.1f ms median, %.1f ms p99, %.1f ms max (worst run)%s%s", sp.samples,
       sp.median, sp.p99, sp.max, sp.skipped > 0 and string.format("; %d ticks skipped while a sample was late",
-        sp.skipped) or "")
+        sp.skipped) or "", sp.priority and ("; waited and read at " .. sp.priority) or "")
   end
   M.anchor_report(result, say)
   local c = result.counting
