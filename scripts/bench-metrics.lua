@@ -6,7 +6,9 @@
 --   events       distinct events the metrics need (known here)
 --   co-sched     metrics each counted in one run by the metric-aware plan
 --   several      metrics whose events cannot share one run (or span PMUs)
---   runs         runs of the metric-aware plan (its lower bound beside)
+--   runs         runs of the metric-aware plan
+--   bound        no plan co-scheduling the same metrics takes fewer runs
+--                (metrics/plan.lua's M.bound)
 --   plain        runs of the plain event plan of the same events (no
 --                co-scheduling: what 'autoperf profile -e' of them plans)
 --   toplev       runs of one group per metric, as toplev --no-multiplex
@@ -78,7 +80,7 @@ for _, part in ipairs(PARTS) do
   worst_ratio = math.max(worst_ratio, ratio)
   worst_ms = math.max(worst_ms, mp.planning_ms)
   print(string.format("%-40s %4d/%-3d %6d %8d %7d %5d %5d %5d %6d %7.1f", file, mp.metrics, with_events, #plain_evs,
-    #mp.cosched, #mp.several, #p.runs, p.lower_bound, #plain.runs, toplev, mp.planning_ms))
+    #mp.cosched, #mp.several, #p.runs, mp.bound, #plain.runs, toplev, mp.planning_ms))
   print(string.format("%-40s (prepare with catalog and file load, median of 5: %.1f ms; %d events counted again)",
     "", ms, mp.duplicated))
 end

@@ -252,7 +252,34 @@ describe("metric-aware plans", function()
         assert.is_true(found, f .. ": " .. name)
       end
       assert.is_true(#d.runs >= d.lower_bound)
+      assert.is_true(#d.runs >= d.metrics.lower_bound, f)
     end
+  end)
+
+  it("bounds the runs of any co-scheduling plan: an event that metrics needing a run each share is counted in each", function()
+    if not shared() then return pending("../shared/pmu-data is absent") end
+    -- five metrics of four events on Skylake's four generic counters,
+    -- all sharing UOPS_ISSUED.ANY: no two fit one run, so it is counted
+    -- five times: 20 counters, 5 runs, where the 16 events alone take 4
+    local X = { "UOPS_RETIRED.RETIRE_SLOTS", "IDQ.DSB_UOPS", "IDQ.MITE_UOPS", "IDQ.MS_UOPS", "DECODE.LCP",
+                "ICACHE_16B.IFDATA_STALL", "ITLB_MISSES.WALK_PENDING", "L2_RQSTS.MISS", "L2_RQSTS.REFERENCES",
+                "L1D.REPLACEMENT", "UOPS_EXECUTED.THREAD", "RS_EVENTS.EMPTY_CYCLES", "ARITH.DIVIDER_ACTIVE",
+                "LD_BLOCKS.STORE_FORWARD", "MACHINE_CLEARS.COUNT" }
+    local list = {}
+    for i = 1, 5 do
+      list[i] = { MetricName = "m" .. i, MetricExpr = "UOPS_ISSUED.ANY + " .. X[3 * i - 2] .. " + " .. X[3 * i - 1] ..
+        " + " .. X[3 * i] }
+    end
+    local dir = T.tmpdir()
+    finally(function() T.rmtree(dir) end)
+    T.write(dir .. "/five.json", cjson.encode(list))
+    local out, err, code = T.autoperf("plan", "--pmu", "sim:" .. SHARED .. "skylake_core.json", "--metrics",
+      dir .. "/five.json")
+    assert.equal(0, code, err)
+    assert.matches("5 each in one run", out)
+    assert.matches("no plan that counts each co%-scheduled metric in one run takes fewer than 5 runs", out)
+    assert.matches("the same 16 events without co%-scheduling: 4 runs", out)
+    assert.matches("in 5 runs", out)
   end)
 end)
 

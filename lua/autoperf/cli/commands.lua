@@ -125,7 +125,8 @@ function M.plan(a)
     local mp = prep.metrics
     if mp then
       d.metrics = { file = mp.file, metrics = mp.metrics, cosched = mp.cosched, several_runs = mp.several,
-                    skipped = mp.skipped, counted_again = mp.duplicated, grouping_ms = mp.planning_ms }
+                    skipped = mp.skipped, counted_again = mp.duplicated, grouping_ms = mp.planning_ms,
+                    lower_bound = mp.bound }
     end
     io.write(util.json_encode(d), "\n")
     return 0
@@ -140,6 +141,7 @@ function M.plan(a)
     print(string.format("  metrics: %d of %s: %d each in one run (co-scheduled), %d computed from several runs; " ..
       "%d events unknown here, %d counted again for another metric's run (%.1f ms)", mp.metrics, mp.file,
       #mp.cosched, #mp.several, #mp.skipped, mp.duplicated, mp.planning_ms))
+    print(string.format("  no plan that counts each co-scheduled metric in one run takes fewer than %d runs", mp.bound))
     -- what co-scheduling costs: the plain plan of the same events
     local plain_evs = {}
     for _, ev in pairs(mp.rec) do plain_evs[#plain_evs + 1] = ev end

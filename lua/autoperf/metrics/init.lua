@@ -954,11 +954,12 @@ end
 
 -- The events of plan_events' meta grouped per metric (metrics/plan.lua)
 -- under the planner's options popts; meta gains cosched, several,
--- groups, duplicated, planning_ms. Returns events, meta.
+-- groups, duplicated, bound, planning_ms. Returns events, meta.
 function M.group_events(meta, popts)
   local t0 = os.clock()
   local events, info = require("autoperf.metrics.plan").plan(meta.list, meta.rec, popts)
   meta.cosched, meta.several, meta.groups, meta.duplicated = info.cosched, info.several, info.groups, info.duplicated
+  meta.bound = info.bound
   meta.planning_ms = (os.clock() - t0) * 1000
   return events, meta
 end

@@ -355,10 +355,71 @@ function M.dissolve(clusters, fits, recs_of, passes)
   return out
 end
 
+-- A lower bound on the runs of any plan that counts each metric of items
+-- ({{mine={events}}}: those that fit one run) in one run: an event the
+-- metrics of a set need, no two of which fit one run together, is
+-- counted in as many runs as the set has metrics (the set grown
+-- greedily, the biggest metrics first); the planner's own bound
+-- (core.plan_lower_bound: counters, counter subsets, shared registers,
+-- events taken alone) of the events so repeated is then one for the
+-- plan. all: every record; fits, recs_of: as in M.plan.
+function M.bound(items, all, popts, fits, recs_of)
+  local core = require "autoperf.core"
+  local holders = {}
+  for i, it in ipairs(items) do
+    for _, e in ipairs(it.mine) do
+      holders[e] = holders[e] or {}
+      table.insert(holders[e], i)
+    end
+  end
+  local copies = {}
+  for e, h in pairs(holders) do
+    if #h > 1 then
+      table.sort(h, function(a, b)
+        if #items[a].mine ~= #items[b].mine then return #items[a].mine > #items[b].mine end
+        return a < b
+      end)
+      local set = {}
+      for _, i in ipairs(h) do
+        local alone = true
+        for _, j in ipairs(set) do
+          local u, seen = {}, {}
+          for _, x in ipairs(items[i].mine) do
+            u[#u + 1] = x
+            seen[x] = true
+          end
+          for _, x in ipairs(items[j].mine) do
+            if not seen[x] then u[#u + 1] = x end
+          end
+          if fits(recs_of(u)) then
+            alone = false
+            break
+          end
+        end
+        if alone then set[#set + 1] = i end
+      end
+      copies[e] = #set
+    end
+  end
+  local pmus, hw = plan_mod.model(all, popts)
+  if #hw == 0 then return 0 end
+  local rep = {}
+  for _, h in ipairs(hw) do
+    for _ = 1, math.max(1, copies[h.ev.name] or 1) do
+      local c = {}
+      for k, v in pairs(h) do c[k] = v end
+      c.group = 0
+      rep[#rep + 1] = c
+    end
+  end
+  return core.plan_lower_bound(plan_mod.core_pmus(pmus), rep)
+end
+
 -- list: metrics (metrics.select), rec: {[event name] = record}, popts:
 -- the planner's options. Returns events (records; an event in several
 -- groups appears once per group, same name), and info {groups=,
--- cosched={metric names}, several={metric names}, duplicated=n}.
+-- cosched={metric names}, several={metric names}, duplicated=n, bound=n
+-- (M.bound: no plan co-scheduling them takes fewer runs)}.
 -- opts.passes: the dissolving passes (1).
 function M.plan(list, rec, popts, opts)
   opts = opts or {}
@@ -401,6 +462,7 @@ function M.plan(list, rec, popts, opts)
       end
     end
   end
+  info.bound = M.bound(items, all, popts or {}, fits, recs_of)
   local clusters = M.merge(items, fits, recs_of, weight)
   clusters = M.pack(clusters, fits, recs_of, weight)
   clusters = M.dissolve(clusters, fits, recs_of, opts.passes or 1)
