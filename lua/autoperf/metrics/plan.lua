@@ -112,6 +112,30 @@ local function fits_fn(all, popts)
   return fits, weight
 end
 
+-- A group's events and those of names it lacks (a new list).
+local function union_of(g, names)
+  local u = {}
+  for _, e in ipairs(g.events) do u[#u + 1] = e end
+  for _, e in ipairs(names) do
+    if not g.set[e] then u[#u + 1] = e end
+  end
+  return u
+end
+
+-- Group c's events (each once) and metrics join group into.
+local function absorb(into, c)
+  for _, e in ipairs(c.events) do
+    if not into.set[e] then
+      into.set[e] = true
+      into.events[#into.events + 1] = e
+    end
+  end
+  for k, name in ipairs(c.metrics) do
+    into.metrics[#into.metrics + 1] = name
+    into.mine[#into.mine + 1] = c.mine[k]
+  end
+end
+
 -- Groups by merging: each metric starts as a group of its own; each
 -- round merges pairs of groups (each group once per round), the pairs
 -- whose shared events would cost most to count twice first (weight:
@@ -179,22 +203,8 @@ function M.merge(items, fits, recs_of, weight)
     for _, p in ipairs(list) do
       local a, b = by_id[p.key // (n + 1)], by_id[p.key % (n + 1)]
       if not used[a] and not used[b] then
-        local union = {}
-        for _, e in ipairs(a.events) do union[#union + 1] = e end
-        for _, e in ipairs(b.events) do
-          if not a.set[e] then union[#union + 1] = e end
-        end
-        if fits(recs_of(union)) then
-          for _, e in ipairs(b.events) do
-            if not a.set[e] then
-              a.set[e] = true
-              a.events[#a.events + 1] = e
-            end
-          end
-          for k, name in ipairs(b.metrics) do
-            a.metrics[#a.metrics + 1] = name
-            a.mine[#a.mine + 1] = b.mine[k]
-          end
+        if fits(recs_of(union_of(a, b.events))) then
+          absorb(a, b)
           alive[b] = false
           used[a], used[b], merged = true, true, true
         else
@@ -231,27 +241,13 @@ function M.pack(clusters, fits, recs_of, weight)
   for _, c in ipairs(order) do
     local into
     for _, b in ipairs(bins) do
-      local union = {}
-      for _, e in ipairs(b.events) do union[#union + 1] = e end
-      for _, e in ipairs(c.events) do
-        if not b.set[e] then union[#union + 1] = e end
-      end
-      if fits(recs_of(union)) then
+      if fits(recs_of(union_of(b, c.events))) then
         into = b
         break
       end
     end
     if into then
-      for _, e in ipairs(c.events) do
-        if not into.set[e] then
-          into.set[e] = true
-          into.events[#into.events + 1] = e
-        end
-      end
-      for k, name in ipairs(c.metrics) do
-        into.metrics[#into.metrics + 1] = name
-        into.mine[#into.mine + 1] = c.mine[k]
-      end
+      absorb(into, c)
     else
       bins[#bins + 1] = c
     end
@@ -269,14 +265,6 @@ end
 function M.dissolve(clusters, fits, recs_of, passes)
   local live = {}
   for _, c in ipairs(clusters) do live[c] = true end
-  local function union_with(d, mine)
-    local u = {}
-    for _, e in ipairs(d.events) do u[#u + 1] = e end
-    for _, e in ipairs(mine) do
-      if not d.set[e] then u[#u + 1] = e end
-    end
-    return u
-  end
   local function place(d, mine)
     local added = {}
     for _, e in ipairs(mine) do
@@ -324,7 +312,7 @@ function M.dissolve(clusters, fits, recs_of, passes)
         end)
         local to
         for _, cd in ipairs(cands) do
-          if cd.n == #mine or fits(recs_of(union_with(cd.d, mine))) then
+          if cd.n == #mine or fits(recs_of(union_of(cd.d, mine))) then
             to = cd.d
             break
           end
