@@ -785,7 +785,8 @@ end
 -- {[rep] = ref}, values = {[rep] = {[run] = anchor value}}, spread= (the
 -- largest max/min - 1 of the anchor over the runs of a repetition),
 -- inconsistent = {{run=, rep=, why=}} (the guard's), alignment= (of the
--- intervals, a line)}.
+-- intervals, a line), raw= (the mean of raw_reps: the runs' raw counts
+-- combined, what the anchor corrected)}.
 function M.compute(set, dir, opts)
   opts = opts or {}
   local list = set.metrics and set.metrics or set
@@ -903,7 +904,7 @@ function M.compute(set, dir, opts)
         return v and v * f or 0 / 0
       end
       local p = x.series[idx]
-      return p and (p.value + 0.0) or 0 / 0
+      return p and (p.value * f) or 0 / 0
     end
     local function duration()
       -- of the run the metric's events were counted in (the first one)
@@ -920,7 +921,7 @@ function M.compute(set, dir, opts)
       end
       local p, prev = x.series[idx], x.series[idx - 1]
       if not p then return 0 / 0 end
-      return (p.time - (prev and prev.time or 0)) * 1e9
+      return (p.time - (prev and prev.time or 0)) * 1e9 * f
     end
     local get = function(slot)
       local a = m.slots[slot]
@@ -971,7 +972,9 @@ function M.compute(set, dir, opts)
         end
       end
       local g = type(counts.manifest.guard) == "table" and counts.manifest.guard or nil
-      for _, st in ipairs(guard.spread(counts.journal, anchors.names(counts.manifest), g)) do
+      -- (a profile with the guard off: no run was judged)
+      local judged = not (g and g.on == false) and counts.journal or {}
+      for _, st in ipairs(guard.spread(judged, anchors.names(counts.manifest), g)) do
         for _, o in ipairs(st.outliers) do
           local key = o.run .. "/" .. o.rep
           inconsistent[key] = inconsistent[key] or string.format("its %s %s lies %.0f%% off the median %s of all runs",
@@ -1047,6 +1050,11 @@ function M.compute(set, dir, opts)
       end
       local v, missing, runs = eval(m, rep, nil, ctx)
       r.reps[rep] = v
+      if ctx then
+        -- beside it, the raw combination (what the anchor corrected)
+        cr.raw_reps = cr.raw_reps or {}
+        cr.raw_reps[rep] = (eval(m, rep, nil, nil))
+      end
       if missing and not r.missing then
         r.missing = {}
         for i, n in ipairs(missing) do r.missing[i] = n end
@@ -1059,6 +1067,13 @@ function M.compute(set, dir, opts)
       if finite(v) then sum, n = sum + v, n + 1 end
     end
     r.value = n > 0 and sum / n or r.reps[1]
+    if cr and cr.raw_reps then
+      local rs, rn = 0, 0
+      for _, v in pairs(cr.raw_reps) do
+        if finite(v) then rs, rn = rs + v, rn + 1 end
+      end
+      cr.raw = rn > 0 and rs / rn or 0 / 0
+    end
     if r.missing then
       -- (min/max/if of a missing count can look like a number: it is none)
       r.value = 0 / 0
@@ -1094,8 +1109,9 @@ function M.compute(set, dir, opts)
           t = t + dur[i] / 1e9
           r.series[i] = { time = t, value = (eval(m, 1, i, lctx)) }
         end
-        cr.alignment = string.format("intervals lined up by %s's progress (each 1/%d of every run's, %s); values " ..
-          "on its basis", cr.anchor, len, al.al.unit_text or cr.anchor)
+        cr.alignment = string.format("intervals lined up by %s's progress: interval j is the j-th of %d equal " ..
+          "parts of each run's %s (about %s), its counts on the runs' basis", cr.anchor, len, cr.anchor,
+          al.al.unit_text or cr.anchor)
       else
         cr.alignment = "intervals paired by index: " .. tostring(al.why)
         for i = 1, len do
