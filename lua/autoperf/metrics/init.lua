@@ -721,7 +721,7 @@ end
 -- Lines up the series of names (rep 1 of counts) by anchor's progress
 -- through series.align: {[name] = {values}, ["\1duration/RUN"] = the
 -- run's wall-clock ns per interval, lined up alike}, the alignment; or
--- nil, why not.
+-- nil, why not. A name whose run has no series of anchor is left out.
 local function align_series(counts, names, anchor)
   local core = require "autoperf.core"
   local series = require "autoperf.analyze.series"
@@ -740,31 +740,31 @@ local function align_series(counts, names, anchor)
   for _, name in ipairs(names) do
     local x = (counts.at[name] or {})[1]
     local an = x and (counts.anchor_at[x.run .. "/1"] or {})[anchor]
-    if not an or #an.series == 0 then
-      return nil, string.format("run %s has no series of %s", x and x.run or "?", anchor)
-    end
-    if not ds.at[name] then
-      local vals = {}
-      for i, p in ipairs(x.series) do vals[i] = p.value + 0.0 end
-      local ok, err = add(name, vals, x.total, x.run)
-      if not ok then return nil, err end
-    end
-    if not runs[x.run] then
-      runs[x.run] = true
-      local avals, dt, prev = {}, {}, 0
-      for i, p in ipairs(an.series) do avals[i] = p.value + 0.0 end
-      local am, aerr = mat(avals)
-      if not am then return nil, aerr end
-      ds.anchor_at[x.run .. "/1"] = { [anchor] = { m = am, row = 1, len = #avals, total = an.total } }
-      for i, p in ipairs(x.series) do
-        dt[i] = (p.time - prev) * 1e9
-        prev = p.time
+    if an and #an.series > 0 then
+      if not ds.at[name] then
+        local vals = {}
+        for i, p in ipairs(x.series) do vals[i] = p.value + 0.0 end
+        local ok, err = add(name, vals, x.total, x.run)
+        if not ok then return nil, err end
       end
-      local ok, err = add("\1duration/" .. x.run, dt, x.elapsed_ns, x.run)
-      if not ok then return nil, err end
+      if not runs[x.run] then
+        runs[x.run] = true
+        local avals, dt, prev = {}, {}, 0
+        for i, p in ipairs(an.series) do avals[i] = p.value + 0.0 end
+        local am, aerr = mat(avals)
+        if not am then return nil, aerr end
+        ds.anchor_at[x.run .. "/1"] = { [anchor] = { m = am, row = 1, len = #avals, total = an.total } }
+        for i, p in ipairs(x.series) do
+          dt[i] = (p.time - prev) * 1e9
+          prev = p.time
+        end
+        local ok, err = add("\1duration/" .. x.run, dt, x.elapsed_ns, x.run)
+        if not ok then return nil, err end
+      end
     end
   end
-  local view, al = series.align(setmetatable(ds, { __index = {} }), keys, { by = anchor })
+  if #keys == 0 then return nil, "no run has a series of " .. anchor end
+  local view, al = series.align(ds, keys, { by = anchor })
   if not view then return nil, al end
   local out = {}
   for _, k in ipairs(keys) do
@@ -825,20 +825,6 @@ function M.compute(set, dir, opts)
     chosen[key] = one
     return one or nil
   end
-  -- the runs (sorted) m's events come from in rep when more than one
-  local function runs_of(m, rep)
-    if one_run(m, rep) then return nil end
-    local seen, runs = {}, {}
-    for _, e in ipairs(m.events) do
-      local x = (counts.at[e] or {})[rep]
-      if x and not seen[x.run] then
-        seen[x.run] = true
-        runs[#runs + 1] = x.run
-      end
-    end
-    table.sort(runs)
-    return #runs > 1 and runs or nil
-  end
   -- the basis of anchor in rep: {anchor=, rep=, ref=, factor = {[run] =
   -- ref / value}, values = {[run] = value}}, one per anchor and rep
   local bases = {}
@@ -859,6 +845,22 @@ function M.compute(set, dir, opts)
     b.pick = function(name) return (counts.at[name] or {})[rep] end
     bases[key] = b
     return b
+  end
+  -- a metric of no event (DURATIONTIMEINSECONDS alone): the lowest run's
+  -- time, the same one every time
+  local any = {}
+  local function any_count(rep)
+    if any[rep] == nil then
+      local best, best_name = false, nil
+      for name, per in pairs(counts.at) do
+        local x = per[rep]
+        if x and (not best or x.run < best.run or (x.run == best.run and name < best_name)) then
+          best, best_name = x, name
+        end
+      end
+      any[rep] = best
+    end
+    return any[rep] or nil
   end
   local memo = {}
   local eval
@@ -909,9 +911,7 @@ function M.compute(set, dir, opts)
     local function duration()
       -- of the run the metric's events were counted in (the first one)
       local x = m.events[1] and pick(m.events[1])
-      if not x then
-        for _, per in pairs(counts.at) do x = x or per[rep] end
-      end
+      if not x then x = any_count(rep) end
       if not x then return 0 / 0 end
       local f = ctx and ctx.factor[x.run] or 1
       if idx == nil then return x.elapsed_ns * f end
@@ -957,6 +957,28 @@ function M.compute(set, dir, opts)
     local v = m.fn(get)
     if m.scale then v = v * m.scale end
     return v, missing, runs
+  end
+  -- m's raw value in rep (the runs' counts as they are), once: {v,
+  -- missing, runs}
+  local raw = {}
+  local function raw_of(m, rep)
+    local key = m.name .. "\0" .. rep
+    local hit = raw[key]
+    if not hit then
+      hit = { eval(m, rep, nil, nil) }
+      raw[key] = hit
+    end
+    return hit
+  end
+  -- the runs (sorted) whose counts m's formula read in rep, when more
+  -- than one (events of a branch not taken do not count)
+  local function runs_of(m, rep)
+    local runs = {}
+    for k in pairs(raw_of(m, rep)[3]) do
+      if k ~= "flagged" then runs[#runs + 1] = k end
+    end
+    table.sort(runs)
+    return #runs > 1 and runs or nil
   end
   -- the guard's verdicts: per "run/rep", why it judged that run
   -- inconsistent (an outlier still after its re-measurements, or one
@@ -1048,19 +1070,22 @@ function M.compute(set, dir, opts)
         local why = verdict(run, rep)
         if why then cr.inconsistent[#cr.inconsistent + 1] = { run = run, rep = rep, why = why } end
       end
-      local v, missing, runs = eval(m, rep, nil, ctx)
-      r.reps[rep] = v
+      local v, missing, runs = table.unpack(raw_of(m, rep), 1, 3)
       if ctx then
         -- beside it, the raw combination (what the anchor corrected)
         cr.raw_reps = cr.raw_reps or {}
-        cr.raw_reps[rep] = (eval(m, rep, nil, nil))
+        cr.raw_reps[rep] = v
+        v, missing, runs = eval(m, rep, nil, ctx)
       end
+      r.reps[rep] = v
       if missing and not r.missing then
         r.missing = {}
         for i, n in ipairs(missing) do r.missing[i] = n end
       end
-      if runs.flagged then r.flagged, runs.flagged = true, nil end
-      for k in pairs(runs) do run_set[k] = true end
+      if runs.flagged then r.flagged = true end
+      for k in pairs(runs) do
+        if k ~= "flagged" then run_set[k] = true end
+      end
     end
     local sum, n = 0, 0
     for _, v in ipairs(r.reps) do
@@ -1095,6 +1120,12 @@ function M.compute(set, dir, opts)
       -- lined up by the anchor's progress: interval j is the j-th equal
       -- part of every run's progress, its time the first event's run's
       local al = aligned_of(cr.anchor, m)
+      for _, e in ipairs(m.events) do
+        local x = ctx1.pick(e)
+        if al.series and x and not al.series[e] then
+          al = { why = string.format("run %d has no series of %s", x.run, cr.anchor) }
+        end
+      end
       if al.series then
         local lctx = setmetatable({ aligned = al.series }, { __index = ctx1 })
         local first
