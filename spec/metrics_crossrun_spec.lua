@@ -244,6 +244,7 @@ local function synthetic(dir, opts)
     { MetricName = "a_plus_b", MetricExpr = "a + b" },
     { MetricName = "b_per_second", MetricExpr = "b / duration_time" },
     { MetricName = "a_per_second", MetricExpr = "a / duration_time" },
+    { MetricName = "a_unless", MetricExpr = "a if 2 > 1 else b" },
   }))
 end
 
@@ -271,6 +272,10 @@ describe("a metric from several runs of a synthetic profile", function()
     close(1000 / 0.4, res.a_per_second.value, "a_per_second")
     assert.equal("ok", res.a_per_second.status)
     assert.is_nil(res.a_per_second.crossrun)
+    -- a formula that names b in a branch not taken reads run 1 only: raw
+    assert.equal(1000, res.a_unless.value)
+    assert.equal("ok", res.a_unless.status)
+    assert.is_nil(res.a_unless.crossrun)
     -- by interval index run 2's idle intervals would give b 0 in every
     -- second; by task-clock's progress every interval is 1/6 of each run's
     -- work: b / a = 2 in each, a + b 4500 / 6
