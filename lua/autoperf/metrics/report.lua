@@ -85,7 +85,7 @@ function M.table(out, opts)
     end
     if raw then
       lines[#lines + 1] = "  no anchor common to them: the runs' raw counts combined, intervals paired by index " ..
-        "(profile without --anchor none to have one)"
+        "(the default anchors give one: profile without --anchor none)"
     end
   end
   return table.concat(lines, "\n")
