@@ -149,7 +149,8 @@ function M.data(ds, dsb, opts)
       for _, r in ipairs(mres.metrics) do
         local m = r.metric
         rows[#rows + 1] = { name = m.name, level = m.level, value = num(r.value), unit = m.unit or "",
-          status = r.status, threshold = r.threshold, several = r.several_runs or nil }
+          status = r.status, threshold = r.threshold, several = r.several_runs or nil,
+          aligned_on = r.crossrun and r.crossrun.anchor, anchor_spread = r.crossrun and num(r.crossrun.spread) }
       end
       d.metrics = { file = mres.set.path, rows = rows, simulated = mres.simulated or nil }
     end
@@ -456,13 +457,15 @@ function M.html(d)
   if d.metrics and #d.metrics.rows > 0 then
     w("<section id=\"metrics\"><h2>Metrics</h2><p class=\"note\">From ", esc(d.metrics.file),
       d.metrics.simulated and " (simulated counts: not measurements)" or "",
-      "; indented by level; 'several runs': its events were counted in different runs.</p>",
+      "; indented by level; 'from N runs, aligned on ANCHOR': its events were counted in different runs, each " ..
+      "run's counts brought to one basis through that anchor (its spread across those runs said).</p>",
       "<div class=\"scroll\"><table id=\"metric-table\"><thead><tr><th>metric</th><th>value</th><th>unit</th>",
       "<th>status</th><th>threshold</th></tr></thead><tbody>")
     for _, r in ipairs(d.metrics.rows) do
       local pad = string.rep("&nbsp;&nbsp;", math.max(0, (tonumber(r.level) or 1) - 1))
       w("<tr><td>", pad, esc(r.name), "</td><td>", r.value ~= nil and esc(string.format("%.6g", r.value)) or "-",
-        "</td><td>", esc(r.unit), "</td><td>", esc(tostring(r.status or "")), r.several and " (several runs)" or "",
+        "</td><td>", esc(r.unit), "</td><td>", esc(tostring(r.status or "")),
+        r.several and not tostring(r.status or ""):find("from %d+ runs") and " (several runs)" or "",
         "</td><td>", r.threshold == true and "crossed" or (r.threshold == false and "no" or "-"), "</td></tr>")
     end
     w("</tbody></table></div></section>\n")

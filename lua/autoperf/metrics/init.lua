@@ -9,6 +9,7 @@
 --   metrics.compute(set, dir)                     -- values from a profile
 local util = require "autoperf.util"
 local parse = require "autoperf.metrics.parse"
+local anchors = require "autoperf.anchors"
 
 local M = {}
 
@@ -601,19 +602,36 @@ local function read_counts(dir)
   local s, err = store.load(dir)
   if not s then return nil, err end
   if #s.journal == 0 then return nil, dir .. " has no completed run yet" end
-  local files, rerr = core.read_profile(store.run_files(s), {})
+  -- (read with the anchors every run counts: their series line runs up,
+  -- anchors.lua; the counts take an anchor from where the data does)
+  local files, rerr = core.read_profile(store.run_files(s, { anchors = true }), {})
   if not files then return nil, rerr end
+  local askip = store.anchor_skip(s)
+  local anchor_names = {}
+  for i, n in ipairs(anchors.names(s.manifest)) do
+    if i > 1 then anchor_names[n] = true end
+  end
   local at, reps, by_run = {}, 0, {}
+  -- per repetition and run: the journal entry, and the anchors' series
+  local entry, anchor_at = {}, {}
   for i, e in ipairs(s.journal) do
     reps = math.max(reps, e.rep)
+    entry[e.rep] = entry[e.rep] or {}
+    entry[e.rep][e.run] = e
     local here, full = {}, {}
     by_run[e.rep] = by_run[e.rep] or {}
     -- (an extra run of the verification loop replaces what it re-measured)
     local prev = by_run[e.rep][e.run] or {}
     by_run[e.rep][e.run] = here
     for k, v in pairs(prev) do here[k] = here[k] or v end
+    local skip = askip[e.run] or {}
     for _, ev in ipairs(files[i].events) do
-      if ev.total then
+      if ev.total and anchor_names[ev.name] then
+        local key = e.run .. "/" .. e.rep
+        anchor_at[key] = anchor_at[key] or {}
+        anchor_at[key][ev.name] = { total = ev.total, series = ev.series or {}, unit = ev.unit }
+      end
+      if ev.total and not skip[ev.name] then
         -- NAME#2: a second count of NAME for another metric's run (metrics/plan.lua)
         local name = ev.name:match("^(.-)#%d+$") or ev.name
         local per = at[name] or {}
@@ -644,15 +662,131 @@ local function read_counts(dir)
       end
     end
   end
-  return { manifest = s.manifest, at = at, reps = reps, journal = s.journal, by_run = by_run }
+  return { manifest = s.manifest, at = at, reps = reps, journal = s.journal, by_run = by_run, entry = entry,
+           anchor_at = anchor_at }
 end
 
 local function finite(v) return v == v and v ~= math.huge and v ~= -math.huge end
 
+-- Metrics from several runs. Each run is its own execution of the
+-- workload: a count of one run and a count of another are combined only
+-- on one basis, that of an anchor every one of those runs counted
+-- (anchors.lua): a run's counts (and its wall-clock time) are scaled by
+-- ref / anchor_run, ref being the anchor's median over the runs of the
+-- repetition, so that each is the count of the same amount of anchor
+-- progress; per interval the runs' series are lined up by the anchor's
+-- progress (analyze/series.lua's align), not by interval index. Duration
+-- is no anchor here: the wall-clock time is what sleeps and disturbances
+-- move, the thing an anchor corrects for.
+
+-- The anchors (counted ones, not the duration) with a value > 0 in the
+-- journal entry of every {run=, rep=} of used.
+local function common_anchors(counts, used)
+  local names, out = anchors.names(counts.manifest), {}
+  for i = 2, #names do
+    local ok = true
+    for _, u in ipairs(used) do
+      local e = counts.entry[u.rep] and counts.entry[u.rep][u.run]
+      local v = e and anchors.values(e)[names[i]]
+      if not (type(v) == "number" and v > 0) then
+        ok = false
+        break
+      end
+    end
+    if ok then out[#out + 1] = names[i] end
+  end
+  return out
+end
+
+-- The anchor to bring used's runs to one basis by, as analysis lines
+-- series up (series.choose): the one most alike across them (smallest
+-- cv: the same work counts the same in every run), on a tie a work
+-- anchor (instructions, then task-clock) first; nil when none is common.
+local function choose_anchor(counts, used)
+  local guard = require "autoperf.guard"
+  local rank = {}
+  for i, a in ipairs(require("autoperf.analyze.series").WORK_ANCHORS) do rank[a] = i end
+  local best, best_cv
+  for _, a in ipairs(common_anchors(counts, used)) do
+    local xs = {}
+    for _, u in ipairs(used) do xs[#xs + 1] = anchors.values(counts.entry[u.rep][u.run])[a] end
+    local cv = guard.stats(xs).cv or 0
+    if not best or cv < best_cv - 1e-3 or (math.abs(cv - best_cv) <= 1e-3 and (rank[a] or 99) < (rank[best] or 99)) then
+      best, best_cv = a, cv
+    end
+  end
+  return best
+end
+
+-- Lines up the series of names (rep 1 of counts) by anchor's progress
+-- through series.align: {[name] = {values}, ["\1duration/RUN"] = the
+-- run's wall-clock ns per interval, lined up alike}, the alignment; or
+-- nil, why not. A name whose run has no series of anchor is left out.
+local function align_series(counts, names, anchor)
+  local core = require "autoperf.core"
+  local series = require "autoperf.analyze.series"
+  local ds = { dir = counts.dir, reps = 1, at = {}, anchor_at = {}, anchors = { anchor, [anchor] = true } }
+  local keys, runs = {}, {}
+  local function mat(vals)
+    return core.matrix_from({ #vals > 0 and vals or { 0 } })
+  end
+  local function add(key, vals, total, run)
+    local m, merr = mat(vals)
+    if not m then return nil, merr end
+    ds.at[key] = { { m = m, row = 1, len = #vals, total = total, run = run } }
+    keys[#keys + 1] = key
+    return true
+  end
+  for _, name in ipairs(names) do
+    local x = (counts.at[name] or {})[1]
+    local an = x and (counts.anchor_at[x.run .. "/1"] or {})[anchor]
+    if an and #an.series > 0 then
+      if not ds.at[name] then
+        local vals = {}
+        for i, p in ipairs(x.series) do vals[i] = p.value + 0.0 end
+        local ok, err = add(name, vals, x.total, x.run)
+        if not ok then return nil, err end
+      end
+      if not runs[x.run] then
+        runs[x.run] = true
+        local avals, dt, prev = {}, {}, 0
+        for i, p in ipairs(an.series) do avals[i] = p.value + 0.0 end
+        local am, aerr = mat(avals)
+        if not am then return nil, aerr end
+        ds.anchor_at[x.run .. "/1"] = { [anchor] = { m = am, row = 1, len = #avals, total = an.total } }
+        for i, p in ipairs(x.series) do
+          dt[i] = (p.time - prev) * 1e9
+          prev = p.time
+        end
+        local ok, err = add("\1duration/" .. x.run, dt, x.elapsed_ns, x.run)
+        if not ok then return nil, err end
+      end
+    end
+  end
+  if #keys == 0 then return nil, "no run has a series of " .. anchor end
+  local view, al = series.align(ds, keys, { by = anchor })
+  if not view then return nil, al end
+  local out = {}
+  for _, k in ipairs(keys) do
+    local at = view.at[k][1]
+    local row, vals = at.m:row(at.row), {}
+    for i = 1, at.len do vals[i] = row[i] end
+    out[k] = vals
+  end
+  return out, al
+end
+
 -- Computes metrics (a set, or a list of its metrics with opts.set) from
 -- profile dir. Returns {metrics = {{metric=, value=, reps={...}, series=
--- {{time=, value=}}, runs={...}, several_runs=bool, missing={names},
--- status=, threshold=bool|nil}}, constants=, simulated=}, or nil, message.
+-- {{time=, value=}}, runs={...}, several_runs=bool, crossrun=, missing=
+-- {names}, status=, threshold=bool|nil}}, constants=, simulated=}, or
+-- nil, message. crossrun (a metric whose events come from several runs):
+-- {runs=, anchor= (nil: none common to them, raw counts combined), ref=
+-- {[rep] = ref}, values = {[rep] = {[run] = anchor value}}, spread= (the
+-- largest max/min - 1 of the anchor over the runs of a repetition),
+-- inconsistent = {{run=, rep=, why=}} (the guard's), alignment= (of the
+-- intervals, a line), raw= (the mean of raw_reps: the runs' raw counts
+-- combined, what the anchor corrected)}.
 function M.compute(set, dir, opts)
   opts = opts or {}
   local list = set.metrics and set.metrics or set
@@ -663,6 +797,7 @@ function M.compute(set, dir, opts)
   end
   local counts, err = read_counts(dir)
   if not counts then return nil, err end
+  counts.dir = dir
   local consts = M.constants(counts.manifest, opts)
   local by_name = {}
   local out = { metrics = {}, constants = consts, simulated = counts.manifest.simulated ~= nil,
@@ -690,27 +825,70 @@ function M.compute(set, dir, opts)
     chosen[key] = one
     return one or nil
   end
+  -- the basis of anchor in rep: {anchor=, rep=, ref=, factor = {[run] =
+  -- ref / value}, values = {[run] = value}}, one per anchor and rep
+  local bases = {}
+  local function basis(anchor, rep)
+    local key = anchor .. "\0" .. rep
+    if bases[key] then return bases[key] end
+    local xs, values = {}, {}
+    for run, e in pairs(counts.entry[rep] or {}) do
+      local v = anchors.values(e)[anchor]
+      if type(v) == "number" and v > 0 then
+        xs[#xs + 1] = v
+        values[run] = v
+      end
+    end
+    local ref = require("autoperf.guard").median(xs)
+    local b = { anchor = anchor, rep = rep, ref = ref, values = values, factor = {} }
+    for run, v in pairs(values) do b.factor[run] = ref / v end
+    b.pick = function(name) return (counts.at[name] or {})[rep] end
+    bases[key] = b
+    return b
+  end
+  -- a metric of no event (DURATIONTIMEINSECONDS alone): the lowest run's
+  -- time, the same one every time
+  local any = {}
+  local function any_count(rep)
+    if any[rep] == nil then
+      local best, best_name = false, nil
+      for name, per in pairs(counts.at) do
+        local x = per[rep]
+        if x and (not best or x.run < best.run or (x.run == best.run and name < best_name)) then
+          best, best_name = x, name
+        end
+      end
+      any[rep] = best
+    end
+    return any[rep] or nil
+  end
   local memo = {}
   local eval
-  local function eval_memo(m, rep, idx)
+  local function eval_memo(m, rep, idx, ctx)
     -- (a metric other metrics refer to is computed once per repetition
     -- and interval: m1 = m2 + m2, m2 = m3 + m3 ... stays linear)
-    local key = m.name .. "\0" .. rep .. "\0" .. tostring(idx)
+    local key = m.name .. "\0" .. rep .. "\0" .. tostring(idx) .. "\0" .. tostring(ctx)
     local hit = memo[key]
     if hit then return hit[1], hit[2], hit[3] end
-    local v, missing, runs = eval(m, rep, idx)
+    local v, missing, runs = eval(m, rep, idx, ctx)
     memo[key] = { v, missing, runs }
     return v, missing, runs
   end
-  function eval(m, rep, idx)
-    -- value of m in repetition rep (interval idx, or the total when nil)
+  function eval(m, rep, idx, ctx)
+    -- value of m in repetition rep (interval idx, or the total when nil);
+    -- ctx: the basis of a metric from several runs (every count read
+    -- through it, the metrics m refers to too), nil: raw counts
     local missing = nil
     local runs = {}
     -- one run that counted every event of m (metric-aware plans make
     -- one), else each event from the run that counted it last
-    local one = one_run(m, rep)
+    local one = not ctx and one_run(m, rep)
+    local function pick(name)
+      if ctx then return ctx.pick(name) end
+      return one and one[name] or (counts.at[name] or {})[rep]
+    end
     local function event(name)
-      local x = one and one[name] or (counts.at[name] or {})[rep]
+      local x = pick(name)
       if not x then
         missing = missing or {}
         if not missing[name] then
@@ -721,22 +899,29 @@ function M.compute(set, dir, opts)
       end
       runs[x.run] = true
       if x.flagged then runs.flagged = true end
-      if idx == nil then return x.total + 0.0 end
+      local f = ctx and ctx.factor[x.run] or 1
+      if idx == nil then return x.total * f end
+      if ctx and ctx.aligned then
+        local v = (ctx.aligned[name] or {})[idx]
+        return v and v * f or 0 / 0
+      end
       local p = x.series[idx]
-      return p and (p.value + 0.0) or 0 / 0
+      return p and (p.value * f) or 0 / 0
     end
     local function duration()
       -- of the run the metric's events were counted in (the first one)
-      local first = m.events[1] and ((one and one[m.events[1]]) or (counts.at[m.events[1]] or {})[rep])
-      local x = first
-      if not x then
-        for _, per in pairs(counts.at) do x = x or per[rep] end
-      end
+      local x = m.events[1] and pick(m.events[1])
+      if not x then x = any_count(rep) end
       if not x then return 0 / 0 end
-      if idx == nil then return x.elapsed_ns + 0.0 end
+      local f = ctx and ctx.factor[x.run] or 1
+      if idx == nil then return x.elapsed_ns * f end
+      if ctx and ctx.aligned then
+        local v = (ctx.aligned["\1duration/" .. x.run] or {})[idx]
+        return v and v * f or 0 / 0
+      end
       local p, prev = x.series[idx], x.series[idx - 1]
       if not p then return 0 / 0 end
-      return (p.time - (prev and prev.time or 0)) * 1e9
+      return (p.time - (prev and prev.time or 0)) * 1e9 * f
     end
     local get = function(slot)
       local a = m.slots[slot]
@@ -756,7 +941,7 @@ function M.compute(set, dir, opts)
       elseif k == "metric" then
         local o = set.by_name and set.by_name[a.name]
         if not o then return 0 / 0 end
-        local v, omissing, oruns = eval_memo(o, rep, idx)
+        local v, omissing, oruns = eval_memo(o, rep, idx, ctx)
         for _, n in ipairs(omissing or {}) do
           missing = missing or {}
           if not missing[n] then
@@ -773,24 +958,147 @@ function M.compute(set, dir, opts)
     if m.scale then v = v * m.scale end
     return v, missing, runs
   end
+  -- m's raw value in rep (the runs' counts as they are), once: {v,
+  -- missing, runs}
+  local raw = {}
+  local function raw_of(m, rep)
+    local key = m.name .. "\0" .. rep
+    local hit = raw[key]
+    if not hit then
+      hit = { eval(m, rep, nil, nil) }
+      raw[key] = hit
+    end
+    return hit
+  end
+  -- the runs (sorted) whose counts m's formula read in rep, when more
+  -- than one (events of a branch not taken do not count)
+  local function runs_of(m, rep)
+    local runs = {}
+    for k in pairs(raw_of(m, rep)[3]) do
+      if k ~= "flagged" then runs[#runs + 1] = k end
+    end
+    table.sort(runs)
+    return #runs > 1 and runs or nil
+  end
+  -- the guard's verdicts: per "run/rep", why it judged that run
+  -- inconsistent (an outlier still after its re-measurements, or one
+  -- outside the tolerance of all runs' spread)
+  local inconsistent
+  local function verdict(run, rep)
+    if not inconsistent then
+      local guard = require "autoperf.guard"
+      inconsistent = {}
+      for _, e in ipairs(counts.journal) do
+        if e.guard == "outlier" then
+          inconsistent[e.run .. "/" .. e.rep] = "an outlier after its re-measurements: " .. tostring(e.guard_why or "")
+        end
+      end
+      local g = type(counts.manifest.guard) == "table" and counts.manifest.guard or nil
+      -- (a profile with the guard off: no run was judged)
+      local judged = not (g and g.on == false) and counts.journal or {}
+      for _, st in ipairs(guard.spread(judged, anchors.names(counts.manifest), g)) do
+        for _, o in ipairs(st.outliers) do
+          local key = o.run .. "/" .. o.rep
+          inconsistent[key] = inconsistent[key] or string.format("its %s %s lies %.0f%% off the median %s of all runs",
+            st.name, guard.format_value(st.name, o.value), (o.deviation or 0) * 100, guard.format_value(st.name, st.median))
+        end
+      end
+    end
+    return inconsistent[run .. "/" .. rep]
+  end
+  local aligned = {} -- per anchor: the series of every event lined up, or false, why
+  local function aligned_of(anchor, m)
+    local hit = aligned[anchor]
+    if hit == nil then
+      -- the events of every metric from several runs, lined up once
+      local names, seen = {}, {}
+      for _, o in ipairs(list) do
+        if runs_of(o, 1) then
+          for _, e in ipairs(o.events) do
+            if not seen[e] and (counts.at[e] or {})[1] then
+              seen[e] = true
+              names[#names + 1] = e
+            end
+          end
+        end
+      end
+      for _, e in ipairs(m.events) do
+        if not seen[e] and (counts.at[e] or {})[1] then
+          seen[e] = true
+          names[#names + 1] = e
+        end
+      end
+      local ser, al = align_series(counts, names, anchor)
+      hit = ser and { series = ser, al = al } or { why = al }
+      aligned[anchor] = hit
+    end
+    return hit
+  end
   for _, m in ipairs(list) do
     local r = { metric = m, name = m.name, unit = m.unit, reps = {}, series = {} }
     local run_set = {}
+    -- from several runs? Then through which anchor (one for all repetitions)
+    local used, union, cr = {}, {}, nil
     for rep = 1, math.max(1, counts.reps) do
-      local v, missing, runs = eval(m, rep, nil)
+      for _, run in ipairs(runs_of(m, rep) or {}) do
+        used[#used + 1] = { run = run, rep = rep }
+        union[run] = true
+      end
+    end
+    if #used > 0 then
+      cr = { runs = {}, anchor = choose_anchor(counts, used), ref = {}, values = {}, inconsistent = {} }
+      for run in pairs(union) do cr.runs[#cr.runs + 1] = run end
+      table.sort(cr.runs)
+      r.crossrun = cr
+    end
+    for rep = 1, math.max(1, counts.reps) do
+      local ctx
+      local several = cr and runs_of(m, rep)
+      if several and cr.anchor then
+        ctx = basis(cr.anchor, rep)
+        cr.ref[rep] = ctx.ref
+        local vals, lo, hi = {}, math.huge, -math.huge
+        for _, run in ipairs(several) do
+          local v = ctx.values[run]
+          vals[run] = v
+          lo, hi = math.min(lo, v), math.max(hi, v)
+        end
+        cr.values[rep] = vals
+        cr.spread = math.max(cr.spread or 0, hi / lo - 1)
+      end
+      for _, run in ipairs(several or {}) do
+        local why = verdict(run, rep)
+        if why then cr.inconsistent[#cr.inconsistent + 1] = { run = run, rep = rep, why = why } end
+      end
+      local v, missing, runs = table.unpack(raw_of(m, rep), 1, 3)
+      if ctx then
+        -- beside it, the raw combination (what the anchor corrected)
+        cr.raw_reps = cr.raw_reps or {}
+        cr.raw_reps[rep] = v
+        v, missing, runs = eval(m, rep, nil, ctx)
+      end
       r.reps[rep] = v
       if missing and not r.missing then
         r.missing = {}
         for i, n in ipairs(missing) do r.missing[i] = n end
       end
-      if runs.flagged then r.flagged, runs.flagged = true, nil end
-      for k in pairs(runs) do run_set[k] = true end
+      if runs.flagged then r.flagged = true end
+      for k in pairs(runs) do
+        if k ~= "flagged" then run_set[k] = true end
+      end
     end
     local sum, n = 0, 0
     for _, v in ipairs(r.reps) do
       if finite(v) then sum, n = sum + v, n + 1 end
     end
     r.value = n > 0 and sum / n or r.reps[1]
+    if cr and cr.raw_reps then
+      local rs, rn = 0, 0
+      for _, v in pairs(cr.raw_reps) do
+        if finite(v) then rs, rn = rs + v, rn + 1 end
+      end
+      cr.raw = rn > 0 and rs / rn or 0 / 0
+    end
     if r.missing then
       -- (min/max/if of a missing count can look like a number: it is none)
       r.value = 0 / 0
@@ -807,13 +1115,48 @@ function M.compute(set, dir, opts)
       local x = one and one[e] or (counts.at[e] or {})[1]
       if x and (not len or #x.series < len) then len, clock = #x.series, x end
     end
-    if not r.missing and clock then
+    local ctx1 = cr and cr.anchor and runs_of(m, 1) and basis(cr.anchor, 1)
+    if not r.missing and clock and ctx1 then
+      -- lined up by the anchor's progress: interval j is the j-th equal
+      -- part of every run's progress, its time the first event's run's
+      local al = aligned_of(cr.anchor, m)
+      for _, e in ipairs(m.events) do
+        local x = ctx1.pick(e)
+        if al.series and x and not al.series[e] then
+          al = { why = string.format("run %d has no series of %s", x.run, cr.anchor) }
+        end
+      end
+      if al.series then
+        local lctx = setmetatable({ aligned = al.series }, { __index = ctx1 })
+        local first
+        for _, e in ipairs(m.events) do first = first or ctx1.pick(e) end
+        local dur = al.series["\1duration/" .. first.run] or {}
+        len = #dur
+        for _, e in ipairs(m.events) do
+          if al.series[e] then len = math.min(len, #al.series[e]) end
+        end
+        local t = 0
+        for i = 1, len do
+          t = t + dur[i] / 1e9
+          r.series[i] = { time = t, value = (eval(m, 1, i, lctx)) }
+        end
+        cr.alignment = string.format("intervals lined up by %s's progress: interval j is the j-th of %d equal " ..
+          "parts of each run's %s (about %s), its counts on the runs' basis", cr.anchor, len, cr.anchor,
+          al.al.unit_text or cr.anchor)
+      else
+        cr.alignment = "intervals paired by index: " .. tostring(al.why)
+        for i = 1, len do
+          r.series[i] = { time = clock.series[i].time, value = (eval(m, 1, i, ctx1)) }
+        end
+      end
+    elseif not r.missing and clock then
+      if cr then cr.alignment = "intervals paired by index (no anchor common to the runs)" end
       for i = 1, len do
         r.series[i] = { time = clock.series[i].time, value = (eval(m, 1, i)) }
       end
     end
-    r.status = r.missing and ("not computed: " .. table.concat(r.missing, ", ") .. " not in the profile")
-      or (r.several_runs and "computed from several runs" or "ok")
+    r.status = r.missing and ("not computed: " .. table.concat(r.missing, ", ") .. " not in the profile") or "ok"
+    if cr and not r.missing then r.status = M.crossrun_label(cr) end
     if r.flagged and not r.missing then
       -- never silently scaled: an event that was not counted all the time
       r.status = "flagged: an event not counted all the time; " .. r.status
@@ -837,6 +1180,26 @@ function M.compute(set, dir, opts)
   end
   M.tree(out)
   return out
+end
+
+-- The label of a metric from several runs (crossrun of compute): "from
+-- 2 runs, aligned on task-clock (spread 3.1% across runs 1, 2)", what
+-- the guard judged of them; without a common anchor, so said.
+function M.crossrun_label(cr)
+  local runs = {}
+  for i, run in ipairs(cr.runs) do runs[i] = tostring(run) end
+  local s
+  if cr.anchor then
+    s = string.format("from %d runs, aligned on %s (its spread across runs %s: %.1f%%)", #cr.runs, cr.anchor,
+      table.concat(runs, ", "), (cr.spread or 0) * 100)
+  else
+    s = string.format("from %d runs (%s), no anchor common to them: raw counts combined", #cr.runs,
+      table.concat(runs, ", "))
+  end
+  for _, o in ipairs(cr.inconsistent or {}) do
+    s = s .. string.format("; the guard judged run %d rep %d inconsistent (%s)", o.run, o.rep, o.why)
+  end
+  return s
 end
 
 -- The TMA tree: each result's depth and parent, in tree order (parents

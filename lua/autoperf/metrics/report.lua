@@ -73,6 +73,20 @@ function M.table(out, opts)
     if used.DURATIONTIMEINMILLISECONDS or used.DURATIONTIMEINSECONDS then
       lines[#lines + 1] = "    DURATIONTIMEIN* = the wall-clock time of the run that counted the metric's events"
     end
+    local aligned, raw = false, false
+    for _, r in ipairs(list) do
+      if r.crossrun and not r.missing then
+        if r.crossrun.anchor then aligned = true else raw = true end
+      end
+    end
+    if aligned then
+      lines[#lines + 1] = "  from N runs, aligned on ANCHOR: each run's counts (and time) scaled by the anchor's median over " ..
+        "the repetition's runs / the run's own, intervals lined up by the anchor's progress (--json: each run's factor)"
+    end
+    if raw then
+      lines[#lines + 1] = "  no anchor common to them: the runs' raw counts combined, intervals paired by index " ..
+        "(the default anchors give one: profile without --anchor none)"
+    end
   end
   return table.concat(lines, "\n")
 end
@@ -101,6 +115,24 @@ function M.csv(out, opts)
   return table.concat(rows, "\n")
 end
 
+-- A metric's crossrun (metrics.compute) for JSON: {runs=, anchor=,
+-- spread=, label=, alignment=, inconsistent = {{run=, rep=, why=}},
+-- basis = {{rep=, run=, anchor=, ref=, factor=}}, raw= (the raw counts
+-- combined, uncorrected)}, or nil.
+function M.crossrun(cr)
+  if not cr then return nil end
+  local basis = {}
+  for rep, vals in pairs(cr.values) do
+    for run, v in pairs(vals) do
+      basis[#basis + 1] = { rep = rep, run = run, anchor = v, ref = cr.ref[rep], factor = cr.ref[rep] / v }
+    end
+  end
+  table.sort(basis, function(a, b) return a.rep < b.rep or (a.rep == b.rep and a.run < b.run) end)
+  local raw = cr.raw and metrics.finite(cr.raw) and cr.raw or nil
+  return { runs = cr.runs, anchor = cr.anchor, spread = cr.spread, label = metrics.crossrun_label(cr),
+           alignment = cr.alignment, inconsistent = cr.inconsistent, basis = basis, raw = raw }
+end
+
 -- A plain table for JSON (and ap.metrics callers).
 function M.plain(out, opts)
   opts = opts or {}
@@ -114,7 +146,7 @@ function M.plain(out, opts)
       reps = reps, level = r.metric.level, parent = r.metric.parent, depth = r.depth,
       status = r.status, threshold = r.threshold, bottleneck = r.bottleneck or nil,
       several_runs = r.several_runs, runs = r.runs, series = series, formula = r.metric.text,
-      desc = r.metric.desc, simulated = out.simulated or nil, missing = r.missing,
+      desc = r.metric.desc, simulated = out.simulated or nil, missing = r.missing, crossrun = M.crossrun(r.crossrun),
     }
   end
   local consts = {}
