@@ -520,7 +520,9 @@ local function simulator(events, isolate)
   for _, h in ipairs(hw) do
     sim.by_tag[h.ev.tag] = {
       pmu = sim.pmus[h.pmu],
-      facts = { allowed = h.allowed, shared = h.shared, alone = h.ev.taken_alone or false, pair = h.pair },
+      facts = { allowed = h.allowed, shared = h.shared, alone = h.ev.taken_alone or false, pair = h.pair,
+                lead = h.lead, needs = h.needs, refuse = h.refuse, share_num = h.share_num, share_den = h.share_den,
+                rate = h.sim_rate },
     }
   end
   return sim
