@@ -255,16 +255,50 @@ end
 -- planner's are far below).
 M.LEAD_GROUP_BASE = 1 << 40
 
+-- The events, and for those that need a leader of a class (group_facts'
+-- needs) in no {group}, where neither the events nor the anchors have
+-- one of that PMU, the leader their family makes (make_leader:
+-- TOPDOWN.SLOTS, as perf adds it to a group of topdown metric events;
+-- NAME#lead where the name is taken), added at the end. The profile adds
+-- them before it numbers the events, so that they are measured and
+-- reported as the others.
+function M.with_leaders(events, anchors)
+  local function key(ev, class) return ev.pmu .. "@" .. (ev.model or "") .. "#" .. class end
+  local have, names = {}, {}
+  for _, list in ipairs({ events, anchors or {} }) do
+    for _, ev in ipairs(list) do
+      local gf = not ev.group and group_facts(ev)
+      if gf and gf.lead then have[key(ev, gf.lead)] = true end
+      names[ev.name] = true
+    end
+  end
+  local out = events
+  for _, ev in ipairs(events) do
+    local gf = not ev.group and group_facts(ev)
+    local k = gf and gf.needs and key(ev, gf.needs)
+    if k and not have[k] and gf.make_leader then
+      local l = gf.make_leader()
+      if names[l.name] then l.name = l.name .. "#lead" end
+      names[l.name], have[k] = true, true
+      if out == events then out = table.move(events, 1, #events, 1, {}) end
+      out[#out + 1] = l
+    end
+  end
+  return out
+end
+
 -- Events that need a leader of a class in their group (group_facts'
 -- needs: the kernel refuses them in any other group) and are in no
 -- {group}: per PMU (and model) and class, they are planned as one unit
 -- with the first ungrouped event there that leads the class, else with
--- an anchor that does (which then is no anchor); without one they stay
--- as they are and the planner refuses them. The unit lands in one run,
+-- an anchor that does (which then is no anchor), else with the leader
+-- M.with_leaders adds; without one they stay as they are and the planner
+-- refuses them. The unit lands in one run,
 -- in the run's ungrouped group of that PMU, which its leader leads. Returns
 -- the events (with that anchor added) and {[event] = unit id for
 -- core.plan's group}; the events themselves are not changed.
 function M.lead_groups(events, anchors)
+  events = M.with_leaders(events, anchors)
   local need = {}
   local function key(ev, class) return ev.pmu .. "@" .. (ev.model or "") .. "#" .. class end
   for _, ev in ipairs(events) do

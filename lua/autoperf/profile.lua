@@ -847,6 +847,9 @@ local function run(prep, given)
   -- these notes), once the command and the access are known to be fine
   if opts.preflight then opts.preflight(notes) end
   local cpus = machine.online_cpus()
+  -- A leader that events need in their group and nothing selected
+  -- provides (TOPDOWN.SLOTS for topdown metric events) is measured too.
+  opts.events = plan_mod.with_leaders(opts.events, prep.anchors)
   -- Tags number the events; the planner and the run files use them.
   for i, ev in ipairs(opts.events) do ev.tag = i end
   -- Anchors: the selection's event where it has one, else an event of

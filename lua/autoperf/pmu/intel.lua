@@ -170,6 +170,23 @@ function M.topdown(ev)
               leader = M.TOPDOWN_SLOTS.name, rule = "arch/x86/events/intel/core.c: intel_pmu_hw_config()",
               pseudo = ev.topdown.pseudo,
               share_num = ev.topdown.share, share_den = ev.topdown.share and M.METRIC_SHARE_DEN or nil }
+  if t.needs then
+    -- the leader where a plan has none: this PMU's slots event, as perf
+    -- and toplev add it to a group of metric events
+    t.make_leader = function()
+      local r = {}
+      for k, v in pairs(ev) do r[k] = v end
+      r.name, r.plain, r.base, r.aliases, r.group, r.tag = M.TOPDOWN_SLOTS.name, nil, nil, nil, nil, nil
+      r.config = M.TOPDOWN_SLOTS.config
+      r.event_code, r.umask = 0, M.TOPDOWN_SLOTS.config >> 8
+      r.desc = "TOPDOWN.SLOTS, added as the leader its metric events need"
+      r.counters = { generic = {}, fixed = { 3 }, generic_count = ev.counters and ev.counters.generic_count,
+                     fixed_count = ev.counters and ev.counters.fixed_count }
+      r.topdown = { lead = "topdown" }
+      r.encoding = nil
+      return r
+    end
+  end
   if (ev.config1 or 0) ~= 0 or (ev.config2 or 0) ~= 0 then
     t.refuse = "a topdown event takes no config1/config2 (intel_pmu_hw_config())"
   elseif (ev.config or 0) & ALL_EVENT_FLAGS ~= 0 then
