@@ -151,6 +151,25 @@ function M.metric_events(file, pmu)
   return out
 end
 
+-- The topdown facts of a core PMU's sysfs event (the kernel publishes
+-- cpu/events/slots and topdown-* only with perf metrics: intel_pmu_init()'s
+-- td_attr), {topdown=, counters=} for the record, or nil: slots on fixed
+-- counter 3, a metric event on its pseudo counter.
+function M.sysfs_topdown(pmu, name, config)
+  if pmu ~= M.core_pmu and pmu ~= "cpu_core" then return nil end
+  if name == M.TOPDOWN_SLOTS.perf and config & 0xffff == M.TOPDOWN_SLOTS.config then
+    return { topdown = { lead = "topdown" }, counters = { generic = {}, fixed = { 3 } } }
+  end
+  for i, m in ipairs(M.TOPDOWN_METRICS) do
+    if name == m.perf and config == 0x8000 + ((i - 1) << 8) then
+      local pseudo = { M.METRIC_BASE + i - 1 }
+      return { topdown = { needs = "topdown", pseudo = pseudo, share = m.share },
+               counters = { generic = {}, fixed = {}, pseudo = pseudo } }
+    end
+  end
+  return nil
+end
+
 -- The topdown facts of a core event (nil: none): {lead="topdown"} for
 -- the slots event, {needs="topdown", no_sample=true, pseudo={16 + n},
 -- share_num=, share_den=} for a metric event (leader: the name of the
