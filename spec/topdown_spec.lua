@@ -182,6 +182,17 @@ describe("the simulated PMU's topdown rules (intel_pmu_hw_config())", function()
     assert.matches("config1", intel.topdown(td).refuse)
     td.config1 = 0
     assert.is_nil(intel.topdown(td).refuse)
+    -- the planner says so before anything opens
+    local ev = { name = "PERF_METRICS.RETIRING:c1", pmu = "cpu", model = "icx", source = "kernel", type = 4,
+                 config = 0x8000 | (1 << 24), counters = { generic = {}, fixed = {}, pseudo = { 16 } },
+                 topdown = { needs = "topdown", pseudo = { 16 } } }
+    local slots = { name = "TOPDOWN.SLOTS", pmu = "cpu", model = "icx", source = "perfmon", type = 4, config = 0x400,
+                    counters = { generic = {}, fixed = { 3 } }, topdown = { lead = "topdown" } }
+    local p, perr = plan.make({ slots, ev })
+    assert.is_nil(p)
+    assert.matches("PERF_METRICS.RETIRING:c1 can never be counted: a topdown event takes no filter", perr)
+    ev.config = 0x8000
+    assert.truthy(plan.make({ slots, ev }))
     local g = group(icx())
     assert.is_true(g:add(raw(0x0400), 1, SLOTS))
     local ok, _, errno = g:add(raw(0x8000 | (1 << 24)), 2, metric(0, { refuse = true }))

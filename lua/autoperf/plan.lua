@@ -54,9 +54,13 @@ end
 -- topdown(): a leader class it provides or needs, pseudo counters, the
 -- simulator's share of its leader's count, a reason the kernel refuses
 -- it), or nil.
+local GROUP_FACTS = {}
+for _, f in ipairs(pmu_mod.FAMILIES) do
+  if f.topdown then GROUP_FACTS[#GROUP_FACTS + 1] = f.topdown end
+end
 local function group_facts(ev)
-  for _, f in ipairs(pmu_mod.FAMILIES) do
-    local t = f.topdown and f.topdown(ev)
+  for i = 1, #GROUP_FACTS do
+    local t = GROUP_FACTS[i](ev)
     if t then return t end
   end
   return nil
@@ -264,6 +268,12 @@ M.LEAD_GROUP_BASE = 1 << 40
 -- reported as the others.
 function M.with_leaders(events, anchors)
   local function key(ev, class) return ev.pmu .. "@" .. (ev.model or "") .. "#" .. class end
+  local any = false
+  for _, ev in ipairs(events) do
+    local gf = not ev.group and group_facts(ev)
+    if gf and gf.needs then any = true break end
+  end
+  if not any then return events end
   local have, names = {}, {}
   for _, list in ipairs({ events, anchors or {} }) do
     for _, ev in ipairs(list) do
@@ -298,8 +308,13 @@ end
 -- the events (with that anchor added) and {[event] = unit id for
 -- core.plan's group}; the events themselves are not changed.
 function M.lead_groups(events, anchors)
-  events = M.with_leaders(events, anchors)
   local need = {}
+  for _, ev in ipairs(events) do
+    local gf = not ev.group and group_facts(ev)
+    if gf and gf.needs then need = nil break end
+  end
+  if need then return events, {} end
+  events, need = M.with_leaders(events, anchors), {}
   local function key(ev, class) return ev.pmu .. "@" .. (ev.model or "") .. "#" .. class end
   for _, ev in ipairs(events) do
     local gf = not ev.group and group_facts(ev)
@@ -410,6 +425,10 @@ function M.make(events, opts)
     mopts = setmetatable({ lead_groups = lead }, { __index = opts })
   end
   local pmus, hw = M.model(all, mopts)
+  for _, h in ipairs(hw) do
+    -- what the kernel refuses in any group (pmu/intel.lua's topdown())
+    if h.refuse then return nil, string.format("%s can never be counted: %s", h.ev.name, h.refuse) end
+  end
   local anchor_groups = {}
   if #anchors > 0 then hw, anchor_groups = reserve(pmus, hw, anchors) end
   local runs, lower = {}, 1
