@@ -297,6 +297,7 @@ describe("profiling both simulated halves", function()
     end
     local files = #cjson.decode(T.slurp(GLC)).Events + #cjson.decode(T.slurp(GRT)).Events
       + #require("autoperf.pmu.intel").metric_events(GLC, "cpu_core") -- the kernel's PERF_METRICS events
+      + 1 -- and the slots event that leads them (TOPDOWN.SLOTS#lead: TOPDOWN.SLOTS stays an anchor)
     assert.equal(files, n) -- every event of both files, none merged
     assert.is_nil(by["INST_RETIRED.ANY"])
     assert.equal("cpu_core:simulated", by["cpu_core/INST_RETIRED.ANY/"].unit)

@@ -255,7 +255,8 @@ describe("the planner's topdown groups", function()
         for i, name in ipairs(g.events) do
           if name:match("^PERF_METRICS%.") then
             seen = seen + 1
-            assert.equal("TOPDOWN.SLOTS", g.events[1], name .. " led by " .. g.events[1])
+            -- (the slots anchor stays the anchor: a slots event of its own leads)
+            assert.equal("TOPDOWN.SLOTS#lead", g.events[1], name .. " led by " .. g.events[1])
             assert.equal("f3", g.counters[1])
             local f = tonumber(g.counters[i]:match("^f(%d+)$"))
             assert.truthy(f and f >= intel.METRIC_BASE, name .. " on " .. g.counters[i])
@@ -264,6 +265,11 @@ describe("the planner's topdown groups", function()
       end
     end
     assert.equal(8, seen)
+    local anchored = false
+    for _, g in ipairs(p.anchors) do
+      for _, name in ipairs(g.events) do anchored = anchored or name == "TOPDOWN.SLOTS" end
+    end
+    assert.is_true(anchored, "TOPDOWN.SLOTS is still an anchor")
   end)
 
   it("add TOPDOWN.SLOTS where nothing leads, and refuse a user's group without it", function()

@@ -260,10 +260,11 @@ end
 M.LEAD_GROUP_BASE = 1 << 40
 
 -- The events, and for those that need a leader of a class (group_facts'
--- needs) in no {group}, where neither the events nor the anchors have
--- one of that PMU, the leader their family makes (make_leader:
--- TOPDOWN.SLOTS, as perf adds it to a group of topdown metric events;
--- NAME#lead where the name is taken), added at the end. The profile adds
+-- needs) in no {group}, where no other event of theirs (an anchor's name
+-- stays the anchor's: it counts in every run) leads it on that PMU, the
+-- leader their family makes (make_leader: TOPDOWN.SLOTS, as perf adds it
+-- to a group of topdown metric events; NAME#lead where the name is taken,
+-- as by the slots anchor), added at the end. The profile adds
 -- them before it numbers the events, so that they are measured and
 -- reported as the others.
 function M.with_leaders(events, anchors)
@@ -274,13 +275,12 @@ function M.with_leaders(events, anchors)
     if gf and gf.needs then any = true break end
   end
   if not any then return events end
-  local have, names = {}, {}
-  for _, list in ipairs({ events, anchors or {} }) do
-    for _, ev in ipairs(list) do
-      local gf = not ev.group and group_facts(ev)
-      if gf and gf.lead then have[key(ev, gf.lead)] = true end
-      names[ev.name] = true
-    end
+  local have, names, anchor = {}, {}, {}
+  for _, a in ipairs(anchors or {}) do anchor[a.name], names[a.name] = true, true end
+  for _, ev in ipairs(events) do
+    local gf = not ev.group and not anchor[ev.name] and group_facts(ev)
+    if gf and gf.lead then have[key(ev, gf.lead)] = true end
+    names[ev.name] = true
   end
   local out = events
   for _, ev in ipairs(events) do
@@ -300,10 +300,10 @@ end
 -- Events that need a leader of a class in their group (group_facts'
 -- needs: the kernel refuses them in any other group) and are in no
 -- {group}: per PMU (and model) and class, they are planned as one unit
--- with the first ungrouped event there that leads the class, else with
--- an anchor that does (which then is no anchor), else with the leader
--- M.with_leaders adds; without one they stay as they are and the planner
--- refuses them. The unit lands in one run,
+-- with the first ungrouped event there that leads the class and is no
+-- anchor (M.with_leaders adds one where it can), else with an anchor
+-- that does (which then is no anchor); without one they stay as they
+-- are and the planner refuses them. The unit lands in one run,
 -- in the run's ungrouped group of that PMU, which its leader leads. Returns
 -- the events (with that anchor added) and {[event] = unit id for
 -- core.plan's group}; the events themselves are not changed.
@@ -323,8 +323,10 @@ function M.lead_groups(events, anchors)
   local groups = {}
   if next(need) == nil then return events, groups end
   local leader, n = {}, 0
-  local function take(ev)
-    local gf = not ev.group and group_facts(ev)
+  local anchor = {}
+  for _, a in ipairs(anchors or {}) do anchor[a.name] = true end
+  local function take(ev, of_anchor)
+    local gf = not ev.group and (of_anchor or not anchor[ev.name]) and group_facts(ev)
     local k = gf and gf.lead and key(ev, gf.lead)
     if k and need[k] and not leader[k] then
       n = n + 1
@@ -336,7 +338,7 @@ function M.lead_groups(events, anchors)
   for _, ev in ipairs(events) do take(ev) end
   local out = events
   for _, a in ipairs(anchors or {}) do
-    if take(a) then
+    if take(a, true) then
       if out == events then out = table.move(events, 1, #events, 1, {}) end
       out[#out + 1] = a
     end
