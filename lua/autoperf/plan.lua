@@ -172,7 +172,7 @@ function M.model(events, opts)
       pair = pmu_mod.is_pair(ev),
       -- a leader class it provides / needs as its group's leader (core/plan.h)
       lead = class_id(gf.lead), needs = class_id(gf.needs),
-      no_sample = gf.no_sample or false, refuse = gf.refuse,
+      refuse = gf.refuse,
       share_num = gf.share_num, share_den = gf.share_den, sim_rate = gf.sim_rate,
     }
   end
@@ -256,8 +256,8 @@ local function reserve(pmus, hw, anchors)
 end
 
 -- The group ids lead_groups() gives (user groups and the metric
--- planner's are far below).
-M.LEAD_GROUP_BASE = 1 << 40
+-- planner's are far below; core/plan.h's group is a C int).
+M.LEAD_GROUP_BASE = 1 << 30
 
 -- The events, and for those that need a leader of a class (group_facts'
 -- needs) in no {group}, where no other event of theirs (an anchor's name

@@ -171,7 +171,8 @@ function M.sysfs_topdown(pmu, name, config)
 end
 
 -- The topdown facts of a core event (nil: none): {lead="topdown"} for
--- the slots event, {needs="topdown", no_sample=true, pseudo={16 + n},
+-- the slots event, {needs="topdown" (which also means: never sampling,
+-- nor its leader), pseudo={16 + n},
 -- share_num=, share_den=} for a metric event (leader: the name of the
 -- event that leads, for messages); refuse=why where the kernel refuses it
 -- whatever its group. From intel_pmu_hw_config() (arch/x86/events/intel/
@@ -184,7 +185,7 @@ end
 local ALL_EVENT_FLAGS = (1 << 18) | (1 << 21) | (1 << 23) | (0xff << 24) -- edge, any, inv, cmask
 function M.topdown(ev)
   if not ev.topdown then return nil end
-  local t = { lead = ev.topdown.lead, needs = ev.topdown.needs, no_sample = ev.topdown.needs ~= nil,
+  local t = { lead = ev.topdown.lead, needs = ev.topdown.needs,
               sim_rate = ev.topdown.lead and M.SIM_SLOTS_RATE or nil,
               leader = M.TOPDOWN_SLOTS.name, rule = "arch/x86/events/intel/core.c: intel_pmu_hw_config()",
               pseudo = ev.topdown.pseudo,
