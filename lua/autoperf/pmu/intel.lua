@@ -203,7 +203,8 @@ function M.topdown(ev)
       r.counters = { generic = {}, fixed = { 3 }, generic_count = ev.counters and ev.counters.generic_count,
                      fixed_count = ev.counters and ev.counters.fixed_count }
       r.topdown = { lead = "topdown" }
-      r.encoding = nil
+      -- the metric event's encoding text with the slots config
+      r.encoding = ev.encoding and (ev.encoding:gsub("config=0x%x+", string.format("config=0x%x", r.config)))
       return r
     end
   end
