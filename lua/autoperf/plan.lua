@@ -4,7 +4,9 @@
 -- Hardware events compete for counters: core/plan.c packs them (counter
 -- masks, fixed counters, shared offcore/ldlat/frontend registers, events
 -- that must be alone, AMD's pair events on an even counter and the odd
--- one beside it, user groups) and checks every run with a bipartite
+-- one beside it, user groups, members that need a leader in their group:
+-- Intel's topdown metric events behind TOPDOWN.SLOTS, on pseudo counters)
+-- and checks every run with a bipartite
 -- matching of events to counters. Kernel events (software, tracepoints,
 -- PMUs without a counter model) never compete: they are bounded only by
 -- what the kernel lets one process hold, the group read size
