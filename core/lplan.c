@@ -55,8 +55,9 @@ static struct ap_plan_pmu *read_pmus(lua_State *L, int t, int *n)
 }
 
 /* Reads {{pmu=, allowed=, shared=r, shared_value=, isolated=, group=,
- * pair=}, ...} (shared: 1-based index into the PMU's shared resources;
- * pair: takes an even counter and the odd one beside it, see plan.h). */
+ * pair=, lead=, needs=}, ...} (shared: 1-based index into the PMU's
+ * shared resources; pair: takes an even counter and the odd one beside
+ * it; lead, needs: leader classes, see plan.h). */
 static struct ap_plan_event *read_events(lua_State *L, int t, const struct ap_plan_pmu *pmus,
 					 int npmus, int *n)
 {
@@ -82,6 +83,8 @@ static struct ap_plan_event *read_events(lua_State *L, int t, const struct ap_pl
 		ev[i].isolated = (int)int_field(L, e, "isolated", 0);
 		ev[i].group = (int)int_field(L, e, "group", 0);
 		ev[i].pair = int_field(L, e, "pair", 0) != 0;
+		ev[i].lead = (int)int_field(L, e, "lead", 0);
+		ev[i].needs = (int)int_field(L, e, "needs", 0);
 		ev[i].run = (int)int_field(L, e, "run", 1) - 1;
 		ev[i].counter = (int)int_field(L, e, "counter", -1);
 		lua_pop(L, 1);
@@ -105,7 +108,8 @@ static int l_plan(lua_State *L)
 	if (runs < 0) {
 		lua_pushnil(L);
 		if (bad >= 0)
-			lua_pushfstring(L, "event %d fits no run (no allowed counter, or its group is too big)", bad + 1);
+			lua_pushfstring(L, "event %d fits no run (no allowed counter, its group is too big, "
+					"or it needs a leader its group lacks)", bad + 1);
 		else
 			lua_pushliteral(L, "out of memory");
 		lua_pushinteger(L, bad + 1);

@@ -112,8 +112,11 @@ static struct ap_sim_group *check(lua_State *L)
 
 /* group:add(attr, tag, facts) -> true | nil, msg, errno. facts: {allowed=
  * counter mask, shared=r (1-based index of a shared resource of the PMU),
- * alone=bool, pair=bool: an even counter and the odd one beside it};
- * the shared register's value is attr.config1. */
+ * alone=bool, pair=bool: an even counter and the odd one beside it,
+ * lead=k, needs=k: leader classes, refuse=reason: refused in any group,
+ * share_num=, share_den=: its value a share of the first member's (see
+ * sim.h), rate=: its synthetic rate instead of the encoding's}; the shared register's value is attr.config1; attr.sample_period
+ * makes it a sampling event (which the needs rule refuses). */
 static int l_add(lua_State *L)
 {
 	struct ap_sim_group *g = check(L);
@@ -137,6 +140,19 @@ static int l_add(lua_State *L)
 	lua_getfield(L, 4, "pair");
 	ev.pair = lua_toboolean(L, -1);
 	lua_pop(L, 1);
+	lua_getfield(L, 4, "refuse");
+	ev.refuse = lua_toboolean(L, -1);
+	lua_pop(L, 1);
+	ev.lead = (int)opt_u64(L, 4, "lead", 0);
+	ev.needs = (int)opt_u64(L, 4, "needs", 0);
+	ev.share_num = opt_u64(L, 4, "share_num", 0);
+	ev.share_den = opt_u64(L, 4, "share_den", 0);
+	/* the model's own rate for it, where it gives one */
+	uint64_t rate = opt_u64(L, 4, "rate", 0);
+	if (rate)
+		ev.rate = rate;
+	/* a sampling event: the attr's sample_period (core.group counts only) */
+	ev.sampling = opt_u64(L, 2, "sample_period", 0) != 0;
 	int err = ap_sim_group_add(g, &ev, tag);
 	if (err)
 		return ap_lua_fail(L, -err, NULL);

@@ -207,6 +207,25 @@ static int grow_runs(struct run **runs, int *cap, int need)
 	return 0;
 }
 
+/* Does event e's group hold a member leading the class e needs? As the
+ * kernel's intel_pmu_hw_config() demands a slots leader for a topdown
+ * metric event, kept generic. Planning (in_run 0): e must be in a user
+ * group that holds one (ungrouped events land anywhere). Checking a plan
+ * (in_run 1): its group in its run, where a run's ungrouped events of a
+ * PMU are one group too. */
+static int has_leader(const struct ap_plan_event *evs, int nevs, int e, int in_run)
+{
+	if (!evs[e].needs)
+		return 1;
+	if (!in_run && !evs[e].group)
+		return 0;
+	for (int j = 0; j < nevs; j++)
+		if (evs[j].lead == evs[e].needs && evs[j].pmu == evs[e].pmu &&
+		    evs[j].group == evs[e].group && (!in_run || evs[j].run == evs[e].run))
+			return 1;
+	return 0;
+}
+
 int ap_plan(const struct ap_plan_pmu *pmus, int npmus,
 	    struct ap_plan_event *evs, int nevs, enum ap_strategy strategy,
 	    int *bad)
@@ -238,7 +257,7 @@ int ap_plan(const struct ap_plan_pmu *pmus, int npmus,
 		if (pmus[evs[i].pmu].unlimited)
 			continue;
 		if (usable(&pmus[evs[i].pmu], &evs[i]) == 0 ||
-		    evs[i].shared >= pmus[evs[i].pmu].nshared) {
+		    evs[i].shared >= pmus[evs[i].pmu].nshared || !has_leader(evs, nevs, i, 0)) {
 			*bad = i;
 			goto out;
 		}
@@ -490,6 +509,11 @@ int ap_plan_check(const struct ap_plan_pmu *pmus, int npmus,
 		if (evs[i].run + 1 > nruns)
 			nruns = evs[i].run + 1;
 	}
+	for (int i = 0; i < nevs; i++)
+		if (!pmus[evs[i].pmu].unlimited && !has_leader(evs, nevs, i, 1)) {
+			*bad = i;
+			return 0;
+		}
 	struct ap_plan_event *copy = malloc((size_t)(nevs ? nevs : 1) * sizeof(*copy));
 	if (!copy)
 		return 0;

@@ -31,6 +31,10 @@ struct ap_plan_event {
 	int group;            /* user group (0: none): members share a run */
 	int pair;             /* takes an even counter c whose c + 1 the PMU
 			       * has, and holds c + 1 too (none may use it) */
+	int lead;             /* leads class lead (0: none) as its group's leader */
+	int needs;            /* counts only in a group whose leader leads
+			       * class needs (0: none): its group must hold
+			       * such a member, which the caller opens first */
 	/* results */
 	int run;     /* 0-based run */
 	int counter; /* counter bit index, -1 on an unlimited PMU */
@@ -41,8 +45,9 @@ enum ap_strategy { AP_PACK, AP_FIRST_FIT };
 /* Plans evs in place (run, counter). Events of unlimited PMUs all go to
  * run 0 here; the caller splits them by its own limits. Returns the
  * number of runs, or -1 when an event can never be counted (no allowed
- * counter on its PMU, or a user group that cannot fit one run); then
- * *bad is its index. */
+ * counter on its PMU, a user group that cannot fit one run, or an event
+ * that needs a leader outside a user group holding one); then *bad is
+ * its index. */
 int ap_plan(const struct ap_plan_pmu *pmus, int npmus,
 	    struct ap_plan_event *evs, int nevs, enum ap_strategy strategy,
 	    int *bad);
@@ -53,7 +58,9 @@ int ap_plan_lower_bound(const struct ap_plan_pmu *pmus, int npmus,
 			const struct ap_plan_event *evs, int nevs);
 
 /* Checks a plan: every run's events have distinct allowed counters (a
- * matching exists, pairs holding two), shared registers and isolation hold. Returns 1 when
+ * matching exists, pairs holding two), shared registers and isolation
+ * hold, and every event that needs a leader has one in its group (its
+ * run, PMU and user group). Returns 1 when
  * feasible, 0 otherwise (*bad = an offending event). */
 int ap_plan_check(const struct ap_plan_pmu *pmus, int npmus,
 		  const struct ap_plan_event *evs, int nevs, int *bad);

@@ -237,6 +237,15 @@ int ap_sim_group_add(struct ap_sim_group *g, const struct ap_sim_event *ev, int 
 		return -EBADF;
 	if (g->n == AP_SIM_MAX_EVENTS)
 		return -E2BIG;
+	if (ev->refuse)
+		return -EINVAL;
+	/* intel_pmu_hw_config() (arch/x86/events/intel/core.c): a metric
+	 * event cannot sample, needs the slots event as its group leader,
+	 * and that leader must not sample ("hardware requires it starts at
+	 * 0 when used in conjunction with MSR_PERF_METRICS"); kept generic
+	 * as leader classes. */
+	if (ev->needs && (ev->sampling || g->n == 0 || g->ev[0].lead != ev->needs || g->ev[0].sampling))
+		return -EINVAL;
 	g->ev[g->n] = *ev;
 	if (!ap_sim_fits(g->ev, g->n + 1, &g->pmu->model))
 		return -EINVAL;
@@ -308,6 +317,10 @@ int ap_sim_group_read(struct ap_sim_group *g, struct ap_reading *r)
 	}
 	for (size_t i = 0; i < g->n; i++)
 		r->values[i] = clock / 1000 * g->ev[i].rate + clock % 1000 * g->ev[i].rate / 1000;
+	for (size_t i = 1; i < g->n; i++)
+		if (g->ev[i].share_den)
+			r->values[i] = (uint64_t)((unsigned __int128)r->values[0] * g->ev[i].share_num /
+						  g->ev[i].share_den);
 	return 0;
 }
 

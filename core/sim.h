@@ -8,9 +8,17 @@
  * opened before them on the same PMU and CPU are "multiplexed": they
  * report time_running = time_enabled / 2, as the kernel's rotation would.
  *
+ * Leader classes (generic, as plan.h's): an event that needs class k is
+ * refused (-EINVAL) unless the group's first member leads k, and when it
+ * or that leader samples; the kernel's rule for Intel's topdown metric
+ * events (intel_pmu_hw_config() in arch/x86/events/intel/core.c: a
+ * metric event needs a non-sampling slots leader and cannot sample).
+ *
  * Counts are synthetic and deterministic: each group has a hidden real
  * leader counting the workload's task-clock (cpu-clock per CPU), and an
- * event's value is task-clock ns x its rate / 1000. They are never
+ * event's value is task-clock ns x its rate / 1000, or for a share event
+ * the first member's value x share_num / share_den (the metric events:
+ * slots x byte / 0xff, icl_get_metrics_event_value()). They are never
  * measurements; callers label them simulated.
  *
  * A PMU may count on some CPUs only (a hybrid half, ap_sim_pmu.cpus):
@@ -49,7 +57,14 @@ struct ap_sim_event {
 	uint64_t value;   /* the shared register's value (config1) */
 	int alone;        /* no other event on a generic counter beside it */
 	int pair;         /* takes an even counter c and holds c + 1 too */
+	int lead;         /* leads class lead (0: none) */
+	int needs;        /* only in a group whose first member leads class
+			   * needs; neither it nor that leader may sample */
+	int sampling;     /* attr.sample_period != 0 */
+	int refuse;       /* refused in any group (-EINVAL) */
 	uint64_t rate;    /* synthetic events per 1000 ns of task-clock */
+	uint64_t share_num, share_den; /* den != 0: its value is the first
+			   * member's x num / den, not from rate */
 };
 
 struct ap_sim_group;
@@ -92,8 +107,9 @@ int ap_sim_group_open(struct ap_sim_group *g, struct ap_sim_pmu *pmu, pid_t pid,
 /* Starts or stops the group's real clocks (manual groups); 0 or -errno. */
 int ap_sim_group_enable(struct ap_sim_group *g, int on);
 
-/* Adds a member; -EINVAL when the group could not be scheduled with it
- * (the group is unchanged), -E2BIG when full. */
+/* Adds a member; -EINVAL when the group could not be scheduled with it,
+ * or the event is refused (refuse; a needs rule not met) (the group is
+ * unchanged), -E2BIG when full. */
 int ap_sim_group_add(struct ap_sim_group *g, const struct ap_sim_event *ev, int tag);
 
 /* Reads the group: values (g->n of them) and times. 0 or -errno. */

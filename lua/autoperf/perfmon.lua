@@ -263,7 +263,46 @@ function M.load(path, opts)
     end
     out[#out + 1] = rec
   end
+  M.add_topdown(out, base, cpmu)
   return out
+end
+
+-- Ice Lake and later (pmu/intel.lua's PERF_METRICS): the file's
+-- TOPDOWN.SLOTS leads topdown groups, and the kernel's metric events,
+-- which perfmon's event files leave out (its metric files name them
+-- PERF_METRICS.*), join the records as the kernel offers them: event
+-- 0x00, umask 0x80 + n, on pseudo counter METRIC_BASE + n, no general
+-- counter. recs: the file's core records, in place.
+function M.add_topdown(recs, file, cpmu)
+  local metrics = intel.metric_events(file, cpmu.name)
+  if not metrics then return end
+  local have, slots = {}, nil
+  for _, r in ipairs(recs) do
+    have[r.name] = true
+    if not r.unit and r.pmu == cpmu.name and r.config & 0xffff == intel.TOPDOWN_SLOTS.config then
+      slots = slots or r
+    end
+  end
+  if not slots then return end -- no slots event: no leader, no metric events
+  slots.topdown = { lead = "topdown" }
+  slots.aliases = { intel.TOPDOWN_SLOTS.perf, cpmu.name .. "/" .. intel.TOPDOWN_SLOTS.perf .. "/" }
+  for _, m in ipairs(metrics) do
+    if not have[m.name] then
+      local pseudo = intel.METRIC_BASE + m.metric
+      recs[#recs + 1] = {
+        -- the kernel's events (named as perfmon's metric files name them)
+        name = m.name, source = "kernel", desc = m.desc, aliases = m.aliases,
+        event_code = 0, umask = m.config >> 8, cmask = 0, inv = false, edge = false, any = false,
+        counters = { generic = {}, fixed = {}, pseudo = { pseudo },
+                     generic_count = slots.counters and slots.counters.generic_count,
+                     fixed_count = slots.counters and slots.counters.fixed_count },
+        taken_alone = false, deprecated = false,
+        pmu = cpmu.name, type = cpmu.type, hybrid = cpmu.hybrid, cpus = cpmu.cpus,
+        config = m.config, config1 = 0, config2 = 0,
+        topdown = { needs = "topdown", pseudo = { pseudo }, share = m.share },
+      }
+    end
+  end
 end
 
 -- pmu-tools' cache: ~/.cache/pmu-events/*.json (event files only).

@@ -4,7 +4,9 @@
 -- Hardware events compete for counters: core/plan.c packs them (counter
 -- masks, fixed counters, shared offcore/ldlat/frontend registers, events
 -- that must be alone, AMD's pair events on an even counter and the odd
--- one beside it, user groups) and checks every run with a bipartite
+-- one beside it, user groups, members that need a leader in their group:
+-- Intel's topdown metric events behind TOPDOWN.SLOTS, on pseudo counters)
+-- and checks every run with a bipartite
 -- matching of events to counters. Kernel events (software, tracepoints,
 -- PMUs without a counter model) never compete: they are bounded only by
 -- what the kernel lets one process hold, the group read size
@@ -50,6 +52,36 @@ function M.isolation(list)
   return p
 end
 
+-- The group facts the PMU families give an event (pmu/intel.lua's
+-- topdown(): a leader class it provides or needs, pseudo counters, the
+-- simulator's share of its leader's count, a reason the kernel refuses
+-- it), or nil.
+local GROUP_FACTS = {}
+for _, f in ipairs(pmu_mod.FAMILIES) do
+  if f.topdown then GROUP_FACTS[#GROUP_FACTS + 1] = f.topdown end
+end
+local function group_facts(ev)
+  for i = 1, #GROUP_FACTS do
+    local t = GROUP_FACTS[i](ev)
+    if t then return t end
+  end
+  return nil
+end
+M.group_facts = group_facts
+
+-- Leader classes by name, as small integers for core.plan/core.sim_pmu.
+local CLASSES, CLASS_NAMES = {}, {}
+local function class_id(name)
+  if not name then return 0 end
+  local id = CLASSES[name]
+  if not id then
+    CLASS_NAMES[#CLASS_NAMES + 1] = name
+    id = #CLASS_NAMES
+    CLASSES[name] = id
+  end
+  return id
+end
+
 local function shared_index(ev)
   if not ev.shared then return nil end
   return pmu_mod.SHARED_INDEX[ev.shared] or error("unknown shared register kind '" .. tostring(ev.shared)
@@ -64,6 +96,8 @@ end
 -- (arm64's cycle counter counts only cycles); shared ({kind=n}) overrides
 -- how many values a shared register kind holds (pmu.SHARED). opts.nmi_watchdog
 -- takes one generic counter away (the kernel's watchdog holds it).
+-- opts.lead_groups ({[event] = group id}, M.lead_groups') groups events
+-- that are in no {group}.
 -- Each PMU's shared is the register counts per kind (pmu.SHARED's order);
 -- an event's shared is its kind's index there.
 function M.model(events, opts)
@@ -83,9 +117,13 @@ function M.model(events, opts)
       end
       local c = ev.counters or {}
       local allowed
-      if c.generic or c.fixed then
-        allowed = bits(c.generic, 0) | bits(c.fixed, FIXED)
+      if c.generic or c.fixed or c.pseudo then
+        allowed = bits(c.generic, 0) | bits(c.fixed, FIXED) | bits(c.pseudo, FIXED)
       end
+      -- pseudo counters (the PERF_METRICS MSR's metric slots, which the
+      -- kernel models as fixed-mode counters): the PMU has them whatever
+      -- its counter counts say
+      p.pseudo = (p.pseudo or 0) | bits(c.pseudo, FIXED)
       if c.generic_count then p.generic = math.max(p.generic, c.generic_count) end
       if c.fixed_count then p.fixed = math.max(p.fixed or 0, c.fixed_count) end
       hw[#hw + 1] = { ev = ev, pmu = p, allowed = allowed }
@@ -105,6 +143,7 @@ function M.model(events, opts)
       p.counters = m
       p.shared = pmu_mod.shared_regs()
     end
+    p.counters = p.counters | (p.pseudo or 0)
     if p.counters & all_generic(FIXED) == 0 and p.generic == 0 then
       -- nothing says how many: the families' architectural minimum
       p.counters = p.counters | all_generic(pmu_mod.GENERIC_GUESS)
@@ -125,12 +164,18 @@ function M.model(events, opts)
     for _, f in ipairs(not h.allowed and h.pmu.fixed_events or {}) do
       if ev.type == f.type and ev.config == f.config then allowed = allowed | (1 << (FIXED + f.fixed)) end
     end
+    local gf = group_facts(ev) or {}
     out[i] = {
       ev = ev, pmu = h.pmu.index,
       allowed = allowed & h.pmu.counters,
       shared = shared_index(ev), shared_value = ev.shared and (ev.config1 or 0) or 0,
-      isolated = isolated and true or false, group = ev.group or 0,
+      isolated = isolated and true or false,
+      group = ev.group or (opts.lead_groups and opts.lead_groups[ev]) or 0,
       pair = pmu_mod.is_pair(ev),
+      -- a leader class it provides / needs as its group's leader (core/plan.h)
+      lead = class_id(gf.lead), needs = class_id(gf.needs),
+      refuse = gf.refuse,
+      share_num = gf.share_num, share_den = gf.share_den, sim_rate = gf.sim_rate,
     }
   end
   return pmus, out
@@ -212,6 +257,122 @@ local function reserve(pmus, hw, anchors)
   return planned, groups
 end
 
+-- The group ids lead_groups() gives (user groups and the metric
+-- planner's are far below; core/plan.h's group is a C int).
+M.LEAD_GROUP_BASE = 1 << 30
+
+-- The events, and for those that need a leader of a class (group_facts'
+-- needs) in no {group}, where no other event of theirs (an anchor's name
+-- stays the anchor's: it counts in every run) leads it on that PMU, the
+-- leader their family makes (make_leader: TOPDOWN.SLOTS, as perf adds it
+-- to a group of topdown metric events; NAME#lead where the name is taken,
+-- as by the slots anchor), added at the end. The profile adds
+-- them before it numbers the events, so that they are measured and
+-- reported as the others.
+function M.with_leaders(events, anchors)
+  local function key(ev, class) return ev.pmu .. "@" .. (ev.model or "") .. "#" .. class end
+  local any = false
+  for _, ev in ipairs(events) do
+    local gf = not ev.group and group_facts(ev)
+    if gf and gf.needs then any = true break end
+  end
+  if not any then return events end
+  local have, names, anchor = {}, {}, {}
+  for _, a in ipairs(anchors or {}) do anchor[a.name], names[a.name] = true, true end
+  for _, ev in ipairs(events) do
+    local gf = not ev.group and not anchor[ev.name] and group_facts(ev)
+    if gf and gf.lead then have[key(ev, gf.lead)] = true end
+    names[ev.name] = true
+  end
+  local out = events
+  for _, ev in ipairs(events) do
+    local gf = not ev.group and group_facts(ev)
+    local k = gf and gf.needs and key(ev, gf.needs)
+    if k and not have[k] and gf.make_leader then
+      local l = gf.make_leader()
+      if names[l.name] then l.name = l.name .. "#lead" end
+      names[l.name], have[k] = true, true
+      if out == events then out = table.move(events, 1, #events, 1, {}) end
+      out[#out + 1] = l
+    end
+  end
+  return out
+end
+
+-- Events that need a leader of a class in their group (group_facts'
+-- needs: the kernel refuses them in any other group) and are in no
+-- {group}: per PMU (and model) and class, they are planned as one unit
+-- with the first ungrouped event there that leads the class and is no
+-- anchor (M.with_leaders adds one where it can), else with an anchor
+-- that does (which then is no anchor); without one they stay as they
+-- are and the planner refuses them. The unit lands in one run,
+-- in the run's ungrouped group of that PMU, which its leader leads. Returns
+-- the events (with that anchor added) and {[event] = unit id for
+-- core.plan's group}; the events themselves are not changed.
+function M.lead_groups(events, anchors)
+  local need = {}
+  for _, ev in ipairs(events) do
+    local gf = not ev.group and group_facts(ev)
+    if gf and gf.needs then need = nil break end
+  end
+  if need then return events, {} end
+  events, need = M.with_leaders(events, anchors), {}
+  local function key(ev, class) return ev.pmu .. "@" .. (ev.model or "") .. "#" .. class end
+  for _, ev in ipairs(events) do
+    local gf = not ev.group and group_facts(ev)
+    if gf and gf.needs then need[key(ev, gf.needs)] = true end
+  end
+  local groups = {}
+  if next(need) == nil then return events, groups end
+  local leader, n = {}, 0
+  local anchor = {}
+  for _, a in ipairs(anchors or {}) do anchor[a.name] = true end
+  local function take(ev, of_anchor)
+    local gf = not ev.group and (of_anchor or not anchor[ev.name]) and group_facts(ev)
+    local k = gf and gf.lead and key(ev, gf.lead)
+    if k and need[k] and not leader[k] then
+      n = n + 1
+      leader[k] = M.LEAD_GROUP_BASE + n
+      groups[ev] = leader[k]
+      return true
+    end
+  end
+  for _, ev in ipairs(events) do take(ev) end
+  local out = events
+  for _, a in ipairs(anchors or {}) do
+    if take(a, true) then
+      if out == events then out = table.move(events, 1, #events, 1, {}) end
+      out[#out + 1] = a
+    end
+  end
+  for _, ev in ipairs(events) do
+    local gf = not ev.group and group_facts(ev)
+    if gf and gf.needs then groups[ev] = leader[key(ev, gf.needs)] end
+  end
+  return out, groups
+end
+
+-- A group's leader first: the member that leads a class another member
+-- needs (the kernel checks event->group_leader), in place.
+local function leader_first(g)
+  local needs = {}
+  for _, ev in ipairs(g.events) do
+    local gf = group_facts(ev)
+    if gf and gf.needs then needs[gf.needs] = true end
+  end
+  if next(needs) == nil then return end
+  for i, ev in ipairs(g.events) do
+    local gf = group_facts(ev)
+    if gf and gf.lead and needs[gf.lead] then
+      if i > 1 then
+        table.insert(g.events, 1, table.remove(g.events, i))
+        if g.counters then table.insert(g.counters, 1, table.remove(g.counters, i)) end
+      end
+      return
+    end
+  end
+end
+
 -- opts: group_max (default core.GROUP_MAX), fd_budget (descriptors a run
 -- may use), ncpus (groups are opened once per cpu in system-wide mode),
 -- strategy ("pack" or "first-fit", the original autoperf's), isolate,
@@ -224,12 +385,17 @@ function M.make(events, opts)
   local group_max = opts.group_max or core.GROUP_MAX
   local ncpus = opts.ncpus or 1
   local budget = opts.fd_budget or (1 << 20)
+  -- events that need a leader in their group, outside any {group}: one
+  -- group per PMU and class with a leader (pmu/intel.lua: the metric
+  -- events and TOPDOWN.SLOTS)
+  local lead
+  events, lead = M.lead_groups(events, opts.anchors)
   -- an event the user put in a {group} stays there: it is no anchor
   local anchors = opts.anchors or {}
   if #anchors > 0 then
     local grouped, kept = {}, {}
     for _, ev in ipairs(events) do
-      if ev.group then grouped[ev.name] = true end
+      if ev.group or lead[ev] then grouped[ev.name] = true end
     end
     for _, a in ipairs(anchors) do
       if not grouped[a.name] then kept[#kept + 1] = a end
@@ -258,7 +424,15 @@ function M.make(events, opts)
     for _, ev in ipairs(events) do all[#all + 1] = ev end
     for _, a in ipairs(anchors) do all[#all + 1] = a end
   end
-  local pmus, hw = M.model(all, opts)
+  local mopts = opts
+  if next(lead) then
+    mopts = setmetatable({ lead_groups = lead }, { __index = opts })
+  end
+  local pmus, hw = M.model(all, mopts)
+  for _, h in ipairs(hw) do
+    -- what the kernel refuses in any group (pmu/intel.lua's topdown())
+    if h.refuse then return nil, string.format("%s can never be counted: %s", h.ev.name, h.refuse) end
+  end
   local anchor_groups = {}
   if #anchors > 0 then hw, anchor_groups = reserve(pmus, hw, anchors) end
   local runs, lower = {}, 1
@@ -268,6 +442,20 @@ function M.make(events, opts)
     local nruns, assign, bad = core.plan(cp, hw, opts.strategy or defaults.strategy)
     if not nruns then
       local ev = hw[bad] and hw[bad].ev
+      local gf = ev and group_facts(ev)
+      if gf and gf.needs then
+        -- the group of an event that needs a leader may lack it
+        local has = false
+        for _, h in ipairs(hw) do
+          local hf = h.group == hw[bad].group and h.group ~= 0 and h.ev.pmu == ev.pmu and group_facts(h.ev)
+          if hf and hf.lead == gf.needs then has = true end
+        end
+        if not has then
+          return nil, string.format("%s can never be counted: the kernel counts it only in a group led by %s "
+            .. "(%s); add %s to its group", ev.name, gf.leader or gf.needs, gf.rule or "its PMU's rule",
+            gf.leader or gf.needs)
+        end
+      end
       return nil, string.format("%s can never be counted: %s", ev and ev.name or "an event",
         ev and ev.group and "its group needs more counters than its PMU has" or
         "none of its counters exists on this PMU")
@@ -277,6 +465,8 @@ function M.make(events, opts)
     for i, h in ipairs(hw) do
       local a = assign[i]
       local run = runs[a.run]
+      -- (a lead group, M.lead_groups', is the run's ungrouped group of
+      -- the PMU: led by its leader, which leader_first puts first)
       local key = h.ev.pmu .. "#" .. (h.ev.group or 0) .. "@" .. (h.ev.model or "")
       local g = run.by_key and run.by_key[key]
       if not g then
@@ -295,6 +485,7 @@ function M.make(events, opts)
       end
     end
     for _, run in ipairs(runs) do
+      for _, g in ipairs(run.groups) do leader_first(g) end
       run.by_key = nil
       if run.fds > per_run then
         return nil, string.format("a run needs %d descriptors, more than the %d available; raise 'ulimit -n'",

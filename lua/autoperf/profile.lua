@@ -529,7 +529,9 @@ local function simulator(events, isolate)
   for _, h in ipairs(hw) do
     sim.by_tag[h.ev.tag] = {
       pmu = sim.pmus[h.pmu],
-      facts = { allowed = h.allowed, shared = h.shared, alone = h.ev.taken_alone or false, pair = h.pair },
+      facts = { allowed = h.allowed, shared = h.shared, alone = h.ev.taken_alone or false, pair = h.pair,
+                lead = h.lead, needs = h.needs, refuse = h.refuse, share_num = h.share_num, share_den = h.share_den,
+                rate = h.sim_rate },
     }
   end
   return sim
@@ -854,6 +856,9 @@ local function run(prep, given)
   -- these notes), once the command and the access are known to be fine
   if opts.preflight then opts.preflight(notes) end
   local cpus = machine.online_cpus()
+  -- A leader that events need in their group and nothing selected
+  -- provides (TOPDOWN.SLOTS for topdown metric events) is measured too.
+  opts.events = plan_mod.with_leaders(opts.events, prep.anchors)
   -- Tags number the events; the planner and the run files use them.
   for i, ev in ipairs(opts.events) do ev.tag = i end
   -- Anchors: the selection's event where it has one, else an event of

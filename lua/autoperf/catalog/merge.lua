@@ -24,7 +24,7 @@ local function merge(ev, rec)
     ev.aliases[#ev.aliases + 1] = ev.name -- the old name stays an alias
     ev.name, ev.source, ev.file = rec.name, rec.source, rec.file
     for _, k in ipairs({ "desc", "long_desc", "counters", "msr", "shared", "taken_alone", "errata",
-                         "deprecated", "event_code", "umask", "cmask", "inv", "edge", "any" }) do
+                         "deprecated", "event_code", "umask", "cmask", "inv", "edge", "any", "topdown" }) do
       if rec[k] ~= nil then ev[k] = rec[k] end
     end
     ev.facts = { constraints = "perfmon:" .. rec.file, encoding = ev.facts.encoding }

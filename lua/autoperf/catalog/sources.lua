@@ -192,12 +192,17 @@ function M.sysfs_pmus(root)
           local attr = M.encode_terms(terms, pmu.formats)
           if attr then
             local unit = util.read_line(evdir .. "/" .. f.name .. ".unit")
-            pmu.events[#pmu.events + 1] = {
+            local rec = {
               name = e.name .. "/" .. f.name .. "/", pmu = e.name, source = "sysfs",
               type = t, config = attr.config, config1 = attr.config1, config2 = attr.config2,
               desc = e.name .. " event " .. f.name .. " (" .. terms .. ")"
                 .. (unit and (", unit " .. unit) or ""),
             }
+            -- Intel's topdown events: slots and the metric events, with
+            -- the counters and group rules the kernel gives them
+            local td = pmu_mod.intel.sysfs_topdown(e.name, f.name, attr.config)
+            if td then rec.topdown, rec.counters = td.topdown, td.counters end
+            pmu.events[#pmu.events + 1] = rec
           end
         end
       end
