@@ -218,6 +218,12 @@ describe("the guard", function()
     assert.truthy(v.deviation > 0.9)
     assert.truthy(guard.why(v):find("^duration 410.0 ms is %d+%% off the median 202.5 ms"), guard.why(v))
     assert.is_false(guard.judge(history, { duration = 230e6, ["task-clock"] = 110e6 }, g).outlier)
+    -- an anchor the runs so far counted 0 of (a hybrid half the workload did not run on): no "0% off"
+    local zero = {}
+    for i = 1, 4 do zero[i] = { cycles = 0 } end
+    local z = guard.judge(zero, { cycles = 1000 }, g)
+    assert.is_true(z.outlier)
+    assert.equal("cycles 1000 where the runs so far counted 0 (median)", guard.why(z))
   end)
 
   it("judges nothing before it has runs to compare with, and ignores a few ms of a tiny run", function()

@@ -324,6 +324,27 @@ describe("autoperf metrics", function()
     assert.equal(r["task-clock"], v.m30)
   end)
 
+  it("computes a hybrid half's file on both halves simulated, from that half's events", function()
+    if not shared() then return pending("../shared/pmu-data is absent") end
+    local dir = T.tmpdir()
+    finally(function() T.rmtree(dir) end)
+    local _, err, code = T.autoperf("profile", "-q", "-o", dir .. "/p", "--pmu", "sim:" .. SHARED ..
+      "alderlake_goldencove_core.json," .. SHARED .. "alderlake_gracemont_core.json", "--metrics",
+      SHARED .. "alderlake_metrics_goldencove_core.json", "--metric", "Frontend_Bound,Bad_Speculation,Backend_Bound,Retiring,Info_Thread_IPC", "--", "true")
+    assert.equal(0, code, err)
+    local ap = require "autoperf"
+    local res = assert(ap.metrics(dir .. "/p"))
+    assert.is_true(#res.metrics >= 5)
+    for _, m in ipairs(res.metrics) do assert.is_nil(m.missing, m.name .. ": " .. m.status) end
+    -- the planned events are the P-cores' (names both halves have are cpu_core/NAME/ in the catalog)
+    local pmus = {}
+    for _, e in ipairs(T.json(dir .. "/p/manifest.json").events) do
+      if e.name == "INST_RETIRED.ANY" then pmus[#pmus + 1] = e.unit or e.pmu end
+    end
+    assert.truthy(#pmus > 0)
+    for _, u in ipairs(pmus) do assert.truthy(u:find("cpu_core", 1, true), u) end
+  end)
+
   it("shows totals and per-interval values as CSV, and the metrics of a group only", function()
     if not T.tracefs then return pending("tracefs is not mounted") end
     local dir = T.tmpdir()

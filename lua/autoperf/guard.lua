@@ -134,6 +134,10 @@ end
 
 -- One line saying why a run was (or would be) measured again.
 function M.why(v)
+  if v.median == 0 then
+    -- (no relative deviation from nothing)
+    return string.format("%s %s where the runs so far counted 0 (median)", v.anchor, M.format_value(v.anchor, v.value))
+  end
   return string.format("%s %s is %.0f%% off the median %s of the runs so far (limit %.0f%%)", v.anchor,
     M.format_value(v.anchor, v.value), (v.deviation or 0) * 100, M.format_value(v.anchor, v.median),
     (v.limit or 0) * 100)

@@ -443,10 +443,23 @@ end
 -- The record of the catalog an event name of a metric file stands for,
 -- named as the metric file names it; nil, message when the catalog has
 -- no such event or a modifier is unknown.
-function M.encode(cat, name)
+function M.encode(cat, name, half)
   local catalog = require "autoperf.catalog"
   local base, rest = split_name(name)
   local function known(n) return cat.by_name[n] or cat.by_lname[n:lower()] end
+  if half then
+    -- a hybrid part's file describes one half (half: its core PMU): a
+    -- name both halves have is in the catalog as cpu_core/NAME/
+    local q = require("autoperf.pmu.hybrid").qualified(half, base)
+    if known(q) and rest == "" then
+      local ev, err = M.encode(cat, q)
+      if not ev then return nil, err end
+      ev.name = name
+      return ev
+    elseif known(q) then
+      base = q -- its modifiers applied below
+    end
+  end
   local sources = require "autoperf.catalog.sources"
   if known(name) or sources.ALIASES[name] or name:find("/", 1, true) then
     -- a name the catalog resolves as it is (a tracepoint sys:name, cs)
@@ -460,7 +473,7 @@ function M.encode(cat, name)
     -- kernel offers as cpu/topdown-*/ (counted in slots, read beside a
     -- slots leader: arch/x86/events/intel/core.c, EVENT_ATTR_STR(topdown-*)
     -- and intel_pmu_hw_config's is_metric_event check)
-    local evs = catalog.select(cat, { "cpu/" .. td .. "/" })
+    local evs = catalog.select(cat, { (half or "cpu") .. "/" .. td .. "/" })
     if evs and #evs == 1 then
       local copy = {}
       for k, v in pairs(evs[1]) do copy[k] = v end
@@ -1297,8 +1310,11 @@ function M.plan_events(cat, file, names)
   local list, serr = M.select(set, names)
   if not list then return nil, serr end
   local events, skipped, seen = {}, {}, {}
+  -- the half of a hybrid part the file is for (alderlake_metrics_goldencove_core.json: the P-cores')
+  local t = require("autoperf.pmu.hybrid").of_file((file:match("([^/]+)$") or file):gsub("_metrics", "", 1))
+  local half = t and t.pmu
   for _, name in ipairs(M.events_of(list)) do
-    local ev, eerr = M.encode(cat, name)
+    local ev, eerr = M.encode(cat, name, half)
     if ev then
       if not seen[ev.name] then
         seen[ev.name] = ev
