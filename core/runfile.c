@@ -328,6 +328,19 @@ static int end_pairs(struct parser *p, const struct ap_run_visitor *v)
 	return 0;
 }
 
+/* zlib names a stream opened on a descriptor "<fd:N>" in its messages:
+ * the message names the file already, and N (which descriptor the file
+ * got) differs between a read in line and one on a reader's thread. */
+static const char *stream_error(const char *msg)
+{
+	if (strncmp(msg, "<fd:", 4) != 0)
+		return msg;
+	const char *s = msg + 4;
+	while (is_digit(*s))
+		s++;
+	return s > msg + 4 && s[0] == '>' && s[1] == ':' && s[2] == ' ' ? s + 3 : msg;
+}
+
 int ap_run_parse(const char *path, const struct ap_run_visitor *v,
 		 long *nrows, char *err, size_t errlen)
 {
@@ -345,7 +358,7 @@ int ap_run_parse(const char *path, const struct ap_run_visitor *v,
 		size_t len;
 		int got = ap_reader_next(&p.r, &len);
 		if (got < 0) {
-			ret = bad(&p, "%s", ap_reader_error(&p.r));
+			ret = bad(&p, "%s", stream_error(ap_reader_error(&p.r)));
 			goto out;
 		}
 		if (got == 0)
