@@ -308,6 +308,15 @@ describe("aggregate reading run files ahead in parallel", function()
       assert.is_nil(r2)
       assert.is_nil(s2)
     end
+    -- in this process (one worker per cpu): no descriptor or thread left
+    local function count(d) return #assert(core.listdir(d)) end
+    local fds, tasks = count("/proc/self/fd"), count("/proc/self/task")
+    for _ = 1, 3 do
+      local r, err = aggregate.aggregate(dir)
+      assert.is_nil(r)
+      assert.equal(err1:match("^autoperf: (.-)\n$"), err)
+    end
+    assert.same({ fds, tasks }, { count("/proc/self/fd"), count("/proc/self/task") })
   end)
 
   it("reports a file cut short in the middle as reading in line does", function()
