@@ -281,11 +281,22 @@ static void end_file(struct rd *r)
 
 enum { REC_EVENT, REC_ROW, REC_END };
 
-/* A record: this header, then its payload, padded to 8 bytes. */
+/* A record: this header, then its payload, padded to 8 bytes. A file's
+ * last samples (REC_END) may be more than 4 GiB: their payload is their
+ * count (uint64_t), then them, and len says 0. */
 struct rec {
 	uint32_t type;
 	uint32_t len; /* of the payload */
 };
+
+static size_t rec_len(const struct rec *h)
+{
+	if (h->type != REC_END)
+		return h->len;
+	uint64_t n;
+	memcpy(&n, h + 1, sizeof(n));
+	return sizeof(n) + (size_t)n * sizeof(struct ap_run_last);
+}
 
 struct rrow {
 	int64_t index, time_ns;
@@ -390,16 +401,15 @@ static void *record(struct wfile *w, uint32_t type, size_t len)
 	}
 	struct rec *h = (struct rec *)(w->b->data + w->b->len);
 	h->type = type;
-	h->len = (uint32_t)len;
+	h->len = type == REC_END ? 0 : (uint32_t)len;
 	w->b->len += need;
 	return h + 1;
 }
 
 static int w_event(void *ctx, int tag, const char *unit, const char *name)
 {
+	/* a line is at most AP_LINE_MAX bytes: len fits */
 	const size_t u = strlen(unit) + 1, n = strlen(name) + 1;
-	if (u + n > UINT32_MAX - sizeof(int32_t) - 8)
-		return ((struct wfile *)ctx)->nomem = 1;
 	char *d = record(ctx, REC_EVENT, sizeof(int32_t) + u + n);
 	if (!d)
 		return 1;
@@ -430,13 +440,13 @@ static int w_row(void *ctx, const struct ap_run_row *row)
 
 static int w_end(void *ctx, const struct ap_run_last *last, size_t n)
 {
-	if (n > (UINT32_MAX - 8) / sizeof(*last))
-		return ((struct wfile *)ctx)->nomem = 1;
-	void *d = record(ctx, REC_END, n * sizeof(*last));
+	const uint64_t count = n;
+	char *d = record(ctx, REC_END, sizeof(count) + n * sizeof(*last));
 	if (!d)
 		return 1;
+	memcpy(d, &count, sizeof(count));
 	if (n)
-		memcpy(d, last, n * sizeof(*last));
+		memcpy(d + sizeof(count), last, n * sizeof(*last));
 	return 0;
 }
 
@@ -589,7 +599,8 @@ static int pipe_replay(struct pipe *p, size_t i, const struct ap_run_visitor *v,
 		for (size_t o = 0; o < b->len && !stop;) {
 			const struct rec *h = (const struct rec *)(b->data + o);
 			const char *d = (const char *)(h + 1);
-			o += sizeof(*h) + ((h->len + 7) & ~(size_t)7);
+			const size_t len = rec_len(h);
+			o += sizeof(*h) + ((len + 7) & ~(size_t)7);
 			if (h->type == REC_ROW) {
 				struct rrow rr;
 				memcpy(&rr, d, sizeof(rr));
@@ -610,8 +621,8 @@ static int pipe_replay(struct pipe *p, size_t i, const struct ap_run_visitor *v,
 				const char *unit = d + sizeof(tag);
 				stop = v->on_event(v->ctx, tag, unit, unit + strlen(unit) + 1);
 			} else {
-				stop = v->on_end(v->ctx, (const struct ap_run_last *)d,
-						 h->len / sizeof(struct ap_run_last));
+				stop = v->on_end(v->ctx, (const struct ap_run_last *)(d + sizeof(uint64_t)),
+						 (len - sizeof(uint64_t)) / sizeof(struct ap_run_last));
 			}
 		}
 		pthread_mutex_lock(&p->mu);
