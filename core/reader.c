@@ -518,9 +518,10 @@ static void pipe_end(struct pipe *p)
 	free(p);
 }
 
-/* Workers to read with: one per online cpu, up to MAX_THREADS; none (read
- * in line, as on one cpu) when AUTOPERF_READ_THREADS=1, the benchmark's
- * knob for its in-line comparison (any other number sets the workers). */
+/* Workers to read with: the caller's thread and one worker per other
+ * online cpu (up to MAX_THREADS workers); none (read in line) on one cpu.
+ * AUTOPERF_READ_THREADS=N reads with N threads likewise (1: in line), the
+ * benchmark's knob for its in-line comparison. */
 static size_t threads_for(size_t nfiles)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -533,7 +534,7 @@ static size_t threads_for(size_t nfiles)
 	}
 	if (n < 2 || nfiles == 0)
 		return 0;
-	return n > MAX_THREADS ? MAX_THREADS : (size_t)n;
+	return n - 1 > MAX_THREADS ? MAX_THREADS : (size_t)(n - 1);
 }
 
 /* Starts the workers for files; NULL (read in line) when there is one

@@ -74,9 +74,10 @@ struct ap_sink {
 };
 
 /* Reads files in order into the sinks. With more than one cpu the next
- * files are inflated and parsed ahead on worker threads (one per online
- * cpu, at most 8; AUTOPERF_READ_THREADS=N sets N, 1 reads in line as on
- * one cpu), a few MiB per file in flight; sinks and skip are only ever
+ * files are inflated and parsed ahead on worker threads (the caller's
+ * thread and one worker per other online cpu, at most 8 workers;
+ * AUTOPERF_READ_THREADS=N reads with N threads, 1 in line as on one cpu),
+ * a few MiB per file in flight; sinks and skip are only ever
  * called on the caller's thread, in the order and with the values and
  * messages of a read in line, and every worker is joined before this
  * returns. Returns 0, -errno, or
