@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -519,12 +520,15 @@ static void pipe_end(struct pipe *p)
 }
 
 /* Workers to read with: the caller's thread and one worker per other
- * online cpu (up to MAX_THREADS workers); none (read in line) on one cpu.
- * AUTOPERF_READ_THREADS=N reads with N threads likewise (1: in line), the
- * benchmark's knob for its in-line comparison. */
+ * online cpu it may run on (its affinity: a Slurm job's or taskset's
+ * cpus, not the machine's), up to MAX_THREADS workers; none (read in
+ * line) on one cpu. AUTOPERF_READ_THREADS=N reads with N threads likewise
+ * (1: in line), the benchmark's knob for its in-line comparison. */
 static size_t threads_for(size_t nfiles)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+	long n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
+							    : sysconf(_SC_NPROCESSORS_ONLN);
 	const char *e = getenv("AUTOPERF_READ_THREADS");
 	if (e && *e) {
 		char *end;

@@ -75,7 +75,7 @@ struct ap_sink {
 
 /* Reads files in order into the sinks. With more than one cpu the next
  * files are inflated and parsed ahead on worker threads (the caller's
- * thread and one worker per other online cpu, at most 8 workers;
+ * thread and one worker per other cpu it may run on, at most 8 workers;
  * AUTOPERF_READ_THREADS=N reads with N threads, 1 in line as on one cpu),
  * a few MiB per file in flight; sinks and skip are only ever
  * called on the caller's thread, in the order and with the values and
