@@ -36,6 +36,10 @@ PFM_LIBS := $(shell $(PKG_CONFIG) --libs libpfm 2>/dev/null || echo -lpfm)
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -std=c11 -Wall -Wextra -Werror
+# The core runs threads (run files inflated and parsed ahead, results
+# written behind): -pthread when compiling and linking, static builds too,
+# kept out of CFLAGS so that a CFLAGS given (asan) does not drop it.
+THREADS  := -pthread
 CPPFLAGS += -D_GNU_SOURCE $(shell $(PKG_CONFIG) --cflags $(PKGS))
 # The correlation kernel runs on OpenBLAS (Debian's libopenblas-dev: its
 # dsyrk on every core), loaded on first use from the path found here; a
@@ -50,9 +54,9 @@ ifneq ($(STATIC),)
 # One self-contained binary: C modules cannot be loaded, so no core.so, and
 # readline's static library needs its terminal library spelled out.
 LDFLAGS  += -static
-LDLIBS   += $(shell $(PKG_CONFIG) --static --libs $(PKGS)) $(PFM_LIBS) -lreadline -ltinfo -lm -ldl -lpthread
+LDLIBS   += $(shell $(PKG_CONFIG) --static --libs $(PKGS)) $(PFM_LIBS) -lreadline -ltinfo -lm -ldl
 else
-LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS)) $(PFM_LIBS) -lreadline -lm -ldl -lpthread
+LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS)) $(PFM_LIBS) -lreadline -lm -ldl
 endif
 
 CORE_SRC := counters.c capacity.c proc.c closer.c io.c table.c runfile.c reader.c aggregate.c synth.c \
@@ -108,16 +112,16 @@ endif
 
 $(BUILD)/obj/%.o: core/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -fPIC -c -o $@ $<
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) $(THREADS) -fPIC -c -o $@ $<
 
 $(BUILD)/obj/main.o: CPPFLAGS += -DAP_DATADIR='"$(DATADIR)"'
 
 $(BIN): $(BUILD)/obj/main.o $(CORE_OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -Wl,-E -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(THREADS) $(LDFLAGS) -Wl,-E -o $@ $^ $(LDLIBS)
 
 $(BUILD)/lib/autoperf/core.so: $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -shared -o $@ $^ $(filter-out -llua5.4,$(LDLIBS))
+	$(CC) $(CFLAGS) $(THREADS) $(LDFLAGS) -shared -o $@ $^ $(filter-out -llua5.4,$(LDLIBS))
 
 $(BUILD)/workloads/%: examples/workloads/%.c
 	@mkdir -p $(dir $@)

@@ -118,9 +118,10 @@ struct quoted {
 	size_t nlen, ulen;
 };
 
-/* Per cpu: ",socket,core,cpu,node" */
+/* Per cpu: ",socket,core,cpu,node" (at most 4 x 20 + 4 bytes: PAD to
+ * spare) */
 struct cpustr {
-	char s[96];
+	char s[128];
 	size_t len;
 };
 
@@ -164,8 +165,24 @@ static char *put_seconds(char *p, int64_t ns)
 	return p + 6;
 }
 
+/* A row's pieces (an event's name and unit, a cpu's topology) are short:
+ * copied 32 bytes at a time without a call, from strings with PAD bytes
+ * of room after them, into a buffer with PAD bytes to spare. */
+#define PAD 32
+
+static inline char *put_piece(char *p, const char *s, size_t n)
+{
+	if (n <= PAD) {
+		memcpy(p, s, 16);
+		memcpy(p + 16, s + 16, 16);
+	} else {
+		memcpy(p, s, n);
+	}
+	return p + n;
+}
+
 /* util.csv_field: quoted (inner quotes doubled) when it holds , " or \n;
- * pre and post are copied around it. */
+ * pre and post are copied around it (PAD bytes of room after it). */
 static char *quote(const char *pre, const char *s, const char *post, size_t *len)
 {
 	size_t n = strlen(s), extra = 0;
@@ -174,7 +191,7 @@ static char *quote(const char *pre, const char *s, const char *post, size_t *len
 		for (const char *c = s; *c; c++)
 			extra += *c == '"';
 	size_t lp = strlen(pre), lq = strlen(post);
-	char *out = malloc(lp + n + extra + (q ? 2 : 0) + lq + 1);
+	char *out = calloc(1, lp + n + extra + (q ? 2 : 0) + lq + 1 + PAD);
 	if (!out)
 		return NULL;
 	char *p = out;
@@ -269,7 +286,7 @@ static int on_row(void *ctx, const struct ap_read_row *row)
 	if (!cs)
 		return -ENOMEM;
 	const struct quoted *q = &a->q[row->e->ev];
-	size_t need = q->nlen + q->ulen + cs->len + 3 * 24;
+	size_t need = q->nlen + q->ulen + cs->len + 3 * 24 + PAD;
 	if (a->cap - a->used < need) {
 		int err;
 		if (a->used && (err = flush(a)))
@@ -283,15 +300,12 @@ static int on_row(void *ctx, const struct ap_read_row *row)
 		}
 	}
 	char *p = a->buf + a->used;
-	memcpy(p, q->name, q->nlen);
-	p += q->nlen;
+	p = put_piece(p, q->name, q->nlen);
 	p = ap_put_i64(p, (int64_t)((uint64_t)a->index_offset + (uint64_t)row->run_index));
 	*p++ = ',';
 	p = put_seconds(p, (int64_t)((uint64_t)a->time_offset + (uint64_t)row->run_time_ns));
-	memcpy(p, cs->s, cs->len);
-	p += cs->len;
-	memcpy(p, q->unit, q->ulen);
-	p += q->ulen;
+	p = put_piece(p, cs->s, cs->len);
+	p = put_piece(p, q->unit, q->ulen);
 	p = ap_put_u64(p, row->delta);
 	*p++ = '\n';
 	a->used = (size_t)(p - a->buf);

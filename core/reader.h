@@ -73,7 +73,14 @@ struct ap_sink {
 	void *ctx;
 };
 
-/* Reads files in order into the sinks. Returns 0, -errno, or
+/* Reads files in order into the sinks. With more than one cpu the next
+ * files are inflated and parsed ahead on worker threads (the caller's
+ * thread and one worker per other cpu it may run on, at most 8 workers;
+ * AUTOPERF_READ_THREADS=N reads with N threads, 1 in line as on one cpu),
+ * a few MiB per file in flight; sinks and skip are only ever
+ * called on the caller's thread, in the order and with the values and
+ * messages of a read in line, and every worker is joined before this
+ * returns. Returns 0, -errno, or
  * AP_RUN_FORMAT (a bad run file, as ap_run_parse says, or an event whose
  * counts add up to more than INT64_MAX, in a file or over the profile),
  * with the message in err; or what a sink returned. */

@@ -5,6 +5,10 @@
 --   (kept between runs: generated again only when the sizes change)
 --   --old  also times the Lua aggregate this replaced (git c49aeef), which
 --          needs git and is slow: use small sizes
+-- Then `autoperf aggregate DIR` itself, its run files read in line
+-- (AUTOPERF_READ_THREADS=1, the reader's knob: what one cpu does) against
+-- read ahead on one worker per cpu (the default), alternating, 3 of each:
+-- the medians, their ratio, and whether the two results.csv are identical.
 local core = require "autoperf.core"
 local aggregate = require "autoperf.aggregate"
 local synth = require "autoperf.synth"
@@ -73,6 +77,36 @@ local function bench(label, agg)
 end
 
 bench("aggregate (C)", aggregate.aggregate)
+
+do
+  local top = arg[0]:gsub("scripts/bench%-aggregate%.lua$", "")
+  local B = dofile(top .. "scripts/bench_common.lua")
+  local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+  local cmd = q(B.bin(top)) .. " aggregate " .. q(dir)
+  local results, inline = dir .. "/results.csv", dir .. "/results.inline.csv"
+  local function run(threads)
+    os.remove(results)
+    os.execute("sync")
+    return B.sh((threads and "AUTOPERF_READ_THREADS=" .. threads .. " " or "") .. cmd)
+  end
+  local p = io.popen("nproc")
+  local ncpus = p and tonumber(p:read("l")) or 0
+  if p then p:close() end
+  local t = { inline = {}, ahead = {} }
+  local same = true
+  for i = 1, 3 do
+    t.inline[i] = run(1)
+    os.rename(results, inline)
+    t.ahead[i] = run(nil)
+    same = same and os.execute("cmp -s " .. q(results) .. " " .. q(inline)) == true
+  end
+  os.remove(inline)
+  table.sort(t.inline)
+  table.sort(t.ahead)
+  io.write(string.format("autoperf aggregate (%d cpus), median of 3: read in line %.2f s, read ahead %.2f s: %.2fx; results.csv %s\n",
+    ncpus, t.inline[2], t.ahead[2], t.inline[2] / t.ahead[2],
+    same and "identical" or "DIFFERS"))
+end
 
 if old then
   -- The Lua path as it was: its aggregate.lua and store.lua from git.

@@ -219,6 +219,123 @@ describe("aggregate", function()
   end)
 end)
 
+-- Many run files read ahead on worker threads (core/reader.c) against the
+-- same files read in line (AUTOPERF_READ_THREADS=1, what one cpu does).
+describe("aggregate reading run files ahead in parallel", function()
+  local dir
+  T.each_tmpdir(before_each, after_each, function(d) dir = d end)
+
+  -- Three runs of four repetitions, files of 2000 to 48000 rows (the
+  -- largest beyond what a worker may queue, so it waits for the reader);
+  -- event 3 was re-measured: run 1's counts of it are left out.
+  local function profile()
+    local files, journal, n = {}, {}, 0
+    for run = 1, 3 do
+      for rep = 1, 4 do
+        n = n + 1
+        local file = store.run_file(run, rep)
+        local events = ({ 10, 120, 40 })[run]
+        assert(core.synth_run(dir .. "/" .. file, run, rep, events, 50 * (1 + n % 4), 2, 100 * run + rep))
+        files[#files + 1] = dir .. "/" .. file
+        journal[#journal + 1] = cjson.encode({ run = run, rep = rep, file = file })
+      end
+    end
+    local evs = {}
+    for tag = 1, 120 do evs[tag] = { name = core.synth_event_name(tag), unit = "cpu" } end
+    local m = {
+      tool = "autoperf", command = { "x" }, key = {}, events = evs,
+      machine = { cpus = { { cpu = 0, socket = 0, core = 0, node = 0 }, { cpu = 1, socket = 0, core = 0, node = 0 } } },
+      replanned = { { name = core.synth_event_name(3), from_run = 1, to_run = 2, why = "not counted all the time" } },
+    }
+    T.write(dir .. "/manifest.json", cjson.encode(m))
+    T.write(dir .. "/journal.jsonl", table.concat(journal, "\n"), "\n")
+    return files
+  end
+
+  -- `autoperf aggregate` with that many reading threads: its output files
+  -- (nil when it wrote none), stderr and exit code.
+  local function aggregate_with(threads)
+    os.remove(dir .. "/results.csv")
+    os.remove(dir .. "/summary.csv")
+    local _, err, code = T.sh(string.format("AUTOPERF_READ_THREADS=%d %s aggregate %s", threads,
+      T.quote(T.bin), T.quote(dir)))
+    local function maybe(path)
+      local f = io.open(path, "rb")
+      if not f then return nil end
+      local s = f:read("a")
+      f:close()
+      return s
+    end
+    return maybe(dir .. "/results.csv"), maybe(dir .. "/summary.csv"), err, code
+  end
+
+  it("writes the same results.csv and summary.csv as reading the files one after another", function()
+    profile()
+    local results, summary, err, code = aggregate_with(1)
+    assert.equal(0, code, err)
+    -- run 1 left out the re-measured event: runs 2 and 3 count it
+    assert.matches("\n" .. core.synth_event_name(3) .. ",cpu,ok,8,", summary)
+    assert.matches("\n" .. core.synth_event_name(2) .. ",cpu,ok,12,", summary)
+    -- (10 + 120 + 40 events) x 500 samples x 2 cpus, less run 1's event 3
+    assert.equal(170000 - 1000 + 1, select(2, results:gsub("\n", "")))
+    for _, threads in ipairs({ 2, 4, 8 }) do
+      local r2, s2, err2, code2 = aggregate_with(threads)
+      assert.equal(0, code2, err2)
+      assert.is_true(r2 == results, threads .. " threads: results.csv differs")
+      assert.equal(summary, s2)
+    end
+  end)
+
+  it("reports a corrupt file in the middle as reading in line does, and writes nothing", function()
+    local files = profile()
+    -- bytes in the middle of file 6's deflate stream flipped; file 9 is
+    -- corrupt too, and read ahead: the first one in order is reported
+    for _, i in ipairs({ 6, 9 }) do
+      local raw = T.slurp(files[i])
+      local at = #raw // 2
+      local f = assert(io.open(files[i], "wb"))
+      f:write(raw:sub(1, at), string.rep("\255", 64), raw:sub(at + 65))
+      f:close()
+    end
+    local r1, s1, err1, code1 = aggregate_with(1)
+    assert.is_not.equal(0, code1)
+    assert.matches(files[6]:gsub("%p", "%%%0") .. ":%d+: ", err1)
+    assert.is_nil(r1)
+    assert.is_nil(s1)
+    for _, threads in ipairs({ 2, 4 }) do
+      local r2, s2, err2, code2 = aggregate_with(threads)
+      assert.same({ code1, err1 }, { code2, err2 })
+      assert.is_nil(r2)
+      assert.is_nil(s2)
+    end
+    -- in this process (one worker per cpu): no descriptor or thread left
+    local function count(d) return #assert(core.listdir(d)) end
+    local fds, tasks = count("/proc/self/fd"), count("/proc/self/task")
+    for _ = 1, 3 do
+      local r, err = aggregate.aggregate(dir)
+      assert.is_nil(r)
+      assert.equal(err1:match("^autoperf: (.-)\n$"), err)
+    end
+    assert.same({ fds, tasks }, { count("/proc/self/fd"), count("/proc/self/task") })
+  end)
+
+  it("reports a file cut short in the middle as reading in line does", function()
+    local files = profile()
+    local raw = T.slurp(files[7])
+    local f = assert(io.open(files[7], "wb"))
+    f:write(raw:sub(1, #raw * 2 // 3))
+    f:close()
+    local _, _, err1, code1 = aggregate_with(1)
+    assert.is_not.equal(0, code1)
+    assert.matches(files[7]:gsub("%p", "%%%0") .. ":%d+: ", err1)
+    for _, threads in ipairs({ 2, 4 }) do
+      local r2, _, err2, code2 = aggregate_with(threads)
+      assert.same({ code1, err1 }, { code2, err2 })
+      assert.is_nil(r2)
+    end
+  end)
+end)
+
 describe("store", function()
   local dir
   T.each_tmpdir(before_each, after_each, function(d) dir = d end)
