@@ -73,10 +73,10 @@ struct ap_sink {
 	void *ctx;
 };
 
-/* Reads files in order into the sinks. With more than one cpu the next
+/* Reads files in order into the sinks. With 3 cpus or more the next
  * files are inflated and parsed ahead on worker threads (the caller's
  * thread and one worker per other cpu it may run on, at most 8 workers;
- * AUTOPERF_READ_THREADS=N reads with N threads, 1 in line as on one cpu),
+ * AUTOPERF_READ_THREADS=N reads with N threads, 1 in line as on 1-2 cpus),
  * a few MiB per file in flight; sinks and skip are only ever
  * called on the caller's thread, in the order and with the values and
  * messages of a read in line, and every worker is joined before this

@@ -97,7 +97,7 @@ do
   for i = 1, 3 do
     t.inline[i] = run(1)
     os.rename(results, inline)
-    t.ahead[i] = run(nil)
+    t.ahead[i] = run(math.max(2, ncpus)) -- (the default reads in line below 3 cpus)
     same = same and os.execute("cmp -s " .. q(results) .. " " .. q(inline)) == true
   end
   os.remove(inline)
