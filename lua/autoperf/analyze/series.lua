@@ -267,6 +267,24 @@ local function anchor_cv(ds, names, a)
   return require("autoperf.guard").stats(xs).cv or 0
 end
 
+-- Of candidate anchors {{name=, cv=}} (each counted in every run that
+-- matters, cv its variation across them), the one most alike across the
+-- runs (the same work counts the same in each), on a tie (within 0.1%)
+-- a work anchor (M.WORK_ANCHORS' order) first: its name and cv, or nil.
+function M.pick_anchor(cands)
+  local rank = {}
+  for i, a in ipairs(M.WORK_ANCHORS) do rank[a] = i end
+  local best, best_cv
+  for _, c in ipairs(cands) do
+    local a, cv = c.name, c.cv
+    if not best or cv < best_cv - 1e-3
+      or (math.abs(cv - best_cv) <= 1e-3 and (rank[a] or 99) < (rank[best] or 99)) then
+      best, best_cv = a, cv
+    end
+  end
+  return best, best_cv
+end
+
 -- The truest alignment of names in ds: {by = "index" | anchor name,
 -- why = "..."}. Events of one run line up by index (the same execution:
 -- wall-clock is exact); events of several runs by the anchor that is the
@@ -280,18 +298,11 @@ function M.choose(ds, names)
   end
   local n = runs_of(ds, names)
   if n <= 1 then return { by = "index", why = "all from one run: its intervals are the same wall-clock times" } end
-  local rank = {}
-  for i, a in ipairs(M.WORK_ANCHORS) do rank[a] = i end
-  local best, best_cv
+  local cands = {}
   for _, a in ipairs(ds.anchors or {}) do
-    if everywhere(ds, names, a) then
-      local cv = anchor_cv(ds, names, a)
-      if not best or cv < best_cv - 1e-3
-        or (math.abs(cv - best_cv) <= 1e-3 and (rank[a] or 99) < (rank[best] or 99)) then
-        best, best_cv = a, cv
-      end
-    end
+    if everywhere(ds, names, a) then cands[#cands + 1] = { name = a, cv = anchor_cv(ds, names, a) } end
   end
+  local best, best_cv = M.pick_anchor(cands)
   if best then
     return { by = best, cv = best_cv, why = string.format("events from %d runs: lined up by %s's progress, the " ..
       "anchor most alike across their runs (cv %.1f%%), which no sleep or disturbance between runs shifts",

@@ -712,23 +712,18 @@ local function common_anchors(counts, used)
 end
 
 -- The anchor to bring used's runs to one basis by, as analysis lines
--- series up (series.choose): the one most alike across them (smallest
+-- series up (series.pick_anchor): the one most alike across them (smallest
 -- cv: the same work counts the same in every run), on a tie a work
 -- anchor (instructions, then task-clock) first; nil when none is common.
 local function choose_anchor(counts, used)
   local guard = require "autoperf.guard"
-  local rank = {}
-  for i, a in ipairs(require("autoperf.analyze.series").WORK_ANCHORS) do rank[a] = i end
-  local best, best_cv
+  local cands = {}
   for _, a in ipairs(common_anchors(counts, used)) do
     local xs = {}
     for _, u in ipairs(used) do xs[#xs + 1] = anchors.values(counts.entry[u.rep][u.run])[a] end
-    local cv = guard.stats(xs).cv or 0
-    if not best or cv < best_cv - 1e-3 or (math.abs(cv - best_cv) <= 1e-3 and (rank[a] or 99) < (rank[best] or 99)) then
-      best, best_cv = a, cv
-    end
+    cands[#cands + 1] = { name = a, cv = guard.stats(xs).cv or 0 }
   end
-  return best
+  return (require("autoperf.analyze.series").pick_anchor(cands))
 end
 
 -- Lines up the series of names (rep 1 of counts) by anchor's progress

@@ -27,7 +27,7 @@ local function fits_fn(all, popts)
   local cp = plan_mod.core_pmus(pmus)
   local by = {}
   for _, h in ipairs(hw) do by[h.ev.name] = h end
-  local FIXED = 32
+  local FIXED = core.FIXED_SHIFT
   local low = (1 << FIXED) - 1
   local function popcount(x)
     local n = 0
@@ -42,22 +42,32 @@ local function fits_fn(all, popts)
   for i, p in ipairs(cp) do
     ngen[i], nall[i] = popcount(p.counters & low), popcount(p.counters)
   end
+  -- The count behind the quick refusal: more events of a PMU than it has
+  -- counters, or than it has generic ones for those that need one, can
+  -- never fit. reset() before a count, add(name) false when over.
+  local tot, gen = {}, {}
+  local function reset()
+    for i = 1, #cp do tot[i], gen[i] = 0, 0 end
+  end
+  local function add(e)
+    local h = by[e]
+    if not h then return true end
+    local p = h.pmu
+    tot[p] = tot[p] + 1
+    if tot[p] > nall[p] then return false end
+    if h.allowed >> FIXED == 0 then
+      gen[p] = gen[p] + 1
+      if gen[p] > ngen[p] then return false end
+    end
+    return true
+  end
   local strategy = popts.strategy or require("autoperf.defaults").strategy
   local cache = {}
   local function fits(recs)
     -- counted first: most unions that cannot fit have too many events
-    local gen, tot = {}, {}
+    reset()
     for _, r in ipairs(recs) do
-      local h = by[r.name]
-      if h then
-        local p = h.pmu
-        tot[p] = (tot[p] or 0) + 1
-        if tot[p] > nall[p] then return false end
-        if h.allowed >> FIXED == 0 then
-          gen[p] = (gen[p] or 0) + 1
-          if gen[p] > ngen[p] then return false end
-        end
-      end
+      if not add(r.name) then return false end
     end
     local names = {}
     for i, r in ipairs(recs) do names[i] = r.name end
@@ -109,23 +119,10 @@ local function fits_fn(all, popts)
     if g == 0 then return 0.125 end
     return g & ~scarce[h.pmu] == 0 and 1 or 0.25
   end
-  -- Could group g with names join it fit? A count first (no table
-  -- made: most unions that cannot fit have too many events), then fits.
-  local tot, gen = {}, {}
+  -- Could group g with names join it fit? The count first, with no
+  -- table made (most unions that cannot fit have too many events).
   local function room(g, names)
-    for i = 1, #cp do tot[i], gen[i] = 0, 0 end
-    local function add(e)
-      local h = by[e]
-      if not h then return true end
-      local p = h.pmu
-      tot[p] = tot[p] + 1
-      if tot[p] > nall[p] then return false end
-      if h.allowed >> FIXED == 0 then
-        gen[p] = gen[p] + 1
-        if gen[p] > ngen[p] then return false end
-      end
-      return true
-    end
+    reset()
     for _, e in ipairs(g.events) do
       if not add(e) then return false end
     end
