@@ -229,6 +229,14 @@ static int l_correlation_kernel(lua_State *L)
 	return 1;
 }
 
+/* Argument i, matrix r, must be square (a correlation matrix). */
+static void check_square(lua_State *L, int i, const struct ap_matrix *r)
+{
+	if (r->rows != r->cols)
+		luaL_argerror(L, i, lua_pushfstring(L, "square matrix expected, got %Ix%I",
+						      (lua_Integer)r->rows, (lua_Integer)r->cols));
+}
+
 /* core.top_pairs(R, n[, names]) -> {{i=, j=, r=[, a=, b=]}, ...} */
 static int l_top_pairs(lua_State *L)
 {
@@ -237,9 +245,7 @@ static int l_top_pairs(lua_State *L)
 	const int names = !lua_isnoneornil(L, 3);
 	if (names)
 		luaL_checktype(L, 3, LUA_TTABLE);
-	if (r->rows != r->cols)
-		luaL_argerror(L, 1, lua_pushfstring(L, "square matrix expected, got %Ix%I",
-						      (lua_Integer)r->rows, (lua_Integer)r->cols));
+	check_square(L, 1, r);
 	const size_t pairs = r->rows < 2 ? 0 : r->rows * (r->rows - 1) / 2;
 	if (k > pairs)
 		k = pairs;
@@ -270,9 +276,7 @@ static int l_top_pairs(lua_State *L)
 static int l_cluster(lua_State *L)
 {
 	const struct ap_matrix *r = check_matrix(L, 1);
-	if (r->rows != r->cols)
-		luaL_argerror(L, 1, lua_pushfstring(L, "square matrix expected, got %Ix%I",
-						      (lua_Integer)r->rows, (lua_Integer)r->cols));
+	check_square(L, 1, r);
 	const size_t n = r->rows;
 	struct ap_merge *out = lua_newuserdatauv(L, (n > 1 ? n - 1 : 1) * sizeof(*out), 0);
 	if (ap_cluster_average(r, out) < 0)
