@@ -393,7 +393,7 @@ describe("alignment", function()
   teardown(function() if tmp then T.rmtree(tmp) end end)
   local function skip_without()
     if not T.tracefs then
-      pending("tracefs is not mounted: the phased workload's work count is a tracepoint")
+      pending(T.no_tracefs .. ": the phased workload's work count is a tracepoint")
       return true
     end
   end
@@ -418,7 +418,9 @@ print(aligned.alignment.by, by_index.alignment.by, aligned.top[1].r, by_index.to
     assert.equal("syscalls:sys_enter_getppid", by_a, text)
     assert.equal("index", by_i)
     local ra, ri = tonumber(sa), tonumber(si)
-    assert.truthy(ra > 0.9, "aligned: " .. ra)
+    -- 0.98-1.0 on a quiet machine; a loaded one delays the interval
+    -- readings (0.89 seen under CI): high, where by index it is near 0
+    assert.truthy(ra > 0.8, "aligned: " .. ra)
     assert.truthy(ra - ri > 0.3, string.format("aligned %.3f, by index %.3f", ra, ri))
   end)
 
@@ -489,5 +491,18 @@ print(aligned.alignment.by, by_index.alignment.by, aligned.top[1].r, by_index.to
     -- two intervals of work (10 counts per unit of anchor), one asleep, one of work
     local x = series.resample({ 10, 10, 0, 20 }, { 1, 1, 0, 2 }, 1)
     assert.same({ 10, 10, 10, 10 }, x)
+  end)
+
+  it("prefers the anchor most alike across runs; a work anchor on a tie, but never over an exact count", function()
+    local series = require "autoperf.analyze.series"
+    local pick = function(c) return (series.pick_anchor(c)) end
+    assert.equal("tp", pick({ { name = "task-clock", cv = 0.02 }, { name = "tp", cv = 0.005 } }))
+    assert.equal("task-clock", pick({ { name = "tp", cv = 0.0009 }, { name = "task-clock", cv = 0.0005 } }))
+    assert.equal("task-clock", pick({ { name = "task-clock", cv = 0.0009 }, { name = "tp", cv = 0.0005 } }))
+    -- two loaded runs' CPU times agreed within 0.05% by chance (seen)
+    assert.equal("syscalls:sys_enter_getppid",
+      pick({ { name = "task-clock", cv = 0.0005 }, { name = "syscalls:sys_enter_getppid", cv = 0 } }))
+    assert.equal("instructions", pick({ { name = "tp", cv = 0 }, { name = "instructions", cv = 0 } }))
+    assert.is_nil(pick({}))
   end)
 end)

@@ -116,7 +116,7 @@ describe("catalog of this machine", function()
 
   it("has every tracepoint of tracefs", function()
     if not cat.tracefs then
-      pending("tracefs is not mounted")
+      pending(T.no_tracefs)
       return
     end
     local ev = cat.by_name["sched:sched_switch"]

@@ -38,7 +38,7 @@ describe("autoperf CLI", function()
 
   describe("list", function()
     it("lists the scheduler tracepoints for 'sched:*'", function()
-      if not T.tracefs then return pending("tracefs is not mounted") end
+      if not T.tracefs then return pending(T.no_tracefs) end
       local out, _, code = T.autoperf("list", "sched:*")
       assert.equal(0, code)
       local ls = lines(out)
@@ -70,7 +70,7 @@ describe("autoperf CLI", function()
 
   describe("profile", function()
     it("measures every event of this machine for 'sleep 1' in one run, none multiplexed", function()
-      if not T.tracefs then return pending("tracefs is not mounted") end
+      if not T.tracefs then return pending(T.no_tracefs) end
       local out = dir .. "/all"
       local stdout, err, code = T.autoperf("profile", "-o", out, "--", "sleep", "1")
       assert.equal(0, code, err)
@@ -107,7 +107,7 @@ describe("autoperf CLI", function()
 
     for _, k in ipairs({ 1, 1000, 123457 }) do
       it("counts exactly " .. k .. " write syscalls of a workload that makes " .. k, function()
-        if not T.tracefs then return pending("tracefs is not mounted") end
+        if not T.tracefs then return pending(T.no_tracefs) end
         local out = dir .. "/w"
         local _, err, code = T.autoperf("profile", "-o", out, "-e", "syscalls:sys_enter_write,task-clock",
           "--", T.workload("writes"), tostring(k))
@@ -162,7 +162,7 @@ describe("autoperf CLI", function()
     end)
 
     it("splits into more runs when the descriptor limit is short", function()
-      if not T.tracefs then return pending("tracefs is not mounted") end
+      if not T.tracefs then return pending(T.no_tracefs) end
       local out = dir .. "/fd"
       local _, err, code = T.sh("ulimit -n 200 && " .. T.quote(T.bin) .. " profile -o " .. T.quote(out) ..
         " -I 0 -e 'syscalls:*' -- true")
@@ -216,7 +216,7 @@ describe("autoperf CLI", function()
     end)
 
     it("samples a workload that starts threads while it is sampled", function()
-      if not T.tracefs then return pending("tracefs is not mounted") end
+      if not T.tracefs then return pending(T.no_tracefs) end
       -- A read racing with the kernel copying the group into a new thread
       -- fails with ECHILD; sampling must retry, not abort.
       local out = dir .. "/th"
@@ -306,7 +306,7 @@ describe("autoperf CLI", function()
 
     it("finds bundled examples when the path is not found from here", function()
       local out, err, code = T.sh("cd / && " .. T.quote(T.bin) .. " run experiments/dd-writes.lua 7")
-      if not T.tracefs then return pending("tracefs is not mounted") end
+      if not T.tracefs then return pending(T.no_tracefs) end
       assert.equal(0, code, err)
       assert.matches("\n%s+7%s+7%s+%d+\n", out)
     end)

@@ -38,7 +38,7 @@ describe("core counters", function()
   end)
 
   it("counts exactly the write(2) calls of a workload and of its children", function()
-    if not T.tracefs then return pending("tracefs is not mounted") end
+    if not T.tracefs then return pending(T.no_tracefs) end
     local id = tonumber(T.slurp(T.tracefs .. "/events/syscalls/sys_enter_write/id"))
     local attr = { type = 2, config = id }
     local _, _, _, v = count({ T.workload("writes"), "4321" }, { attr })

@@ -33,7 +33,7 @@ describe("cgroup counting", function()
 
   it("is what a profile uses where allowed: per CPU, only the workload's tasks, exact", function()
     if not cgroups_here() then return pending("no cgroup counting for this user here") end
-    if not T.tracefs then return pending("tracefs is not mounted") end
+    if not T.tracefs then return pending(T.no_tracefs) end
     -- a writer outside the workload, busy all along: not counted
     local noise = T.sh("sh -c 'while :; do echo x; done > /dev/null' & echo $!")
     finally(function() T.sh("kill " .. tonumber(noise)) end)

@@ -191,7 +191,7 @@ describe("event spec resolution", function()
   end)
 
   it("prefers a tracepoint over a name with modifiers", function()
-    if not cat.tracefs then return pending("tracefs is not mounted") end
+    if not cat.tracefs then return pending(T.no_tracefs) end
     local evs = assert(catalog.select(cat, { "sched:sched_switch:k" }))
     assert.equal("sched:sched_switch:k", evs[1].name)
     assert.equal("tracepoint", evs[1].pmu)

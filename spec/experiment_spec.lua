@@ -36,7 +36,7 @@ end)
 
 describe("result objects", function()
   it("measure a command: totals by name, series that add up, status", function()
-    if not T.tracefs then return pending("tracefs is not mounted") end
+    if not T.tracefs then return pending(T.no_tracefs) end
     local ap = require "autoperf"
     local r = assert(ap.measure({ T.workload("writes"), "777" },
       { events = { "syscalls:sys_enter_write", "task-clock" }, interval_ms = 5, keep = true }))
@@ -93,7 +93,7 @@ describe("examples/experiments/sweep.lua", function()
   T.each_tmpdir(before_each, after_each, function(d) dir = d end)
 
   it("writes one tidy row per configuration x repetition x event, derived metrics included", function()
-    if not T.tracefs then return pending("tracefs is not mounted") end
+    if not T.tracefs then return pending(T.no_tracefs) end
     local out, err, code = T.autoperf("run", "experiments/sweep.lua", dir .. "/s")
     assert.equal(0, code, err)
     assert.matches("6 configurations %(6 measured now%)", out)
@@ -115,7 +115,7 @@ describe("examples/experiments/sweep.lua", function()
   end)
 
   it("resumes after being killed: only what was missing runs, the result is the same", function()
-    if not T.tracefs then return pending("tracefs is not mounted or not readable (the sweep counts a tracepoint)") end
+    if not T.tracefs then return pending(T.no_tracefs .. " (the sweep counts a tracepoint)") end
     local bin = T.quote(T.bin)
     -- killed once the second configuration has started (bounded: a sweep
     -- that fails, or never gets there, ends the wait)
@@ -134,7 +134,7 @@ describe("examples/experiments/sweep.lua", function()
   end)
 
   it("in shards measures disjoint slices that merge into every configuration", function()
-    if not T.tracefs then return pending("tracefs is not mounted or not readable (the sweep counts a tracepoint)") end
+    if not T.tracefs then return pending(T.no_tracefs .. " (the sweep counts a tracepoint)") end
     for k = 1, 3 do
       local out, err, code = T.autoperf("run", "experiments/sweep.lua", dir .. "/s", "--shard", k .. "/3")
       assert.equal(0, code, err)

@@ -285,7 +285,7 @@ end)
 
 describe("autoperf metrics", function()
   it("gives the bundled software metrics exactly from a workload of known counts", function()
-    if not T.tracefs then return pending("tracefs is not mounted") end
+    if not T.tracefs then return pending(T.no_tracefs) end
     local dir = T.tmpdir()
     finally(function() T.rmtree(dir) end)
     local K = 5000
@@ -346,7 +346,7 @@ describe("autoperf metrics", function()
   end)
 
   it("shows totals and per-interval values as CSV, and the metrics of a group only", function()
-    if not T.tracefs then return pending("tracefs is not mounted") end
+    if not T.tracefs then return pending(T.no_tracefs) end
     local dir = T.tmpdir()
     finally(function() T.rmtree(dir) end)
     local _, err, code = T.autoperf("profile", "-q", "-o", dir .. "/p", "-I", "20", "--metrics", "software",

@@ -147,7 +147,7 @@ describe("profile failure modes", function()
   end
 
   it("counts only the region of interest with --roi", function()
-    if not T.tracefs then return pending("tracefs is not mounted") end
+    if not T.tracefs then return pending(T.no_tracefs) end
     local out = dir .. "/roi"
     local _, err, code = T.autoperf("profile", "-q", "-o", out, "--roi", "-e", "syscalls:sys_enter_write",
       "--", T.workload("roi"), "1000", "42")

@@ -122,6 +122,18 @@ end
 
 T.tracefs = core.tracefs_root()
 
+-- Where tracefs is mounted (from /proc/self/mounts), readable or not.
+T.tracefs_mount = nil
+for line in io.lines("/proc/self/mounts") do
+  local where, kind = line:match("^%S+ (%S+) (%S+)")
+  if kind == "tracefs" then T.tracefs_mount = where break end
+end
+
+-- Why a spec that needs tracepoints does not run here (nil when it can).
+T.no_tracefs = not T.tracefs and (T.tracefs_mount
+  and "tracefs is mounted at " .. T.tracefs_mount .. " but not readable by this user"
+  or "tracefs is not mounted") or nil
+
 -- Processes whose parent is pid (from /proc).
 function T.children(pid)
   local out = {}

@@ -271,14 +271,18 @@ end
 -- matters, cv its variation across them), the one most alike across the
 -- runs (the same work counts the same in each), on a tie (within 0.1%)
 -- a work anchor (M.WORK_ANCHORS' order) first: its name and cv, or nil.
+-- An anchor that counted exactly the same in every run (cv 0) ties only
+-- with another such: a time anchor that agrees within 0.1% across a few
+-- runs by chance does not outrank an exact work count.
 function M.pick_anchor(cands)
   local rank = {}
   for i, a in ipairs(M.WORK_ANCHORS) do rank[a] = i end
   local best, best_cv
+  local function tie(a, b) return math.abs(a - b) <= 1e-3 and (a == 0) == (b == 0) end
   for _, c in ipairs(cands) do
     local a, cv = c.name, c.cv
-    if not best or cv < best_cv - 1e-3
-      or (math.abs(cv - best_cv) <= 1e-3 and (rank[a] or 99) < (rank[best] or 99)) then
+    if not best or (cv < best_cv and not tie(cv, best_cv))
+      or (tie(cv, best_cv) and (rank[a] or 99) < (rank[best] or 99)) then
       best, best_cv = a, cv
     end
   end
