@@ -50,6 +50,15 @@ ifneq ($(OPENBLAS_DIR),)
 CPPFLAGS += $(shell $(PKG_CONFIG) --cflags openblas) -DAP_OPENBLAS='"$(OPENBLAS_DIR)/libopenblas.so.0"'
 endif
 endif
+# Run files are inflated by ISA-L (Debian's libisal-dev: 4-5x zlib's
+# inflate, the most of what aggregate costs); a static build (the arm64
+# lane: Debian ships no libisal.a) inflates through zlib.
+ifeq ($(STATIC),)
+ifneq ($(shell $(PKG_CONFIG) --exists libisal && echo yes),)
+PKGS     += libisal
+CPPFLAGS += -DAP_ISAL
+endif
+endif
 ifneq ($(STATIC),)
 # One self-contained binary: C modules cannot be loaded, so no core.so, and
 # readline's static library needs its terminal library spelled out.
@@ -59,7 +68,7 @@ else
 LDLIBS   += $(shell $(PKG_CONFIG) --libs $(PKGS)) $(PFM_LIBS) -lreadline -lm -ldl
 endif
 
-CORE_SRC := counters.c capacity.c proc.c closer.c io.c table.c runfile.c reader.c aggregate.c synth.c \
+CORE_SRC := counters.c capacity.c proc.c closer.c io.c gz.c table.c runfile.c reader.c aggregate.c synth.c \
             catalog.c pfm.c plan.c sim.c numeric.c series.c cgroup.c \
             lcore.c lhelp.c lsys.c lcounters.c lproc.c lio.c lrunfile.c lreader.c lsynth.c lcatalog.c lplan.c lsim.c lrepl.c lnumeric.c lseries.c
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)

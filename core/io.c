@@ -1,4 +1,5 @@
 #include "io.h"
+#include "gz.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -341,7 +342,7 @@ struct ap_prefetch {
 	pthread_t th;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	gzFile gz;
+	struct ap_gz *gz;
 	char *buf[NBUF];
 	size_t len[NBUF];
 	int full[NBUF];
@@ -361,12 +362,10 @@ static void *prefetch_main(void *arg)
 			break;
 		int t = p->tail;
 		pthread_mutex_unlock(&p->mu);
-		int n = gzread(p->gz, p->buf[t], CHUNK);
+		long n = ap_gz_read(p->gz, p->buf[t], CHUNK);
 		char msg[128] = "";
-		if (n < 0) {
-			int zerr;
-			snprintf(msg, sizeof(msg), "%s", gzerror(p->gz, &zerr));
-		}
+		if (n < 0)
+			snprintf(msg, sizeof(msg), "%s", ap_gz_error(p->gz));
 		pthread_mutex_lock(&p->mu);
 		if (n > 0) {
 			p->len[t] = (size_t)n;
@@ -395,7 +394,7 @@ static void prefetch_free(struct ap_prefetch *p, int joined)
 	free(p);
 }
 
-static struct ap_prefetch *prefetch_start(gzFile gz)
+static struct ap_prefetch *prefetch_start(struct ap_gz *gz)
 {
 	struct ap_prefetch *p = calloc(1, sizeof(*p));
 	if (!p)
@@ -458,12 +457,9 @@ int ap_reader_open_flags(struct ap_reader *r, const char *path, int flags)
 		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	}
 	int big = st.st_size >= AP_PREFETCH_MIN;
-	r->gz = gzdopen(fd, "rb");
-	if (!r->gz) {
-		close(fd);
+	r->gz = ap_gz_open(fd);
+	if (!r->gz)
 		return -ENOMEM;
-	}
-	gzbuffer(r->gz, 1 << 17);
 	r->cap = 256;
 	r->line = malloc(r->cap);
 	/* Without a thread (small file, or none to be had) chunks are read
@@ -475,7 +471,7 @@ int ap_reader_open_flags(struct ap_reader *r, const char *path, int flags)
 	if (!r->line || (!r->pf && !r->chunk)) {
 		free(r->line);
 		r->line = NULL;
-		gzclose(r->gz);
+		ap_gz_close(r->gz);
 		r->gz = NULL;
 		return -ENOMEM;
 	}
@@ -497,16 +493,14 @@ static int next_chunk(struct ap_reader *r)
 		return 0;
 	struct ap_prefetch *p = r->pf;
 	if (!p) {
-		int n = gzread(r->gz, r->chunk, CHUNK);
+		long n = ap_gz_read(r->gz, r->chunk, CHUNK);
 		if (n > 0) {
 			r->clen = (size_t)n;
 			return 1;
 		}
 		r->zdone = 1;
-		if (n < 0) {
-			int zerr;
-			fail(r, gzerror(r->gz, &zerr));
-		}
+		if (n < 0)
+			fail(r, ap_gz_error(r->gz));
 		return 0;
 	}
 	pthread_mutex_lock(&p->mu);
@@ -611,8 +605,7 @@ void ap_reader_close(struct ap_reader *r)
 		free(r->chunk);
 	}
 	r->chunk = NULL;
-	if (r->gz)
-		gzclose(r->gz);
+	ap_gz_close(r->gz);
 	free(r->line);
 	r->gz = NULL;
 	r->line = NULL;

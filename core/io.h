@@ -49,9 +49,10 @@ void ap_writer_abort(struct ap_writer *w);
 int ap_mkdirs_below(const char *base, const char *rel, char *why, size_t whylen);
 
 struct ap_prefetch;
+struct ap_gz;
 
 struct ap_reader {
-	gzFile gz;
+	struct ap_gz *gz;
 	char *line;   /* current line, NUL-terminated, without newline */
 	size_t cap;
 	long lineno;  /* 1-based number of the current line */

@@ -190,6 +190,47 @@ describe("core io", function()
     end
   end)
 
+  it("reads what gzip writes as zlib's gzread does: members one after another, names, plain and empty files", function()
+    local function lines_of(path)
+      local r = assert(core.reader(path))
+      local out = {}
+      while true do
+        local line, err = r:read()
+        if not line then
+          r:close()
+          return out, err
+        end
+        out[#out + 1] = line
+      end
+    end
+    local a, b = dir .. "/a.txt", dir .. "/b.txt"
+    local fa = assert(io.open(a, "w"))
+    for i = 1, 3000 do fa:write("a ", i, "\n") end
+    fa:close()
+    T.write(b, "b 1\nb 2\n")
+    local q = T.quote
+    -- gzip of a named file keeps its name in the header (FNAME)
+    assert(os.execute(string.format("gzip -k -c %s > %s/ab.gz && gzip -c < %s >> %s/ab.gz", q(a), q(dir), q(b), q(dir))))
+    local got = lines_of(dir .. "/ab.gz")
+    assert.equal(3002, #got)
+    assert.same({ "a 1", "a 3000", "b 1", "b 2" }, { got[1], got[3000], got[3001], got[3002] })
+    -- bytes after the last member that are not gzip are ignored
+    assert(os.execute(string.format("gzip -c < %s > %s/tail.gz && printf 'junk' >> %s/tail.gz", q(b), q(dir), q(dir))))
+    assert.same({ "b 1", "b 2" }, (lines_of(dir .. "/tail.gz")))
+    assert.same({ "b 1", "b 2" }, (lines_of(b))) -- not gzip: as it is
+    T.write(dir .. "/empty", "")
+    local none, err = lines_of(dir .. "/empty")
+    assert.same({}, none)
+    assert.is_nil(err)
+    -- a wrong CRC in the trailer: every line, then the error
+    local raw = T.slurp(dir .. "/tail.gz"):sub(1, -5)
+    local crc = #raw - 7
+    T.write(dir .. "/crc.gz", raw:sub(1, crc - 1) .. string.char(raw:byte(crc) ~ 1) .. raw:sub(crc + 1))
+    got, err = lines_of(dir .. "/crc.gz")
+    assert.is_string(err)
+    assert.is_true(#got <= 2)
+  end)
+
   it("reports a gzip stream cut short with the line it reached", function()
     local path = dir .. "/cut.gz"
     local w = assert(core.writer(path, true))

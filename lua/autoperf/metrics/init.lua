@@ -200,6 +200,12 @@ function M.load(path)
   end
   local std -- arm64's standard metrics (sbsa.json), for ArchStdEvent references
   for i, r in ipairs(records) do
+    -- perf's files mix events with metrics (AMD's recommended.json):
+    -- an entry with an EventName and no MetricName is an event, as
+    -- perf's jevents.py takes it
+    if set.dialect == "perf" and type(r) == "table" and r.MetricName == nil and r.EventName ~= nil then
+      goto next
+    end
     if set.dialect == "perf" and type(r) == "table" and r.MetricName == nil and type(r.ArchStdEvent) == "string" then
       -- perf's arm64 files name a standard metric (sbsa.json two levels
       -- up, as perf's jevents.py reads it), possibly with their own MetricExpr
@@ -252,7 +258,9 @@ function M.load(path)
       set.groups[g] = set.groups[g] or {}
       table.insert(set.groups[g], m.name)
     end
+    ::next::
   end
+  if #set.metrics == 0 then return nil, path .. ": no metric in it (a file of events only?)" end
   if set.dialect == "perf" then
     for _, m in ipairs(set.metrics) do
       local ok, err = perf_bind(path, m, set.by_name)

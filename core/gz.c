@@ -1,0 +1,217 @@
+/* A file's bytes, inflated when it is gzip (RFC 1952, members one after
+ * another as gzip -c a b > f makes them) and as they are when it is not,
+ * as zlib's gzread gives them. Built with ISA-L (Debian's libisal-dev)
+ * its inflate does the work: 4-5x zlib's on run files (make
+ * bench-aggregate). A static build (the arm64 lane: Debian ships no
+ * libisal.a) reads through zlib. */
+#include "gz.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef AP_ISAL
+#include <isa-l/igzip_lib.h>
+
+#define IN_SIZE (1 << 17)
+
+struct ap_gz {
+	int fd;
+	int mode;  /* 0 not yet known, 1 gzip, 2 plain, 3 ended */
+	int eof;   /* read(2) said end of file */
+	uint8_t *in;
+	size_t ipos, ilen;
+	struct inflate_state st;
+	char err[96];
+};
+
+static int refill(struct ap_gz *g)
+{
+	if (g->ipos > 0) {
+		memmove(g->in, g->in + g->ipos, g->ilen - g->ipos);
+		g->ilen -= g->ipos;
+		g->ipos = 0;
+	}
+	while (!g->eof && g->ilen < IN_SIZE) {
+		ssize_t n = read(g->fd, g->in + g->ilen, IN_SIZE - g->ilen);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(g->err, sizeof(g->err), "%s", strerror(errno));
+			return -1;
+		}
+		if (n == 0)
+			g->eof = 1;
+		g->ilen += (size_t)n;
+		if (n > 0)
+			break;
+	}
+	return 0;
+}
+
+static void member_start(struct ap_gz *g)
+{
+	isal_inflate_init(&g->st);
+	g->st.crc_flag = ISAL_GZIP;
+}
+
+/* At a member's start or after one ended: gzip (1), or what follows is
+ * not gzip; at the very start that is a plain file (2), after a member
+ * trailing bytes that are ignored (3). */
+static int classify(struct ap_gz *g, int first)
+{
+	while (g->ilen - g->ipos < 2 && !g->eof)
+		if (refill(g))
+			return -1;
+	const uint8_t *p = g->in + g->ipos;
+	if (g->ilen - g->ipos >= 2 && p[0] == 0x1f && p[1] == 0x8b) {
+		member_start(g);
+		return g->mode = 1;
+	}
+	return g->mode = first ? 2 : 3;
+}
+
+static const char *why(int rc)
+{
+	switch (rc) {
+	case ISAL_INVALID_BLOCK:
+		return "invalid deflate block";
+	case ISAL_INVALID_SYMBOL:
+		return "invalid deflate symbol";
+	case ISAL_INVALID_LOOKBACK:
+		return "invalid distance too far back";
+	case ISAL_INVALID_WRAPPER:
+		return "invalid gzip header";
+	case ISAL_UNSUPPORTED_METHOD:
+		return "unknown compression method";
+	case ISAL_INCORRECT_CHECKSUM:
+		return "incorrect data check";
+	default:
+		return "corrupt gzip stream";
+	}
+}
+
+struct ap_gz *ap_gz_open(int fd)
+{
+	struct ap_gz *g = calloc(1, sizeof(*g));
+	if (!g || !(g->in = malloc(IN_SIZE))) {
+		free(g);
+		close(fd);
+		return NULL;
+	}
+	g->fd = fd;
+	return g;
+}
+
+long ap_gz_read(struct ap_gz *g, void *buf, size_t n)
+{
+	if (g->err[0])
+		return -1;
+	if (n > INT32_MAX)
+		n = INT32_MAX;
+	if (g->mode == 0 && classify(g, 1) < 0)
+		return -1;
+	for (;;) {
+		if (g->mode == 3)
+			return 0;
+		if (g->mode == 2) {
+			if (g->ipos == g->ilen) {
+				if (g->eof)
+					return 0;
+				if (refill(g))
+					return -1;
+				continue;
+			}
+			size_t k = g->ilen - g->ipos < n ? g->ilen - g->ipos : n;
+			memcpy(buf, g->in + g->ipos, k);
+			g->ipos += k;
+			return (long)k;
+		}
+		if (g->ipos == g->ilen && !g->eof && refill(g))
+			return -1;
+		g->st.next_in = g->in + g->ipos;
+		g->st.avail_in = (uint32_t)(g->ilen - g->ipos);
+		g->st.next_out = buf;
+		g->st.avail_out = (uint32_t)n;
+		int rc = isal_inflate(&g->st);
+		g->ipos = g->ilen - g->st.avail_in;
+		size_t got = n - g->st.avail_out;
+		if (rc < 0) {
+			snprintf(g->err, sizeof(g->err), "%s", why(rc));
+			return -1;
+		}
+		if (g->st.block_state == ISAL_BLOCK_FINISH) {
+			if (classify(g, 0) < 0)
+				return -1;
+		} else if (got == 0 && g->ipos == g->ilen && g->eof) {
+			snprintf(g->err, sizeof(g->err), "unexpected end of file");
+			return -1;
+		}
+		if (got > 0)
+			return (long)got;
+	}
+}
+
+const char *ap_gz_error(struct ap_gz *g)
+{
+	return g->err;
+}
+
+void ap_gz_close(struct ap_gz *g)
+{
+	if (!g)
+		return;
+	close(g->fd);
+	free(g->in);
+	free(g);
+}
+
+#else /* zlib */
+#include <zlib.h>
+
+struct ap_gz {
+	gzFile gz;
+	char err[96];
+};
+
+struct ap_gz *ap_gz_open(int fd)
+{
+	struct ap_gz *g = calloc(1, sizeof(*g));
+	if (!g || !(g->gz = gzdopen(fd, "rb"))) {
+		free(g);
+		close(fd);
+		return NULL;
+	}
+	gzbuffer(g->gz, 1 << 17);
+	return g;
+}
+
+long ap_gz_read(struct ap_gz *g, void *buf, size_t n)
+{
+	if (n > INT32_MAX)
+		n = INT32_MAX;
+	int got = gzread(g->gz, buf, (unsigned)n);
+	if (got < 0) {
+		int zerr;
+		snprintf(g->err, sizeof(g->err), "%s", gzerror(g->gz, &zerr));
+		return -1;
+	}
+	return got;
+}
+
+const char *ap_gz_error(struct ap_gz *g)
+{
+	return g->err;
+}
+
+void ap_gz_close(struct ap_gz *g)
+{
+	if (!g)
+		return;
+	gzclose(g->gz);
+	free(g);
+}
+#endif
