@@ -461,16 +461,16 @@ int ap_reader_open_flags(struct ap_reader *r, const char *path, int flags)
 	if (!r->gz)
 		return -ENOMEM;
 	r->cap = 256;
-	r->line = malloc(r->cap);
+	r->own = malloc(r->cap);
 	/* Without a thread (small file, or none to be had) chunks are read
 	 * here, into a buffer of our own. */
-	if (r->line && big)
+	if (r->own && big)
 		r->pf = prefetch_start(r->gz);
-	if (r->line && !r->pf)
+	if (r->own && !r->pf)
 		r->chunk = malloc(CHUNK);
-	if (!r->line || (!r->pf && !r->chunk)) {
-		free(r->line);
-		r->line = NULL;
+	if (!r->own || (!r->pf && !r->chunk)) {
+		free(r->own);
+		r->own = NULL;
 		ap_gz_close(r->gz);
 		r->gz = NULL;
 		return -ENOMEM;
@@ -532,13 +532,13 @@ static int append(struct ap_reader *r, size_t *len, const char *s, size_t n)
 		size_t cap = r->cap;
 		while (*len + n + 1 > cap)
 			cap *= 2;
-		char *line = realloc(r->line, cap);
-		if (!line)
+		char *own = realloc(r->own, cap);
+		if (!own)
 			return -1;
-		r->line = line;
+		r->own = own;
 		r->cap = cap;
 	}
-	memcpy(r->line + *len, s, n);
+	memcpy(r->own + *len, s, n);
 	*len += n;
 	return 0;
 }
@@ -562,14 +562,26 @@ int ap_reader_next(struct ap_reader *r, size_t *len)
 			if (!(r->flags & AP_READ_UNTERMINATED))
 				return fail(r, "line has no end (file cut short)");
 			r->eof = 1;
-			r->line[n] = '\0';
+			r->own[n] = '\0';
+			r->line = r->own;
+			r->room = r->cap;
 			*len = n;
 			return 1;
 		}
-		const char *s = r->chunk + r->cpos;
+		char *s = r->chunk + r->cpos;
 		size_t avail = r->clen - r->cpos;
-		const char *nl = memchr(s, '\n', avail);
+		char *nl = memchr(s, '\n', avail);
 		size_t take = nl ? (size_t)(nl - s) : avail;
+		if (nl && n == 0 && take <= AP_LINE_MAX) {
+			/* the whole line in this chunk: handed out where it is */
+			*nl = '\0';
+			r->cpos += take + 1;
+			r->line = s;
+			r->room = avail;
+			r->lineno++;
+			*len = take;
+			return 1;
+		}
 		if (n + take > AP_LINE_MAX) {
 			/* a gzip stream of one endless line inflates without end */
 			r->lineno++;
@@ -580,7 +592,9 @@ int ap_reader_next(struct ap_reader *r, size_t *len)
 			return fail(r, "out of memory");
 		r->cpos += take + (nl != NULL);
 		if (nl) {
-			r->line[n] = '\0';
+			r->own[n] = '\0';
+			r->line = r->own;
+			r->room = r->cap;
 			r->lineno++;
 			*len = n;
 			return 1;
@@ -606,9 +620,9 @@ void ap_reader_close(struct ap_reader *r)
 	}
 	r->chunk = NULL;
 	ap_gz_close(r->gz);
-	free(r->line);
+	free(r->own);
 	r->gz = NULL;
-	r->line = NULL;
+	r->line = r->own = NULL;
 }
 
 int ap_inflate(const void *src, size_t n, char **out, size_t *outn)

@@ -53,8 +53,14 @@ struct ap_gz;
 
 struct ap_reader {
 	struct ap_gz *gz;
-	char *line;   /* current line, NUL-terminated, without newline */
-	size_t cap;
+	/* The current line, NUL-terminated, without its newline: in the
+	 * chunk it was inflated into when it lies in one (no copy), else
+	 * built up in own; room bytes may be read from it (a parser's
+	 * 8-byte loads past the NUL stay inside). */
+	char *line;
+	size_t room;
+	char *own;
+	size_t cap;   /* of own */
 	long lineno;  /* 1-based number of the current line */
 	int eof;
 	char err[160];

@@ -325,7 +325,7 @@ static int row_line(struct parser *p, const struct ap_run_visitor *v,
 	const char *s = line, *end = line + len;
 	int64_t f[7];
 	int range = 0;
-	const char *limit = p->r.line + p->r.cap; /* line is the reader's buffer */
+	const char *limit = p->r.line + p->r.room; /* line is in the reader's buffer */
 	for (int i = 0; i < 7; i++)
 		if (!fast_number(&s, end, limit, i < 6 ? ',' : 0, i == 2, &f[i], &range))
 			return too_long(p, "expected 7 integer fields, got", line, len);
