@@ -222,7 +222,7 @@ bench-profile: all
 # stat, and the sampler's lateness (takes a few minutes: perf stat closes
 # ~2300 tracepoints slowly).
 bench-perturbation: all
-	./$(BIN) run scripts/bench-perturbation.lua $(BENCH_REPS)
+	./$(BIN) run scripts/bench-perturbation.lua $(or $(BENCH_REPS),3) $(BENCH_ONLY)
 
 bench-numeric: all
 	scripts/bootstrap --bench

@@ -112,24 +112,36 @@ static const char ap_digits2[] =
 
 static inline char *ap_put_u64(char *p, uint64_t v)
 {
-	char tmp[24];
-	char *t = tmp + sizeof(tmp);
+	static const uint64_t pow10[20] = {
+		1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL,
+		10000000ULL, 100000000ULL, 1000000000ULL, 10000000000ULL,
+		100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+		100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+		100000000000000000ULL, 1000000000000000000ULL,
+		10000000000000000000ULL};
+	if (v < 10) {
+		*p = (char)('0' + v);
+		return p + 1;
+	}
+	/* the digits counted first (log10 from the bit length), then
+	 * written from the last: no copy of a variable length */
+	const unsigned t = ((64u - (unsigned)__builtin_clzll(v)) * 1233u) >> 12;
+	char *end = p + t + (v >= pow10[t]);
+	char *q = end;
 	while (v >= 100) {
 		unsigned d = (unsigned)(v % 100) * 2;
 		v /= 100;
-		*--t = ap_digits2[d + 1];
-		*--t = ap_digits2[d];
+		*--q = ap_digits2[d + 1];
+		*--q = ap_digits2[d];
 	}
 	if (v >= 10) {
 		unsigned d = (unsigned)v * 2;
-		*--t = ap_digits2[d + 1];
-		*--t = ap_digits2[d];
+		*--q = ap_digits2[d + 1];
+		*--q = ap_digits2[d];
 	} else {
-		*--t = (char)('0' + v);
+		*--q = (char)('0' + v);
 	}
-	size_t n = (size_t)(tmp + sizeof(tmp) - t);
-	memcpy(p, t, n);
-	return p + n;
+	return end;
 }
 
 static inline char *ap_put_i64(char *p, int64_t v)
