@@ -218,6 +218,23 @@ static int gz_errno(gzFile gz, int saved)
 	return zerr == Z_ERRNO && saved ? saved : EIO;
 }
 
+/* Every WRITEBACK bytes the disk is asked to start writing what the file
+ * has so far (sync_file_range: it does not wait), so that the fsync of
+ * commit waits for the last stretch only, not for a whole big file (a
+ * results.csv of 2 GB took 1.3 s to fsync at the end). Advisory: a
+ * failure here is fsync's to report. */
+#define WRITEBACK (32u << 20)
+
+static void start_writeback(struct ap_writer *w)
+{
+	w->since = 0;
+	off_t end = lseek(w->fd, 0, SEEK_CUR); /* the dup shares zlib's offset */
+	if (end > w->kicked) {
+		sync_file_range(w->fd, w->kicked, end - w->kicked, SYNC_FILE_RANGE_WRITE);
+		w->kicked = end;
+	}
+}
+
 int ap_writer_write(struct ap_writer *w, const void *buf, size_t len)
 {
 	if (!w->gz)
@@ -235,6 +252,8 @@ int ap_writer_write(struct ap_writer *w, const void *buf, size_t len)
 		}
 		p += n;
 		len -= n;
+		if ((w->since += n) >= WRITEBACK)
+			start_writeback(w);
 	}
 	return 0;
 }

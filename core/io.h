@@ -15,6 +15,8 @@ struct ap_writer {
 	int dirfd;   /* the directory it lands in */
 	int fd;      /* the temp file (a dup kept to fsync it) */
 	int err;     /* -errno of the first failed write: later ones fail too */
+	size_t since;  /* bytes written since the last writeback was started */
+	long long kicked; /* the file's bytes whose writeback has been started */
 	char why[320]; /* after a failed open: the whole message */
 };
 
