@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 /* Opens each directory of rel (a relative path, its last component the
  * file) below dfd without following a symbolic link, creating them when
@@ -143,18 +144,17 @@ int ap_writer_open_below(struct ap_writer *w, const char *base, const char *rel,
 		err = -errno;
 		goto fail_path;
 	}
-	w->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0); /* kept to fsync: gzclose closes fd */
+	w->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0); /* kept to fsync: ap_gzw_close closes fd */
 	if (w->fd < 0) {
 		err = -errno;
 		goto fail_unlink;
 	}
-	/* "T": zlib writes plain bytes through the same interface. */
-	w->gz = gzdopen(fd, compress ? "wb1" : "wbT");
+	w->gz = ap_gzw_open(fd, compress);
 	if (!w->gz) {
 		err = -ENOMEM;
-		goto fail_unlink;
+		unlinkat(dfd, w->tmp, 0);
+		goto fail_path;
 	}
-	gzbuffer(w->gz, 1 << 16);
 	return 0;
 fail_unlink:
 	close(fd);
@@ -209,15 +209,6 @@ int ap_writer_open(struct ap_writer *w, const char *path, int compress)
 	return err;
 }
 
-/* The errno of zlib's last failure on gz (a write(2) refused: ENOSPC,
- * EDQUOT, EIO ...), or EIO when zlib itself failed. */
-static int gz_errno(gzFile gz, int saved)
-{
-	int zerr;
-	gzerror(gz, &zerr);
-	return zerr == Z_ERRNO && saved ? saved : EIO;
-}
-
 /* Every WRITEBACK bytes the disk is asked to start writing what the file
  * has so far (sync_file_range: it does not wait), so that the fsync of
  * commit waits for the last stretch only, not for a whole big file (a
@@ -228,7 +219,7 @@ static int gz_errno(gzFile gz, int saved)
 static void start_writeback(struct ap_writer *w)
 {
 	w->since = 0;
-	off_t end = lseek(w->fd, 0, SEEK_CUR); /* the dup shares zlib's offset */
+	off_t end = lseek(w->fd, 0, SEEK_CUR); /* the dup shares the writer's offset */
 	if (end > w->kicked) {
 		sync_file_range(w->fd, w->kicked, end - w->kicked, SYNC_FILE_RANGE_WRITE);
 		w->kicked = end;
@@ -241,20 +232,10 @@ int ap_writer_write(struct ap_writer *w, const void *buf, size_t len)
 		return -EBADF;
 	if (w->err)
 		return w->err;
-	const char *p = buf;
-	while (len) {
-		/* gzwrite takes an unsigned count: big buffers go in pieces */
-		unsigned n = len > (1u << 30) ? (1u << 30) : (unsigned)len;
-		errno = 0;
-		if (gzwrite(w->gz, p, n) != (int)n) {
-			w->err = -gz_errno(w->gz, errno);
-			return w->err;
-		}
-		p += n;
-		len -= n;
-		if ((w->since += n) >= WRITEBACK)
-			start_writeback(w);
-	}
+	if ((w->err = ap_gzw_write(w->gz, buf, len)))
+		return w->err;
+	if ((w->since += len) >= WRITEBACK)
+		start_writeback(w);
 	return 0;
 }
 
@@ -263,11 +244,10 @@ int ap_writer_commit(struct ap_writer *w)
 	if (!w->gz)
 		return -EBADF;
 	int err = w->err;
-	errno = 0;
-	int zrc = gzclose(w->gz);
+	int cerr = ap_gzw_close(w->gz);
 	w->gz = NULL;
-	if (!err && zrc != Z_OK)
-		err = -(zrc == Z_ERRNO && errno ? errno : EIO);
+	if (!err)
+		err = cerr;
 	if (!err && fsync(w->fd) < 0)
 		err = -errno;
 	if (!err && renameat(w->dirfd, w->tmp, w->dirfd, w->name) < 0)
@@ -288,11 +268,10 @@ int ap_writer_commit_pair(struct ap_writer *first, struct ap_writer *second)
 	int err = first->err ? first->err : second->err;
 	struct ap_writer *w[2] = {first, second};
 	for (int i = 0; i < 2; i++) {
-		errno = 0;
-		int zrc = gzclose(w[i]->gz);
+		int cerr = ap_gzw_close(w[i]->gz);
 		w[i]->gz = NULL;
-		if (!err && zrc != Z_OK)
-			err = -(zrc == Z_ERRNO && errno ? errno : EIO);
+		if (!err)
+			err = cerr;
 		if (!err && fsync(w[i]->fd) < 0)
 			err = -errno;
 		if (err && !w[0]->err && !w[1]->err)
@@ -314,7 +293,7 @@ int ap_writer_commit_pair(struct ap_writer *first, struct ap_writer *second)
 void ap_writer_abort(struct ap_writer *w)
 {
 	if (w->gz) {
-		gzclose(w->gz);
+		ap_gzw_close(w->gz);
 		unlinkat(w->dirfd, w->tmp, 0);
 	}
 	release(w);

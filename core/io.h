@@ -1,14 +1,16 @@
-/* io: zlib-backed line streams; writes land atomically (temp + rename). */
+/* io: line streams of gzip or plain files (gz.c); writes land atomically
+ * (temp + rename). */
 #ifndef AP_IO_H
 #define AP_IO_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <zlib.h>
+
+struct ap_gzw;
 
 struct ap_writer {
-	gzFile gz;
+	struct ap_gzw *gz;
 	char *path;  /* final name, as given (for messages) */
 	char *name;  /* its last component, in dirfd */
 	char *tmp;   /* where the bytes go until commit, in dirfd */

@@ -120,6 +120,15 @@ function T.event_total(results, name)
   return seen and total or nil
 end
 
+-- Descriptors this process has open, after a full collection (a reader
+-- or writer an earlier spec left to the collector would otherwise close
+-- its file in the middle of a count).
+function T.open_fds()
+  collectgarbage("collect")
+  collectgarbage("collect")
+  return #assert(core.listdir("/proc/self/fd"))
+end
+
 T.tracefs = core.tracefs_root()
 
 -- Where tracefs is mounted (from /proc/self/mounts), readable or not.
