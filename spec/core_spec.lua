@@ -227,6 +227,26 @@ describe("core io", function()
     assert.is_true(#got <= 2)
   end)
 
+  it("writes plain files of any length whole, direct to the disk or (tmpfs) through the cache", function()
+    local dirs = { dir }
+    local shm = core.mkdtemp("/dev/shm/autoperf-spec.XXXXXX")
+    if shm then dirs[2] = shm end
+    finally(function() if shm then os.execute("rm -rf " .. T.quote(shm)) end end)
+    for _, d in ipairs(dirs) do
+      for _, n in ipairs({ 0, 1, 4095, 4096, 4097, 1048576, 1048576 + 4096 + 3, 3 * 1048576 - 1 }) do
+        local text = string.rep("0123456789abcde\n", n // 16 + 1):sub(1, n)
+        local path = d .. "/p" .. n .. ".csv"
+        local w = assert(core.writer(path, false))
+        -- in pieces that straddle the writer's blocks
+        for i = 1, n, 300000 do assert(w:write(text:sub(i, i + 299999))) end
+        assert(w:commit())
+        local back = T.slurp(path)
+        assert.equal(n, #back, path)
+        assert.is_true(back == text, path)
+      end
+    end
+  end)
+
   it("writes gzip that gzip reads back, over many compressor buffers", function()
     local path = dir .. "/w.csv.gz"
     local w = assert(core.writer(path, true))
