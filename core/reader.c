@@ -522,18 +522,16 @@ static void pipe_end(struct pipe *p)
 /* Workers to read with: the caller's thread and one worker per other
  * online cpu it may run on (its affinity: a Slurm job's or taskset's
  * cpus, not the machine's), up to MAX_THREADS workers; none (read in
- * line) on one cpu. AUTOPERF_READ_THREADS=N reads with N threads likewise
+ * line) on one cpu. On 2 cpus one worker pays since inflating is ISA-L's
+ * and results.csv skips the page cache (bench-aggregate, 40M rows: 6.5
+ * to 8.3 s ahead, 7.3 to 9.0 s in line; with zlib and the cache the
+ * stages had cost more than one core has either way). AUTOPERF_READ_THREADS=N reads with N threads likewise
  * (1: in line), the benchmark's knob for its in-line comparison. */
 static size_t threads_for(size_t nfiles)
 {
 	cpu_set_t set;
 	long n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set)
 							    : sysconf(_SC_NPROCESSORS_ONLN);
-	/* On 2 cpus reading ahead costs more than it gains (the inflating
-	 * already has io.c's thread: bench-aggregate, 40M rows, quiet 2-core
-	 * guest: 7.8 s in line, 8.4 s ahead): from 3 up. */
-	if (n < 3)
-		n = 1;
 	const char *e = getenv("AUTOPERF_READ_THREADS");
 	if (e && *e) {
 		char *end;

@@ -1,22 +1,40 @@
 -- make bench-aggregate: `autoperf aggregate` on a synthetic profile
 -- (lua/autoperf/synth.lua): rows/s and peak RSS.
--- Run with: autoperf run scripts/bench-aggregate.lua [EVENTS INTERVALS CPUS RUNS [DIR]] [--old]
+-- Run with: autoperf run scripts/bench-aggregate.lua [EVENTS INTERVALS CPUS RUNS [DIR]] [--old] [--vs BIN]
 --   defaults 2000 1000 2 10 (40M rows), DIR /tmp/autoperf-bench-aggregate
 --   (kept between runs: generated again only when the sizes change)
 --   --old  also times the Lua aggregate this replaced (git c49aeef), which
 --          needs git and is slow: use small sizes
+--   --vs BIN  also times BIN aggregate (another build of autoperf, e.g.
+--          one of an earlier commit: make bench-aggregate BENCH_ARGS="--vs
+--          /path/to/old/autoperf") in the same rounds, results compared
 -- Then `autoperf aggregate DIR` itself, its run files read in line
 -- (AUTOPERF_READ_THREADS=1, the reader's knob: what one cpu does) against
--- read ahead on one worker per cpu (the default), alternating, 3 of each:
--- the medians, their ratio, and whether the two results.csv are identical.
+-- read ahead on one worker per cpu (the default; forced to 2 on one cpu),
+-- alternating, 3 of each: the medians, their ratio, and whether the
+-- results.csv are identical.
 local core = require "autoperf.core"
 local aggregate = require "autoperf.aggregate"
 local synth = require "autoperf.synth"
 local util = require "autoperf.util"
 
-local args, old = {}, false
-for _, a in ipairs({ ... }) do
-  if a == "--old" then old = true else args[#args + 1] = a end
+local args, old, vs = {}, false, nil
+do
+  local argv = { ... }
+  local i = 1
+  while argv[i] do
+    local a = argv[i]
+    if a == "--old" then
+      old = true
+    elseif a == "--vs" then
+      vs = argv[i + 1]
+      if not vs then error("--vs needs the path of an autoperf binary", 0) end
+      i = i + 1
+    else
+      args[#args + 1] = a
+    end
+    i = i + 1
+  end
 end
 local events = math.tointeger(tonumber(args[1] or 2000))
 local intervals = math.tointeger(tonumber(args[2] or 1000))
@@ -84,28 +102,36 @@ do
   local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
   local cmd = q(B.bin(top)) .. " aggregate " .. q(dir)
   local results, inline = dir .. "/results.csv", dir .. "/results.inline.csv"
-  local function run(threads)
+  local function run(threads, bin)
     os.remove(results)
     os.execute("sync")
-    return B.sh((threads and "AUTOPERF_READ_THREADS=" .. threads .. " " or "") .. cmd)
+    return B.sh((threads and "AUTOPERF_READ_THREADS=" .. threads .. " " or "") ..
+      (bin and q(bin) .. " aggregate " .. q(dir) or cmd))
   end
   local p = io.popen("nproc")
   local ncpus = p and tonumber(p:read("l")) or 0
   if p then p:close() end
-  local t = { inline = {}, ahead = {} }
+  local t = { inline = {}, ahead = {}, vs = {} }
   local same = true
+  local function agrees()
+    same = same and os.execute("cmp -s " .. q(results) .. " " .. q(inline)) == true
+  end
   for i = 1, 3 do
     t.inline[i] = run(1)
     os.rename(results, inline)
-    t.ahead[i] = run(math.max(2, ncpus)) -- (the default reads in line below 3 cpus)
-    same = same and os.execute("cmp -s " .. q(results) .. " " .. q(inline)) == true
+    t.ahead[i] = run(ncpus < 2 and 2 or nil)
+    agrees()
+    if vs then
+      t.vs[i] = run(nil, vs)
+      agrees()
+    end
   end
   os.remove(inline)
-  table.sort(t.inline)
-  table.sort(t.ahead)
-  io.write(string.format("autoperf aggregate (%d cpus), median of 3: read in line %.2f s, read ahead %.2f s: %.2fx; results.csv %s\n",
-    ncpus, t.inline[2], t.ahead[2], t.inline[2] / t.ahead[2],
-    same and "identical" or "DIFFERS"))
+  for _, v in pairs(t) do table.sort(v) end
+  io.write(string.format("autoperf aggregate (%d cpus), median of 3: read in line %.2f s, read ahead %.2f s: %.2fx",
+    ncpus, t.inline[2], t.ahead[2], t.inline[2] / t.ahead[2]))
+  if vs then io.write(string.format("; %s: %.2f s, %.2fx the default's time", vs, t.vs[2], t.vs[2] / t.ahead[2])) end
+  io.write("; results.csv ", same and "identical" or "DIFFERS", "\n")
 end
 
 if old then
