@@ -37,55 +37,89 @@ local function fits_fn(all, popts)
     end
     return n
   end
-  -- per PMU: generic counters and all counters (a quick refusal first)
-  local ngen, nall = {}, {}
-  for i, p in ipairs(cp) do
-    ngen[i], nall[i] = popcount(p.counters & low), popcount(p.counters)
+  -- The quick refusal (Hall's condition on a few counter sets): the
+  -- events that can use only counters of a set S, more than S has, never
+  -- fit. The sets: per PMU, all its counters, its generic ones, and each
+  -- counter set an event allows (Ice Lake's 4 of 8, a fixed counter).
+  -- Pair events hold two counters, one outside what they allow: left out
+  -- of the count, which then refuses less but never wrongly. cls[name]:
+  -- the sets its event counts against; reset() before a count, add(name)
+  -- false when a set is over.
+  local cap, cls = {}, {}
+  do
+    local sets = {}
+    local function set_of(i, m)
+      local key = i .. ":" .. m
+      if not sets[key] then
+        cap[#cap + 1] = popcount(m)
+        sets[key] = { pmu = i, mask = m, index = #cap }
+      end
+    end
+    for i, p in ipairs(cp) do
+      set_of(i, p.counters)
+      if p.counters & low ~= 0 then set_of(i, p.counters & low) end
+    end
+    for _, h in ipairs(hw) do
+      if not h.pair and h.allowed ~= 0 then set_of(h.pmu, h.allowed) end
+    end
+    local list = {}
+    for _, st in pairs(sets) do list[#list + 1] = st end
+    table.sort(list, function(x, y) return x.index < y.index end)
+    for _, h in ipairs(hw) do
+      local mine = {}
+      if not h.pair then
+        for _, st in ipairs(list) do
+          if st.pmu == h.pmu and h.allowed & ~st.mask == 0 then mine[#mine + 1] = st.index end
+        end
+      end
+      cls[h.ev.name] = mine
+    end
   end
-  -- The count behind the quick refusal: more events of a PMU than it has
-  -- counters, or than it has generic ones for those that need one, can
-  -- never fit. reset() before a count, add(name) false when over.
-  local tot, gen = {}, {}
+  local used = {}
   local function reset()
-    for i = 1, #cp do tot[i], gen[i] = 0, 0 end
+    for i = 1, #cap do used[i] = 0 end
   end
   local function add(e)
-    local h = by[e]
-    if not h then return true end
-    local p = h.pmu
-    tot[p] = tot[p] + 1
-    if tot[p] > nall[p] then return false end
-    if h.allowed >> FIXED == 0 then
-      gen[p] = gen[p] + 1
-      if gen[p] > ngen[p] then return false end
+    local c = cls[e]
+    if not c then return true end
+    for _, i in ipairs(c) do
+      local n = used[i] + 1
+      if n > cap[i] then return false end
+      used[i] = n
     end
     return true
   end
   local strategy = popts.strategy or require("autoperf.defaults").strategy
+  -- each event's record as a one-group member, and its index (the cache
+  -- key: the sorted indices), made once: most tests are of new subsets
+  local one, id = {}, {}
+  for i, h in ipairs(hw) do
+    local c = {}
+    for k, v in pairs(h) do c[k] = v end
+    c.group = 1
+    one[h.ev.name], id[h.ev.name] = c, i
+  end
   local cache = {}
-  local function fits(recs)
+  -- names: event names (each once)
+  local function fits(names)
     -- counted first: most unions that cannot fit have too many events
     reset()
-    for _, r in ipairs(recs) do
-      if not add(r.name) then return false end
+    for _, e in ipairs(names) do
+      if not add(e) then return false end
     end
-    local names = {}
-    for i, r in ipairs(recs) do names[i] = r.name end
-    table.sort(names)
-    local key = table.concat(names, "\1")
+    local ids = {}
+    for _, e in ipairs(names) do
+      local i = id[e]
+      if i then ids[#ids + 1] = i end
+    end
+    if #ids == 0 then return true end
+    table.sort(ids)
+    local key = table.concat(ids, " ")
     local hit = cache[key]
     if hit ~= nil then return hit end
     local sub = {}
-    for _, r in ipairs(recs) do
-      local h = by[r.name]
-      if h then
-        local c = {}
-        for k, v in pairs(h) do c[k] = v end
-        c.group = 1
-        sub[#sub + 1] = c
-      end
-    end
-    local ok = #sub == 0 or core.plan(cp, sub, strategy) == 1
+    for k, i in ipairs(ids) do sub[k] = one[hw[i].ev.name] end
+    local ok = core.plan(cp, sub, strategy) == 1
     cache[key] = ok
     return ok
   end
@@ -367,6 +401,112 @@ function M.dissolve(clusters, joins, passes)
   return out
 end
 
+-- Fewer counts: each metric (in its group's order, the groups' in
+-- theirs) moves to the group where it costs least, when that is less
+-- than what leaving its group saves (the events no other metric there
+-- needs, weighed as weight does), or the same and its group, left
+-- empty, is a run less; repeated while a pass moves one, at most passes
+-- times. Moving one metric at a time undoes what packing whole groups
+-- cannot: a merged group that landed where only some of its metrics
+-- share events. Returns the groups left, in their first order.
+function M.relocate(clusters, joins, weight, passes)
+  local w = {}
+  local function wt(e)
+    local x = w[e]
+    if not x then
+      x = weight(e)
+      w[e] = x
+    end
+    return x
+  end
+  -- per group: how many of its metrics need each event
+  for _, c in ipairs(clusters) do
+    c.cnt = {}
+    for _, mine in ipairs(c.mine) do
+      for _, e in ipairs(mine) do c.cnt[e] = (c.cnt[e] or 0) + 1 end
+    end
+  end
+  local live = {}
+  for _, c in ipairs(clusters) do live[c] = true end
+  local EPS = 1e-9
+  for _ = 1, passes do
+    local moved = false
+    local order = {}
+    for _, c in ipairs(clusters) do
+      for k = 1, #c.metrics do order[#order + 1] = { c = c, name = c.metrics[k], mine = c.mine[k] } end
+    end
+    for _, o in ipairs(order) do
+      local a, mine = o.c, o.mine
+      local saves = 0
+      for _, e in ipairs(mine) do
+        if a.cnt[e] == 1 then saves = saves + wt(e) end
+      end
+      local empties = #a.metrics == 1
+      local cands = {}
+      for _, b in ipairs(clusters) do
+        if live[b] and b ~= a then
+          local cost = 0
+          for _, e in ipairs(mine) do
+            if not b.set[e] then cost = cost + wt(e) end
+          end
+          local d = cost - saves
+          if d < -EPS or (empties and d < EPS) then cands[#cands + 1] = { b = b, d = d } end
+        end
+      end
+      table.sort(cands, function(x, y)
+        if x.d ~= y.d then return x.d < y.d end
+        return x.b.id < y.b.id
+      end)
+      for _, cd in ipairs(cands) do
+        local b = cd.b
+        if joins(b, mine) then
+          -- out of a
+          for k, name in ipairs(a.metrics) do
+            if name == o.name and a.mine[k] == mine then
+              table.remove(a.metrics, k)
+              table.remove(a.mine, k)
+              break
+            end
+          end
+          for _, e in ipairs(mine) do
+            a.cnt[e] = a.cnt[e] - 1
+            if a.cnt[e] == 0 then
+              a.cnt[e], a.set[e] = nil, nil
+              for i, x in ipairs(a.events) do
+                if x == e then
+                  table.remove(a.events, i)
+                  break
+                end
+              end
+            end
+          end
+          if #a.metrics == 0 then live[a] = false end
+          -- into b
+          for _, e in ipairs(mine) do
+            if not b.set[e] then
+              b.set[e] = true
+              b.events[#b.events + 1] = e
+            end
+            b.cnt[e] = (b.cnt[e] or 0) + 1
+          end
+          b.metrics[#b.metrics + 1] = o.name
+          b.mine[#b.mine + 1] = mine
+          o.c = b
+          moved = true
+          break
+        end
+      end
+    end
+    if not moved then break end
+  end
+  local out = {}
+  for _, c in ipairs(clusters) do
+    c.cnt = nil
+    if live[c] then out[#out + 1] = c end
+  end
+  return out
+end
+
 -- A lower bound on the runs of any plan that counts each metric of items
 -- ({{mine={events}}}: those that fit one run) in one run: an event the
 -- metrics of a set need, no two of which fit one run together, is
@@ -374,8 +514,9 @@ end
 -- greedily, the biggest metrics first); the planner's own bound
 -- (core.plan_lower_bound: counters, counter subsets, shared registers,
 -- events taken alone) of the events so repeated is then one for the
--- plan. all: every record; fits, recs_of: as in M.plan.
-function M.bound(items, all, popts, fits, recs_of)
+-- plan. all: every record; fits: as in M.plan. Returns the bound and
+-- {[event] = the runs it is counted in at least}.
+function M.bound(items, all, popts, fits)
   local core = require "autoperf.core"
   local holders = {}
   for i, it in ipairs(items) do
@@ -403,7 +544,7 @@ function M.bound(items, all, popts, fits, recs_of)
           for _, x in ipairs(items[j].mine) do
             if not seen[x] then u[#u + 1] = x end
           end
-          if fits(recs_of(u)) then
+          if fits(u) then
             alone = false
             break
           end
@@ -424,7 +565,7 @@ function M.bound(items, all, popts, fits, recs_of)
       rep[#rep + 1] = c
     end
   end
-  return core.plan_lower_bound(plan_mod.core_pmus(pmus), rep)
+  return core.plan_lower_bound(plan_mod.core_pmus(pmus), rep), copies
 end
 
 -- list: metrics (metrics.select), rec: {[event name] = record}, popts:
@@ -440,13 +581,6 @@ function M.plan(list, rec, popts, opts)
   table.sort(all, function(a, b) return a.name < b.name end)
   local fits, weight, room = fits_fn(all, popts or {})
   local info = { cosched = {}, several = {}, duplicated = 0 }
-  local function recs_of(names)
-    local out = {}
-    for _, n in ipairs(names) do
-      if rec[n] then out[#out + 1] = rec[n] end
-    end
-    return out
-  end
   local items = {}
   for _, m in ipairs(list) do
     local mine = {}
@@ -455,7 +589,7 @@ function M.plan(list, rec, popts, opts)
     end
     if #mine == 0 then
       -- nothing to plan (constants only, or events unknown here)
-    elseif not fits(recs_of(mine)) then
+    elseif not fits(mine) then
       info.several[#info.several + 1] = m.name
     else
       items[#items + 1] = { name = m.name, mine = mine }
@@ -474,12 +608,13 @@ function M.plan(list, rec, popts, opts)
       end
     end
   end
-  info.bound = M.bound(items, all, popts or {}, fits, recs_of)
+  info.bound = M.bound(items, all, popts or {}, fits)
   -- could group g take names too?
-  local function joins(g, names) return room(g, names) and fits(recs_of(union_of(g, names))) end
+  local function joins(g, names) return room(g, names) and fits(union_of(g, names)) end
   local clusters = M.merge(items, joins, weight)
   clusters = M.pack(clusters, joins, weight)
   clusters = M.dissolve(clusters, joins, opts.passes or 1)
+  clusters = M.relocate(clusters, joins, weight, opts.relocate or 20)
   local holders = {} -- holders[event] = {groups holding it}
   for i, c in ipairs(clusters) do
     c.id = i
