@@ -165,7 +165,22 @@ local function fits_fn(all, popts)
     end
     return true
   end
-  return fits, weight, room
+  -- The planner's order of single events: taken alone first, then
+  -- those of shared registers, then those allowed fewest counters.
+  local function before(a, b)
+    local ha, hb = by[a], by[b]
+    if not ha or not hb then
+      if (ha ~= nil) ~= (hb ~= nil) then return ha ~= nil end
+      return a < b
+    end
+    if ha.isolated ~= hb.isolated then return ha.isolated end
+    local sa, sb = (ha.shared or 0) > 0, (hb.shared or 0) > 0
+    if sa ~= sb then return sa end
+    local wa, wb = popcount(ha.allowed), popcount(hb.allowed)
+    if wa ~= wb then return wa < wb end
+    return a < b
+  end
+  return fits, weight, room, before
 end
 
 -- A group's events and those of names it lacks (a new list).
@@ -507,6 +522,215 @@ function M.relocate(clusters, joins, weight, passes)
   return out
 end
 
+-- Single events (those no co-scheduled metric needs: the several-run
+-- metrics' own) into the groups' runs, in the planner's order (before),
+-- first fit, a new group when none has room; they join the group so
+-- that the runs planned are the runs packed here.
+function M.fill(clusters, singles, joins, before)
+  local order = {}
+  for i, e in ipairs(singles) do order[i] = e end
+  table.sort(order, before)
+  local nid = 0
+  for _, c in ipairs(clusters) do
+    c.singles = {}
+    if c.id > nid then nid = c.id end
+  end
+  local left = {}
+  for _, e in ipairs(order) do
+    local one = { e }
+    local into
+    for _, c in ipairs(clusters) do
+      if joins(c, one) then
+        into = c
+        break
+      end
+    end
+    if not into then
+      nid = nid + 1
+      local c = { id = nid, events = {}, set = {}, metrics = {}, mine = {}, singles = {} }
+      if joins(c, one) then
+        clusters[#clusters + 1] = c
+        into = c
+      end
+    end
+    if into then
+      into.set[e] = true
+      into.events[#into.events + 1] = e
+      into.singles[#into.singles + 1] = e
+    else
+      left[#left + 1] = e
+    end
+  end
+  return clusters, left
+end
+
+-- Fewer runs: the run with the fewest counts (weighed as weight does)
+-- is emptied when each of its metrics fits another run (the one where it
+-- adds least) and each of its single events too; a metric that fits a
+-- run only without that run's single events takes their place, and they
+-- move on (first fit) to others. A run that cannot be emptied is left
+-- and the next one tried; after one is emptied the fullest runs are
+-- tried again from the least full. At most steps runs emptied.
+function M.empty(clusters, joins, weight, before, steps)
+  local live = {}
+  for _, c in ipairs(clusters) do live[c] = true end
+  local saved -- the runs changed in this try, as they were
+  local function touch(d)
+    if saved[d] then return end
+    local ev, me, mi, si = {}, {}, {}, {}
+    for i, x in ipairs(d.events) do ev[i] = x end
+    for i, x in ipairs(d.metrics) do me[i] = x end
+    for i, x in ipairs(d.mine) do mi[i] = x end
+    for i, x in ipairs(d.singles) do si[i] = x end
+    saved[d] = { events = ev, metrics = me, mine = mi, singles = si }
+  end
+  local function restore()
+    for d, sv in pairs(saved) do
+      d.events, d.metrics, d.mine, d.singles = sv.events, sv.metrics, sv.mine, sv.singles
+      d.set = {}
+      for _, e in ipairs(d.events) do d.set[e] = true end
+    end
+  end
+  local function add_events(d, names)
+    for _, e in ipairs(names) do
+      if not d.set[e] then
+        d.set[e] = true
+        d.events[#d.events + 1] = e
+      end
+    end
+  end
+  -- d without its single events
+  local function bare(d)
+    local ev, set, keep = {}, {}, {}
+    for _, e in ipairs(d.singles) do keep[e] = true end
+    for _, e in ipairs(d.events) do
+      if not keep[e] then
+        ev[#ev + 1] = e
+        set[e] = true
+      end
+    end
+    return { events = ev, set = set }
+  end
+  local function fill(d)
+    local x = 0
+    for _, e in ipairs(d.events) do x = x + weight(e) end
+    return x
+  end
+  -- a single event into a run other than c (first fit)
+  local function home(e, c)
+    local one = { e }
+    for _, d in ipairs(clusters) do
+      if live[d] and d ~= c and joins(d, one) then
+        touch(d)
+        add_events(d, one)
+        d.singles[#d.singles + 1] = e
+        return true
+      end
+    end
+    return false
+  end
+  local function try_empty(c)
+    saved = {}
+    live[c] = false
+    local ms = {}
+    for k = 1, #c.metrics do ms[k] = k end
+    table.sort(ms, function(a, b)
+      if #c.mine[a] ~= #c.mine[b] then return #c.mine[a] > #c.mine[b] end
+      return a < b
+    end)
+    for _, k in ipairs(ms) do
+      local mine = c.mine[k]
+      local cands = {}
+      for _, d in ipairs(clusters) do
+        if live[d] then
+          local cost = 0
+          for _, e in ipairs(mine) do
+            if not d.set[e] then cost = cost + weight(e) end
+          end
+          cands[#cands + 1] = { d = d, cost = cost }
+        end
+      end
+      table.sort(cands, function(x, y)
+        if x.cost ~= y.cost then return x.cost < y.cost end
+        return x.d.id < y.d.id
+      end)
+      local to, evict
+      for _, cd in ipairs(cands) do
+        if joins(cd.d, mine) then
+          to = cd.d
+          break
+        end
+      end
+      if not to then
+        for _, cd in ipairs(cands) do
+          if #cd.d.singles > 0 and joins(bare(cd.d), mine) then
+            to, evict = cd.d, true
+            break
+          end
+        end
+      end
+      if not to then return false end
+      touch(to)
+      if evict then
+        local out = to.singles
+        local b = bare(to)
+        to.events, to.set, to.singles = b.events, b.set, {}
+        add_events(to, mine)
+        local gone = {}
+        for _, e in ipairs(out) do
+          if joins(to, { e }) then
+            add_events(to, { e })
+            to.singles[#to.singles + 1] = e
+          else
+            gone[#gone + 1] = e
+          end
+        end
+        for _, e in ipairs(gone) do
+          if not home(e, c) then return false end
+        end
+      else
+        add_events(to, mine)
+      end
+      to.metrics[#to.metrics + 1] = c.metrics[k]
+      to.mine[#to.mine + 1] = mine
+    end
+    local ss = {}
+    for i, e in ipairs(c.singles) do ss[i] = e end
+    table.sort(ss, before)
+    for _, e in ipairs(ss) do
+      if not home(e, c) then return false end
+    end
+    return true
+  end
+  local done = 0
+  while done < steps do
+    local order = {}
+    for _, c in ipairs(clusters) do
+      if live[c] then order[#order + 1] = { c = c, f = fill(c) } end
+    end
+    table.sort(order, function(x, y)
+      if x.f ~= y.f then return x.f < y.f end
+      return x.c.id < y.c.id
+    end)
+    local emptied = false
+    for _, o in ipairs(order) do
+      if try_empty(o.c) then
+        emptied = true
+        break
+      end
+      restore()
+      live[o.c] = true
+    end
+    if not emptied then break end
+    done = done + 1
+  end
+  local out = {}
+  for _, c in ipairs(clusters) do
+    if live[c] then out[#out + 1] = c end
+  end
+  return out
+end
+
 -- A lower bound on the runs of any plan that counts each metric of items
 -- ({{mine={events}}}: those that fit one run) in one run: an event the
 -- metrics of a set need, no two of which fit one run together, is
@@ -579,7 +803,7 @@ function M.plan(list, rec, popts, opts)
   local all = {}
   for _, r in pairs(rec) do all[#all + 1] = r end
   table.sort(all, function(a, b) return a.name < b.name end)
-  local fits, weight, room = fits_fn(all, popts or {})
+  local fits, weight, room, before = fits_fn(all, popts or {})
   local info = { cosched = {}, several = {}, duplicated = 0 }
   local items = {}
   for _, m in ipairs(list) do
@@ -615,6 +839,24 @@ function M.plan(list, rec, popts, opts)
   clusters = M.pack(clusters, joins, weight)
   clusters = M.dissolve(clusters, joins, opts.passes or 1)
   clusters = M.relocate(clusters, joins, weight, opts.relocate or 20)
+  if not opts.no_fill then
+    local need = {}
+    for _, it in ipairs(items) do
+      for _, e in ipairs(it.mine) do need[e] = true end
+    end
+    local singles, seen1 = {}, {}
+    for _, m in ipairs(list) do
+      for _, e in ipairs(m.events) do
+        if rec[e] and not need[e] and not seen1[e] then
+          seen1[e] = true
+          singles[#singles + 1] = e
+        end
+      end
+    end
+    for i, c in ipairs(clusters) do c.id = i end
+    clusters = M.fill(clusters, singles, joins, before)
+    clusters = M.empty(clusters, joins, weight, before, opts.empty or 50)
+  end
   local holders = {} -- holders[event] = {groups holding it}
   for i, c in ipairs(clusters) do
     c.id = i
