@@ -1,14 +1,20 @@
 -- Metric-aware planning: the events of each metric that fits one run go
 -- into one user group (core/plan.h's ap_plan_event.group: members share
 -- a run), so that the metric is computed from counts of the same
--- execution. Groups are built in three steps (M.merge, M.pack,
--- M.dissolve): metrics sharing the costliest events merge while the union
--- fits one run, the groups are packed into runs, and a group whose every
--- metric fits another one is dissolved. An event that two groups need is
--- counted again in the other (an event counted in two runs, each metric
--- reading the run that holds all its events). A metric whose
--- events cannot fit one run (some TMA nodes need 40-84 events) is left to
--- the plain plan and labelled "computed from several runs".
+-- execution. A group is a run: it holds the metrics co-scheduled there
+-- and single events (those only the metrics computed from several runs
+-- need). Groups are built in steps: metrics sharing events of scarce
+-- counters merge while the union fits one run (M.merge), the groups are
+-- packed into runs (M.pack), a group whose every metric fits another one
+-- is dissolved (M.dissolve), single metrics move where they cost least
+-- (M.relocate), the single events fill the runs (M.fill) and the least
+-- full runs are emptied into the others (M.empty); the whole is done
+-- under a few prices of the counters to spare and the plan of fewest
+-- runs kept (M.plan). An event that two groups need is counted again in
+-- the other (an event counted in two runs, each metric reading the run
+-- that holds all its events). A metric whose events cannot fit one run
+-- (some TMA nodes need 40-84 events) is left to the plain plan and
+-- labelled "computed from several runs".
 local plan_mod = require "autoperf.plan"
 
 local M = {}
@@ -16,121 +22,48 @@ local M = {}
 -- The separator of a second count's name: INST_RETIRED.ANY#2
 M.COPY = "#"
 
--- Does a list of records fit one run as one group? The planner's own
--- constraint model (plan.model: counters, fixed counters, shared
--- registers, taken-alone events), built once for all records; each test
--- is one core.plan of the subset as a group. Kernel events never
--- compete for counters: they always fit.
-local function fits_fn(all, popts)
+-- What a count on a fixed counter costs, against 1 on a scarce counter:
+-- little (every run has its own), not nothing (two of a kind need two
+-- runs).
+local FIXED_PRICE = 0.125
+
+-- What a count on counters to spare costs: it takes one of the run's
+-- counters but none of the scarce ones (higher prices, tried up to 1,
+-- gave as many runs or more on every shared file).
+local SPARE_PRICE = 0.25
+
+local function popcount(x)
+  local n = 0
+  while x ~= 0 do
+    x = x & (x - 1)
+    n = n + 1
+  end
+  return n
+end
+
+-- The constraint model of all records (plan.model: counters, fixed
+-- counters, shared registers, taken-alone events), built once, and the
+-- groups over it. A group: {id=, events={names}, set={[name]=true},
+-- metrics={names}, mine={their events}, singles={names}} and the counts
+-- the tests below keep (use, kinds). Kernel events never compete for
+-- counters: they always fit and cost nothing.
+local function model(all, popts)
   local core = require "autoperf.core"
   local pmus, hw = plan_mod.model(all, popts)
   local cp = plan_mod.core_pmus(pmus)
-  local by = {}
-  for _, h in ipairs(hw) do by[h.ev.name] = h end
   local FIXED = core.FIXED_SHIFT
   local low = (1 << FIXED) - 1
-  local function popcount(x)
-    local n = 0
-    while x ~= 0 do
-      x = x & (x - 1)
-      n = n + 1
-    end
-    return n
-  end
-  -- The quick refusal (Hall's condition on a few counter sets): the
-  -- events that can use only counters of a set S, more than S has, never
-  -- fit. The sets: per PMU, all its counters, its generic ones, and each
-  -- counter set an event allows (Ice Lake's 4 of 8, a fixed counter).
-  -- Pair events hold two counters, one outside what they allow: left out
-  -- of the count, which then refuses less but never wrongly. cls[name]:
-  -- the sets its event counts against; reset() before a count, add(name)
-  -- false when a set is over.
-  local cap, cls = {}, {}
-  do
-    local sets = {}
-    local function set_of(i, m)
-      local key = i .. ":" .. m
-      if not sets[key] then
-        cap[#cap + 1] = popcount(m)
-        sets[key] = { pmu = i, mask = m, index = #cap }
-      end
-    end
-    for i, p in ipairs(cp) do
-      set_of(i, p.counters)
-      if p.counters & low ~= 0 then set_of(i, p.counters & low) end
-    end
-    for _, h in ipairs(hw) do
-      if not h.pair and h.allowed ~= 0 then set_of(h.pmu, h.allowed) end
-    end
-    local list = {}
-    for _, st in pairs(sets) do list[#list + 1] = st end
-    table.sort(list, function(x, y) return x.index < y.index end)
-    for _, h in ipairs(hw) do
-      local mine = {}
-      if not h.pair then
-        for _, st in ipairs(list) do
-          if st.pmu == h.pmu and h.allowed & ~st.mask == 0 then mine[#mine + 1] = st.index end
-        end
-      end
-      cls[h.ev.name] = mine
-    end
-  end
-  local used = {}
-  local function reset()
-    for i = 1, #cap do used[i] = 0 end
-  end
-  local function add(e)
-    local c = cls[e]
-    if not c then return true end
-    for _, i in ipairs(c) do
-      local n = used[i] + 1
-      if n > cap[i] then return false end
-      used[i] = n
-    end
-    return true
-  end
-  local strategy = popts.strategy or require("autoperf.defaults").strategy
-  -- each event's record as a one-group member, and its index (the cache
-  -- key: the sorted indices), made once: most tests are of new subsets
-  local one, id = {}, {}
-  for i, h in ipairs(hw) do
-    local c = {}
-    for k, v in pairs(h) do c[k] = v end
-    c.group = 1
-    one[h.ev.name], id[h.ev.name] = c, i
-  end
-  local cache = {}
-  -- names: event names (each once)
-  local function fits(names)
-    -- counted first: most unions that cannot fit have too many events
-    reset()
-    for _, e in ipairs(names) do
-      if not add(e) then return false end
-    end
-    local ids = {}
-    for _, e in ipairs(names) do
-      local i = id[e]
-      if i then ids[#ids + 1] = i end
-    end
-    if #ids == 0 then return true end
-    table.sort(ids)
-    local key = table.concat(ids, " ")
-    local hit = cache[key]
-    if hit ~= nil then return hit end
-    local sub = {}
-    for k, i in ipairs(ids) do sub[k] = one[hw[i].ev.name] end
-    local ok = core.plan(cp, sub, strategy) == 1
-    cache[key] = ok
-    return ok
-  end
+  local by = {}
+  for _, h in ipairs(hw) do by[h.ev.name] = h end
+  local md = {}
+
   -- Each PMU's scarce counters: of the counter sets the events allow,
   -- the one with most events per counter that can take nothing else (on
   -- Ice Lake the 4 counters half of the events are limited to, not all
-  -- 8). What a second count of an event costs: 1 when it needs the
-  -- scarce counters, less on counters to spare, little on a fixed
-  -- counter (every run has its own), nothing for a kernel event.
-  local scarce = {}
-  for i in ipairs(cp) do
+  -- 8). An event's kind: 1 it needs the scarce counters, 2 it may use
+  -- others (spare[pmu] of them), 3 a fixed counter only.
+  local scarce, spare = {}, {}
+  for i, p in ipairs(cp) do
     local masks, best, ratio = {}, 0, -1
     for _, h in ipairs(hw) do
       if h.pmu == i and not h.isolated and h.allowed & low ~= 0 then masks[h.allowed & low] = true end
@@ -145,29 +78,266 @@ local function fits_fn(all, popts)
       if r > ratio or (r == ratio and m < best) then best, ratio = m, r end
     end
     scarce[i] = best
+    spare[i] = popcount(p.counters & low & ~best)
   end
-  local function weight(name)
-    local h = by[name]
-    if not h then return 0 end
+  local kind, pmu_of = {}, {}
+  for _, h in ipairs(hw) do
     local g = h.allowed & low
-    if g == 0 then return 0.125 end
-    return g & ~scarce[h.pmu] == 0 and 1 or 0.25
-  end
-  -- Could group g with names join it fit? The count first, with no
-  -- table made (most unions that cannot fit have too many events).
-  local function room(g, names)
-    reset()
-    for _, e in ipairs(g.events) do
-      if not add(e) then return false end
+    local e = h.ev.name
+    pmu_of[e] = h.pmu
+    if g == 0 then
+      kind[e] = 3
+    elseif g & ~scarce[h.pmu] == 0 then
+      kind[e] = 1
+    else
+      kind[e] = 2
     end
+  end
+  -- the events needing scarce counters (M.merge merges on them)
+  function md.scarce(e) return kind[e] == 1 end
+
+  -- The quick refusal (Hall's condition on a few counter sets): the
+  -- events that can use only counters of a set S, more than S has, never
+  -- fit. The sets: per PMU, all its counters, its generic ones, and each
+  -- counter set an event allows (Ice Lake's 4 of 8, a fixed counter).
+  -- Pair events hold two counters, one outside what they allow: left out
+  -- of the count, which then refuses less but never wrongly. cls[name]:
+  -- the sets its event counts against; a group keeps its own counts
+  -- (use), so a test counts only the events it would add.
+  local cap, cls, set_list = {}, {}, {}
+  do
+    local sets, list = {}, set_list
+    local function set_of(i, m)
+      local key = i .. ":" .. m
+      if not sets[key] then
+        cap[#cap + 1] = popcount(m)
+        sets[key] = true
+        list[#list + 1] = { pmu = i, mask = m, index = #cap }
+      end
+    end
+    for i, p in ipairs(cp) do
+      set_of(i, p.counters)
+      if p.counters & low ~= 0 then set_of(i, p.counters & low) end
+    end
+    for _, h in ipairs(hw) do
+      if not h.pair and h.allowed ~= 0 then set_of(h.pmu, h.allowed) end
+    end
+    for _, h in ipairs(hw) do
+      local mine = {}
+      if not h.pair then
+        for _, st in ipairs(list) do
+          if st.pmu == h.pmu and h.allowed & ~st.mask == 0 then mine[#mine + 1] = st.index end
+        end
+      end
+      cls[h.ev.name] = mine
+    end
+  end
+  -- (a count is valid in the round it was stamped with: a new count is
+  -- one increment, not a pass over every set)
+  local used, stamp, round = {}, {}, 0
+  for i = 1, #cap do used[i], stamp[i] = 0, 0 end
+  local seen = {}
+  -- Could names join g (nil: an empty group) by the quick refusal?
+  -- names may repeat an event.
+  local function room(g, names)
+    round = round + 1
+    local set, use = g and g.set, g and g.use
     for _, e in ipairs(names) do
-      if not g.set[e] and not add(e) then return false end
+      if seen[e] ~= round and not (set and set[e]) then
+        seen[e] = round
+        local c = cls[e]
+        if c then
+          for k = 1, #c do
+            local i = c[k]
+            local n = (stamp[i] == round and used[i] or (use and use[i] or 0)) + 1
+            if n > cap[i] then return false end
+            used[i], stamp[i] = n, round
+          end
+        end
+      end
     end
     return true
   end
+
+  -- The exact test: one core.plan of the union as one group, each
+  -- event's record made once, the answers cached by the sorted indices
+  -- of the events.
+  local strategy = popts.strategy or require("autoperf.defaults").strategy
+  local one, id = {}, {}
+  for i, h in ipairs(hw) do
+    local c = {}
+    for k, v in pairs(h) do c[k] = v end
+    c.group = 1
+    one[i], id[h.ev.name] = c, i
+  end
+  local cache = {}
+  local function exact(g, names)
+    local ids, n = {}, 0
+    round = round + 1
+    if g then
+      for _, e in ipairs(g.events) do
+        local i = id[e]
+        if i then
+          n = n + 1
+          ids[n] = i
+        end
+      end
+    end
+    for _, e in ipairs(names) do
+      local i = id[e]
+      if i and seen[e] ~= round and not (g and g.set[e]) then
+        seen[e] = round
+        n = n + 1
+        ids[n] = i
+      end
+    end
+    if n == 0 then return true end
+    table.sort(ids)
+    local key = table.concat(ids, " ")
+    local hit = cache[key]
+    if hit ~= nil then return hit end
+    local sub = {}
+    for k = 1, n do sub[k] = one[ids[k]] end
+    local ok = core.plan(cp, sub, strategy) == 1
+    cache[key] = ok
+    return ok
+  end
+  -- Do names (event names) fit one run as one group?
+  function md.fits(names) return room(nil, names) and exact(nil, names) end
+  -- Could group g take names too?
+  function md.joins(g, names) return room(g, names) and exact(g, names) end
+
+  -- Groups and their counts: use[set] as room reads it, kinds[3 * (pmu
+  -- - 1) + kind] as cost reads it.
+  function md.group(gid)
+    return { id = gid, events = {}, set = {}, use = {}, kinds = {}, metrics = {}, mine = {}, singles = {} }
+  end
+  local function count(g, e, by_n)
+    local c = cls[e]
+    if c then
+      local use = g.use
+      for k = 1, #c do use[c[k]] = (use[c[k]] or 0) + by_n end
+    end
+    local p = pmu_of[e]
+    if p then
+      local k = 3 * (p - 1) + kind[e]
+      g.kinds[k] = (g.kinds[k] or 0) + by_n
+    end
+  end
+  function md.put(g, e)
+    if g.set[e] then return false end
+    g.set[e] = true
+    g.events[#g.events + 1] = e
+    count(g, e, 1)
+    return true
+  end
+  function md.take(g, e)
+    if not g.set[e] then return end
+    g.set[e] = nil
+    local ev = g.events
+    for i = #ev, 1, -1 do
+      if ev[i] == e then
+        table.remove(ev, i)
+        break
+      end
+    end
+    count(g, e, -1)
+  end
+
+  -- What a group's counts cost, per PMU: a count of kind 1 costs 1, of
+  -- kind 2 the price while the counters to spare take it and 1 beyond
+  -- (more of them than the spare counters take scarce ones: Ice Lake's
+  -- groups of 5 or 6 such events left the single events limited to
+  -- counters 0-3 too few), of kind 3 FIXED_PRICE. change(g, add, drop):
+  -- the cost of g with the events of add it lacks and those of drop
+  -- (which it holds) less that of g. skip: drop only those with
+  -- skip[name] == 1 (a metric's events no other metric of g needs).
+  -- Each PMU's load: of its counter sets, the most events (each once)
+  -- per counter; a count on a PMU loaded less than the most loaded one
+  -- costs that much less (an uncore PMU's events take a few runs of the
+  -- core's many).
+  local load, top = {}, 0
+  do
+    local n = {}
+    for _, h in ipairs(hw) do
+      for _, i in ipairs(cls[h.ev.name]) do n[i] = (n[i] or 0) + 1 end
+    end
+    for i, st in ipairs(set_list) do
+      local r = (n[i] or 0) / cap[i]
+      if r > (load[st.pmu] or 0) then load[st.pmu] = r end
+    end
+    for _, r in pairs(load) do
+      if r > top then top = r end
+    end
+  end
+  local scale = {}
+  for i in ipairs(cp) do scale[i] = top > 0 and (load[i] or 0) / top or 1 end
+  local function pmu_cost(p, s, o, x)
+    local sp = spare[p]
+    if o > sp then return scale[p] * (s + (o - sp) + SPARE_PRICE * sp + FIXED_PRICE * x) end
+    return scale[p] * (s + SPARE_PRICE * o + FIXED_PRICE * x)
+  end
+  local dk, touched, tstamp, tround, nt = {}, {}, {}, 0, 0
+  local function note(e, by_n)
+    local p = pmu_of[e]
+    if not p then return end
+    if tstamp[p] ~= tround then
+      tstamp[p] = tround
+      nt = nt + 1
+      touched[nt] = p
+      local b = 3 * (p - 1)
+      dk[b + 1], dk[b + 2], dk[b + 3] = 0, 0, 0
+    end
+    local k = 3 * (p - 1) + kind[e]
+    dk[k] = dk[k] + by_n
+  end
+  function md.change(g, add, drop, skip)
+    tround, nt = tround + 1, 0
+    round = round + 1
+    if add then
+      for _, e in ipairs(add) do
+        if seen[e] ~= round then
+          seen[e] = round
+          if not g.set[e] then note(e, 1) end
+        end
+      end
+    end
+    if drop then
+      for _, e in ipairs(drop) do
+        if g.set[e] and seen[e] ~= round and (not skip or skip[e] == 1) then
+          seen[e] = round
+          note(e, -1)
+        end
+      end
+    end
+    local d, ks = 0, g.kinds
+    for i = 1, nt do
+      local b = 3 * (touched[i] - 1)
+      local s, o, x = ks[b + 1] or 0, ks[b + 2] or 0, ks[b + 3] or 0
+      d = d + pmu_cost(touched[i], s + dk[b + 1], o + dk[b + 2], x + dk[b + 3]) - pmu_cost(touched[i], s, o, x)
+    end
+    return d
+  end
+  -- a group's cost
+  function md.cost(g) return -md.change(g, nil, g.events) end
+  -- What adding names to g costs at least (each count at its own price,
+  -- no spill): a cheap refusal before change.
+  local least = {}
+  for e, k in pairs(kind) do
+    least[e] = scale[pmu_of[e]] * (k == 1 and 1 or k == 2 and SPARE_PRICE or FIXED_PRICE)
+  end
+  function md.least(g, names)
+    local x, set = 0, g.set
+    for i = 1, #names do
+      local e = names[i]
+      if not set[e] then x = x + (least[e] or 0) end
+    end
+    return x
+  end
+
   -- The planner's order of single events: taken alone first, then
   -- those of shared registers, then those allowed fewest counters.
-  local function before(a, b)
+  function md.before(a, b)
     local ha, hb = by[a], by[b]
     if not ha or not hb then
       if (ha ~= nil) ~= (hb ~= nil) then return ha ~= nil end
@@ -180,27 +350,12 @@ local function fits_fn(all, popts)
     if wa ~= wb then return wa < wb end
     return a < b
   end
-  return fits, weight, room, before
+  return md
 end
 
--- A group's events and those of names it lacks (a new list).
-local function union_of(g, names)
-  local u = {}
-  for _, e in ipairs(g.events) do u[#u + 1] = e end
-  for _, e in ipairs(names) do
-    if not g.set[e] then u[#u + 1] = e end
-  end
-  return u
-end
-
--- Group c's events (each once) and metrics join group into.
-local function absorb(into, c)
-  for _, e in ipairs(c.events) do
-    if not into.set[e] then
-      into.set[e] = true
-      into.events[#into.events + 1] = e
-    end
-  end
+-- Group c's events and metrics join group into.
+local function absorb(md, into, c)
+  for _, e in ipairs(c.events) do md.put(into, e) end
   for k, name in ipairs(c.metrics) do
     into.metrics[#into.metrics + 1] = name
     into.mine[#into.mine + 1] = c.mine[k]
@@ -209,79 +364,69 @@ end
 
 -- Groups by merging: each metric starts as a group of its own; each
 -- round merges pairs of groups (each group once per round) that share
--- events of the PMU's scarce counters (weight 1), those sharing most
--- first, while their union fits one run; groups sharing only other
--- events are left to M.pack (merging on them too packs worse: 40 runs
--- instead of 38 on Sapphire Rapids). A pair that did not fit never fits
--- later (groups only grow), so it is tried once. items: {{name=,
--- mine={events}}}.
-function M.merge(items, joins, weight)
-  local clusters, by_id = {}, {}
+-- events of the PMU's scarce counters, those sharing most first, while
+-- their union fits one run; groups sharing only other events are left to
+-- M.pack (merging on them too packs worse: 40 runs instead of 38 on
+-- Sapphire Rapids). A pair that did not fit never fits later (groups
+-- only grow), so it is tried once. items: {{name=, mine={events}}};
+-- reverse: pairs sharing as many events merge last-indexed first.
+function M.merge(items, md, reverse)
+  local clusters = {}
   for i, it in ipairs(items) do
-    local c = { id = i, events = {}, set = {}, metrics = { it.name }, mine = { it.mine } }
-    for _, e in ipairs(it.mine) do
-      if not c.set[e] then
-        c.set[e] = true
-        c.events[#c.events + 1] = e
-      end
-    end
-    clusters[i], by_id[i] = c, c
-  end
-  local w = {}
-  local function wt(e)
-    local x = w[e]
-    if not x then
-      x = weight(e)
-      w[e] = x
-    end
-    return x
+    local c = md.group(i)
+    c.metrics[1], c.mine[1] = it.name, it.mine
+    for _, e in ipairs(it.mine) do md.put(c, e) end
+    clusters[i] = c
   end
   local failed, alive = {}, {}
   for _, c in ipairs(clusters) do alive[c] = true end
   local n = #clusters
   while true do
-    -- the pairs sharing an event, with what they share
-    local holders = {}
+    -- the pairs sharing an event, with how many they share
+    local holders, names = {}, {}
     for _, c in ipairs(clusters) do
       if alive[c] then
         for _, e in ipairs(c.events) do
-          if wt(e) >= 1 then
+          if md.scarce(e) then
             local h = holders[e]
             if not h then
               h = {}
               holders[e] = h
+              names[#names + 1] = e
             end
             h[#h + 1] = c.id
           end
         end
       end
     end
-    local score = {}
-    for e, h in pairs(holders) do
-      local x = wt(e)
+    local score, list = {}, {}
+    for _, e in ipairs(names) do
+      local h = holders[e]
       for i = 1, #h - 1 do
         for j = i + 1, #h do
           local key = h[i] * (n + 1) + h[j]
-          if not failed[key] then score[key] = (score[key] or 0) + x end
+          if not failed[key] then
+            if not score[key] then list[#list + 1] = key end
+            score[key] = (score[key] or 0) + 1
+          end
         end
       end
     end
-    local list = {}
-    for key, v in pairs(score) do list[#list + 1] = { key = key, v = v } end
     table.sort(list, function(x, y)
-      if x.v ~= y.v then return x.v > y.v end
-      return x.key < y.key
+      if score[x] ~= score[y] then return score[x] > score[y] end
+      if reverse then return x > y end
+      return x < y
     end)
     local used, merged = {}, false
-    for _, p in ipairs(list) do
-      local a, b = by_id[p.key // (n + 1)], by_id[p.key % (n + 1)]
+    for _, key in ipairs(list) do
+      local a, b = clusters[key // (n + 1)], clusters[key % (n + 1)]
       if not used[a] and not used[b] then
-        if joins(a, b.events) then
-          absorb(a, b)
+        if md.joins(a, b.events) then
+          absorb(md, a, b)
           alive[b] = false
           used[a], used[b], merged = true, true, true
         else
-          failed[p.key] = true
+          failed[key] = true
         end
       end
     end
@@ -297,13 +442,9 @@ end
 -- Groups packed into runs (first fit, the costliest first), each union
 -- counting a shared event once: the planner would pack them too, but
 -- with an event two of them share counted twice in one run.
-function M.pack(clusters, joins, weight)
+function M.pack(clusters, md)
   local cost = {}
-  for _, c in ipairs(clusters) do
-    local x = 0
-    for _, e in ipairs(c.events) do x = x + weight(e) end
-    cost[c] = x
-  end
+  for _, c in ipairs(clusters) do cost[c] = md.cost(c) end
   local order = {}
   for i, c in ipairs(clusters) do order[i] = c end
   table.sort(order, function(a, b)
@@ -314,13 +455,13 @@ function M.pack(clusters, joins, weight)
   for _, c in ipairs(order) do
     local into
     for _, b in ipairs(bins) do
-      if joins(b, c.events) then
+      if md.joins(b, c.events) then
         into = b
         break
       end
     end
     if into then
-      absorb(into, c)
+      absorb(md, into, c)
     else
       bins[#bins + 1] = c
     end
@@ -335,26 +476,9 @@ end
 -- run less, and the events the moved metrics share with their new group
 -- are no longer counted twice. Repeated while a pass dissolves one, at
 -- most passes times. Returns the groups left, in their first order.
-function M.dissolve(clusters, joins, passes)
+function M.dissolve(clusters, md, passes)
   local live = {}
   for _, c in ipairs(clusters) do live[c] = true end
-  local function place(d, mine)
-    local added = {}
-    for _, e in ipairs(mine) do
-      if not d.set[e] then
-        d.set[e] = true
-        d.events[#d.events + 1] = e
-        added[#added + 1] = e
-      end
-    end
-    return added
-  end
-  local function unplace(d, added)
-    for i = #added, 1, -1 do
-      d.set[added[i]] = nil
-      d.events[#d.events] = nil
-    end
-  end
   for _ = 1, passes do
     local order = {}
     for _, c in ipairs(clusters) do
@@ -385,7 +509,7 @@ function M.dissolve(clusters, joins, passes)
         end)
         local to
         for _, cd in ipairs(cands) do
-          if cd.n == #mine or joins(cd.d, mine) then
+          if md.joins(cd.d, mine) then
             to = cd.d
             break
           end
@@ -394,7 +518,11 @@ function M.dissolve(clusters, joins, passes)
           ok = false
           break
         end
-        undo[#undo + 1] = { d = to, added = place(to, mine), k = k }
+        local added = {}
+        for _, e in ipairs(mine) do
+          if md.put(to, e) then added[#added + 1] = e end
+        end
+        undo[#undo + 1] = { d = to, added = added, k = k }
       end
       if ok then
         for _, u in ipairs(undo) do
@@ -403,7 +531,9 @@ function M.dissolve(clusters, joins, passes)
         end
         dissolved = true
       else
-        for i = #undo, 1, -1 do unplace(undo[i].d, undo[i].added) end
+        for i = #undo, 1, -1 do
+          for _, e in ipairs(undo[i].added) do md.take(undo[i].d, e) end
+        end
         live[c] = true
       end
     end
@@ -417,23 +547,15 @@ function M.dissolve(clusters, joins, passes)
 end
 
 -- Fewer counts: each metric (in its group's order, the groups' in
--- theirs) moves to the group where it costs least, when that is less
--- than what leaving its group saves (the events no other metric there
--- needs, weighed as weight does), or the same and its group, left
--- empty, is a run less; repeated while a pass moves one, at most passes
--- times. Moving one metric at a time undoes what packing whole groups
--- cannot: a merged group that landed where only some of its metrics
--- share events. Returns the groups left, in their first order.
-function M.relocate(clusters, joins, weight, passes)
-  local w = {}
-  local function wt(e)
-    local x = w[e]
-    if not x then
-      x = weight(e)
-      w[e] = x
-    end
-    return x
-  end
+-- theirs) moves to the group where it costs least (md.change: the
+-- counts it adds there), when that is less than what leaving its group
+-- saves (the events no other metric there needs), or the same and its
+-- group, left empty, is a run less; repeated while a pass moves one, at
+-- most passes times. Moving one metric at a time undoes what packing
+-- whole groups cannot: a merged group that landed where only some of
+-- its metrics share events. Returns the groups left, in their first
+-- order.
+function M.relocate(clusters, md, passes)
   -- per group: how many of its metrics need each event
   for _, c in ipairs(clusters) do
     c.cnt = {}
@@ -452,19 +574,12 @@ function M.relocate(clusters, joins, weight, passes)
     end
     for _, o in ipairs(order) do
       local a, mine = o.c, o.mine
-      local saves = 0
-      for _, e in ipairs(mine) do
-        if a.cnt[e] == 1 then saves = saves + wt(e) end
-      end
+      local saves = -md.change(a, nil, mine, a.cnt)
       local empties = #a.metrics == 1
       local cands = {}
       for _, b in ipairs(clusters) do
-        if live[b] and b ~= a then
-          local cost = 0
-          for _, e in ipairs(mine) do
-            if not b.set[e] then cost = cost + wt(e) end
-          end
-          local d = cost - saves
+        if live[b] and b ~= a and md.least(b, mine) - saves < EPS then
+          local d = md.change(b, mine) - saves
           if d < -EPS or (empties and d < EPS) then cands[#cands + 1] = { b = b, d = d } end
         end
       end
@@ -474,8 +589,7 @@ function M.relocate(clusters, joins, weight, passes)
       end)
       for _, cd in ipairs(cands) do
         local b = cd.b
-        if joins(b, mine) then
-          -- out of a
+        if md.joins(b, mine) then
           for k, name in ipairs(a.metrics) do
             if name == o.name and a.mine[k] == mine then
               table.remove(a.metrics, k)
@@ -483,29 +597,20 @@ function M.relocate(clusters, joins, weight, passes)
               break
             end
           end
+          b.metrics[#b.metrics + 1] = o.name
+          b.mine[#b.mine + 1] = mine
           for _, e in ipairs(mine) do
             a.cnt[e] = a.cnt[e] - 1
             if a.cnt[e] == 0 then
-              a.cnt[e], a.set[e] = nil, nil
-              for i, x in ipairs(a.events) do
-                if x == e then
-                  table.remove(a.events, i)
-                  break
-                end
-              end
+              a.cnt[e] = nil
+              md.take(a, e)
             end
           end
           if #a.metrics == 0 then live[a] = false end
-          -- into b
           for _, e in ipairs(mine) do
-            if not b.set[e] then
-              b.set[e] = true
-              b.events[#b.events + 1] = e
-            end
+            md.put(b, e)
             b.cnt[e] = (b.cnt[e] or 0) + 1
           end
-          b.metrics[#b.metrics + 1] = o.name
-          b.mine[#b.mine + 1] = mine
           o.c = b
           moved = true
           break
@@ -523,16 +628,17 @@ function M.relocate(clusters, joins, weight, passes)
 end
 
 -- Single events (those no co-scheduled metric needs: the several-run
--- metrics' own) into the groups' runs, in the planner's order (before),
--- first fit, a new group when none has room; they join the group so
--- that the runs planned are the runs packed here.
-function M.fill(clusters, singles, joins, before)
+-- metrics' own) into the groups' runs, in the planner's order
+-- (md.before), first fit, a new group when none has room; they join the
+-- group so that the runs planned are the runs packed here. Returns the
+-- groups and the events no group takes (an event that needs a leader
+-- its group lacks: left to the planner).
+function M.fill(clusters, singles, md)
   local order = {}
   for i, e in ipairs(singles) do order[i] = e end
-  table.sort(order, before)
+  table.sort(order, md.before)
   local nid = 0
   for _, c in ipairs(clusters) do
-    c.singles = {}
     if c.id > nid then nid = c.id end
   end
   local left = {}
@@ -540,22 +646,18 @@ function M.fill(clusters, singles, joins, before)
     local one = { e }
     local into
     for _, c in ipairs(clusters) do
-      if joins(c, one) then
+      if md.joins(c, one) then
         into = c
         break
       end
     end
-    if not into then
+    if not into and md.fits(one) then
       nid = nid + 1
-      local c = { id = nid, events = {}, set = {}, metrics = {}, mine = {}, singles = {} }
-      if joins(c, one) then
-        clusters[#clusters + 1] = c
-        into = c
-      end
+      into = md.group(nid)
+      clusters[#clusters + 1] = into
     end
     if into then
-      into.set[e] = true
-      into.events[#into.events + 1] = e
+      md.put(into, e)
       into.singles[#into.singles + 1] = e
     else
       left[#left + 1] = e
@@ -564,14 +666,14 @@ function M.fill(clusters, singles, joins, before)
   return clusters, left
 end
 
--- Fewer runs: the run with the fewest counts (weighed as weight does)
--- is emptied when each of its metrics fits another run (the one where it
--- adds least) and each of its single events too; a metric that fits a
--- run only without that run's single events takes their place, and they
--- move on (first fit) to others. A run that cannot be emptied is left
--- and the next one tried; after one is emptied the fullest runs are
--- tried again from the least full. At most steps runs emptied.
-function M.empty(clusters, joins, weight, before, steps)
+-- Fewer runs: the run with the lowest cost (md.cost) is emptied when
+-- each of its metrics fits another run (the one where it adds least)
+-- and each of its single events too; a metric that fits a run only
+-- without that run's single events takes their place, and they move on
+-- (first fit) to others. A run that cannot be emptied is left and the
+-- next one tried; after one is emptied the runs are tried again from the
+-- cheapest. At most steps runs emptied; returns the runs left.
+function M.empty(clusters, md, steps)
   local live = {}
   for _, c in ipairs(clusters) do live[c] = true end
   local saved -- the runs changed in this try, as they were
@@ -583,51 +685,39 @@ function M.empty(clusters, joins, weight, before, steps)
     for i, x in ipairs(d.mine) do mi[i] = x end
     for i, x in ipairs(d.singles) do si[i] = x end
     saved[d] = { events = ev, metrics = me, mine = mi, singles = si }
+    saved[#saved + 1] = d
   end
   local function restore()
-    for d, sv in pairs(saved) do
-      d.events, d.metrics, d.mine, d.singles = sv.events, sv.metrics, sv.mine, sv.singles
-      d.set = {}
-      for _, e in ipairs(d.events) do d.set[e] = true end
+    for _, d in ipairs(saved) do
+      local sv = saved[d]
+      local fresh = md.group(d.id)
+      for _, e in ipairs(sv.events) do md.put(fresh, e) end
+      d.events, d.set, d.use, d.kinds = fresh.events, fresh.set, fresh.use, fresh.kinds
+      d.metrics, d.mine, d.singles = sv.metrics, sv.mine, sv.singles
     end
-  end
-  local function add_events(d, names)
-    for _, e in ipairs(names) do
-      if not d.set[e] then
-        d.set[e] = true
-        d.events[#d.events + 1] = e
-      end
-    end
-  end
-  -- d without its single events
-  local function bare(d)
-    local ev, set, keep = {}, {}, {}
-    for _, e in ipairs(d.singles) do keep[e] = true end
-    for _, e in ipairs(d.events) do
-      if not keep[e] then
-        ev[#ev + 1] = e
-        set[e] = true
-      end
-    end
-    return { events = ev, set = set }
-  end
-  local function fill(d)
-    local x = 0
-    for _, e in ipairs(d.events) do x = x + weight(e) end
-    return x
   end
   -- a single event into a run other than c (first fit)
   local function home(e, c)
     local one = { e }
     for _, d in ipairs(clusters) do
-      if live[d] and d ~= c and joins(d, one) then
+      if live[d] and d ~= c and md.joins(d, one) then
         touch(d)
-        add_events(d, one)
+        md.put(d, e)
         d.singles[#d.singles + 1] = e
         return true
       end
     end
     return false
+  end
+  -- d's events but its single events, and those of mine (a list)
+  local function bare(d, mine)
+    local keep, ev = {}, {}
+    for _, e in ipairs(d.singles) do keep[e] = true end
+    for _, e in ipairs(d.events) do
+      if not keep[e] then ev[#ev + 1] = e end
+    end
+    for _, e in ipairs(mine) do ev[#ev + 1] = e end
+    return ev
   end
   local function try_empty(c)
     saved = {}
@@ -642,13 +732,7 @@ function M.empty(clusters, joins, weight, before, steps)
       local mine = c.mine[k]
       local cands = {}
       for _, d in ipairs(clusters) do
-        if live[d] then
-          local cost = 0
-          for _, e in ipairs(mine) do
-            if not d.set[e] then cost = cost + weight(e) end
-          end
-          cands[#cands + 1] = { d = d, cost = cost }
-        end
+        if live[d] then cands[#cands + 1] = { d = d, cost = md.change(d, mine) } end
       end
       table.sort(cands, function(x, y)
         if x.cost ~= y.cost then return x.cost < y.cost end
@@ -656,14 +740,14 @@ function M.empty(clusters, joins, weight, before, steps)
       end)
       local to, evict
       for _, cd in ipairs(cands) do
-        if joins(cd.d, mine) then
+        if md.joins(cd.d, mine) then
           to = cd.d
           break
         end
       end
       if not to then
         for _, cd in ipairs(cands) do
-          if #cd.d.singles > 0 and joins(bare(cd.d), mine) then
+          if #cd.d.singles > 0 and md.fits(bare(cd.d, mine)) then
             to, evict = cd.d, true
             break
           end
@@ -673,13 +757,13 @@ function M.empty(clusters, joins, weight, before, steps)
       touch(to)
       if evict then
         local out = to.singles
-        local b = bare(to)
-        to.events, to.set, to.singles = b.events, b.set, {}
-        add_events(to, mine)
+        to.singles = {}
+        for _, e in ipairs(out) do md.take(to, e) end
+        for _, e in ipairs(mine) do md.put(to, e) end
         local gone = {}
         for _, e in ipairs(out) do
-          if joins(to, { e }) then
-            add_events(to, { e })
+          if md.joins(to, { e }) then
+            md.put(to, e)
             to.singles[#to.singles + 1] = e
           else
             gone[#gone + 1] = e
@@ -689,14 +773,14 @@ function M.empty(clusters, joins, weight, before, steps)
           if not home(e, c) then return false end
         end
       else
-        add_events(to, mine)
+        for _, e in ipairs(mine) do md.put(to, e) end
       end
       to.metrics[#to.metrics + 1] = c.metrics[k]
       to.mine[#to.mine + 1] = mine
     end
     local ss = {}
     for i, e in ipairs(c.singles) do ss[i] = e end
-    table.sort(ss, before)
+    table.sort(ss, md.before)
     for _, e in ipairs(ss) do
       if not home(e, c) then return false end
     end
@@ -706,7 +790,7 @@ function M.empty(clusters, joins, weight, before, steps)
   while done < steps do
     local order = {}
     for _, c in ipairs(clusters) do
-      if live[c] then order[#order + 1] = { c = c, f = fill(c) } end
+      if live[c] then order[#order + 1] = { c = c, f = md.cost(c) } end
     end
     table.sort(order, function(x, y)
       if x.f ~= y.f then return x.f < y.f end
@@ -738,19 +822,39 @@ end
 -- greedily, the biggest metrics first); the planner's own bound
 -- (core.plan_lower_bound: counters, counter subsets, shared registers,
 -- events taken alone) of the events so repeated is then one for the
--- plan. all: every record; fits: as in M.plan. Returns the bound and
--- {[event] = the runs it is counted in at least}.
-function M.bound(items, all, popts, fits)
+-- plan. all: every record; md: the model (M.plan's). Returns the bound
+-- and {[event] = the runs it is counted in at least}.
+function M.bound(items, all, popts, md)
   local core = require "autoperf.core"
-  local holders = {}
+  local holders, names = {}, {}
   for i, it in ipairs(items) do
     for _, e in ipairs(it.mine) do
-      holders[e] = holders[e] or {}
+      if not holders[e] then
+        holders[e] = {}
+        names[#names + 1] = e
+      end
       table.insert(holders[e], i)
     end
   end
+  -- whether two metrics fit one run, asked once per pair (metrics share
+  -- several events)
+  local n, together = #items, {}
+  local function pair_fits(i, j)
+    if i > j then i, j = j, i end
+    local key = i * (n + 1) + j
+    local v = together[key]
+    if v == nil then
+      local u = {}
+      for _, x in ipairs(items[i].mine) do u[#u + 1] = x end
+      for _, x in ipairs(items[j].mine) do u[#u + 1] = x end
+      v = md.fits(u)
+      together[key] = v
+    end
+    return v
+  end
   local copies = {}
-  for e, h in pairs(holders) do
+  for _, e in ipairs(names) do
+    local h = holders[e]
     if #h > 1 then
       table.sort(h, function(a, b)
         if #items[a].mine ~= #items[b].mine then return #items[a].mine > #items[b].mine end
@@ -760,15 +864,7 @@ function M.bound(items, all, popts, fits)
       for _, i in ipairs(h) do
         local alone = true
         for _, j in ipairs(set) do
-          local u, seen = {}, {}
-          for _, x in ipairs(items[i].mine) do
-            u[#u + 1] = x
-            seen[x] = true
-          end
-          for _, x in ipairs(items[j].mine) do
-            if not seen[x] then u[#u + 1] = x end
-          end
-          if fits(u) then
+          if pair_fits(i, j) then
             alone = false
             break
           end
@@ -779,7 +875,7 @@ function M.bound(items, all, popts, fits)
     end
   end
   local pmus, hw = plan_mod.model(all, popts)
-  if #hw == 0 then return 0 end
+  if #hw == 0 then return 0, copies end
   local rep = {}
   for _, h in ipairs(hw) do
     for _ = 1, math.max(1, copies[h.ev.name] or 1) do
@@ -792,31 +888,51 @@ function M.bound(items, all, popts, fits)
   return core.plan_lower_bound(plan_mod.core_pmus(pmus), rep), copies
 end
 
+-- The groups of items under the model (merge's ties broken as reverse
+-- says).
+local function bins(items, md, reverse, opts)
+  local clusters = M.merge(items, md, reverse)
+  clusters = M.pack(clusters, md)
+  clusters = M.dissolve(clusters, md, opts.passes or 1)
+  return M.relocate(clusters, md, opts.relocate or 20)
+end
+
+-- The groups with the single events in, as runs (the single events no
+-- group takes are left to the planner).
+local function finish(clusters, singles, md, opts)
+  return M.empty((M.fill(clusters, singles, md)), md, opts.empty or 50)
+end
+
 -- list: metrics (metrics.select), rec: {[event name] = record}, popts:
 -- the planner's options. Returns events (records; an event in several
 -- groups appears once per group, same name), and info {groups=,
 -- cosched={metric names}, several={metric names}, duplicated=n, bound=n
 -- (M.bound: no plan co-scheduling them takes fewer runs)}.
--- opts.passes: the dissolving passes (1).
+-- opts: passes (dissolving, 1), relocate (passes, 20), empty (runs
+-- emptied at most, 50).
 function M.plan(list, rec, popts, opts)
   opts = opts or {}
   local all = {}
   for _, r in pairs(rec) do all[#all + 1] = r end
   table.sort(all, function(a, b) return a.name < b.name end)
-  local fits, weight, room, before = fits_fn(all, popts or {})
+  local md = model(all, popts or {})
   local info = { cosched = {}, several = {}, duplicated = 0 }
-  local items = {}
+  local items, need = {}, {}
   for _, m in ipairs(list) do
-    local mine = {}
+    local mine, once = {}, {}
     for _, e in ipairs(m.events) do
-      if rec[e] then mine[#mine + 1] = e end
+      if rec[e] and not once[e] then
+        once[e] = true
+        mine[#mine + 1] = e
+      end
     end
     if #mine == 0 then
       -- nothing to plan (constants only, or events unknown here)
-    elseif not fits(mine) then
+    elseif not md.fits(mine) then
       info.several[#info.several + 1] = m.name
     else
       items[#items + 1] = { name = m.name, mine = mine }
+      for _, e in ipairs(mine) do need[e] = true end
       -- the planner keeps a group's members together per PMU: a metric
       -- over several PMUs' events (core and uncore, an msr PMU's TSC)
       -- may be counted in several runs
@@ -832,31 +948,28 @@ function M.plan(list, rec, popts, opts)
       end
     end
   end
-  info.bound = M.bound(items, all, popts or {}, fits)
-  -- could group g take names too?
-  local function joins(g, names) return room(g, names) and fits(union_of(g, names)) end
-  local clusters = M.merge(items, joins, weight)
-  clusters = M.pack(clusters, joins, weight)
-  clusters = M.dissolve(clusters, joins, opts.passes or 1)
-  clusters = M.relocate(clusters, joins, weight, opts.relocate or 20)
-  if not opts.no_fill then
-    local need = {}
-    for _, it in ipairs(items) do
-      for _, e in ipairs(it.mine) do need[e] = true end
-    end
-    local singles, seen1 = {}, {}
-    for _, m in ipairs(list) do
-      for _, e in ipairs(m.events) do
-        if rec[e] and not need[e] and not seen1[e] then
-          seen1[e] = true
-          singles[#singles + 1] = e
-        end
+  info.bound = M.bound(items, all, popts or {}, md)
+  -- the single events: those only the several-run metrics need
+  local singles, once = {}, {}
+  for _, m in ipairs(list) do
+    for _, e in ipairs(m.events) do
+      if rec[e] and not need[e] and not once[e] then
+        once[e] = true
+        singles[#singles + 1] = e
       end
     end
-    for i, c in ipairs(clusters) do c.id = i end
-    clusters = M.fill(clusters, singles, joins, before)
-    clusters = M.empty(clusters, joins, weight, before, opts.empty or 50)
   end
+  -- the groups of least cost (md.cost: the counts, scarce ones most) of
+  -- merging's two orders: which pair of equal share merges first decides
+  -- which metrics meet (Skylake-SP: 59 runs one way, 60 the other)
+  local clusters, best
+  for _, reverse in ipairs({ false, true }) do
+    local cs = bins(items, md, reverse, opts)
+    local cost = 0
+    for _, c in ipairs(cs) do cost = cost + md.cost(c) end
+    if not best or cost < best - 1e-9 then clusters, best = cs, cost end
+  end
+  clusters = finish(clusters, singles, md, opts)
   local holders = {} -- holders[event] = {groups holding it}
   for i, c in ipairs(clusters) do
     c.id = i
@@ -865,8 +978,8 @@ function M.plan(list, rec, popts, opts)
       table.insert(holders[e], c)
     end
   end
-  -- the records: one per event and group; events only the several-run
-  -- metrics need, once, ungrouped
+  -- the records: one per event and group; events no group took, once,
+  -- ungrouped
   local out, base_group = {}, opts.first_group or 1000
   for _, c in ipairs(clusters) do
     for _, e in ipairs(c.events) do
