@@ -3,18 +3,16 @@
 -- a run), so that the metric is computed from counts of the same
 -- execution. A group is a run: it holds the metrics co-scheduled there
 -- and single events (those only the metrics computed from several runs
--- need). Groups are built in steps: metrics sharing events of scarce
--- counters merge while the union fits one run (M.merge), the groups are
--- packed into runs (M.pack), a group whose every metric fits another one
--- is dissolved (M.dissolve), single metrics move where they cost least
--- (M.relocate), the single events fill the runs (M.fill) and the least
--- full runs are emptied into the others (M.empty); the whole is done
--- under a few prices of the counters to spare and the plan of fewest
--- runs kept (M.plan). An event that two groups need is counted again in
--- the other (an event counted in two runs, each metric reading the run
--- that holds all its events). A metric whose events cannot fit one run
--- (some TMA nodes need 40-84 events) is left to the plain plan and
--- labelled "computed from several runs".
+-- need), so the runs planned are the runs packed here. Groups are built
+-- in steps: metrics sharing events of scarce counters merge while the
+-- union fits one run (M.merge; its ties broken both ways, the cheaper
+-- result kept), the groups are packed into runs (M.pack), single metrics
+-- move where they cost least (M.relocate), the single events fill the
+-- runs (M.fill). An event that two groups need is counted again in the
+-- other (an event counted in two runs, each metric reading the run that
+-- holds all its events). A metric whose events cannot fit one run (some
+-- TMA nodes need 40-84 events) is left to the plain plan and labelled
+-- "computed from several runs".
 local plan_mod = require "autoperf.plan"
 
 local M = {}
@@ -44,9 +42,9 @@ end
 -- The constraint model of all records (plan.model: counters, fixed
 -- counters, shared registers, taken-alone events), built once, and the
 -- groups over it. A group: {id=, events={names}, set={[name]=true},
--- metrics={names}, mine={their events}, singles={names}} and the counts
--- the tests below keep (use, kinds). Kernel events never compete for
--- counters: they always fit and cost nothing.
+-- metrics={names}, mine={their events}} and the counts the tests below
+-- keep (use, kinds). Kernel events never compete for counters: they
+-- always fit and cost nothing.
 local function model(all, popts)
   local core = require "autoperf.core"
   local pmus, hw = plan_mod.model(all, popts)
@@ -206,11 +204,13 @@ local function model(all, popts)
   function md.fits(names) return room(nil, names) and exact(nil, names) end
   -- Could group g take names too?
   function md.joins(g, names) return room(g, names) and exact(g, names) end
+  -- Could g take names by the quick refusal only?
+  md.room = room
 
   -- Groups and their counts: use[set] as room reads it, kinds[3 * (pmu
   -- - 1) + kind] as cost reads it.
   function md.group(gid)
-    return { id = gid, events = {}, set = {}, use = {}, kinds = {}, metrics = {}, mine = {}, singles = {} }
+    return { id = gid, events = {}, set = {}, use = {}, kinds = {}, metrics = {}, mine = {} }
   end
   local function count(g, e, by_n)
     local c = cls[e]
@@ -244,14 +244,6 @@ local function model(all, popts)
     count(g, e, -1)
   end
 
-  -- What a group's counts cost, per PMU: a count of kind 1 costs 1, of
-  -- kind 2 the price while the counters to spare take it and 1 beyond
-  -- (more of them than the spare counters take scarce ones: Ice Lake's
-  -- groups of 5 or 6 such events left the single events limited to
-  -- counters 0-3 too few), of kind 3 FIXED_PRICE. change(g, add, drop):
-  -- the cost of g with the events of add it lacks and those of drop
-  -- (which it holds) less that of g. skip: drop only those with
-  -- skip[name] == 1 (a metric's events no other metric of g needs).
   -- Each PMU's load: of its counter sets, the most events (each once)
   -- per counter; a count on a PMU loaded less than the most loaded one
   -- costs that much less (an uncore PMU's events take a few runs of the
@@ -272,6 +264,14 @@ local function model(all, popts)
   end
   local scale = {}
   for i in ipairs(cp) do scale[i] = top > 0 and (load[i] or 0) / top or 1 end
+  -- What a group's counts cost, per PMU: a count of kind 1 costs 1, of
+  -- kind 2 SPARE_PRICE while the counters to spare take it and 1 beyond
+  -- (more of them than the spare counters take scarce ones: Ice Lake's
+  -- groups of 5 or 6 such events left the single events limited to
+  -- counters 0-3 too few), of kind 3 FIXED_PRICE. change(g, add, drop):
+  -- the cost of g with the events of add it lacks and without those of
+  -- drop it holds, less that of g; skip: drop only those with skip[name]
+  -- == 1 (a metric's events no other metric of g needs).
   local function pmu_cost(p, s, o, x)
     local sp = spare[p]
     if o > sp then return scale[p] * (s + (o - sp) + SPARE_PRICE * sp + FIXED_PRICE * x) end
@@ -326,6 +326,7 @@ local function model(all, popts)
   for e, k in pairs(kind) do
     least[e] = scale[pmu_of[e]] * (k == 1 and 1 or k == 2 and SPARE_PRICE or FIXED_PRICE)
   end
+  md.NONE = { set = {} }
   function md.least(g, names)
     local x, set = 0, g.set
     for i = 1, #names do
@@ -366,10 +367,10 @@ end
 -- round merges pairs of groups (each group once per round) that share
 -- events of the PMU's scarce counters, those sharing most first, while
 -- their union fits one run; groups sharing only other events are left to
--- M.pack (merging on them too packs worse: 40 runs instead of 38 on
--- Sapphire Rapids). A pair that did not fit never fits later (groups
--- only grow), so it is tried once. items: {{name=, mine={events}}};
--- reverse: pairs sharing as many events merge last-indexed first.
+-- M.pack (merging on them too gave no fewer runs on any shared file).
+-- A pair that did not fit never fits later (groups only grow), so it is
+-- tried once. items: {{name=, mine={events}}}; reverse: of pairs sharing
+-- equally many events, those of higher indices merge first.
 function M.merge(items, md, reverse)
   local clusters = {}
   for i, it in ipairs(items) do
@@ -470,82 +471,6 @@ function M.pack(clusters, md)
   return bins
 end
 
--- Fewer groups: each group (smallest first) is dissolved when every one
--- of its metrics fits another group (the one holding most of the
--- metric's events first); a group is a run, so each one dissolved is a
--- run less, and the events the moved metrics share with their new group
--- are no longer counted twice. Repeated while a pass dissolves one, at
--- most passes times. Returns the groups left, in their first order.
-function M.dissolve(clusters, md, passes)
-  local live = {}
-  for _, c in ipairs(clusters) do live[c] = true end
-  for _ = 1, passes do
-    local order = {}
-    for _, c in ipairs(clusters) do
-      if live[c] then order[#order + 1] = c end
-    end
-    table.sort(order, function(a, b)
-      if #a.events ~= #b.events then return #a.events < #b.events end
-      return a.id < b.id
-    end)
-    local dissolved = false
-    for _, c in ipairs(order) do
-      live[c] = false
-      local undo, ok = {}, true
-      for k, mine in ipairs(c.mine) do
-        local cands = {}
-        for _, d in ipairs(clusters) do
-          if live[d] then
-            local n = 0
-            for _, e in ipairs(mine) do
-              if d.set[e] then n = n + 1 end
-            end
-            cands[#cands + 1] = { d = d, n = n }
-          end
-        end
-        table.sort(cands, function(a, b)
-          if a.n ~= b.n then return a.n > b.n end
-          return a.d.id < b.d.id
-        end)
-        local to
-        for _, cd in ipairs(cands) do
-          if md.joins(cd.d, mine) then
-            to = cd.d
-            break
-          end
-        end
-        if not to then
-          ok = false
-          break
-        end
-        local added = {}
-        for _, e in ipairs(mine) do
-          if md.put(to, e) then added[#added + 1] = e end
-        end
-        undo[#undo + 1] = { d = to, added = added, k = k }
-      end
-      if ok then
-        for _, u in ipairs(undo) do
-          u.d.metrics[#u.d.metrics + 1] = c.metrics[u.k]
-          u.d.mine[#u.d.mine + 1] = c.mine[u.k]
-        end
-        dissolved = true
-      else
-        for i = #undo, 1, -1 do
-          for _, e in ipairs(undo[i].added) do md.take(undo[i].d, e) end
-        end
-        live[c] = true
-      end
-    end
-    if not dissolved then break end
-  end
-  local out = {}
-  for _, c in ipairs(clusters) do
-    if live[c] then out[#out + 1] = c end
-  end
-  return out
-end
-
 -- Fewer counts: each metric (in its group's order, the groups' in
 -- theirs) moves to the group where it costs least (md.change: the
 -- counts it adds there), when that is less than what leaving its group
@@ -556,16 +481,35 @@ end
 -- its metrics share events. Returns the groups left, in their first
 -- order.
 function M.relocate(clusters, md, passes)
-  -- per group: how many of its metrics need each event
-  for _, c in ipairs(clusters) do
+  -- per group: how many of its metrics need each event; per event: the
+  -- groups holding it (a metric's move can only pay where it shares an
+  -- event, unless it leaves counts past the spare counters or its group
+  -- empty behind)
+  local holders, pos = {}, {}
+  for i, c in ipairs(clusters) do
+    pos[c] = i
     c.cnt = {}
     for _, mine in ipairs(c.mine) do
       for _, e in ipairs(mine) do c.cnt[e] = (c.cnt[e] or 0) + 1 end
+    end
+    for _, e in ipairs(c.events) do
+      holders[e] = holders[e] or {}
+      table.insert(holders[e], c)
+    end
+  end
+  local function unhold(e, c)
+    local h = holders[e]
+    for i = #h, 1, -1 do
+      if h[i] == c then
+        table.remove(h, i)
+        return
+      end
     end
   end
   local live = {}
   for _, c in ipairs(clusters) do live[c] = true end
   local EPS = 1e-9
+  local mark, stamp = {}, 0
   for _ = 1, passes do
     local moved = false
     local order = {}
@@ -576,9 +520,19 @@ function M.relocate(clusters, md, passes)
       local a, mine = o.c, o.mine
       local saves = -md.change(a, nil, mine, a.cnt)
       local empties = #a.metrics == 1
+      local near
+      if not empties and md.least(md.NONE, mine) - saves > -EPS then
+        -- only the groups sharing an event can take it for less
+        near = true
+        stamp = stamp + 1
+        for _, e in ipairs(mine) do
+          for _, b in ipairs(holders[e] or {}) do mark[b] = stamp end
+        end
+      end
       local cands = {}
       for _, b in ipairs(clusters) do
-        if live[b] and b ~= a and md.least(b, mine) - saves < EPS then
+        if live[b] and b ~= a and (not near or mark[b] == stamp) and md.least(b, mine) - saves < EPS
+          and md.room(b, mine) then
           local d = md.change(b, mine) - saves
           if d < -EPS or (empties and d < EPS) then cands[#cands + 1] = { b = b, d = d } end
         end
@@ -604,11 +558,15 @@ function M.relocate(clusters, md, passes)
             if a.cnt[e] == 0 then
               a.cnt[e] = nil
               md.take(a, e)
+              unhold(e, a)
             end
           end
           if #a.metrics == 0 then live[a] = false end
           for _, e in ipairs(mine) do
-            md.put(b, e)
+            if md.put(b, e) then
+              holders[e] = holders[e] or {}
+              table.insert(holders[e], b)
+            end
             b.cnt[e] = (b.cnt[e] or 0) + 1
           end
           o.c = b
@@ -658,161 +616,11 @@ function M.fill(clusters, singles, md)
     end
     if into then
       md.put(into, e)
-      into.singles[#into.singles + 1] = e
     else
       left[#left + 1] = e
     end
   end
   return clusters, left
-end
-
--- Fewer runs: the run with the lowest cost (md.cost) is emptied when
--- each of its metrics fits another run (the one where it adds least)
--- and each of its single events too; a metric that fits a run only
--- without that run's single events takes their place, and they move on
--- (first fit) to others. A run that cannot be emptied is left and the
--- next one tried; after one is emptied the runs are tried again from the
--- cheapest. At most steps runs emptied; returns the runs left.
-function M.empty(clusters, md, steps)
-  local live = {}
-  for _, c in ipairs(clusters) do live[c] = true end
-  local saved -- the runs changed in this try, as they were
-  local function touch(d)
-    if saved[d] then return end
-    local ev, me, mi, si = {}, {}, {}, {}
-    for i, x in ipairs(d.events) do ev[i] = x end
-    for i, x in ipairs(d.metrics) do me[i] = x end
-    for i, x in ipairs(d.mine) do mi[i] = x end
-    for i, x in ipairs(d.singles) do si[i] = x end
-    saved[d] = { events = ev, metrics = me, mine = mi, singles = si }
-    saved[#saved + 1] = d
-  end
-  local function restore()
-    for _, d in ipairs(saved) do
-      local sv = saved[d]
-      local fresh = md.group(d.id)
-      for _, e in ipairs(sv.events) do md.put(fresh, e) end
-      d.events, d.set, d.use, d.kinds = fresh.events, fresh.set, fresh.use, fresh.kinds
-      d.metrics, d.mine, d.singles = sv.metrics, sv.mine, sv.singles
-    end
-  end
-  -- a single event into a run other than c (first fit)
-  local function home(e, c)
-    local one = { e }
-    for _, d in ipairs(clusters) do
-      if live[d] and d ~= c and md.joins(d, one) then
-        touch(d)
-        md.put(d, e)
-        d.singles[#d.singles + 1] = e
-        return true
-      end
-    end
-    return false
-  end
-  -- d's events but its single events, and those of mine (a list)
-  local function bare(d, mine)
-    local keep, ev = {}, {}
-    for _, e in ipairs(d.singles) do keep[e] = true end
-    for _, e in ipairs(d.events) do
-      if not keep[e] then ev[#ev + 1] = e end
-    end
-    for _, e in ipairs(mine) do ev[#ev + 1] = e end
-    return ev
-  end
-  local function try_empty(c)
-    saved = {}
-    live[c] = false
-    local ms = {}
-    for k = 1, #c.metrics do ms[k] = k end
-    table.sort(ms, function(a, b)
-      if #c.mine[a] ~= #c.mine[b] then return #c.mine[a] > #c.mine[b] end
-      return a < b
-    end)
-    for _, k in ipairs(ms) do
-      local mine = c.mine[k]
-      local cands = {}
-      for _, d in ipairs(clusters) do
-        if live[d] then cands[#cands + 1] = { d = d, cost = md.change(d, mine) } end
-      end
-      table.sort(cands, function(x, y)
-        if x.cost ~= y.cost then return x.cost < y.cost end
-        return x.d.id < y.d.id
-      end)
-      local to, evict
-      for _, cd in ipairs(cands) do
-        if md.joins(cd.d, mine) then
-          to = cd.d
-          break
-        end
-      end
-      if not to then
-        for _, cd in ipairs(cands) do
-          if #cd.d.singles > 0 and md.fits(bare(cd.d, mine)) then
-            to, evict = cd.d, true
-            break
-          end
-        end
-      end
-      if not to then return false end
-      touch(to)
-      if evict then
-        local out = to.singles
-        to.singles = {}
-        for _, e in ipairs(out) do md.take(to, e) end
-        for _, e in ipairs(mine) do md.put(to, e) end
-        local gone = {}
-        for _, e in ipairs(out) do
-          if md.joins(to, { e }) then
-            md.put(to, e)
-            to.singles[#to.singles + 1] = e
-          else
-            gone[#gone + 1] = e
-          end
-        end
-        for _, e in ipairs(gone) do
-          if not home(e, c) then return false end
-        end
-      else
-        for _, e in ipairs(mine) do md.put(to, e) end
-      end
-      to.metrics[#to.metrics + 1] = c.metrics[k]
-      to.mine[#to.mine + 1] = mine
-    end
-    local ss = {}
-    for i, e in ipairs(c.singles) do ss[i] = e end
-    table.sort(ss, md.before)
-    for _, e in ipairs(ss) do
-      if not home(e, c) then return false end
-    end
-    return true
-  end
-  local done = 0
-  while done < steps do
-    local order = {}
-    for _, c in ipairs(clusters) do
-      if live[c] then order[#order + 1] = { c = c, f = md.cost(c) } end
-    end
-    table.sort(order, function(x, y)
-      if x.f ~= y.f then return x.f < y.f end
-      return x.c.id < y.c.id
-    end)
-    local emptied = false
-    for _, o in ipairs(order) do
-      if try_empty(o.c) then
-        emptied = true
-        break
-      end
-      restore()
-      live[o.c] = true
-    end
-    if not emptied then break end
-    done = done + 1
-  end
-  local out = {}
-  for _, c in ipairs(clusters) do
-    if live[c] then out[#out + 1] = c end
-  end
-  return out
 end
 
 -- A lower bound on the runs of any plan that counts each metric of items
@@ -893,14 +701,7 @@ end
 local function bins(items, md, reverse, opts)
   local clusters = M.merge(items, md, reverse)
   clusters = M.pack(clusters, md)
-  clusters = M.dissolve(clusters, md, opts.passes or 1)
   return M.relocate(clusters, md, opts.relocate or 20)
-end
-
--- The groups with the single events in, as runs (the single events no
--- group takes are left to the planner).
-local function finish(clusters, singles, md, opts)
-  return M.empty((M.fill(clusters, singles, md)), md, opts.empty or 50)
 end
 
 -- list: metrics (metrics.select), rec: {[event name] = record}, popts:
@@ -908,8 +709,7 @@ end
 -- groups appears once per group, same name), and info {groups=,
 -- cosched={metric names}, several={metric names}, duplicated=n, bound=n
 -- (M.bound: no plan co-scheduling them takes fewer runs)}.
--- opts: passes (dissolving, 1), relocate (passes, 20), empty (runs
--- emptied at most, 50).
+-- opts: relocate (its passes, 20).
 function M.plan(list, rec, popts, opts)
   opts = opts or {}
   local all = {}
@@ -969,7 +769,7 @@ function M.plan(list, rec, popts, opts)
     for _, c in ipairs(cs) do cost = cost + md.cost(c) end
     if not best or cost < best - 1e-9 then clusters, best = cs, cost end
   end
-  clusters = finish(clusters, singles, md, opts)
+  clusters = M.fill(clusters, singles, md)
   local holders = {} -- holders[event] = {groups holding it}
   for i, c in ipairs(clusters) do
     c.id = i
