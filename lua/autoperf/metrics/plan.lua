@@ -93,6 +93,17 @@ local function model(all, popts)
   end
   -- the events needing scarce counters (M.merge merges on them)
   function md.scarce(e) return kind[e] == 1 end
+  -- For M.bound: an event's PMU (an index), kind, whether it may use
+  -- generic counters only (no fixed one, no pair) and is taken alone;
+  -- and per PMU the scarce counters and those to spare.
+  local only, alone = {}, {}
+  for _, h in ipairs(hw) do
+    only[h.ev.name] = h.allowed & ~low == 0 and not h.pair
+    alone[h.ev.name] = h.isolated
+  end
+  function md.shape(e) return pmu_of[e], kind[e], only[e], alone[e] end
+  md.sizes = {}
+  for i in ipairs(cp) do md.sizes[i] = { scarce = popcount(scarce[i]), spare = spare[i] } end
 
   -- The quick refusal (Hall's condition on a few counter sets): the
   -- events that can use only counters of a set S, more than S has, never
@@ -630,8 +641,10 @@ end
 -- greedily, the biggest metrics first); the planner's own bound
 -- (core.plan_lower_bound: counters, counter subsets, shared registers,
 -- events taken alone) of the events so repeated is then one for the
--- plan. all: every record; md: the model (M.plan's). Returns the bound
--- and {[event] = the runs it is counted in at least}.
+-- plan, and so is the count of each PMU's scarce counters below (which
+-- sees what the planner's cannot: a metric's events that leave some on
+-- scarce counters). all: every record; md: the model (M.plan's).
+-- Returns the bound and {[event] = the runs it is counted in at least}.
 function M.bound(items, all, popts, md)
   local core = require "autoperf.core"
   local holders, names = {}, {}
@@ -693,7 +706,63 @@ function M.bound(items, all, popts, md)
       rep[#rep + 1] = c
     end
   end
-  return core.plan_lower_bound(plan_mod.core_pmus(pmus), rep), copies
+  local bound = core.plan_lower_bound(plan_mod.core_pmus(pmus), rep)
+  -- Per PMU, its scarce counters' count: in a run, the events that may
+  -- use scarce counters only, plus those that may use spare ones past
+  -- the spare counters (they sit on scarce ones then), are at most the
+  -- scarce counters; an event taken alone has a run of its own, beside
+  -- no other of either. A metric with more events of the second kind
+  -- than the spare counters leaves the rest on scarce counters wherever
+  -- it is (Ice Lake's branch mix: 6 for its 4 spare counters), and the
+  -- metrics of a set no two of which fit one run each in their own run
+  -- (the set grown greedily, the most left over first).
+  local scarce_n, alone_n, over = {}, {}, {}
+  for _, h in ipairs(hw) do
+    local p, k, only, alone = md.shape(h.ev.name)
+    local n = math.max(1, copies[h.ev.name] or 1)
+    if alone then
+      alone_n[p] = (alone_n[p] or 0) + n
+    elseif only and k == 1 then
+      scarce_n[p] = (scarce_n[p] or 0) + n
+    end
+  end
+  local spilling = {}
+  for i, it in ipairs(items) do
+    local o = {}
+    for _, e in ipairs(it.mine) do
+      local p, k, only, alone = md.shape(e)
+      if p and k == 2 and only and not alone then o[p] = (o[p] or 0) + 1 end
+    end
+    for p, n in pairs(o) do
+      if n > md.sizes[p].spare then spilling[#spilling + 1] = { i = i, p = p, n = n - md.sizes[p].spare } end
+    end
+  end
+  table.sort(spilling, function(a, b)
+    if a.n ~= b.n then return a.n > b.n end
+    if a.p ~= b.p then return a.p < b.p end
+    return a.i < b.i
+  end)
+  local kept = {}
+  for _, sp in ipairs(spilling) do
+    local apart = true
+    for _, other in ipairs(kept) do
+      if other.p == sp.p and pair_fits(sp.i, other.i) then
+        apart = false
+        break
+      end
+    end
+    if apart then
+      kept[#kept + 1] = sp
+      over[sp.p] = (over[sp.p] or 0) + sp.n
+    end
+  end
+  for p, size in ipairs(md.sizes) do
+    if size.scarce > 0 then
+      local own = (alone_n[p] or 0) + math.ceil(((scarce_n[p] or 0) + (over[p] or 0)) / size.scarce)
+      if own > bound then bound = own end
+    end
+  end
+  return bound, copies
 end
 
 -- The groups of items under the model (merge's ties broken as reverse
