@@ -302,6 +302,36 @@ describe("metric-aware plans", function()
     assert.matches("in 5 runs", out)
   end)
 
+  it("bounds an event's counts by the runs that hold its metrics' other events", function()
+    if not shared() then return pending("../shared/pmu-data is absent") end
+    -- Skylake's 4 counters (SMT on): UOPS_ISSUED.ANY with 3 others in
+    -- two metrics, with UOPS_RETIRED.RETIRE_SLOTS and one other in four
+    -- that fit neither of the two: their 6 events need two runs more
+    -- (no two of the four are apart, so pairs alone say one), and two
+    -- metrics of one event: 17 counts, 5 runs, 4 by pairs alone
+    local E = { "IDQ.DSB_UOPS", "IDQ.MITE_UOPS", "IDQ.MS_UOPS", "DECODE.LCP", "ICACHE_16B.IFDATA_STALL",
+                "ITLB_MISSES.WALK_PENDING", "L2_RQSTS.MISS", "L2_RQSTS.REFERENCES", "L1D.REPLACEMENT",
+                "UOPS_EXECUTED.THREAD", "RS_EVENTS.EMPTY_CYCLES", "ARITH.DIVIDER_ACTIVE" }
+    local list = {}
+    for i = 1, 2 do
+      list[#list + 1] = { MetricName = "a" .. i, MetricExpr = "UOPS_ISSUED.ANY + " .. table.concat(E, " + ", 3 * i - 2, 3 * i) }
+    end
+    for i = 7, 10 do
+      list[#list + 1] = { MetricName = "b" .. i, MetricExpr = "UOPS_ISSUED.ANY + UOPS_RETIRED.RETIRE_SLOTS + " .. E[i] }
+    end
+    for i = 11, 12 do list[#list + 1] = { MetricName = "c" .. i, MetricExpr = E[i] } end
+    local dir = T.tmpdir()
+    finally(function() T.rmtree(dir) end)
+    T.write(dir .. "/eight.json", cjson.encode(list))
+    local out, err, code = T.autoperf("plan", "--smt", "on", "--pmu", "sim:" .. SHARED .. "skylake_core.json", "--metrics",
+      dir .. "/eight.json")
+    assert.equal(0, code, err)
+    assert.matches("8 each in one run", out)
+    assert.matches("no plan that counts each co%-scheduled metric in one run takes fewer than 5 runs", out)
+    assert.matches("the same 14 events without co%-scheduling: 4 runs", out)
+    assert.matches("in 5 runs", out)
+  end)
+
   it("counts the events a metric leaves on scarce counters, and fills their runs with the several-run metrics' events", function()
     if not shared() then return pending("../shared/pmu-data is absent") end
     -- Ice Lake-SP: half the events count on counters 0-3 only. Three

@@ -635,16 +635,18 @@ function M.fill(clusters, singles, md)
 end
 
 -- A lower bound on the runs of any plan that counts each metric of items
--- ({{mine={events}}}: those that fit one run) in one run: an event the
--- metrics of a set need, no two of which fit one run together, is
--- counted in as many runs as the set has metrics (the set grown
--- greedily, the biggest metrics first); the planner's own bound
--- (core.plan_lower_bound: counters, counter subsets, shared registers,
--- events taken alone) of the events so repeated is then one for the
--- plan, and so is the count of each PMU's scarce counters below (which
--- sees what the planner's cannot: a metric's events that leave some on
--- scarce counters). all: every record; md: the model (M.plan's).
--- Returns the bound and {[event] = the runs it is counted in at least}.
+-- ({{mine={events}}}: those that fit one run) in one run (its events of
+-- each PMU in one run of that PMU): an event the metrics of a set need,
+-- no two of which fit one run together, is counted in as many runs as
+-- the set has metrics (the set grown greedily, the biggest metrics
+-- first; an event of scarce counters only, see covered, may need more);
+-- the planner's own bound (core.plan_lower_bound: counters, counter
+-- subsets, shared registers, events taken alone) of the events so
+-- repeated is then one for the plan, and so is the count of each PMU's
+-- scarce counters below (which sees what the planner's cannot: a
+-- metric's events that leave some on scarce counters). all: every
+-- record; md: the model (M.plan's). Returns the bound and {[event] =
+-- the runs it is counted in at least}.
 function M.bound(items, all, popts, md)
   local core = require "autoperf.core"
   local holders, names = {}, {}
@@ -657,26 +659,96 @@ function M.bound(items, all, popts, md)
       table.insert(holders[e], i)
     end
   end
-  -- whether two metrics fit one run, asked once per pair (metrics share
-  -- several events)
-  local n, together = #items, {}
-  local function pair_fits(i, j)
+  -- Whether two metrics' events of PMU p fit one run, asked once per
+  -- pair (metrics share several events). Per PMU: the planner places a
+  -- group's members of each PMU apart, so two metrics whose uncore
+  -- events cannot meet may still share a core run.
+  local n, np, together = #items, #md.sizes + 1, {}
+  local function pair_fits(i, j, p)
     if i > j then i, j = j, i end
-    local key = i * (n + 1) + j
+    local key = (i * (n + 1) + j) * np + p
     local v = together[key]
     if v == nil then
       local u = {}
-      for _, x in ipairs(items[i].mine) do u[#u + 1] = x end
-      for _, x in ipairs(items[j].mine) do u[#u + 1] = x end
+      for _, it in ipairs({ items[i], items[j] }) do
+        for _, x in ipairs(it.mine) do
+          if md.shape(x) == p then u[#u + 1] = x end
+        end
+      end
       v = md.fits(u)
       together[key] = v
     end
     return v
   end
+  -- An event of scarce counters only: a set A of the metrics needing it
+  -- with most such events, no two of which fit one run, each takes a
+  -- run; those (B) that fit no run of A's take runs of their own, at
+  -- least as many as hold their such events, the scarce counters' worth
+  -- each (Ice Lake's L2_Hit_Latency, L3_Hit_Latency, Local_MEM and
+  -- Remote_MEM fit no run of the three 4-event metrics needing
+  -- MEM_LOAD_RETIRED.FB_HIT, and their six such events take two runs).
+  local function covered(e, h)
+    local p, k, only, alone = md.shape(e)
+    if not (p and k == 1 and only and not alone) or md.sizes[p].scarce == 0 then return 0 end
+    local function scarce_of(i)
+      local out = {}
+      for _, x in ipairs(items[i].mine) do
+        local q, kx, ox, ax = md.shape(x)
+        if q == p and kx == 1 and ox and not ax then out[#out + 1] = x end
+      end
+      return out
+    end
+    local top = 0
+    for _, i in ipairs(h) do top = math.max(top, #scarce_of(i)) end
+    local a = {}
+    for _, i in ipairs(h) do
+      if #scarce_of(i) == top then
+        local apart = true
+        for _, j in ipairs(a) do
+          if pair_fits(i, j, p) then
+            apart = false
+            break
+          end
+        end
+        if apart then a[#a + 1] = i end
+      end
+    end
+    local in_a = {}
+    for _, i in ipairs(a) do in_a[i] = true end
+    local union, n, b = {}, 0, {}
+    for _, i in ipairs(h) do
+      local apart = not in_a[i]
+      for _, j in ipairs(a) do
+        if apart and pair_fits(i, j, p) then apart = false end
+      end
+      if apart then
+        b[#b + 1] = i
+        for _, x in ipairs(scarce_of(i)) do
+          if not union[x] then
+            union[x] = true
+            n = n + 1
+          end
+        end
+      end
+    end
+    if #b == 0 then return #a end
+    local own = {}
+    for _, i in ipairs(b) do
+      local apart = true
+      for _, j in ipairs(own) do
+        if pair_fits(i, j, p) then
+          apart = false
+          break
+        end
+      end
+      if apart then own[#own + 1] = i end
+    end
+    return #a + math.max(#own, math.ceil(n / md.sizes[p].scarce))
+  end
   local copies = {}
   for _, e in ipairs(names) do
-    local h = holders[e]
-    if #h > 1 then
+    local h, p = holders[e], md.shape(e)
+    if #h > 1 and p then
       table.sort(h, function(a, b)
         if #items[a].mine ~= #items[b].mine then return #items[a].mine > #items[b].mine end
         return a < b
@@ -685,14 +757,14 @@ function M.bound(items, all, popts, md)
       for _, i in ipairs(h) do
         local alone = true
         for _, j in ipairs(set) do
-          if pair_fits(i, j) then
+          if pair_fits(i, j, p) then
             alone = false
             break
           end
         end
         if alone then set[#set + 1] = i end
       end
-      copies[e] = #set
+      copies[e] = math.max(#set, covered(e, h))
     end
   end
   local pmus, hw = plan_mod.model(all, popts)
@@ -746,7 +818,7 @@ function M.bound(items, all, popts, md)
   for _, sp in ipairs(spilling) do
     local apart = true
     for _, other in ipairs(kept) do
-      if other.p == sp.p and pair_fits(sp.i, other.i) then
+      if other.p == sp.p and pair_fits(sp.i, other.i, sp.p) then
         apart = false
         break
       end
