@@ -301,6 +301,88 @@ describe("metric-aware plans", function()
     assert.matches("the same 16 events without co%-scheduling: 4 runs", out)
     assert.matches("in 5 runs", out)
   end)
+
+  it("bounds an event's counts by the runs that hold its metrics' other events", function()
+    if not shared() then return pending("../shared/pmu-data is absent") end
+    -- Skylake's 4 counters (SMT on): UOPS_ISSUED.ANY with 3 others in
+    -- two metrics, with UOPS_RETIRED.RETIRE_SLOTS and one other in four
+    -- that fit neither of the two: their 6 events need two runs more
+    -- (no two of the four are apart, so pairs alone say one), and two
+    -- metrics of one event: 17 counts, 5 runs, 4 by pairs alone
+    local E = { "IDQ.DSB_UOPS", "IDQ.MITE_UOPS", "IDQ.MS_UOPS", "DECODE.LCP", "ICACHE_16B.IFDATA_STALL",
+                "ITLB_MISSES.WALK_PENDING", "L2_RQSTS.MISS", "L2_RQSTS.REFERENCES", "L1D.REPLACEMENT",
+                "UOPS_EXECUTED.THREAD", "RS_EVENTS.EMPTY_CYCLES", "ARITH.DIVIDER_ACTIVE" }
+    local list = {}
+    for i = 1, 2 do
+      list[#list + 1] = { MetricName = "a" .. i, MetricExpr = "UOPS_ISSUED.ANY + " .. table.concat(E, " + ", 3 * i - 2, 3 * i) }
+    end
+    for i = 7, 10 do
+      list[#list + 1] = { MetricName = "b" .. i, MetricExpr = "UOPS_ISSUED.ANY + UOPS_RETIRED.RETIRE_SLOTS + " .. E[i] }
+    end
+    for i = 11, 12 do list[#list + 1] = { MetricName = "c" .. i, MetricExpr = E[i] } end
+    local dir = T.tmpdir()
+    finally(function() T.rmtree(dir) end)
+    T.write(dir .. "/eight.json", cjson.encode(list))
+    local out, err, code = T.autoperf("plan", "--smt", "on", "--pmu", "sim:" .. SHARED .. "skylake_core.json", "--metrics",
+      dir .. "/eight.json")
+    assert.equal(0, code, err)
+    assert.matches("8 each in one run", out)
+    assert.matches("no plan that counts each co%-scheduled metric in one run takes fewer than 5 runs", out)
+    assert.matches("the same 14 events without co%-scheduling: 4 runs", out)
+    assert.matches("in 5 runs", out)
+  end)
+
+  it("counts the events a metric leaves on scarce counters, and fills their runs with the several-run metrics' events", function()
+    if not shared() then return pending("../shared/pmu-data is absent") end
+    -- Ice Lake-SP: half the events count on counters 0-3 only. Three
+    -- metrics of six events that may use all 8 (4 spare) leave two each
+    -- on 0-3; six of four 0-3 events take 0-3 whole: no two of the nine
+    -- fit one run, so 24 + 6 counts on 0-3 need 8 runs (the counts alone:
+    -- 6; the nine take 9), and a five-event metric of 0-3 events,
+    -- computed from several runs, fits the two 0-3 counters each of the
+    -- three runs of six leaves free: still 9
+    local S = { { "MEM_LOAD_RETIRED.L2_HIT", "MEM_LOAD_RETIRED.L3_HIT", "MEM_LOAD_RETIRED.FB_HIT", "MEM_LOAD_RETIRED.L1_MISS" },
+                { "ITLB_MISSES.WALK_COMPLETED_2M_4M", "ITLB_MISSES.WALK_ACTIVE", "ITLB_MISSES.WALK_COMPLETED_4K", "ICACHE_TAG.STALLS" },
+                { "DTLB_LOAD_MISSES.WALK_COMPLETED_2M_4M", "DTLB_LOAD_MISSES.WALK_ACTIVE", "DTLB_LOAD_MISSES.WALK_COMPLETED_1G",
+                  "DTLB_LOAD_MISSES.WALK_COMPLETED_4K" },
+                { "DTLB_STORE_MISSES.WALK_COMPLETED_2M_4M", "DTLB_STORE_MISSES.WALK_ACTIVE", "DTLB_STORE_MISSES.WALK_COMPLETED_1G",
+                  "DTLB_STORE_MISSES.WALK_COMPLETED_4K" },
+                { "L2_LINES_OUT.SILENT", "L2_LINES_OUT.USELESS_HWPF", "L2_LINES_OUT.NON_SILENT", "L1D.REPLACEMENT" },
+                { "IDQ.DSB_CYCLES_ANY", "IDQ.DSB_CYCLES_OK", "IDQ.DSB_UOPS", "BACLEARS.ANY" } }
+    local O = { { "BR_INST_RETIRED.COND_NTAKEN", "BR_INST_RETIRED.ALL_BRANCHES", "BR_INST_RETIRED.COND_TAKEN",
+                  "BR_INST_RETIRED.NEAR_CALL", "BR_INST_RETIRED.NEAR_RETURN", "BR_INST_RETIRED.NEAR_TAKEN" },
+                { "UOPS_DISPATCHED.PORT_0", "UOPS_DISPATCHED.PORT_1", "UOPS_DISPATCHED.PORT_5", "UOPS_DISPATCHED.PORT_6",
+                  "FP_ARITH_INST_RETIRED.SCALAR", "FP_ARITH_INST_RETIRED.VECTOR" },
+                { "FP_ARITH_INST_RETIRED.128B_PACKED_DOUBLE", "FP_ARITH_INST_RETIRED.4_FLOPS", "FP_ARITH_INST_RETIRED.8_FLOPS",
+                  "FP_ARITH_INST_RETIRED.512B_PACKED_SINGLE", "EXE_ACTIVITY.1_PORTS_UTIL", "EXE_ACTIVITY.2_PORTS_UTIL" } }
+    local list = {}
+    for i, evs in ipairs(S) do list[#list + 1] = { MetricName = "s" .. i, MetricExpr = table.concat(evs, " + ") } end
+    for i, evs in ipairs(O) do list[#list + 1] = { MetricName = "o" .. i, MetricExpr = table.concat(evs, " + ") } end
+    local dir = T.tmpdir()
+    finally(function() T.rmtree(dir) end)
+    T.write(dir .. "/nine.json", cjson.encode(list))
+    local function plan_of(file)
+      local out, err, code = T.autoperf("plan", "--smt", "on", "--pmu", "sim:" .. SHARED .. "icelakex_core.json",
+        "--metrics", file)
+      assert.equal(0, code, err)
+      return out
+    end
+    local out = plan_of(dir .. "/nine.json")
+    assert.matches("9 each in one run", out)
+    assert.matches("no plan that counts each co%-scheduled metric in one run takes fewer than 8 runs", out)
+    assert.matches("the same 42 events without co%-scheduling: 6 runs", out)
+    assert.matches("in 9 runs", out)
+    list[#list + 1] = { MetricName = "x", MetricExpr = "OFFCORE_REQUESTS_OUTSTANDING.CYCLES_WITH_DATA_RD + " ..
+      "OFFCORE_REQUESTS_OUTSTANDING.ALL_DATA_RD + L1D_PEND_MISS.PENDING + LD_BLOCKS.NO_SR + MEM_INST_RETIRED.ALL_LOADS" }
+    T.write(dir .. "/ten.json", cjson.encode(list))
+    out = plan_of(dir .. "/ten.json")
+    assert.matches("1 computed from several runs", out)
+    assert.matches("fewer than 9 runs", out)
+    -- (planned after the groups, the five would take runs of their own:
+    -- the planner places the groups of 0-3 events first, and 0-3 events
+    -- before the groups that may use all 8)
+    assert.matches("in 9 runs", out)
+  end)
 end)
 
 describe("autoperf metrics", function()

@@ -1,14 +1,18 @@
 -- Metric-aware planning: the events of each metric that fits one run go
 -- into one user group (core/plan.h's ap_plan_event.group: members share
 -- a run), so that the metric is computed from counts of the same
--- execution. Groups are built in three steps (M.merge, M.pack,
--- M.dissolve): metrics sharing the costliest events merge while the union
--- fits one run, the groups are packed into runs, and a group whose every
--- metric fits another one is dissolved. An event that two groups need is
--- counted again in the other (an event counted in two runs, each metric
--- reading the run that holds all its events). A metric whose
--- events cannot fit one run (some TMA nodes need 40-84 events) is left to
--- the plain plan and labelled "computed from several runs".
+-- execution. A group is a run: it holds the metrics co-scheduled there
+-- and single events (those only the metrics computed from several runs
+-- need), so the runs planned are the runs packed here. Groups are built
+-- in steps: metrics sharing events of scarce counters merge while the
+-- union fits one run (M.merge; its ties broken both ways, the cheaper
+-- result kept), the groups are packed into runs (M.pack), single metrics
+-- move where they cost least (M.relocate), the single events fill the
+-- runs (M.fill). An event that two groups need is counted again in the
+-- other (an event counted in two runs, each metric reading the run that
+-- holds all its events). A metric whose events cannot fit one run (some
+-- TMA nodes need 40-84 events) is left to the plain plan and labelled
+-- "computed from several runs".
 local plan_mod = require "autoperf.plan"
 
 local M = {}
@@ -16,87 +20,48 @@ local M = {}
 -- The separator of a second count's name: INST_RETIRED.ANY#2
 M.COPY = "#"
 
--- Does a list of records fit one run as one group? The planner's own
--- constraint model (plan.model: counters, fixed counters, shared
--- registers, taken-alone events), built once for all records; each test
--- is one core.plan of the subset as a group. Kernel events never
--- compete for counters: they always fit.
-local function fits_fn(all, popts)
+-- What a count on a fixed counter costs, against 1 on a scarce counter:
+-- little (every run has its own), not nothing (two of a kind need two
+-- runs).
+local FIXED_PRICE = 0.125
+
+-- What a count on counters to spare costs: it takes one of the run's
+-- counters but none of the scarce ones (higher prices, tried up to 1,
+-- gave as many runs or more on every shared file).
+local SPARE_PRICE = 0.25
+
+local function popcount(x)
+  local n = 0
+  while x ~= 0 do
+    x = x & (x - 1)
+    n = n + 1
+  end
+  return n
+end
+
+-- The constraint model of all records (plan.model: counters, fixed
+-- counters, shared registers, taken-alone events), built once, and the
+-- groups over it. A group: {id=, events={names}, set={[name]=true},
+-- metrics={names}, mine={their events}} and the counts the tests below
+-- keep (use, kinds). Kernel events never compete for counters: they
+-- always fit and cost nothing.
+local function model(all, popts)
   local core = require "autoperf.core"
   local pmus, hw = plan_mod.model(all, popts)
   local cp = plan_mod.core_pmus(pmus)
-  local by = {}
-  for _, h in ipairs(hw) do by[h.ev.name] = h end
   local FIXED = core.FIXED_SHIFT
   local low = (1 << FIXED) - 1
-  local function popcount(x)
-    local n = 0
-    while x ~= 0 do
-      x = x & (x - 1)
-      n = n + 1
-    end
-    return n
-  end
-  -- per PMU: generic counters and all counters (a quick refusal first)
-  local ngen, nall = {}, {}
-  for i, p in ipairs(cp) do
-    ngen[i], nall[i] = popcount(p.counters & low), popcount(p.counters)
-  end
-  -- The count behind the quick refusal: more events of a PMU than it has
-  -- counters, or than it has generic ones for those that need one, can
-  -- never fit. reset() before a count, add(name) false when over.
-  local tot, gen = {}, {}
-  local function reset()
-    for i = 1, #cp do tot[i], gen[i] = 0, 0 end
-  end
-  local function add(e)
-    local h = by[e]
-    if not h then return true end
-    local p = h.pmu
-    tot[p] = tot[p] + 1
-    if tot[p] > nall[p] then return false end
-    if h.allowed >> FIXED == 0 then
-      gen[p] = gen[p] + 1
-      if gen[p] > ngen[p] then return false end
-    end
-    return true
-  end
-  local strategy = popts.strategy or require("autoperf.defaults").strategy
-  local cache = {}
-  local function fits(recs)
-    -- counted first: most unions that cannot fit have too many events
-    reset()
-    for _, r in ipairs(recs) do
-      if not add(r.name) then return false end
-    end
-    local names = {}
-    for i, r in ipairs(recs) do names[i] = r.name end
-    table.sort(names)
-    local key = table.concat(names, "\1")
-    local hit = cache[key]
-    if hit ~= nil then return hit end
-    local sub = {}
-    for _, r in ipairs(recs) do
-      local h = by[r.name]
-      if h then
-        local c = {}
-        for k, v in pairs(h) do c[k] = v end
-        c.group = 1
-        sub[#sub + 1] = c
-      end
-    end
-    local ok = #sub == 0 or core.plan(cp, sub, strategy) == 1
-    cache[key] = ok
-    return ok
-  end
+  local by = {}
+  for _, h in ipairs(hw) do by[h.ev.name] = h end
+  local md = {}
+
   -- Each PMU's scarce counters: of the counter sets the events allow,
   -- the one with most events per counter that can take nothing else (on
   -- Ice Lake the 4 counters half of the events are limited to, not all
-  -- 8). What a second count of an event costs: 1 when it needs the
-  -- scarce counters, less on counters to spare, little on a fixed
-  -- counter (every run has its own), nothing for a kernel event.
-  local scarce = {}
-  for i in ipairs(cp) do
+  -- 8). An event's kind: 1 it needs the scarce counters, 2 it may use
+  -- others (spare[pmu] of them), 3 a fixed counter only.
+  local scarce, spare = {}, {}
+  for i, p in ipairs(cp) do
     local masks, best, ratio = {}, 0, -1
     for _, h in ipairs(hw) do
       if h.pmu == i and not h.isolated and h.allowed & low ~= 0 then masks[h.allowed & low] = true end
@@ -111,47 +76,298 @@ local function fits_fn(all, popts)
       if r > ratio or (r == ratio and m < best) then best, ratio = m, r end
     end
     scarce[i] = best
+    spare[i] = popcount(p.counters & low & ~best)
   end
-  local function weight(name)
-    local h = by[name]
-    if not h then return 0 end
+  local kind, pmu_of = {}, {}
+  for _, h in ipairs(hw) do
     local g = h.allowed & low
-    if g == 0 then return 0.125 end
-    return g & ~scarce[h.pmu] == 0 and 1 or 0.25
-  end
-  -- Could group g with names join it fit? The count first, with no
-  -- table made (most unions that cannot fit have too many events).
-  local function room(g, names)
-    reset()
-    for _, e in ipairs(g.events) do
-      if not add(e) then return false end
+    local e = h.ev.name
+    pmu_of[e] = h.pmu
+    if g == 0 then
+      kind[e] = 3
+    elseif g & ~scarce[h.pmu] == 0 then
+      kind[e] = 1
+    else
+      kind[e] = 2
     end
+  end
+  -- the events needing scarce counters (M.merge merges on them)
+  function md.scarce(e) return kind[e] == 1 end
+  -- For M.bound: an event's PMU (an index), kind, whether it may use
+  -- generic counters only (no fixed one, no pair) and is taken alone;
+  -- and per PMU the scarce counters and those to spare.
+  local only, alone = {}, {}
+  for _, h in ipairs(hw) do
+    only[h.ev.name] = h.allowed & ~low == 0 and not h.pair
+    alone[h.ev.name] = h.isolated
+  end
+  function md.shape(e) return pmu_of[e], kind[e], only[e], alone[e] end
+  md.sizes = {}
+  for i in ipairs(cp) do md.sizes[i] = { scarce = popcount(scarce[i]), spare = spare[i] } end
+
+  -- The quick refusal (Hall's condition on a few counter sets): the
+  -- events that can use only counters of a set S, more than S has, never
+  -- fit. The sets: per PMU, all its counters, its generic ones, and each
+  -- counter set an event allows (Ice Lake's 4 of 8, a fixed counter).
+  -- Pair events hold two counters, one outside what they allow: left out
+  -- of the count, which then refuses less but never wrongly. cls[name]:
+  -- the sets its event counts against; a group keeps its own counts
+  -- (use), so a test counts only the events it would add.
+  local cap, cls, set_list = {}, {}, {}
+  do
+    local sets, list = {}, set_list
+    local function set_of(i, m)
+      local key = i .. ":" .. m
+      if not sets[key] then
+        cap[#cap + 1] = popcount(m)
+        sets[key] = true
+        list[#list + 1] = { pmu = i, mask = m, index = #cap }
+      end
+    end
+    for i, p in ipairs(cp) do
+      set_of(i, p.counters)
+      if p.counters & low ~= 0 then set_of(i, p.counters & low) end
+    end
+    for _, h in ipairs(hw) do
+      if not h.pair and h.allowed ~= 0 then set_of(h.pmu, h.allowed) end
+    end
+    for _, h in ipairs(hw) do
+      local mine = {}
+      if not h.pair then
+        for _, st in ipairs(list) do
+          if st.pmu == h.pmu and h.allowed & ~st.mask == 0 then mine[#mine + 1] = st.index end
+        end
+      end
+      cls[h.ev.name] = mine
+    end
+  end
+  -- (a count is valid in the round it was stamped with: a new count is
+  -- one increment, not a pass over every set)
+  local used, stamp, round = {}, {}, 0
+  for i = 1, #cap do used[i], stamp[i] = 0, 0 end
+  local seen = {}
+  -- Could names join g (nil: an empty group) by the quick refusal?
+  -- names may repeat an event.
+  local function room(g, names)
+    round = round + 1
+    local set, use = g and g.set, g and g.use
     for _, e in ipairs(names) do
-      if not g.set[e] and not add(e) then return false end
+      if seen[e] ~= round and not (set and set[e]) then
+        seen[e] = round
+        local c = cls[e]
+        if c then
+          for k = 1, #c do
+            local i = c[k]
+            local n = (stamp[i] == round and used[i] or (use and use[i] or 0)) + 1
+            if n > cap[i] then return false end
+            used[i], stamp[i] = n, round
+          end
+        end
+      end
     end
     return true
   end
-  return fits, weight, room
-end
 
--- A group's events and those of names it lacks (a new list).
-local function union_of(g, names)
-  local u = {}
-  for _, e in ipairs(g.events) do u[#u + 1] = e end
-  for _, e in ipairs(names) do
-    if not g.set[e] then u[#u + 1] = e end
+  -- The exact test: one core.plan of the union as one group, each
+  -- event's record made once, the answers cached by the sorted indices
+  -- of the events.
+  local strategy = popts.strategy or require("autoperf.defaults").strategy
+  local one, id = {}, {}
+  for i, h in ipairs(hw) do
+    local c = {}
+    for k, v in pairs(h) do c[k] = v end
+    c.group = 1
+    one[i], id[h.ev.name] = c, i
   end
-  return u
-end
+  local cache = {}
+  local function exact(g, names)
+    local ids, n = {}, 0
+    round = round + 1
+    if g then
+      for _, e in ipairs(g.events) do
+        local i = id[e]
+        if i then
+          n = n + 1
+          ids[n] = i
+        end
+      end
+    end
+    for _, e in ipairs(names) do
+      local i = id[e]
+      if i and seen[e] ~= round and not (g and g.set[e]) then
+        seen[e] = round
+        n = n + 1
+        ids[n] = i
+      end
+    end
+    if n == 0 then return true end
+    table.sort(ids)
+    local key = table.concat(ids, " ")
+    local hit = cache[key]
+    if hit ~= nil then return hit end
+    local sub = {}
+    for k = 1, n do sub[k] = one[ids[k]] end
+    local ok = core.plan(cp, sub, strategy) == 1
+    cache[key] = ok
+    return ok
+  end
+  -- Do names (event names) fit one run as one group?
+  function md.fits(names) return room(nil, names) and exact(nil, names) end
+  -- Could group g take names too?
+  function md.joins(g, names) return room(g, names) and exact(g, names) end
+  -- Could g take names by the quick refusal only?
+  md.room = room
 
--- Group c's events (each once) and metrics join group into.
-local function absorb(into, c)
-  for _, e in ipairs(c.events) do
-    if not into.set[e] then
-      into.set[e] = true
-      into.events[#into.events + 1] = e
+  -- Groups and their counts: use[set] as room reads it, kinds[3 * (pmu
+  -- - 1) + kind] as cost reads it.
+  function md.group(gid)
+    return { id = gid, events = {}, set = {}, use = {}, kinds = {}, metrics = {}, mine = {} }
+  end
+  local function count(g, e, by_n)
+    local c = cls[e]
+    if c then
+      local use = g.use
+      for k = 1, #c do use[c[k]] = (use[c[k]] or 0) + by_n end
+    end
+    local p = pmu_of[e]
+    if p then
+      local k = 3 * (p - 1) + kind[e]
+      g.kinds[k] = (g.kinds[k] or 0) + by_n
     end
   end
+  function md.put(g, e)
+    if g.set[e] then return false end
+    g.set[e] = true
+    g.events[#g.events + 1] = e
+    count(g, e, 1)
+    return true
+  end
+  function md.take(g, e)
+    if not g.set[e] then return end
+    g.set[e] = nil
+    local ev = g.events
+    for i = #ev, 1, -1 do
+      if ev[i] == e then
+        table.remove(ev, i)
+        break
+      end
+    end
+    count(g, e, -1)
+  end
+
+  -- Each PMU's load: of its counter sets, the most events (each once)
+  -- per counter; a count on a PMU loaded less than the most loaded one
+  -- costs that much less (an uncore PMU's events take a few runs of the
+  -- core's many).
+  local load, top = {}, 0
+  do
+    local n = {}
+    for _, h in ipairs(hw) do
+      for _, i in ipairs(cls[h.ev.name]) do n[i] = (n[i] or 0) + 1 end
+    end
+    for i, st in ipairs(set_list) do
+      local r = (n[i] or 0) / cap[i]
+      if r > (load[st.pmu] or 0) then load[st.pmu] = r end
+    end
+    for _, r in pairs(load) do
+      if r > top then top = r end
+    end
+  end
+  local scale = {}
+  for i in ipairs(cp) do scale[i] = top > 0 and (load[i] or 0) / top or 1 end
+  -- What a group's counts cost, per PMU: a count of kind 1 costs 1, of
+  -- kind 2 SPARE_PRICE while the counters to spare take it and 1 beyond
+  -- (more of them than the spare counters take scarce ones: Ice Lake's
+  -- groups of 5 or 6 such events left the single events limited to
+  -- counters 0-3 too few), of kind 3 FIXED_PRICE. change(g, add, drop):
+  -- the cost of g with the events of add it lacks and without those of
+  -- drop it holds, less that of g; skip: drop only those with skip[name]
+  -- == 1 (a metric's events no other metric of g needs).
+  local function pmu_cost(p, s, o, x)
+    local sp = spare[p]
+    if o > sp then return scale[p] * (s + (o - sp) + SPARE_PRICE * sp + FIXED_PRICE * x) end
+    return scale[p] * (s + SPARE_PRICE * o + FIXED_PRICE * x)
+  end
+  local dk, touched, tstamp, tround, nt = {}, {}, {}, 0, 0
+  local function note(e, by_n)
+    local p = pmu_of[e]
+    if not p then return end
+    if tstamp[p] ~= tround then
+      tstamp[p] = tround
+      nt = nt + 1
+      touched[nt] = p
+      local b = 3 * (p - 1)
+      dk[b + 1], dk[b + 2], dk[b + 3] = 0, 0, 0
+    end
+    local k = 3 * (p - 1) + kind[e]
+    dk[k] = dk[k] + by_n
+  end
+  function md.change(g, add, drop, skip)
+    tround, nt = tround + 1, 0
+    round = round + 1
+    if add then
+      for _, e in ipairs(add) do
+        if seen[e] ~= round then
+          seen[e] = round
+          if not g.set[e] then note(e, 1) end
+        end
+      end
+    end
+    if drop then
+      for _, e in ipairs(drop) do
+        if g.set[e] and seen[e] ~= round and (not skip or skip[e] == 1) then
+          seen[e] = round
+          note(e, -1)
+        end
+      end
+    end
+    local d, ks = 0, g.kinds
+    for i = 1, nt do
+      local b = 3 * (touched[i] - 1)
+      local s, o, x = ks[b + 1] or 0, ks[b + 2] or 0, ks[b + 3] or 0
+      d = d + pmu_cost(touched[i], s + dk[b + 1], o + dk[b + 2], x + dk[b + 3]) - pmu_cost(touched[i], s, o, x)
+    end
+    return d
+  end
+  -- a group's cost
+  function md.cost(g) return -md.change(g, nil, g.events) end
+  -- What adding names to g costs at least (each count at its own price,
+  -- no spill): a cheap refusal before change.
+  local least = {}
+  for e, k in pairs(kind) do
+    least[e] = scale[pmu_of[e]] * (k == 1 and 1 or k == 2 and SPARE_PRICE or FIXED_PRICE)
+  end
+  md.NONE = { set = {} }
+  function md.least(g, names)
+    local x, set = 0, g.set
+    for i = 1, #names do
+      local e = names[i]
+      if not set[e] then x = x + (least[e] or 0) end
+    end
+    return x
+  end
+
+  -- The planner's order of single events: taken alone first, then
+  -- those of shared registers, then those allowed fewest counters.
+  function md.before(a, b)
+    local ha, hb = by[a], by[b]
+    if not ha or not hb then
+      if (ha ~= nil) ~= (hb ~= nil) then return ha ~= nil end
+      return a < b
+    end
+    if ha.isolated ~= hb.isolated then return ha.isolated end
+    local sa, sb = (ha.shared or 0) > 0, (hb.shared or 0) > 0
+    if sa ~= sb then return sa end
+    local wa, wb = popcount(ha.allowed), popcount(hb.allowed)
+    if wa ~= wb then return wa < wb end
+    return a < b
+  end
+  return md
+end
+
+-- Group c's events and metrics join group into.
+local function absorb(md, into, c)
+  for _, e in ipairs(c.events) do md.put(into, e) end
   for k, name in ipairs(c.metrics) do
     into.metrics[#into.metrics + 1] = name
     into.mine[#into.mine + 1] = c.mine[k]
@@ -160,79 +376,69 @@ end
 
 -- Groups by merging: each metric starts as a group of its own; each
 -- round merges pairs of groups (each group once per round) that share
--- events of the PMU's scarce counters (weight 1), those sharing most
--- first, while their union fits one run; groups sharing only other
--- events are left to M.pack (merging on them too packs worse: 40 runs
--- instead of 38 on Sapphire Rapids). A pair that did not fit never fits
--- later (groups only grow), so it is tried once. items: {{name=,
--- mine={events}}}.
-function M.merge(items, joins, weight)
-  local clusters, by_id = {}, {}
+-- events of the PMU's scarce counters, those sharing most first, while
+-- their union fits one run; groups sharing only other events are left to
+-- M.pack (merging on them too gave no fewer runs on any shared file).
+-- A pair that did not fit never fits later (groups only grow), so it is
+-- tried once. items: {{name=, mine={events}}}; reverse: of pairs sharing
+-- equally many events, those of higher indices merge first.
+function M.merge(items, md, reverse)
+  local clusters = {}
   for i, it in ipairs(items) do
-    local c = { id = i, events = {}, set = {}, metrics = { it.name }, mine = { it.mine } }
-    for _, e in ipairs(it.mine) do
-      if not c.set[e] then
-        c.set[e] = true
-        c.events[#c.events + 1] = e
-      end
-    end
-    clusters[i], by_id[i] = c, c
-  end
-  local w = {}
-  local function wt(e)
-    local x = w[e]
-    if not x then
-      x = weight(e)
-      w[e] = x
-    end
-    return x
+    local c = md.group(i)
+    c.metrics[1], c.mine[1] = it.name, it.mine
+    for _, e in ipairs(it.mine) do md.put(c, e) end
+    clusters[i] = c
   end
   local failed, alive = {}, {}
   for _, c in ipairs(clusters) do alive[c] = true end
   local n = #clusters
   while true do
-    -- the pairs sharing an event, with what they share
-    local holders = {}
+    -- the pairs sharing an event, with how many they share
+    local holders, names = {}, {}
     for _, c in ipairs(clusters) do
       if alive[c] then
         for _, e in ipairs(c.events) do
-          if wt(e) >= 1 then
+          if md.scarce(e) then
             local h = holders[e]
             if not h then
               h = {}
               holders[e] = h
+              names[#names + 1] = e
             end
             h[#h + 1] = c.id
           end
         end
       end
     end
-    local score = {}
-    for e, h in pairs(holders) do
-      local x = wt(e)
+    local score, list = {}, {}
+    for _, e in ipairs(names) do
+      local h = holders[e]
       for i = 1, #h - 1 do
         for j = i + 1, #h do
           local key = h[i] * (n + 1) + h[j]
-          if not failed[key] then score[key] = (score[key] or 0) + x end
+          if not failed[key] then
+            if not score[key] then list[#list + 1] = key end
+            score[key] = (score[key] or 0) + 1
+          end
         end
       end
     end
-    local list = {}
-    for key, v in pairs(score) do list[#list + 1] = { key = key, v = v } end
     table.sort(list, function(x, y)
-      if x.v ~= y.v then return x.v > y.v end
-      return x.key < y.key
+      if score[x] ~= score[y] then return score[x] > score[y] end
+      if reverse then return x > y end
+      return x < y
     end)
     local used, merged = {}, false
-    for _, p in ipairs(list) do
-      local a, b = by_id[p.key // (n + 1)], by_id[p.key % (n + 1)]
+    for _, key in ipairs(list) do
+      local a, b = clusters[key // (n + 1)], clusters[key % (n + 1)]
       if not used[a] and not used[b] then
-        if joins(a, b.events) then
-          absorb(a, b)
+        if md.joins(a, b.events) then
+          absorb(md, a, b)
           alive[b] = false
           used[a], used[b], merged = true, true, true
         else
-          failed[p.key] = true
+          failed[key] = true
         end
       end
     end
@@ -248,13 +454,9 @@ end
 -- Groups packed into runs (first fit, the costliest first), each union
 -- counting a shared event once: the planner would pack them too, but
 -- with an event two of them share counted twice in one run.
-function M.pack(clusters, joins, weight)
+function M.pack(clusters, md)
   local cost = {}
-  for _, c in ipairs(clusters) do
-    local x = 0
-    for _, e in ipairs(c.events) do x = x + weight(e) end
-    cost[c] = x
-  end
+  for _, c in ipairs(clusters) do cost[c] = md.cost(c) end
   local order = {}
   for i, c in ipairs(clusters) do order[i] = c end
   table.sort(order, function(a, b)
@@ -265,13 +467,13 @@ function M.pack(clusters, joins, weight)
   for _, c in ipairs(order) do
     local into
     for _, b in ipairs(bins) do
-      if joins(b, c.events) then
+      if md.joins(b, c.events) then
         into = b
         break
       end
     end
     if into then
-      absorb(into, c)
+      absorb(md, into, c)
     else
       bins[#bins + 1] = c
     end
@@ -280,113 +482,273 @@ function M.pack(clusters, joins, weight)
   return bins
 end
 
--- Fewer groups: each group (smallest first) is dissolved when every one
--- of its metrics fits another group (the one holding most of the
--- metric's events first); a group is a run, so each one dissolved is a
--- run less, and the events the moved metrics share with their new group
--- are no longer counted twice. Repeated while a pass dissolves one, at
--- most passes times. Returns the groups left, in their first order.
-function M.dissolve(clusters, joins, passes)
+-- Fewer counts: each metric (in its group's order, the groups' in
+-- theirs) moves to the group where it costs least (md.change: the
+-- counts it adds there), when that is less than what leaving its group
+-- saves (the events no other metric there needs), or the same and its
+-- group, left empty, is a run less; repeated while a pass moves one, at
+-- most passes times. Moving one metric at a time undoes what packing
+-- whole groups cannot: a merged group that landed where only some of
+-- its metrics share events. Returns the groups left, in their first
+-- order.
+function M.relocate(clusters, md, passes)
+  -- per group: how many of its metrics need each event; per event: the
+  -- groups holding it (a metric's move can only pay where it shares an
+  -- event, unless it leaves counts past the spare counters or its group
+  -- empty behind)
+  local holders, pos = {}, {}
+  for i, c in ipairs(clusters) do
+    pos[c] = i
+    c.cnt = {}
+    for _, mine in ipairs(c.mine) do
+      for _, e in ipairs(mine) do c.cnt[e] = (c.cnt[e] or 0) + 1 end
+    end
+    for _, e in ipairs(c.events) do
+      holders[e] = holders[e] or {}
+      table.insert(holders[e], c)
+    end
+  end
+  local function unhold(e, c)
+    local h = holders[e]
+    for i = #h, 1, -1 do
+      if h[i] == c then
+        table.remove(h, i)
+        return
+      end
+    end
+  end
   local live = {}
   for _, c in ipairs(clusters) do live[c] = true end
-  local function place(d, mine)
-    local added = {}
-    for _, e in ipairs(mine) do
-      if not d.set[e] then
-        d.set[e] = true
-        d.events[#d.events + 1] = e
-        added[#added + 1] = e
-      end
-    end
-    return added
-  end
-  local function unplace(d, added)
-    for i = #added, 1, -1 do
-      d.set[added[i]] = nil
-      d.events[#d.events] = nil
-    end
-  end
+  local EPS = 1e-9
+  local mark, stamp = {}, 0
   for _ = 1, passes do
+    local moved = false
     local order = {}
     for _, c in ipairs(clusters) do
-      if live[c] then order[#order + 1] = c end
+      for k = 1, #c.metrics do order[#order + 1] = { c = c, name = c.metrics[k], mine = c.mine[k] } end
     end
-    table.sort(order, function(a, b)
-      if #a.events ~= #b.events then return #a.events < #b.events end
-      return a.id < b.id
-    end)
-    local dissolved = false
-    for _, c in ipairs(order) do
-      live[c] = false
-      local undo, ok = {}, true
-      for k, mine in ipairs(c.mine) do
-        local cands = {}
-        for _, d in ipairs(clusters) do
-          if live[d] then
-            local n = 0
-            for _, e in ipairs(mine) do
-              if d.set[e] then n = n + 1 end
+    for _, o in ipairs(order) do
+      local a, mine = o.c, o.mine
+      local saves = -md.change(a, nil, mine, a.cnt)
+      local empties = #a.metrics == 1
+      local near
+      if not empties and md.least(md.NONE, mine) - saves > -EPS then
+        -- only the groups sharing an event can take it for less
+        near = true
+        stamp = stamp + 1
+        for _, e in ipairs(mine) do
+          for _, b in ipairs(holders[e] or {}) do mark[b] = stamp end
+        end
+      end
+      local cands = {}
+      for _, b in ipairs(clusters) do
+        if live[b] and b ~= a and (not near or mark[b] == stamp) and md.least(b, mine) - saves < EPS
+          and md.room(b, mine) then
+          local d = md.change(b, mine) - saves
+          if d < -EPS or (empties and d < EPS) then cands[#cands + 1] = { b = b, d = d } end
+        end
+      end
+      table.sort(cands, function(x, y)
+        if x.d ~= y.d then return x.d < y.d end
+        return x.b.id < y.b.id
+      end)
+      for _, cd in ipairs(cands) do
+        local b = cd.b
+        if md.joins(b, mine) then
+          for k, name in ipairs(a.metrics) do
+            if name == o.name and a.mine[k] == mine then
+              table.remove(a.metrics, k)
+              table.remove(a.mine, k)
+              break
             end
-            cands[#cands + 1] = { d = d, n = n }
           end
-        end
-        table.sort(cands, function(a, b)
-          if a.n ~= b.n then return a.n > b.n end
-          return a.d.id < b.d.id
-        end)
-        local to
-        for _, cd in ipairs(cands) do
-          if cd.n == #mine or joins(cd.d, mine) then
-            to = cd.d
-            break
+          b.metrics[#b.metrics + 1] = o.name
+          b.mine[#b.mine + 1] = mine
+          for _, e in ipairs(mine) do
+            a.cnt[e] = a.cnt[e] - 1
+            if a.cnt[e] == 0 then
+              a.cnt[e] = nil
+              md.take(a, e)
+              unhold(e, a)
+            end
           end
-        end
-        if not to then
-          ok = false
+          if #a.metrics == 0 then live[a] = false end
+          for _, e in ipairs(mine) do
+            if md.put(b, e) then
+              holders[e] = holders[e] or {}
+              table.insert(holders[e], b)
+            end
+            b.cnt[e] = (b.cnt[e] or 0) + 1
+          end
+          o.c = b
+          moved = true
           break
         end
-        undo[#undo + 1] = { d = to, added = place(to, mine), k = k }
-      end
-      if ok then
-        for _, u in ipairs(undo) do
-          u.d.metrics[#u.d.metrics + 1] = c.metrics[u.k]
-          u.d.mine[#u.d.mine + 1] = c.mine[u.k]
-        end
-        dissolved = true
-      else
-        for i = #undo, 1, -1 do unplace(undo[i].d, undo[i].added) end
-        live[c] = true
       end
     end
-    if not dissolved then break end
+    if not moved then break end
   end
   local out = {}
   for _, c in ipairs(clusters) do
+    c.cnt = nil
     if live[c] then out[#out + 1] = c end
   end
   return out
 end
 
+-- Single events (those no co-scheduled metric needs: the several-run
+-- metrics' own) into the groups' runs, in the planner's order
+-- (md.before), first fit, a new group when none has room; they join the
+-- group so that the runs planned are the runs packed here. Returns the
+-- groups and the events no group takes (an event that needs a leader
+-- its group lacks: left to the planner).
+function M.fill(clusters, singles, md)
+  local order = {}
+  for i, e in ipairs(singles) do order[i] = e end
+  table.sort(order, md.before)
+  local nid = 0
+  for _, c in ipairs(clusters) do
+    if c.id > nid then nid = c.id end
+  end
+  local left = {}
+  for _, e in ipairs(order) do
+    local one = { e }
+    local into
+    for _, c in ipairs(clusters) do
+      if md.joins(c, one) then
+        into = c
+        break
+      end
+    end
+    if not into and md.fits(one) then
+      nid = nid + 1
+      into = md.group(nid)
+      clusters[#clusters + 1] = into
+    end
+    if into then
+      md.put(into, e)
+    else
+      left[#left + 1] = e
+    end
+  end
+  return clusters, left
+end
+
 -- A lower bound on the runs of any plan that counts each metric of items
--- ({{mine={events}}}: those that fit one run) in one run: an event the
--- metrics of a set need, no two of which fit one run together, is
--- counted in as many runs as the set has metrics (the set grown
--- greedily, the biggest metrics first); the planner's own bound
--- (core.plan_lower_bound: counters, counter subsets, shared registers,
--- events taken alone) of the events so repeated is then one for the
--- plan. all: every record; fits, recs_of: as in M.plan.
-function M.bound(items, all, popts, fits, recs_of)
+-- ({{mine={events}}}: those that fit one run) in one run (its events of
+-- each PMU in one run of that PMU): an event the metrics of a set need,
+-- no two of which fit one run together, is counted in as many runs as
+-- the set has metrics (the set grown greedily, the biggest metrics
+-- first; an event of scarce counters only, see covered, may need more);
+-- the planner's own bound (core.plan_lower_bound: counters, counter
+-- subsets, shared registers, events taken alone) of the events so
+-- repeated is then one for the plan, and so is the count of each PMU's
+-- scarce counters below (which sees what the planner's cannot: a
+-- metric's events that leave some on scarce counters). all: every
+-- record; md: the model (M.plan's). Returns the bound and {[event] =
+-- the runs it is counted in at least}.
+function M.bound(items, all, popts, md)
   local core = require "autoperf.core"
-  local holders = {}
+  local holders, names = {}, {}
   for i, it in ipairs(items) do
     for _, e in ipairs(it.mine) do
-      holders[e] = holders[e] or {}
+      if not holders[e] then
+        holders[e] = {}
+        names[#names + 1] = e
+      end
       table.insert(holders[e], i)
     end
   end
+  -- Whether two metrics' events of PMU p fit one run, asked once per
+  -- pair (metrics share several events). Per PMU: the planner places a
+  -- group's members of each PMU apart, so two metrics whose uncore
+  -- events cannot meet may still share a core run.
+  local n, np, together = #items, #md.sizes + 1, {}
+  local function pair_fits(i, j, p)
+    if i > j then i, j = j, i end
+    local key = (i * (n + 1) + j) * np + p
+    local v = together[key]
+    if v == nil then
+      local u = {}
+      for _, it in ipairs({ items[i], items[j] }) do
+        for _, x in ipairs(it.mine) do
+          if md.shape(x) == p then u[#u + 1] = x end
+        end
+      end
+      v = md.fits(u)
+      together[key] = v
+    end
+    return v
+  end
+  -- An event of scarce counters only: a set A of the metrics needing it
+  -- with most such events, no two of which fit one run, each takes a
+  -- run; those (B) that fit no run of A's take runs of their own, at
+  -- least as many as hold their such events, the scarce counters' worth
+  -- each (Ice Lake's L2_Hit_Latency, L3_Hit_Latency, Local_MEM and
+  -- Remote_MEM fit no run of the three 4-event metrics needing
+  -- MEM_LOAD_RETIRED.FB_HIT, and their six such events take two runs).
+  local function covered(e, h)
+    local p, k, only, alone = md.shape(e)
+    if not (p and k == 1 and only and not alone) or md.sizes[p].scarce == 0 then return 0 end
+    local function scarce_of(i)
+      local out = {}
+      for _, x in ipairs(items[i].mine) do
+        local q, kx, ox, ax = md.shape(x)
+        if q == p and kx == 1 and ox and not ax then out[#out + 1] = x end
+      end
+      return out
+    end
+    local top = 0
+    for _, i in ipairs(h) do top = math.max(top, #scarce_of(i)) end
+    local a = {}
+    for _, i in ipairs(h) do
+      if #scarce_of(i) == top then
+        local apart = true
+        for _, j in ipairs(a) do
+          if pair_fits(i, j, p) then
+            apart = false
+            break
+          end
+        end
+        if apart then a[#a + 1] = i end
+      end
+    end
+    local in_a = {}
+    for _, i in ipairs(a) do in_a[i] = true end
+    local union, n, b = {}, 0, {}
+    for _, i in ipairs(h) do
+      local apart = not in_a[i]
+      for _, j in ipairs(a) do
+        if apart and pair_fits(i, j, p) then apart = false end
+      end
+      if apart then
+        b[#b + 1] = i
+        for _, x in ipairs(scarce_of(i)) do
+          if not union[x] then
+            union[x] = true
+            n = n + 1
+          end
+        end
+      end
+    end
+    if #b == 0 then return #a end
+    local own = {}
+    for _, i in ipairs(b) do
+      local apart = true
+      for _, j in ipairs(own) do
+        if pair_fits(i, j, p) then
+          apart = false
+          break
+        end
+      end
+      if apart then own[#own + 1] = i end
+    end
+    return #a + math.max(#own, math.ceil(n / md.sizes[p].scarce))
+  end
   local copies = {}
-  for e, h in pairs(holders) do
-    if #h > 1 then
+  for _, e in ipairs(names) do
+    local h, p = holders[e], md.shape(e)
+    if #h > 1 and p then
       table.sort(h, function(a, b)
         if #items[a].mine ~= #items[b].mine then return #items[a].mine > #items[b].mine end
         return a < b
@@ -395,26 +757,18 @@ function M.bound(items, all, popts, fits, recs_of)
       for _, i in ipairs(h) do
         local alone = true
         for _, j in ipairs(set) do
-          local u, seen = {}, {}
-          for _, x in ipairs(items[i].mine) do
-            u[#u + 1] = x
-            seen[x] = true
-          end
-          for _, x in ipairs(items[j].mine) do
-            if not seen[x] then u[#u + 1] = x end
-          end
-          if fits(recs_of(u)) then
+          if pair_fits(i, j, p) then
             alone = false
             break
           end
         end
         if alone then set[#set + 1] = i end
       end
-      copies[e] = #set
+      copies[e] = math.max(#set, covered(e, h))
     end
   end
   local pmus, hw = plan_mod.model(all, popts)
-  if #hw == 0 then return 0 end
+  if #hw == 0 then return 0, copies end
   local rep = {}
   for _, h in ipairs(hw) do
     for _ = 1, math.max(1, copies[h.ev.name] or 1) do
@@ -424,7 +778,71 @@ function M.bound(items, all, popts, fits, recs_of)
       rep[#rep + 1] = c
     end
   end
-  return core.plan_lower_bound(plan_mod.core_pmus(pmus), rep)
+  local bound = core.plan_lower_bound(plan_mod.core_pmus(pmus), rep)
+  -- Per PMU, its scarce counters' count: in a run, the events that may
+  -- use scarce counters only, plus those that may use spare ones past
+  -- the spare counters (they sit on scarce ones then), are at most the
+  -- scarce counters; an event taken alone has a run of its own, beside
+  -- no other of either. A metric with more events of the second kind
+  -- than the spare counters leaves the rest on scarce counters wherever
+  -- it is (Ice Lake's branch mix: 6 for its 4 spare counters), and the
+  -- metrics of a set no two of which fit one run each in their own run
+  -- (the set grown greedily, the most left over first).
+  local scarce_n, alone_n, over = {}, {}, {}
+  for _, h in ipairs(hw) do
+    local p, k, only, alone = md.shape(h.ev.name)
+    local n = math.max(1, copies[h.ev.name] or 1)
+    if alone then
+      alone_n[p] = (alone_n[p] or 0) + n
+    elseif only and k == 1 then
+      scarce_n[p] = (scarce_n[p] or 0) + n
+    end
+  end
+  local spilling = {}
+  for i, it in ipairs(items) do
+    local o = {}
+    for _, e in ipairs(it.mine) do
+      local p, k, only, alone = md.shape(e)
+      if p and k == 2 and only and not alone then o[p] = (o[p] or 0) + 1 end
+    end
+    for p, n in pairs(o) do
+      if n > md.sizes[p].spare then spilling[#spilling + 1] = { i = i, p = p, n = n - md.sizes[p].spare } end
+    end
+  end
+  table.sort(spilling, function(a, b)
+    if a.n ~= b.n then return a.n > b.n end
+    if a.p ~= b.p then return a.p < b.p end
+    return a.i < b.i
+  end)
+  local kept = {}
+  for _, sp in ipairs(spilling) do
+    local apart = true
+    for _, other in ipairs(kept) do
+      if other.p == sp.p and pair_fits(sp.i, other.i, sp.p) then
+        apart = false
+        break
+      end
+    end
+    if apart then
+      kept[#kept + 1] = sp
+      over[sp.p] = (over[sp.p] or 0) + sp.n
+    end
+  end
+  for p, size in ipairs(md.sizes) do
+    if size.scarce > 0 then
+      local own = (alone_n[p] or 0) + math.ceil(((scarce_n[p] or 0) + (over[p] or 0)) / size.scarce)
+      if own > bound then bound = own end
+    end
+  end
+  return bound, copies
+end
+
+-- The groups of items under the model (merge's ties broken as reverse
+-- says).
+local function bins(items, md, reverse, opts)
+  local clusters = M.merge(items, md, reverse)
+  clusters = M.pack(clusters, md)
+  return M.relocate(clusters, md, opts.relocate or 20)
 end
 
 -- list: metrics (metrics.select), rec: {[event name] = record}, popts:
@@ -432,33 +850,30 @@ end
 -- groups appears once per group, same name), and info {groups=,
 -- cosched={metric names}, several={metric names}, duplicated=n, bound=n
 -- (M.bound: no plan co-scheduling them takes fewer runs)}.
--- opts.passes: the dissolving passes (1).
+-- opts: relocate (its passes, 20).
 function M.plan(list, rec, popts, opts)
   opts = opts or {}
   local all = {}
   for _, r in pairs(rec) do all[#all + 1] = r end
   table.sort(all, function(a, b) return a.name < b.name end)
-  local fits, weight, room = fits_fn(all, popts or {})
+  local md = model(all, popts or {})
   local info = { cosched = {}, several = {}, duplicated = 0 }
-  local function recs_of(names)
-    local out = {}
-    for _, n in ipairs(names) do
-      if rec[n] then out[#out + 1] = rec[n] end
-    end
-    return out
-  end
-  local items = {}
+  local items, need = {}, {}
   for _, m in ipairs(list) do
-    local mine = {}
+    local mine, once = {}, {}
     for _, e in ipairs(m.events) do
-      if rec[e] then mine[#mine + 1] = e end
+      if rec[e] and not once[e] then
+        once[e] = true
+        mine[#mine + 1] = e
+      end
     end
     if #mine == 0 then
       -- nothing to plan (constants only, or events unknown here)
-    elseif not fits(recs_of(mine)) then
+    elseif not md.fits(mine) then
       info.several[#info.several + 1] = m.name
     else
       items[#items + 1] = { name = m.name, mine = mine }
+      for _, e in ipairs(mine) do need[e] = true end
       -- the planner keeps a group's members together per PMU: a metric
       -- over several PMUs' events (core and uncore, an msr PMU's TSC)
       -- may be counted in several runs
@@ -474,12 +889,28 @@ function M.plan(list, rec, popts, opts)
       end
     end
   end
-  info.bound = M.bound(items, all, popts or {}, fits, recs_of)
-  -- could group g take names too?
-  local function joins(g, names) return room(g, names) and fits(recs_of(union_of(g, names))) end
-  local clusters = M.merge(items, joins, weight)
-  clusters = M.pack(clusters, joins, weight)
-  clusters = M.dissolve(clusters, joins, opts.passes or 1)
+  info.bound = M.bound(items, all, popts or {}, md)
+  -- the single events: those only the several-run metrics need
+  local singles, once = {}, {}
+  for _, m in ipairs(list) do
+    for _, e in ipairs(m.events) do
+      if rec[e] and not need[e] and not once[e] then
+        once[e] = true
+        singles[#singles + 1] = e
+      end
+    end
+  end
+  -- the groups of least cost (md.cost: the counts, scarce ones most) of
+  -- merging's two orders: which pair of equal share merges first decides
+  -- which metrics meet (Skylake-SP: 59 runs one way, 60 the other)
+  local clusters, best
+  for _, reverse in ipairs({ false, true }) do
+    local cs = bins(items, md, reverse, opts)
+    local cost = 0
+    for _, c in ipairs(cs) do cost = cost + md.cost(c) end
+    if not best or cost < best - 1e-9 then clusters, best = cs, cost end
+  end
+  clusters = M.fill(clusters, singles, md)
   local holders = {} -- holders[event] = {groups holding it}
   for i, c in ipairs(clusters) do
     c.id = i
@@ -488,8 +919,8 @@ function M.plan(list, rec, popts, opts)
       table.insert(holders[e], c)
     end
   end
-  -- the records: one per event and group; events only the several-run
-  -- metrics need, once, ungrouped
+  -- the records: one per event and group; events no group took, once,
+  -- ungrouped
   local out, base_group = {}, opts.first_group or 1000
   for _, c in ipairs(clusters) do
     for _, e in ipairs(c.events) do
