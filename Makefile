@@ -50,9 +50,10 @@ ifneq ($(OPENBLAS_DIR),)
 CPPFLAGS += $(shell $(PKG_CONFIG) --cflags openblas) -DAP_OPENBLAS='"$(OPENBLAS_DIR)/libopenblas.so.0"'
 endif
 endif
-# Run files are inflated by ISA-L (Debian's libisal-dev: 4-5x zlib's
-# inflate, the most of what aggregate costs); a static build (the arm64
-# lane: Debian ships no libisal.a) inflates through zlib.
+# Run files are inflated and deflated by ISA-L (Debian's libisal-dev:
+# 4-5x zlib's inflate, the most of what aggregate costs; 5x zlib's level-1
+# deflate, the most of what the sampler spends); a static build (the
+# arm64 lane: Debian ships no libisal.a) uses zlib.
 ifeq ($(STATIC),)
 ifneq ($(shell $(PKG_CONFIG) --exists libisal && echo yes),)
 PKGS     += libisal

@@ -1,7 +1,7 @@
 /* Reading: a file's bytes, inflated when it is gzip (RFC 1952, members
  * one after another as gzip -c a b > f makes them) and as they are when
- * it is not, as zlib's gzread gives them. Built with ISA-L (Debian's libisal-dev)
- * its inflate does the work: 4-5x zlib's on run files (make
+ * it is not, as zlib's gzread gives them. Built with ISA-L (Debian's
+ * libisal-dev) its inflate does the work: 4-5x zlib's on run files (make
  * bench-aggregate). Writing: deflated at level 1, by ISA-L too (5x
  * zlib's level 1 on run files, and a smaller file), or plain. A static
  * build (the arm64 lane: Debian ships no libisal.a) uses zlib for both. */
@@ -20,9 +20,11 @@
 #ifdef AP_ISAL
 #include <isa-l/igzip_lib.h>
 
+enum { UNKNOWN, GZIP, PLAIN, ENDED }; /* what the bytes at ipos are */
+
 struct ap_gz {
 	int fd;
-	int mode;  /* 0 not yet known, 1 gzip, 2 plain, 3 ended */
+	int mode;
 	int eof;   /* read(2) said end of file */
 	uint8_t *in;
 	size_t ipos, ilen;
@@ -60,9 +62,9 @@ static void member_start(struct ap_gz *g)
 	g->st.crc_flag = ISAL_GZIP;
 }
 
-/* At a member's start or after one ended: gzip (1), or what follows is
- * not gzip; at the very start that is a plain file (2), after a member
- * trailing bytes that are ignored (3). */
+/* At a member's start or after one ended: GZIP, or what follows is not
+ * gzip; at the very start that is a PLAIN file, after a member trailing
+ * bytes that are ignored (ENDED). */
 static int classify(struct ap_gz *g, int first)
 {
 	while (g->ilen - g->ipos < 2 && !g->eof)
@@ -71,9 +73,9 @@ static int classify(struct ap_gz *g, int first)
 	const uint8_t *p = g->in + g->ipos;
 	if (g->ilen - g->ipos >= 2 && p[0] == 0x1f && p[1] == 0x8b) {
 		member_start(g);
-		return g->mode = 1;
+		return g->mode = GZIP;
 	}
-	return g->mode = first ? 2 : 3;
+	return g->mode = first ? PLAIN : ENDED;
 }
 
 static const char *why(int rc)
@@ -114,12 +116,12 @@ long ap_gz_read(struct ap_gz *g, void *buf, size_t n)
 		return -1;
 	if (n > INT32_MAX)
 		n = INT32_MAX;
-	if (g->mode == 0 && classify(g, 1) < 0)
+	if (g->mode == UNKNOWN && classify(g, 1) < 0)
 		return -1;
 	for (;;) {
-		if (g->mode == 3)
+		if (g->mode == ENDED)
 			return 0;
-		if (g->mode == 2) {
+		if (g->mode == PLAIN) {
 			if (g->ipos == g->ilen) {
 				if (g->eof)
 					return 0;
@@ -241,7 +243,7 @@ struct ap_gzw {
 	int err;
 	uint8_t *buf;    /* plain: PLAIN_SIZE, ALIGN-aligned; ISA-L: its input */
 	size_t len;
-	long long total; /* plain bytes written */
+	long long total; /* bytes given (the plain file's length) */
 #ifdef AP_ISAL
 	uint8_t *out;
 	struct isal_zstream st;
@@ -328,25 +330,18 @@ static int z_open(struct ap_gzw *g)
 	return 0;
 }
 
+static int buffered(struct ap_gzw *g, const uint8_t *p, size_t n, size_t cap,
+		    int (*out)(struct ap_gzw *, int));
+
 static int z_write(struct ap_gzw *g, const uint8_t *p, size_t n)
 {
-	while (n && !g->err) {
-		size_t k = IN_SIZE - g->len < n ? IN_SIZE - g->len : n;
-		memcpy(g->buf + g->len, p, k);
-		g->len += k;
-		p += k;
-		n -= k;
-		if (g->len == IN_SIZE)
-			deflate_buf(g, 0);
-	}
-	return g->err;
+	return buffered(g, p, n, IN_SIZE, deflate_buf);
 }
 
+/* Ends the stream: 0 or -errno. */
 static int z_close(struct ap_gzw *g)
 {
 	int err = g->err ? g->err : deflate_buf(g, 1);
-	if (close(g->fd) < 0 && !err)
-		err = -errno;
 	free(g->out);
 	free(g->level_buf);
 	return err;
@@ -394,8 +389,6 @@ static int z_close(struct ap_gzw *g)
 	int err = g->err;
 	if (!err && zrc != Z_OK)
 		err = -(zrc == Z_ERRNO && errno ? errno : EIO);
-	if (close(g->fd) < 0 && !err)
-		err = -errno;
 	return err;
 }
 #endif
@@ -428,36 +421,37 @@ struct ap_gzw *ap_gzw_open(int fd, int compress)
 	return g;
 }
 
-int ap_gzw_write(struct ap_gzw *g, const void *buf, size_t n)
+/* n bytes into g's buffer of cap bytes, handed to out each time it fills. */
+static int buffered(struct ap_gzw *g, const uint8_t *p, size_t n, size_t cap,
+		    int (*out)(struct ap_gzw *, int))
 {
-	if (g->compress)
-		return z_write(g, buf, n);
-	const uint8_t *p = buf;
 	while (n && !g->err) {
-		size_t k = PLAIN_SIZE - g->len < n ? PLAIN_SIZE - g->len : n;
+		size_t k = cap - g->len < n ? cap - g->len : n;
 		memcpy(g->buf + g->len, p, k);
 		g->len += k;
 		g->total += (long long)k;
 		p += k;
 		n -= k;
-		if (g->len == PLAIN_SIZE)
-			plain_flush(g, 0);
+		if (g->len == cap)
+			out(g, 0);
 	}
 	return g->err;
+}
+
+int ap_gzw_write(struct ap_gzw *g, const void *buf, size_t n)
+{
+	if (g->compress)
+		return z_write(g, buf, n);
+	return buffered(g, buf, n, PLAIN_SIZE, plain_flush);
 }
 
 int ap_gzw_close(struct ap_gzw *g)
 {
 	if (!g)
 		return -EBADF;
-	int err;
-	if (g->compress) {
-		err = z_close(g);
-	} else {
-		err = g->err ? g->err : plain_flush(g, 1);
-		if (close(g->fd) < 0 && !err)
-			err = -errno;
-	}
+	int err = g->compress ? z_close(g) : g->err ? g->err : plain_flush(g, 1);
+	if (close(g->fd) < 0 && !err)
+		err = -errno;
 	free(g->buf);
 	free(g);
 	return err;

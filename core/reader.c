@@ -523,10 +523,11 @@ static void pipe_end(struct pipe *p)
  * online cpu it may run on (its affinity: a Slurm job's or taskset's
  * cpus, not the machine's), up to MAX_THREADS workers; none (read in
  * line) on one cpu. On 2 cpus one worker pays since inflating is ISA-L's
- * and results.csv skips the page cache (bench-aggregate, 40M rows: 6.5
- * to 8.3 s ahead, 7.3 to 9.0 s in line; with zlib and the cache the
- * stages had cost more than one core has either way). AUTOPERF_READ_THREADS=N reads with N threads likewise
- * (1: in line), the benchmark's knob for its in-line comparison. */
+ * and results.csv skips the page cache (bench-aggregate, 40M rows, quiet:
+ * 5.37 s ahead, 5.55 s in line; with zlib and the cache the stages had
+ * cost more than one core has either way). AUTOPERF_READ_THREADS=N reads
+ * with N threads likewise (1: in line), the benchmark's knob for its
+ * in-line comparison. */
 static size_t threads_for(size_t nfiles)
 {
 	cpu_set_t set;

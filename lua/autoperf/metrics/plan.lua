@@ -680,6 +680,25 @@ function M.bound(items, all, popts, md)
     end
     return v
   end
+  -- Greedily, in list order, the metrics of list (indexes into items) of
+  -- which no two fit one run on PMU p (each takes a run of its own); only
+  -- those for which take(i) holds when it is given.
+  local function apart_set(list, p, take)
+    local set = {}
+    for _, i in ipairs(list) do
+      if not take or take(i) then
+        local alone = true
+        for _, j in ipairs(set) do
+          if pair_fits(i, j, p) then
+            alone = false
+            break
+          end
+        end
+        if alone then set[#set + 1] = i end
+      end
+    end
+    return set
+  end
   -- An event of scarce counters only: a set A of the metrics needing it
   -- with most such events, no two of which fit one run, each takes a
   -- run; those (B) that fit no run of A's take runs of their own, at
@@ -700,19 +719,7 @@ function M.bound(items, all, popts, md)
     end
     local top = 0
     for _, i in ipairs(h) do top = math.max(top, #scarce_of(i)) end
-    local a = {}
-    for _, i in ipairs(h) do
-      if #scarce_of(i) == top then
-        local apart = true
-        for _, j in ipairs(a) do
-          if pair_fits(i, j, p) then
-            apart = false
-            break
-          end
-        end
-        if apart then a[#a + 1] = i end
-      end
-    end
+    local a = apart_set(h, p, function(i) return #scarce_of(i) == top end)
     local in_a = {}
     for _, i in ipairs(a) do in_a[i] = true end
     local union, n, b = {}, 0, {}
@@ -732,18 +739,7 @@ function M.bound(items, all, popts, md)
       end
     end
     if #b == 0 then return #a end
-    local own = {}
-    for _, i in ipairs(b) do
-      local apart = true
-      for _, j in ipairs(own) do
-        if pair_fits(i, j, p) then
-          apart = false
-          break
-        end
-      end
-      if apart then own[#own + 1] = i end
-    end
-    return #a + math.max(#own, math.ceil(n / md.sizes[p].scarce))
+    return #a + math.max(#apart_set(b, p), math.ceil(n / md.sizes[p].scarce))
   end
   local copies = {}
   for _, e in ipairs(names) do
@@ -753,18 +749,7 @@ function M.bound(items, all, popts, md)
         if #items[a].mine ~= #items[b].mine then return #items[a].mine > #items[b].mine end
         return a < b
       end)
-      local set = {}
-      for _, i in ipairs(h) do
-        local alone = true
-        for _, j in ipairs(set) do
-          if pair_fits(i, j, p) then
-            alone = false
-            break
-          end
-        end
-        if alone then set[#set + 1] = i end
-      end
-      copies[e] = math.max(#set, covered(e, h))
+      copies[e] = math.max(#apart_set(h, p), covered(e, h))
     end
   end
   local pmus, hw = plan_mod.model(all, popts)
@@ -814,19 +799,16 @@ function M.bound(items, all, popts, md)
     if a.p ~= b.p then return a.p < b.p end
     return a.i < b.i
   end)
-  local kept = {}
+  -- (metrics of different PMUs never compete: per PMU, in that order)
+  local of_pmu, spill = {}, {}
   for _, sp in ipairs(spilling) do
-    local apart = true
-    for _, other in ipairs(kept) do
-      if other.p == sp.p and pair_fits(sp.i, other.i, sp.p) then
-        apart = false
-        break
-      end
-    end
-    if apart then
-      kept[#kept + 1] = sp
-      over[sp.p] = (over[sp.p] or 0) + sp.n
-    end
+    of_pmu[sp.p] = of_pmu[sp.p] or {}
+    table.insert(of_pmu[sp.p], sp.i)
+    spill[sp.p] = spill[sp.p] or {}
+    spill[sp.p][sp.i] = sp.n
+  end
+  for p, list in pairs(of_pmu) do
+    for _, i in ipairs(apart_set(list, p)) do over[p] = (over[p] or 0) + spill[p][i] end
   end
   for p, size in ipairs(md.sizes) do
     if size.scarce > 0 then
