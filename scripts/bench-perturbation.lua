@@ -57,7 +57,7 @@ end
 
 -- The sampler's timeliness in a profile, from its journal (the runner
 -- records each run's: samples, ticks skipped, lateness median/p99/max):
--- the worst run's figures.
+-- the worst run's figures (and over the repetitions, the worst).
 local function lateness(dir)
   local s = store.load(dir)
   local w
@@ -94,7 +94,8 @@ for _, w in ipairs(workloads) do
       for i = 1, reps do
         t[i] = own_time(string.format("%s profile -q --force %s -I %d -o %s -e \"$(cat %s)\" -- %s", bin, m[2], iv,
           q(out), q(list), cmd))
-        late = late or lateness(out)
+        local l = lateness(out)
+        if l and (not late or l.late_ms.p99 > late.late_ms.p99) then late = l end
       end
       local s = median(t)
       print(string.format(fmt, w.name, m[1], iv, string.format("%.3f", s), string.format("%.2f", s / base),
