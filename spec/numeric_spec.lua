@@ -215,6 +215,44 @@ describe("core.correlation", function()
     near(-1, r:get(7, 2), 1e-14)
   end)
 
+  it("splits a large matrix over threads and blocks exactly: symmetric, naive values, NaN rows", function()
+    -- 300 x 230: enough cells and pairs for the work to be split over
+    -- the CPUs, 300 rows not a multiple of the mirror's 32-row blocks;
+    -- row 150 constant (NaN row and column), row 299 a multiple of row 7
+    math.randomseed(10)
+    local rows = {}
+    for i = 1, 300 do
+      rows[i] = {}
+      for k = 1, 230 do rows[i][k] = math.random() + (i % 3) * (k % 7) end
+    end
+    for k = 1, 230 do rows[150][k] = 4; rows[299][k] = 3 * rows[7][k] end
+    local m <close> = core.matrix_from(rows)
+    for _, method in ipairs({ "pearson", "spearman" }) do
+      local r <close> = core.correlation(m, method)
+      for i = 1, 300 do
+        for j = i, 300 do
+          local a, b = r:get(i, j), r:get(j, i)
+          if i == 150 or j == 150 then
+            assert(isnan(a) and isnan(b), "not NaN at " .. i .. "," .. j)
+          else
+            assert(a == b, string.format("%s: r[%d][%d] = %.17g, r[%d][%d] = %.17g", method, i, j, a, j, i, b))
+            assert(a <= 1 and a >= -1)
+          end
+        end
+      end
+      near(1, r:get(7, 299), 1e-14)
+      near(1, r:get(299, 299), 0)
+    end
+    local r <close> = core.correlation(m)
+    local pick = { 1, 33, 64, 65, 149, 151, 288, 300 }
+    local sub = {}
+    for k, i in ipairs(pick) do sub[k] = rows[i] end
+    local want = naive_pearson(sub)
+    for a, i in ipairs(pick) do
+      for b, j in ipairs(pick) do near(want[a][b], r:get(i, j), 1e-12) end
+    end
+  end)
+
   it("refuses a bad method or a non-matrix", function()
     local m <close> = core.matrix(2, 2)
     assert.matches("invalid option 'kendall'", raises(core.correlation, m, "kendall"))
