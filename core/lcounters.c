@@ -176,12 +176,7 @@ static int l_snap(lua_State *L)
 static int l_put(lua_State *L)
 {
 	struct lgroup *lg = check_group(L);
-	struct ap_writer *w = luaL_checkudata(L, 2, "autoperf.writer");
-	struct ap_rows rows = {
-		.index = luaL_checkinteger(L, 3),
-		.t = luaL_checkinteger(L, 4),
-		.cpu = luaL_checkinteger(L, 5),
-	};
+	struct ap_rows rows = ap_lua_rows_args(L);
 	if (!lg->snapped)
 		return luaL_error(L, "group:put() without a group:snap() before it");
 	rows.tags = lg->g.tags;
@@ -190,7 +185,7 @@ static int l_put(lua_State *L)
 	rows.enabled = lg->last.enabled;
 	rows.running = lg->last.running;
 	lg->snapped = 0;
-	return ap_lua_write_rows(L, w, &rows);
+	return ap_lua_write_rows(L, &rows);
 }
 
 /* group:sample(writer, index, time_ns, cpu) -> enabled, running: snap and
@@ -312,14 +307,14 @@ void ap_lua_counters(lua_State *L)
 {
 	ap_lua_class(L, GROUP, group_methods, l_group_close);
 	ap_lua_class(L, CLOSER, closer_methods, l_closer_stop);
-	lua_pushcfunction(L, l_group);
-	lua_setfield(L, -2, "group");
-	lua_pushcfunction(L, l_closer);
-	lua_setfield(L, -2, "closer");
-	lua_pushcfunction(L, l_probe);
-	lua_setfield(L, -2, "probe");
-	lua_pushcfunction(L, l_capacity);
-	lua_setfield(L, -2, "capacity");
+	static const luaL_Reg funcs[] = {
+		{"group", l_group},
+		{"closer", l_closer},
+		{"probe", l_probe},
+		{"capacity", l_capacity},
+		{NULL, NULL},
+	};
+	luaL_setfuncs(L, funcs, 0);
 	lua_pushliteral(L, AP_ARCH);
 	lua_setfield(L, -2, "ARCH");
 	lua_pushinteger(L, AP_GROUP_MAX);

@@ -297,10 +297,18 @@ static int l_cluster(lua_State *L)
 	return 1;
 }
 
-static void set_number(lua_State *L, const char *k, double v)
+/* Fields of the table on top: each name set to its number. */
+struct named {
+	const char *name;
+	double v;
+};
+
+static void set_numbers(lua_State *L, const struct named *f, size_t n)
 {
-	lua_pushnumber(L, v);
-	lua_setfield(L, -2, k);
+	for (size_t i = 0; i < n; i++) {
+		lua_pushnumber(L, f[i].v);
+		lua_setfield(L, -2, f[i].name);
+	}
 }
 
 /* core.describe(array) or core.describe(m, i) ->
@@ -323,13 +331,11 @@ static int l_describe(lua_State *L)
 	lua_setfield(L, -2, "n");
 	if (!s.n)
 		return 1;
-	set_number(L, "sum", s.sum);
-	set_number(L, "mean", s.mean);
-	set_number(L, "var", s.var);
-	set_number(L, "std", s.std);
-	set_number(L, "min", s.min);
-	set_number(L, "max", s.max);
-	set_number(L, "cv", s.cv);
+	const struct named f[] = {
+		{"sum", s.sum}, {"mean", s.mean}, {"var", s.var}, {"std", s.std},
+		{"min", s.min}, {"max", s.max},   {"cv", s.cv},
+	};
+	set_numbers(L, f, sizeof(f) / sizeof(f[0]));
 	return 1;
 }
 
@@ -391,14 +397,11 @@ static int l_welch(lua_State *L)
 		return 2;
 	}
 	lua_createtable(L, 0, 10);
-	set_number(L, "t", w.t);
-	set_number(L, "df", w.df);
-	set_number(L, "p", w.p);
-	set_number(L, "mean_a", w.mean_a);
-	set_number(L, "mean_b", w.mean_b);
-	set_number(L, "diff", w.diff);
-	set_number(L, "rel", w.rel);
-	set_number(L, "d", w.d);
+	const struct named f[] = {
+		{"t", w.t},	      {"df", w.df},	    {"p", w.p},	      {"mean_a", w.mean_a},
+		{"mean_b", w.mean_b}, {"diff", w.diff}, {"rel", w.rel}, {"d", w.d},
+	};
+	set_numbers(L, f, sizeof(f) / sizeof(f[0]));
 	lua_pushinteger(L, (lua_Integer)w.n_a);
 	lua_setfield(L, -2, "n_a");
 	lua_pushinteger(L, (lua_Integer)w.n_b);

@@ -374,12 +374,12 @@ void ap_lua_proc(lua_State *L)
 	ap_lua_class(L, PROC, methods, l_close);
 	ap_lua_class(L, ROI, roi_methods, l_roi_close);
 	ap_lua_class(L, AP_CGROUP, cgroup_methods, l_cgroup_close);
-	lua_pushcfunction(L, l_cgroup);
-	lua_setfield(L, -2, "cgroup");
-	lua_pushcfunction(L, l_cgroup_home);
-	lua_setfield(L, -2, "cgroup_home");
-	lua_pushcfunction(L, l_spawn);
-	lua_setfield(L, -2, "spawn");
-	lua_pushcfunction(L, l_roi);
-	lua_setfield(L, -2, "roi");
+	static const luaL_Reg funcs[] = {
+		{"cgroup", l_cgroup},
+		{"cgroup_home", l_cgroup_home},
+		{"spawn", l_spawn},
+		{"roi", l_roi},
+		{NULL, NULL},
+	};
+	luaL_setfuncs(L, funcs, 0);
 }

@@ -122,8 +122,19 @@ static int l_run_end(lua_State *L)
 	return 1;
 }
 
-int ap_lua_write_rows(lua_State *L, struct ap_writer *w, const struct ap_rows *rows)
+struct ap_rows ap_lua_rows_args(lua_State *L)
 {
+	return (struct ap_rows){
+		.w = luaL_checkudata(L, 2, "autoperf.writer"),
+		.index = luaL_checkinteger(L, 3),
+		.t = luaL_checkinteger(L, 4),
+		.cpu = luaL_checkinteger(L, 5),
+	};
+}
+
+int ap_lua_write_rows(lua_State *L, const struct ap_rows *rows)
+{
+	struct ap_writer *w = rows->w;
 	char row[AP_RUN_LINE_MAX];
 	for (size_t i = 0; i < rows->n; i++) {
 		const struct ap_run_row r = {

@@ -198,12 +198,7 @@ static int l_read(lua_State *L)
 static int l_sample(lua_State *L)
 {
 	struct ap_sim_group *g = check(L);
-	struct ap_writer *w = luaL_checkudata(L, 2, "autoperf.writer");
-	struct ap_rows rows = {
-		.index = luaL_checkinteger(L, 3),
-		.t = luaL_checkinteger(L, 4),
-		.cpu = luaL_checkinteger(L, 5),
-	};
+	struct ap_rows rows = ap_lua_rows_args(L);
 	uint64_t values[AP_SIM_MAX_EVENTS];
 	struct ap_reading r = {.values = values};
 	int err = ap_sim_group_read(g, &r);
@@ -214,7 +209,7 @@ static int l_sample(lua_State *L)
 	rows.n = g->n;
 	rows.enabled = r.enabled;
 	rows.running = r.running;
-	return ap_lua_write_rows(L, w, &rows);
+	return ap_lua_write_rows(L, &rows);
 }
 
 static int toggle(lua_State *L, int on)

@@ -7,7 +7,7 @@ local core = require "autoperf.core"
 local guard = require "autoperf.guard"
 local plan_mod = require "autoperf.plan"
 
-local SKX = "/work/shared/pmu-data/intel/skylakex_core.json"
+local SKX = T.pmu_data .. "/skylakex_core.json"
 
 local function header_names(path)
   local names = {}

@@ -6,7 +6,7 @@ local hybrid = require "autoperf.pmu.hybrid"
 local perfmon = require "autoperf.perfmon"
 local T = require "spec.support"
 
-local DATA = os.getenv("AUTOPERF_PMU_DATA") or "../shared/pmu-data/intel"
+local DATA = T.pmu_data
 local GLC = DATA .. "/alderlake_goldencove_core.json"
 local GRT = DATA .. "/alderlake_gracemont_core.json"
 

@@ -41,11 +41,7 @@ local function close(want, got, what)
   assert.is_true(math.abs(got - want) <= 1e-9 * math.abs(want), string.format("%s: want %.17g, got %.17g", what, want, got))
 end
 
-local function by_name(list)
-  local out = {}
-  for _, m in ipairs(list) do out[m.name] = m end
-  return out
-end
+local by_name = T.by_name
 
 describe("a metric from several runs of a real profile", function()
   local dir

@@ -3,7 +3,7 @@ local parse = require "autoperf.metrics.parse"
 local metrics = require "autoperf.metrics"
 local cjson = require "cjson"
 
-local SHARED = "../shared/pmu-data/intel/"
+local SHARED = T.pmu_data .. "/"
 local FILES = { "skylake_metrics.json", "skylakex_metrics.json", "icelakex_metrics.json",
                 "sapphirerapids_metrics.json", "alderlake_metrics_goldencove_core.json", "skylakex_metrics_perf.json" }
 local CORE = { ["skylake_metrics.json"] = "skylake_core.json", ["skylakex_metrics.json"] = "skylakex_core.json",

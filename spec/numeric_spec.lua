@@ -108,6 +108,36 @@ local function naive_pearson(rows)
   return r
 end
 
+-- n x m values of math.random() seeded by seed, each f(i, k, value)
+-- when f is given.
+local function random_rows(seed, n, m, f)
+  math.randomseed(seed)
+  local rows = {}
+  for i = 1, n do
+    rows[i] = {}
+    for k = 1, m do
+      local v = math.random()
+      rows[i][k] = f and f(i, k, v, rows) or v
+    end
+  end
+  return rows
+end
+
+-- r holds the naive Pearson correlations of rows, on the rows picked
+-- (all when pick is nil).
+local function matches_naive(rows, r, pick)
+  if not pick then
+    pick = {}
+    for i = 1, #rows do pick[i] = i end
+  end
+  local sub = {}
+  for k, i in ipairs(pick) do sub[k] = rows[i] end
+  local want = naive_pearson(sub)
+  for a, i in ipairs(pick) do
+    for b, j in ipairs(pick) do near(want[a][b], r:get(i, j), 1e-12) end
+  end
+end
+
 describe("core.correlation", function()
   it("Pearson of known series", function()
     -- x = 1..5, y = 2,4,5,4,5: means 3 and 4; dx = -2,-1,0,1,2,
@@ -177,40 +207,24 @@ describe("core.correlation", function()
   end)
 
   it("matches a naive implementation on a random 50 x 200 matrix to 1e-12", function()
-    math.randomseed(8)
-    local rows = {}
-    for i = 1, 50 do
-      rows[i] = {}
-      for k = 1, 200 do
-        -- varied scales and offsets, some rows related to the previous
-        rows[i][k] = (math.random() - 0.3) * 10 ^ (i % 7 - 3) + (i % 5 == 0 and rows[i - 1][k] * 1e-3 or 0) + i
-      end
-    end
+    -- varied scales and offsets, some rows related to the previous
+    local rows = random_rows(8, 50, 200, function(i, k, v, done)
+      return (v - 0.3) * 10 ^ (i % 7 - 3) + (i % 5 == 0 and done[i - 1][k] * 1e-3 or 0) + i
+    end)
     local m <close> = core.matrix_from(rows)
     local r <close> = core.correlation(m)
-    local want = naive_pearson(rows)
-    for i = 1, 50 do
-      for j = 1, 50 do near(want[i][j], r:get(i, j), 1e-12) end
-    end
+    matches_naive(rows, r)
   end)
 
   it("handles sizes that are not multiples of the tile and of the column block", function()
     -- 7 rows (tiles of 4) by 1030 columns (blocks of 512) against the
     -- naive version; rows 6 and 7 are exact multiples of rows 1 and 2.
-    math.randomseed(9)
-    local rows = {}
-    for i = 1, 5 do
-      rows[i] = {}
-      for k = 1, 1030 do rows[i][k] = math.random() end
-    end
+    local rows = random_rows(9, 5, 1030)
     rows[6], rows[7] = {}, {}
     for k = 1, 1030 do rows[6][k] = 2 * rows[1][k]; rows[7][k] = -rows[2][k] end
     local m <close> = core.matrix_from(rows)
     local r <close> = core.correlation(m)
-    local want = naive_pearson(rows)
-    for i = 1, 7 do
-      for j = 1, 7 do near(want[i][j], r:get(i, j), 1e-12) end
-    end
+    matches_naive(rows, r)
     near(1, r:get(1, 6), 1e-14)
     near(-1, r:get(7, 2), 1e-14)
   end)
@@ -219,12 +233,7 @@ describe("core.correlation", function()
     -- 300 x 230: enough cells and pairs for the work to be split over
     -- the CPUs, 300 rows not a multiple of the mirror's 32-row blocks;
     -- row 150 constant (NaN row and column), row 299 a multiple of row 7
-    math.randomseed(10)
-    local rows = {}
-    for i = 1, 300 do
-      rows[i] = {}
-      for k = 1, 230 do rows[i][k] = math.random() + (i % 3) * (k % 7) end
-    end
+    local rows = random_rows(10, 300, 230, function(i, k, v) return v + (i % 3) * (k % 7) end)
     for k = 1, 230 do rows[150][k] = 4; rows[299][k] = 3 * rows[7][k] end
     local m <close> = core.matrix_from(rows)
     for _, method in ipairs({ "pearson", "spearman" }) do
@@ -244,13 +253,7 @@ describe("core.correlation", function()
       near(1, r:get(299, 299), 0)
     end
     local r <close> = core.correlation(m)
-    local pick = { 1, 33, 64, 65, 149, 151, 288, 300 }
-    local sub = {}
-    for k, i in ipairs(pick) do sub[k] = rows[i] end
-    local want = naive_pearson(sub)
-    for a, i in ipairs(pick) do
-      for b, j in ipairs(pick) do near(want[a][b], r:get(i, j), 1e-12) end
-    end
+    matches_naive(rows, r, { 1, 33, 64, 65, 149, 151, 288, 300 })
   end)
 
   it("refuses a bad method or a non-matrix", function()

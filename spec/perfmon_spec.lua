@@ -4,7 +4,7 @@ local cjson = require "cjson"
 local perfmon = require "autoperf.perfmon"
 local T = require "spec.support"
 
-local DATA = os.getenv("AUTOPERF_PMU_DATA") or "../shared/pmu-data/intel"
+local DATA = T.pmu_data
 
 local function files()
   local out = {}

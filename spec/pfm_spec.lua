@@ -5,14 +5,10 @@ local T = require "spec.support"
 local core = require "autoperf.core"
 local cjson = require "cjson"
 
-local DATA = os.getenv("AUTOPERF_PMU_DATA") or "../shared/pmu-data/intel"
+local DATA = T.pmu_data
 local EXAMPLE = "/usr/share/doc/libpfm4-dev/examples/check_events.c"
 
-local function by_name(list)
-  local t = {}
-  for _, e in ipairs(list) do t[e.name] = e end
-  return t
-end
+local by_name = T.by_name
 
 describe("libpfm4 source", function()
   it("encodes every umask of a forced model as its own configuration", function()

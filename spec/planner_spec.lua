@@ -218,7 +218,7 @@ describe("planner", function()
 end)
 
 describe("planner on Intel's event files", function()
-  local DATA = os.getenv("AUTOPERF_PMU_DATA") or "../shared/pmu-data/intel"
+  local DATA = T.pmu_data
   local perfmon = require "autoperf.perfmon"
   local EXPECT = { skylake_core = 174, skylakex_core = 150, icelakex_core = 83,
                    sapphirerapids_core = 86, ivybridge_core = 86 }

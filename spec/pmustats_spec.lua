@@ -5,7 +5,7 @@ local pmu = require "autoperf.pmu"
 local pmustats = require "autoperf.pmustats"
 local T = require "spec.support"
 
-local DATA = os.getenv("AUTOPERF_PMU_DATA") or "../shared/pmu-data/intel"
+local DATA = T.pmu_data
 
 describe("pmu.rules()", function()
   it("lists every family's RULES in family order, each with an id, a kernel citation and a test", function()

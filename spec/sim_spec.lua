@@ -6,7 +6,7 @@ local core = require "autoperf.core"
 local cjson = require "cjson"
 local pmu = require "autoperf.pmu"
 
-local DATA = os.getenv("AUTOPERF_PMU_DATA") or "../shared/pmu-data/intel"
+local DATA = T.pmu_data
 local FIXED = core.FIXED_SHIFT
 
 local function mask(...)

@@ -6,6 +6,8 @@ local T = {}
 
 T.bin = os.getenv("AUTOPERF_BIN") or "./autoperf"
 T.workloads = os.getenv("AUTOPERF_WORKLOADS") or "build/workloads"
+-- Intel's published event and metric files (the shared PMU data)
+T.pmu_data = os.getenv("AUTOPERF_PMU_DATA") or "../shared/pmu-data/intel"
 
 function T.workload(name)
   return T.workloads .. "/" .. name
@@ -24,6 +26,13 @@ local function slurp(path)
   return s or ""
 end
 T.slurp = slurp
+
+-- The items of list by their name field.
+function T.by_name(list)
+  local t = {}
+  for _, e in ipairs(list) do t[e.name] = e end
+  return t
+end
 
 function T.tmpdir()
   local p = io.popen("mktemp -d /tmp/autoperf-spec.XXXXXX")

@@ -10,7 +10,7 @@ local catalog = require "autoperf.catalog"
 local intel = require "autoperf.pmu.intel"
 local plan = require "autoperf.plan"
 
-local DATA = os.getenv("AUTOPERF_PMU_DATA") or "../shared/pmu-data/intel"
+local DATA = T.pmu_data
 local FIXED = core.FIXED_SHIFT
 local EINVAL = core.errno.EINVAL
 

@@ -9,7 +9,7 @@ local profile = require "autoperf.profile"
 local uncore = require "autoperf.pmu.uncore"
 local T = require "spec.support"
 
-local DATA = os.getenv("AUTOPERF_PMU_DATA") or "../shared/pmu-data/intel"
+local DATA = T.pmu_data
 
 local function have(path)
   local f = io.open(path)

@@ -3,6 +3,7 @@
 -- the constraint facts the planner needs.
 local cjson = require "cjson"
 local core = require "autoperf.core"
+local fields = require "autoperf.catalog.fields"
 local hybrid = require "autoperf.pmu.hybrid"
 local intel = require "autoperf.pmu.intel"
 local uncore = require "autoperf.pmu.uncore"
@@ -18,50 +19,7 @@ M.MAX_COUNTERS = core.FIXED_SHIFT
 
 -- A field that is not what Intel's files hold: raised inside convert()
 -- as a table, turned into one line naming file, event and field.
-local function bad(field, why)
-  error({ field = field, why = why }, 0)
-end
-
-local function jtype(v)
-  if type(v) == "table" then
-    if next(v) == nil then return "an empty array or object" end
-    return v[1] ~= nil and "an array" or "an object"
-  end
-  return "a " .. type(v)
-end
-
-local function absent(v)
-  return v == nil or v == cjson.null
-end
-
-
-local function no_value(s)
-  return s == "" or s == "null" or s == "NA" or s == "N/A"
-end
-
--- One integer (0..max when max is given) from a number or a numeric
--- string; nil when absent.
-local function int(e, field, max)
-  local v = e[field]
-  if absent(v) then return nil end
-  local n
-  if type(v) == "number" then
-    n = math.tointeger(v)
-    if not n then bad(field, "expected an integer, not " .. tostring(v)) end
-  elseif type(v) == "string" then
-    local t = util.trim(v)
-    if no_value(t) then return nil end
-    n = util.parse_int(t)
-    if not n then bad(field, "'" .. util.printable(t, 40) .. "' is not an integer") end
-  else
-    bad(field, "expected a number or a string, not " .. jtype(v))
-  end
-  if max and (n < 0 or n > max) then
-    local shown = type(v) == "number" and tostring(n) or util.printable(util.trim(v), 40)
-    bad(field, string.format("%s is out of range (0-0x%x)", shown, max))
-  end
-  return n
-end
+local bad, absent, jtype, int, no_value = fields.bad, fields.absent, fields.jtype, fields.int, fields.no_value
 
 -- "0xB7, 0xBB": one or more integers 0..max; {} when absent.
 local function ints(e, field, max)
@@ -78,13 +36,7 @@ local function flag(e, field)
   return int(e, field, 1) == 1
 end
 
--- A text field: a string, or nil when absent.
-local function text(e, field)
-  local v = e[field]
-  if absent(v) then return nil end
-  if type(v) ~= "string" then bad(field, "expected a string, not " .. jtype(v)) end
-  return v
-end
+local text = fields.text
 
 -- "0,1,2,3" -> {generic={0,1,2,3}}; "Fixed counter 1" -> {fixed={1}}.
 -- limits: {generic=n, fixed=n}, the PMU's counters (by default, and at

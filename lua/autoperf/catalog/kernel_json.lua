@@ -16,6 +16,7 @@
 -- EventName) are not events. Hostile input is bounded: file sizes, files
 -- per directory, events per file and in all, text lengths.
 local core = require "autoperf.core"
+local fields = require "autoperf.catalog.fields"
 local uncore = require "autoperf.pmu.uncore"
 local util = require "autoperf.util"
 
@@ -49,34 +50,11 @@ end
 M.MISSING = "the kernel's pmu-events JSON is not there (build/pmu-events/, from Debian's "
   .. "linux-source-6.12: run scripts/bootstrap and make)"
 
-local function absent(v)
-  return v == nil or v == require("cjson").null
-end
-
-local function bad(field, why)
-  error({ field = field, why = why }, 0)
-end
-
--- "0x1a0", "26": an integer 0..max; nil when absent.
-local function int(e, field, max)
-  local v = e[field]
-  if absent(v) then return nil end
-  local n
-  if type(v) == "number" then
-    n = math.tointeger(v)
-  elseif type(v) == "string" then
-    n = util.parse_int(util.trim(v)) -- 64 bits; above 2^63 wraps negative: out of range below
-  end
-  if not n then bad(field, "'" .. util.printable(tostring(v), 40) .. "' is not an integer") end
-  if n < 0 or n > max then bad(field, string.format("%s is out of range (0-0x%x)", util.printable(tostring(v), 40), max)) end
-  return n
-end
+local bad, absent, int = fields.bad, fields.absent, fields.int
 
 local function text(e, field, max)
-  local v = e[field]
-  if absent(v) then return nil end
-  if type(v) ~= "string" then bad(field, "expected a string, not a " .. type(v)) end
-  if max and #v > max then
+  local v = fields.text(e, field)
+  if v and max and #v > max then
     if max == M.MAX_NAME then bad(field, string.format("longer than %d characters", max)) end
     v = v:sub(1, max)
   end
