@@ -649,7 +649,7 @@ local function nothing_measured(refused, simulated)
   local msg = "nothing could be measured (" .. table.concat(parts, "; ") .. ")"
   local text = table.concat(order, " ")
   if text:find("no hardware PMU", 1, true) and not simulated then
-    msg = msg .. "; this kernel has no hardware PMU: plan hardware events with 'autoperf plan --pmu MODEL', " ..
+    msg = msg .. "; plan hardware events with 'autoperf plan --pmu MODEL', " ..
       "or count them on a simulated PMU with --pmu sim:FILE.json (an Intel perfmon event file)"
   elseif text:find("Permission denied", 1, true) or text:find("Operation not permitted", 1, true) then
     msg = msg .. "; see 'autoperf doctor' (fix: sudo sysctl kernel.perf_event_paranoid=1, or run as root)"
