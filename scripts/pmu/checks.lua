@@ -77,6 +77,17 @@ local function manifest(dir)
   return m.manifest or m
 end
 
+-- The events the profile in dir re-planned, one line each, and the check
+-- (named what) that there is at least one.
+local function replanned(dir, what)
+  local rp = manifest(dir).replanned or {}
+  for _, r in ipairs(rp) do
+    print(string.format("# replanned %s from run %s to run %s: %s", r.name, r.from_run, tostring(r.to_run), r.why))
+  end
+  check(what, #rp > 0, #rp .. " replanned")
+  return rp
+end
+
 -- summary.csv: {name = status}
 local function summary(dir)
   local out = {}
@@ -211,12 +222,7 @@ timed("over-full plan", function()
       " -e " .. SPEC .. " -- " .. INSNS .. " 0000200000")
     io.write(out)
     check("autoperf profile with AUTOPERF_COUNTERS=cpu:8 succeeds", ok, out)
-    local m = manifest(dir)
-    local rp = m.replanned or {}
-    for _, r in ipairs(rp) do
-      print(string.format("# replanned %s from run %s to run %s: %s", r.name, r.from_run, tostring(r.to_run), r.why))
-    end
-    check("the over-full groups were detected and re-planned", #rp > 0, #rp .. " replanned")
+    local rp = replanned(dir, "the over-full groups were detected and re-planned")
     local moved = true
     for _, r in ipairs(rp) do moved = moved and r.to_run ~= nil end
     check("every re-planned event got a run of its own", moved)
@@ -240,12 +246,7 @@ timed("over-full group opened disabled", function()
       " -e " .. spec .. " -- " .. INSNS .. " 0002000000")
     io.write(out)
     check("autoperf profile --delay of an over-full group completes", ok, out)
-    local m = manifest(dir)
-    local rp = m.replanned or {}
-    for _, r in ipairs(rp) do
-      print(string.format("# replanned %s from run %s to run %s: %s", r.name, r.from_run, tostring(r.to_run), r.why))
-    end
-    check("the group that was never scheduled is caught and re-planned", #rp > 0, #rp .. " replanned")
+    replanned(dir, "the group that was never scheduled is caught and re-planned")
     sh(BIN .. " aggregate " .. dir)
     local text = assert(util.read_file(dir .. "/summary.csv"))
     local honest, seen = true, 0
