@@ -40,6 +40,29 @@ static int visible(const char *name)
 	return 1;
 }
 
+/* Which PMUs next_pmu yields: with neither, every one libpfm4 knows. */
+enum {
+	PMU_IN_VIEW = 1,  /* only the present ones of the current view */
+	PMU_HARDWARE = 2, /* not the OS's generic ones */
+};
+
+/* The next PMU from *p on that libpfm4 describes and that which (PMU_*
+ * flags) takes: 1 with info filled in and *p past it, 0 when there is
+ * none left. Start with *p = PFM_PMU_NONE. */
+static int next_pmu(pfm_pmu_t *p, pfm_pmu_info_t *info, int which)
+{
+	for (; *p < PFM_PMU_MAX; (*p)++) {
+		*info = (pfm_pmu_info_t){.size = sizeof(*info)};
+		if (pfm_get_pmu_info(*p, info) != PFM_SUCCESS ||
+		    ((which & PMU_IN_VIEW) && (!info->is_present || !visible(info->name))) ||
+		    ((which & PMU_HARDWARE) && info->type == PFM_PMU_TYPE_OS_GENERIC))
+			continue;
+		(*p)++;
+		return 1;
+	}
+	return 0;
+}
+
 int ap_pfm_init(const char *force)
 {
 	if (!user_force_read) {
@@ -76,12 +99,9 @@ int ap_pfm_init(const char *force)
 		/* libpfm4 ignores a model it does not know and detects the
 		 * machine's instead: refuse that rather than mislead. */
 		init_err = PFM_ERR_NOTFOUND;
-		pfm_pmu_t p;
-		pfm_for_all_pmus(p)
-		{
-			pfm_pmu_info_t info = {.size = sizeof(info)};
-			if (pfm_get_pmu_info(p, &info) == PFM_SUCCESS && info.is_present &&
-			    !strcmp(info.name, force)) {
+		pfm_pmu_info_t info;
+		for (pfm_pmu_t p = PFM_PMU_NONE; next_pmu(&p, &info, 0);) {
+			if (info.is_present && !strcmp(info.name, force)) {
 				init_err = 0;
 				remember_forced(force);
 			}
@@ -95,13 +115,8 @@ int ap_pfm_pmus(const char *force, ap_pfm_pmu_fn fn, void *ctx)
 	int ret = ap_pfm_init(force);
 	if (ret)
 		return ret;
-	pfm_pmu_t p;
-	pfm_for_all_pmus(p)
-	{
-		pfm_pmu_info_t info = {.size = sizeof(info)};
-		if (pfm_get_pmu_info(p, &info) != PFM_SUCCESS || !info.is_present ||
-		    !visible(info.name))
-			continue;
+	pfm_pmu_info_t info;
+	for (pfm_pmu_t p = PFM_PMU_NONE; next_pmu(&p, &info, PMU_IN_VIEW);) {
 		struct ap_pfm_pmu pmu = {
 			.name = info.name,
 			.desc = info.desc,
@@ -177,13 +192,8 @@ int ap_pfm_events(const char *force, ap_pfm_event_fn fn, void *ctx, int *skipped
 	int ret = ap_pfm_init(force);
 	if (ret)
 		return ret;
-	pfm_pmu_t p;
-	pfm_for_all_pmus(p)
-	{
-		pfm_pmu_info_t pi = {.size = sizeof(pi)};
-		if (pfm_get_pmu_info(p, &pi) != PFM_SUCCESS || !pi.is_present ||
-		    pi.type == PFM_PMU_TYPE_OS_GENERIC || !visible(pi.name))
-			continue;
+	pfm_pmu_info_t pi;
+	for (pfm_pmu_t p = PFM_PMU_NONE; next_pmu(&p, &pi, PMU_IN_VIEW | PMU_HARDWARE);) {
 		for (int i = pi.first_event; i != -1; i = pfm_get_event_next(i)) {
 			pfm_event_info_t ei = {.size = sizeof(ei)};
 			if (pfm_get_event_info(i, PFM_OS_PERF_EVENT_EXT, &ei) != PFM_SUCCESS)
@@ -217,12 +227,8 @@ int ap_pfm_models(ap_pfm_name_fn fn, void *ctx)
 	int ret = ap_pfm_init(NULL);
 	if (ret)
 		return ret;
-	pfm_pmu_t p;
-	pfm_for_all_pmus(p)
-	{
-		pfm_pmu_info_t info = {.size = sizeof(info)};
-		if (pfm_get_pmu_info(p, &info) != PFM_SUCCESS || info.type == PFM_PMU_TYPE_OS_GENERIC)
-			continue;
+	pfm_pmu_info_t info;
+	for (pfm_pmu_t p = PFM_PMU_NONE; next_pmu(&p, &info, PMU_HARDWARE);) {
 		ret = fn(info.name, ctx);
 		if (ret)
 			return ret;
@@ -237,12 +243,9 @@ int ap_pfm_model_counters(const char *name, int *generic, int *fixed)
 		if (ret && !initialized)
 			return ret;
 	}
-	pfm_pmu_t p;
-	pfm_for_all_pmus(p)
-	{
-		pfm_pmu_info_t info = {.size = sizeof(info)};
-		if (pfm_get_pmu_info(p, &info) == PFM_SUCCESS && info.type == PFM_PMU_TYPE_CORE &&
-		    !strcmp(info.name, name)) {
+	pfm_pmu_info_t info;
+	for (pfm_pmu_t p = PFM_PMU_NONE; next_pmu(&p, &info, 0);) {
+		if (info.type == PFM_PMU_TYPE_CORE && !strcmp(info.name, name)) {
 			*generic = info.num_cntrs;
 			*fixed = info.num_fixed_cntrs;
 			return 0;
