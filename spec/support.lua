@@ -1,6 +1,7 @@
 -- Shared by the specs: where the binary and workloads are, running the
 -- CLI, temporary directories, reading CSV.
 local core = require "autoperf.core"
+local luassert = require "luassert"
 
 local T = {}
 
@@ -136,6 +137,19 @@ function T.open_fds()
   collectgarbage("collect")
   collectgarbage("collect")
   return #assert(core.listdir("/proc/self/fd"))
+end
+
+-- fn(...) raises an error that matches pattern, 20 times over, and
+-- leaves no descriptor open (what it opened is closed before the error
+-- goes on).
+function T.raises_closing(pattern, fn, ...)
+  local fds = T.open_fds()
+  for _ = 1, 20 do
+    local ok, err = pcall(fn, ...)
+    luassert.is_false(ok)
+    luassert.matches(pattern, err)
+  end
+  luassert.equal(fds, T.open_fds())
 end
 
 T.tracefs = core.tracefs_root()
