@@ -2,6 +2,7 @@ local cjson = require "cjson"
 local core = require "autoperf.core"
 local aggregate = require "autoperf.aggregate"
 local store = require "autoperf.store"
+local util = require "autoperf.util"
 local T = require "spec.support"
 
 -- A hand-made output directory: two cpus' topology, one run with two
@@ -259,14 +260,8 @@ describe("aggregate reading run files ahead in parallel", function()
     os.remove(dir .. "/summary.csv")
     local _, err, code = T.sh(string.format("AUTOPERF_READ_THREADS=%d %s aggregate %s", threads,
       T.quote(T.bin), T.quote(dir)))
-    local function maybe(path)
-      local f = io.open(path, "rb")
-      if not f then return nil end
-      local s = f:read("a")
-      f:close()
-      return s
-    end
-    return maybe(dir .. "/results.csv"), maybe(dir .. "/summary.csv"), err, code
+    -- (each read_file call gives one value here: the file or nil)
+    return util.read_file(dir .. "/results.csv"), util.read_file(dir .. "/summary.csv"), err, code
   end
 
   it("writes the same results.csv and summary.csv as reading the files one after another", function()
