@@ -120,10 +120,7 @@ describe("aggregate", function()
     local r = assert(aggregate.aggregate(dir))
     assert.equal(7, T.event_total(r.results, "a"))
     assert.equal(18, T.event_total(r.results, "b:c"))
-    local a
-    for _, row in ipairs(T.csv(r.summary)) do
-      if row[1] == "a" then a = row end
-    end
+    local a = T.csv_row(T.csv(r.summary), "a")
     assert.same({ "a", "software", "ok", "1", "7" }, { a[1], a[2], a[3], a[4], a[5] })
     assert.equal(0, r.flagged)
   end)

@@ -74,10 +74,7 @@ describe("anchors", function()
     assert.equal(0, code, err)
     assert(T.autoperf("aggregate", out))
     local summary = T.csv(out .. "/summary.csv")
-    local row
-    for _, r in ipairs(summary) do
-      if r[1] == "task-clock" then row = r end
-    end
+    local row = T.csv_row(summary, "task-clock")
     assert.truthy(row, "task-clock is in the summary")
     assert.equal("2", row[4]) -- the two repetitions of run 1, not all four files
     local sum = 0

@@ -284,11 +284,7 @@ describe("damaged or tampered profiles", function()
         end
       end
       if c[4] then
-        local rows = T.csv(d .. "/summary.csv")
-        local found
-        for _, r in ipairs(rows) do
-          if r[1] == "lonely" then found = r end
-        end
+        local found = T.csv_row(T.csv(d .. "/summary.csv"), "lonely")
         assert.truthy(found, "the lonely event is in the summary")
         assert.equal("0", found[4])
       else

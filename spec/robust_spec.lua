@@ -219,15 +219,20 @@ describe("fault injection", function()
       return string.format("%s profile -q -o %s -e '%s' -I 10 -r 4 -- sleep %s", T.quote(T.bin), T.quote(out), events,
         marker("0.03"))
     end
+    -- what summary.csv says of each event (name/status/repetitions), sorted
+    local function summary_keys(out)
+      local keys = {}
+      for i, row in ipairs(T.csv(out .. "/summary.csv")) do
+        if i > 1 then keys[#keys + 1] = row[1] .. "/" .. row[3] .. "/" .. row[4] end
+      end
+      table.sort(keys)
+      return keys
+    end
     -- the reference: an uninterrupted run
     local ref = dir .. "/ref"
     assert.equal(0, select(3, T.sh(profile(ref))))
     assert.equal(0, select(3, T.autoperf("aggregate", ref)))
-    local want = {}
-    for i, row in ipairs(T.csv(ref .. "/summary.csv")) do
-      if i > 1 then want[#want + 1] = row[1] .. "/" .. row[3] .. "/" .. row[4] end
-    end
-    table.sort(want)
+    local want = summary_keys(ref)
     math.randomseed(1234)
     for trial = 1, trials do
       local out = dir .. "/t" .. trial
@@ -245,12 +250,7 @@ describe("fault injection", function()
       for _ in pairs(seen) do n = n + 1 end
       assert.equal(4, n, "trial " .. trial .. ": runs lost")
       assert.equal(0, select(3, T.autoperf("aggregate", out)))
-      local got = {}
-      for i, row in ipairs(T.csv(out .. "/summary.csv")) do
-        if i > 1 then got[#got + 1] = row[1] .. "/" .. row[3] .. "/" .. row[4] end
-      end
-      table.sort(got)
-      assert.same(want, got)
+      assert.same(want, summary_keys(out))
       os.execute("rm -rf " .. T.quote(out))
     end
     assert.equal(0, left("sleep " .. marker("0.03")))

@@ -118,6 +118,16 @@ function T.csv(path)
   return rows
 end
 
+-- The row of rows (as T.csv reads them) whose first field is name, the
+-- last such, or nil.
+function T.csv_row(rows, name)
+  local found
+  for _, row in ipairs(rows) do
+    if row[1] == name then found = row end
+  end
+  return found
+end
+
 -- Sum of SAMPLE_VALUE of an event in results.csv.
 function T.event_total(results, name)
   local total, seen = 0, false
