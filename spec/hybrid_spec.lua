@@ -10,10 +10,17 @@ local DATA = T.pmu_data
 local GLC = DATA .. "/alderlake_goldencove_core.json"
 local GRT = DATA .. "/alderlake_gracemont_core.json"
 
-local function have(path)
-  local f = io.open(path)
-  if f then f:close() end
-  return f ~= nil
+-- Whether every file of paths is here; if not, one pending spec (named
+-- what) names them, and the describe it stands in returns.
+local function here(what, ...)
+  local paths = { ... }
+  for _, p in ipairs(paths) do
+    if not T.have(p) then
+      it(what, function() pending("no " .. table.concat(paths, " or ") .. " here") end)
+      return false
+    end
+  end
+  return true
 end
 
 -- The counters of each PMU: perfmon's Counter fields and the kernel's
@@ -101,10 +108,7 @@ describe("the catalog of a hybrid machine", function()
     assert.equal((10 << 32), one[1].config)
   end)
 
-  if not have(GRT) then
-    it("has Intel's Gracemont file to read", function() pending("no " .. GRT .. " here") end)
-    return
-  end
+  if not here("has Intel's Gracemont file to read", GRT) then return end
 
   -- the file's own record (a forced libpfm4 model may have the name too)
   local function atom_event(cat, name)
@@ -129,10 +133,7 @@ describe("the catalog of a hybrid machine", function()
 end)
 
 describe("planning Alder Lake's two core PMUs", function()
-  if not (have(GLC) and have(GRT)) then
-    it("has Intel's Alder Lake files to read", function() pending("no " .. GLC .. " or " .. GRT .. " here") end)
-    return
-  end
+  if not here("has Intel's Alder Lake files to read", GLC, GRT) then return end
 
   it("gives every event of each file its half's PMU", function()
     for file, pmu in pairs({ [GLC] = "cpu_core", [GRT] = "cpu_atom" }) do
@@ -192,10 +193,7 @@ describe("planning Alder Lake's two core PMUs", function()
 end)
 
 describe("selecting and simulating Alder Lake's two halves", function()
-  if not (have(GLC) and have(GRT)) then
-    it("has Intel's Alder Lake files to read", function() pending("no " .. GLC .. " or " .. GRT .. " here") end)
-    return
-  end
+  if not here("has Intel's Alder Lake files to read", GLC, GRT) then return end
 
   it("simulates both files as two PMUs with --pmu sim:A.json,B.json", function()
     local out, err, code = T.autoperf("list", "--pmu", "sim:" .. GLC .. "," .. GRT, "--source", "perfmon", "--json")
@@ -241,10 +239,7 @@ describe("hybrid halves' simulated CPU masks", function()
 end)
 
 describe("profiling both simulated halves", function()
-  if not (have(GLC) and have(GRT)) then
-    it("has Intel's Alder Lake files to read", function() pending("no " .. GLC .. " or " .. GRT .. " here") end)
-    return
-  end
+  if not here("has Intel's Alder Lake files to read", GLC, GRT) then return end
   local SIM = "sim:" .. GLC .. "," .. GRT
   local ap = require "autoperf"
   local core = require "autoperf.core"
@@ -354,10 +349,7 @@ describe("profiling both simulated halves", function()
 end)
 
 describe("--core-type", function()
-  if not (have(GLC) and have(GRT)) then
-    it("has Intel's Alder Lake files to read", function() pending("no " .. GLC .. " or " .. GRT .. " here") end)
-    return
-  end
+  if not here("has Intel's Alder Lake files to read", GLC, GRT) then return end
   local SIM = "sim:" .. GLC .. "," .. GRT
   local dir
   T.each_tmpdir(before_each, after_each, function(d) dir = d end)

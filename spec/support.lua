@@ -35,6 +35,13 @@ function T.by_name(list)
   return t
 end
 
+-- Whether the file at path is there to read.
+function T.have(path)
+  local f = io.open(path)
+  if f then f:close() end
+  return f ~= nil
+end
+
 function T.tmpdir()
   local p = io.popen("mktemp -d /tmp/autoperf-spec.XXXXXX")
   local d = p:read("l")

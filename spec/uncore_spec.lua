@@ -11,12 +11,6 @@ local T = require "spec.support"
 
 local DATA = T.pmu_data
 
-local function have(path)
-  local f = io.open(path)
-  if f then f:close() end
-  return f ~= nil
-end
-
 -- A small perfmon file named like Intel's (skylakex -> skx); unit: the
 -- events' Unit (uncore) or nil (core).
 local function perfmon_file(dir, base, unit, events)
@@ -105,7 +99,7 @@ describe("uncore planning", function()
   local plan_json = T.plan_json
 
   it("plans Skylake-X core + uncore in the core file's runs, at the bound (perfmon data)", function()
-    if not (have(CORE) and have(UNC)) then
+    if not (T.have(CORE) and T.have(UNC)) then
       pending("no perfmon data at " .. DATA)
       return
     end
