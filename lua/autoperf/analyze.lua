@@ -60,18 +60,12 @@ function M.match(ds, patterns)
       for _, n in ipairs(names) do
         if match(n) then
           found = true
-          if not seen[n] then
-            seen[n] = true
-            out[#out + 1] = n
-          end
+          util.append_new(out, seen, n)
         end
       end
     elseif has[p] then
       found = true
-      if not seen[p] then
-        seen[p] = true
-        out[#out + 1] = p
-      end
+      util.append_new(out, seen, p)
     end
     if not found and ds.refused[p] then
       return nil, string.format("%s: '%s' was refused by the kernel (%s): nothing was counted", dir, p,
@@ -193,10 +187,7 @@ function M.detail(dir, events, opts)
   for i, p in ipairs(events) do pats[i] = util.is_glob(p) and util.glob(p) end
   local seen, all = {}, {}
   local function wanted(name)
-    if not seen[name] then
-      seen[name] = true
-      all[#all + 1] = name
-    end
+    util.append_new(all, seen, name)
     for i, p in ipairs(events) do
       if name == p or (pats[i] and pats[i](name)) then return true end
     end

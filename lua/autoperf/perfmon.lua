@@ -66,12 +66,7 @@ function M.parse_counters(s, limits)
     if #b > 3 or tonumber(b) >= gmax then return nil, beyond("generic", b, gmax) end
     a, b = math.tointeger(tonumber(a)), math.tointeger(tonumber(b))
     if a > b then return nil, "bad counter range '" .. part .. "'" end
-    for c = a, b do
-      if not seen[c] then
-        seen[c] = true
-        generic[#generic + 1] = c
-      end
-    end
+    for c = a, b do util.append_new(generic, seen, c) end
   end
   return { generic = generic, fixed = {} }
 end

@@ -353,6 +353,15 @@ function M.check_options(what, opts, valid)
     near and ("did you mean '" .. near .. "'?") or ("known: " .. table.concat(names, ", ")))
 end
 
+-- Appends v to list unless seen[v], and marks it seen: list then holds
+-- distinct values in the order they first came.
+function M.append_new(list, seen, v)
+  if not seen[v] then
+    seen[v] = true
+    list[#list + 1] = v
+  end
+end
+
 -- A new list: a's items, then b's.
 function M.concat(a, b)
   local out = {}

@@ -273,10 +273,7 @@ function M.read_tidy(path)
     end
     local ev = x[at.EVENT]
     s.values[ev] = tonumber(x[at.VALUE])
-    if not seen[ev] then
-      seen[ev] = true
-      events[#events + 1] = ev
-    end
+    util.append_new(events, seen, ev)
   end
   f:close()
   return { params = params, samples = samples, events = events }

@@ -334,12 +334,7 @@ function M.select(set, names)
   if type(names) == "string" then names = groups_of(names) end
   if not names or #names == 0 then names = { "all" } end
   local out, seen = {}, {}
-  local function add(m)
-    if not seen[m] then
-      seen[m] = true
-      out[#out + 1] = m
-    end
-  end
+  local function add(m) util.append_new(out, seen, m) end
   for _, n in ipairs(names) do
     if n == "all" then
       for _, m in ipairs(set.metrics) do add(m) end
@@ -377,12 +372,7 @@ end
 function M.events_of(list)
   local out, seen = {}, {}
   for _, m in ipairs(list) do
-    for _, e in ipairs(m.events) do
-      if not seen[e] then
-        seen[e] = true
-        out[#out + 1] = e
-      end
-    end
+    for _, e in ipairs(m.events) do util.append_new(out, seen, e) end
   end
   return out
 end
@@ -1028,22 +1018,15 @@ function M.compute(set, dir, opts)
     if hit == nil then
       -- the events of every metric from several runs, lined up once
       local names, seen = {}, {}
+      local function add_counted(events)
+        for _, e in ipairs(events) do
+          if (counts.at[e] or {})[1] then util.append_new(names, seen, e) end
+        end
+      end
       for _, o in ipairs(list) do
-        if runs_of(o, 1) then
-          for _, e in ipairs(o.events) do
-            if not seen[e] and (counts.at[e] or {})[1] then
-              seen[e] = true
-              names[#names + 1] = e
-            end
-          end
-        end
+        if runs_of(o, 1) then add_counted(o.events) end
       end
-      for _, e in ipairs(m.events) do
-        if not seen[e] and (counts.at[e] or {})[1] then
-          seen[e] = true
-          names[#names + 1] = e
-        end
-      end
+      add_counted(m.events)
       local ser, al = align_series(counts, names, anchor)
       hit = ser and { series = ser, al = al } or { why = al }
       aligned[anchor] = hit
