@@ -15,6 +15,7 @@
 local core = require "autoperf.core"
 local defaults = require "autoperf.defaults"
 local pmu_mod = require "autoperf.pmu"
+local util = require "autoperf.util"
 
 local M = {}
 
@@ -509,12 +510,7 @@ function M.make(events, opts)
     elseif not hw_of[ev] and not anchor_of[ev.name] then
       local key = ev.group and ("{" .. ev.group .. "}") or ev.pmu
       if ev.group and not by_pmu[key] then user[#user + 1] = key end
-      local list = by_pmu[key]
-      if not list then
-        list = {}
-        by_pmu[key] = list
-        order[#order + 1] = key
-      end
+      local list = util.list_for(by_pmu, order, key)
       list[#list + 1] = ev
     end
   end

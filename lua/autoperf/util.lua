@@ -362,6 +362,18 @@ function M.append_new(list, seen, v)
   end
 end
 
+-- The list by[key]; the first time a new one, and key goes at the end of
+-- order (the keys in the order they first came).
+function M.list_for(by, order, key)
+  local list = by[key]
+  if not list then
+    list = {}
+    by[key] = list
+    order[#order + 1] = key
+  end
+  return list
+end
+
 -- A new list: a's items, then b's.
 function M.concat(a, b)
   local out = {}

@@ -38,6 +38,8 @@
 -- libpfm4 4.13 (this machine's) has no Alder Lake models (no adl_glc or
 -- adl_grt: `strings libpfm.so.4 | grep adl` finds none); M.CORE_TYPES
 -- names them for a libpfm4 that does. The perfmon files are the source.
+local util = require "autoperf.util"
+
 local M = {}
 
 M.name = "hybrid"
@@ -134,13 +136,7 @@ end
 function M.qualify(events)
   local halves, order = {}, {}
   local function key(k, ev)
-    k = k:lower()
-    local list = halves[k]
-    if not list then
-      list = {}
-      halves[k] = list
-      order[#order + 1] = k
-    end
+    local list = util.list_for(halves, order, k:lower())
     for _, e in ipairs(list) do
       if e == ev then return end
     end
