@@ -3,7 +3,6 @@
 -- open, and indexes names (a chosen model's first).
 local pmu_mod = require "autoperf.pmu"
 local sources = require "autoperf.catalog.sources"
-local util = require "autoperf.util"
 
 local M = {}
 
@@ -35,7 +34,7 @@ local function merge(ev, rec)
   for _, a in ipairs(rec.aliases or {}) do alias(a) end
   local seen, uniq = { [ev.name] = true }, {}
   for _, a in ipairs(ev.aliases) do
-    util.append_new(uniq, seen, a)
+    if not seen[a] then seen[a] = true; uniq[#uniq + 1] = a end
   end
   ev.aliases = uniq
 end
