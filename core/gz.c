@@ -159,11 +159,6 @@ long ap_gz_read(struct ap_gz *g, void *buf, size_t n)
 	}
 }
 
-const char *ap_gz_error(struct ap_gz *g)
-{
-	return g->err;
-}
-
 void ap_gz_close(struct ap_gz *g)
 {
 	if (!g)
@@ -206,11 +201,6 @@ long ap_gz_read(struct ap_gz *g, void *buf, size_t n)
 	return got;
 }
 
-const char *ap_gz_error(struct ap_gz *g)
-{
-	return g->err;
-}
-
 void ap_gz_close(struct ap_gz *g)
 {
 	if (!g)
@@ -220,6 +210,12 @@ void ap_gz_close(struct ap_gz *g)
 }
 
 #endif
+
+/* Both readers keep their last error's text in err. */
+const char *ap_gz_error(struct ap_gz *g)
+{
+	return g->err;
+}
 
 /* Writing. A plain file (results.csv: gigabytes) goes to the disk with
  * O_DIRECT where the file system takes it: no copy into the page cache,
