@@ -237,6 +237,19 @@ static void check_square(lua_State *L, int i, const struct ap_matrix *r)
 						      (lua_Integer)r->rows, (lua_Integer)r->cols));
 }
 
+/* Field k of the table on top. */
+static void set_integer(lua_State *L, const char *k, lua_Integer v)
+{
+	lua_pushinteger(L, v);
+	lua_setfield(L, -2, k);
+}
+
+static void set_number(lua_State *L, const char *k, double v)
+{
+	lua_pushnumber(L, v);
+	lua_setfield(L, -2, k);
+}
+
 /* core.top_pairs(R, n[, names]) -> {{i=, j=, r=[, a=, b=]}, ...} */
 static int l_top_pairs(lua_State *L)
 {
@@ -254,12 +267,9 @@ static int l_top_pairs(lua_State *L)
 	lua_createtable(L, (int)k, 0);
 	for (size_t n = 0; n < k; n++) {
 		lua_createtable(L, 0, names ? 5 : 3);
-		lua_pushinteger(L, (lua_Integer)out[n].i + 1);
-		lua_setfield(L, -2, "i");
-		lua_pushinteger(L, (lua_Integer)out[n].j + 1);
-		lua_setfield(L, -2, "j");
-		lua_pushnumber(L, out[n].r);
-		lua_setfield(L, -2, "r");
+		set_integer(L, "i", (lua_Integer)out[n].i + 1);
+		set_integer(L, "j", (lua_Integer)out[n].j + 1);
+		set_number(L, "r", out[n].r);
 		if (names) {
 			lua_geti(L, 3, (lua_Integer)out[n].i + 1);
 			lua_setfield(L, -2, "a");
@@ -284,14 +294,10 @@ static int l_cluster(lua_State *L)
 	lua_createtable(L, n > 1 ? (int)(n - 1) : 0, 0);
 	for (size_t k = 0; n > 1 && k < n - 1; k++) {
 		lua_createtable(L, 0, 4);
-		lua_pushinteger(L, (lua_Integer)out[k].a + 1);
-		lua_setfield(L, -2, "a");
-		lua_pushinteger(L, (lua_Integer)out[k].b + 1);
-		lua_setfield(L, -2, "b");
-		lua_pushnumber(L, out[k].height);
-		lua_setfield(L, -2, "height");
-		lua_pushinteger(L, (lua_Integer)out[k].size);
-		lua_setfield(L, -2, "size");
+		set_integer(L, "a", (lua_Integer)out[k].a + 1);
+		set_integer(L, "b", (lua_Integer)out[k].b + 1);
+		set_number(L, "height", out[k].height);
+		set_integer(L, "size", (lua_Integer)out[k].size);
 		lua_rawseti(L, -2, (lua_Integer)k + 1);
 	}
 	return 1;
@@ -305,10 +311,8 @@ struct named {
 
 static void set_numbers(lua_State *L, const struct named *f, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		lua_pushnumber(L, f[i].v);
-		lua_setfield(L, -2, f[i].name);
-	}
+	for (size_t i = 0; i < n; i++)
+		set_number(L, f[i].name, f[i].v);
 }
 
 /* core.describe(array) or core.describe(m, i) ->
@@ -327,8 +331,7 @@ static int l_describe(lua_State *L)
 	struct ap_summary s;
 	ap_describe(x, n, &s);
 	lua_createtable(L, 0, 8);
-	lua_pushinteger(L, (lua_Integer)s.n);
-	lua_setfield(L, -2, "n");
+	set_integer(L, "n", (lua_Integer)s.n);
 	if (!s.n)
 		return 1;
 	const struct named f[] = {
@@ -402,10 +405,8 @@ static int l_welch(lua_State *L)
 		{"mean_b", w.mean_b}, {"diff", w.diff}, {"rel", w.rel}, {"d", w.d},
 	};
 	set_numbers(L, f, sizeof(f) / sizeof(f[0]));
-	lua_pushinteger(L, (lua_Integer)w.n_a);
-	lua_setfield(L, -2, "n_a");
-	lua_pushinteger(L, (lua_Integer)w.n_b);
-	lua_setfield(L, -2, "n_b");
+	set_integer(L, "n_a", (lua_Integer)w.n_a);
+	set_integer(L, "n_b", (lua_Integer)w.n_b);
 	return 1;
 }
 

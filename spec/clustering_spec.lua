@@ -132,8 +132,7 @@ end)
 describe("select --target: events ranked by how well they explain a target", function()
   local T = require "spec.support"
   local tmp
-  before_each(function() tmp = T.tmpdir() end)
-  after_each(function() T.rmtree(tmp) end)
+  T.each_tmpdir(before_each, after_each, function(d) tmp = d end)
 
   it("ranks the event that follows the parameter first, noise last, stably over folds", function()
     local lines = { "CONFIG,kb,REPETITION,EVENT,UNIT,VALUE" }

@@ -246,8 +246,7 @@ end
 
 describe("a metric from several runs of a synthetic profile", function()
   local dir
-  before_each(function() dir = T.tmpdir() end)
-  after_each(function() T.rmtree(dir) end)
+  T.each_tmpdir(before_each, after_each, function(d) dir = d end)
 
   it("is corrected by exactly the factor between the runs' anchors, its intervals lined up by the anchor", function()
     synthetic(dir)

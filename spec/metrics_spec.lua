@@ -241,6 +241,31 @@ describe("metric files", function()
 end)
 
 describe("metric-aware plans", function()
+  -- autoperf plan [args...] --pmu sim:<perfmon's model file> of list, a
+  -- metric file written as JSON; its output, once it succeeded.
+  local function plan_metrics(list, model, ...)
+    local dir = T.tmpdir()
+    finally(function() T.rmtree(dir) end)
+    T.write(dir .. "/metrics.json", cjson.encode(list))
+    local args = { "plan", ... }
+    for _, a in ipairs({ "--pmu", "sim:" .. SHARED .. model, "--metrics", dir .. "/metrics.json" }) do
+      args[#args + 1] = a
+    end
+    local out, err, code = T.autoperf(table.unpack(args))
+    assert.equal(0, code, err)
+    return out
+  end
+
+  -- The summary of a co-scheduling plan: n metrics each in one run, no
+  -- such plan in fewer than bound runs, the events alone in plain runs,
+  -- and the plan's runs.
+  local function assert_co_scheduled(out, n, bound, events, plain, runs)
+    assert.matches(n .. " each in one run", out)
+    assert.matches("no plan that counts each co%-scheduled metric in one run takes fewer than " .. bound .. " runs", out)
+    assert.matches("the same " .. events .. " events without co%-scheduling: " .. plain .. " runs", out)
+    assert.matches("in " .. runs .. " runs", out)
+  end
+
   it("put all events of every co-scheduled metric in one run, on every shared file", function()
     if not shared() then return pending("../shared/pmu-data is absent") end
     for _, f in ipairs(FILES) do
@@ -290,16 +315,7 @@ describe("metric-aware plans", function()
       list[i] = { MetricName = "m" .. i, MetricExpr = "UOPS_ISSUED.ANY + " .. X[3 * i - 2] .. " + " .. X[3 * i - 1] ..
         " + " .. X[3 * i] }
     end
-    local dir = T.tmpdir()
-    finally(function() T.rmtree(dir) end)
-    T.write(dir .. "/five.json", cjson.encode(list))
-    local out, err, code = T.autoperf("plan", "--pmu", "sim:" .. SHARED .. "skylake_core.json", "--metrics",
-      dir .. "/five.json")
-    assert.equal(0, code, err)
-    assert.matches("5 each in one run", out)
-    assert.matches("no plan that counts each co%-scheduled metric in one run takes fewer than 5 runs", out)
-    assert.matches("the same 16 events without co%-scheduling: 4 runs", out)
-    assert.matches("in 5 runs", out)
+    assert_co_scheduled(plan_metrics(list, "skylake_core.json"), 5, 5, 16, 4, 5)
   end)
 
   it("bounds an event's counts by the runs that hold its metrics' other events", function()
@@ -320,16 +336,7 @@ describe("metric-aware plans", function()
       list[#list + 1] = { MetricName = "b" .. i, MetricExpr = "UOPS_ISSUED.ANY + UOPS_RETIRED.RETIRE_SLOTS + " .. E[i] }
     end
     for i = 11, 12 do list[#list + 1] = { MetricName = "c" .. i, MetricExpr = E[i] } end
-    local dir = T.tmpdir()
-    finally(function() T.rmtree(dir) end)
-    T.write(dir .. "/eight.json", cjson.encode(list))
-    local out, err, code = T.autoperf("plan", "--smt", "on", "--pmu", "sim:" .. SHARED .. "skylake_core.json", "--metrics",
-      dir .. "/eight.json")
-    assert.equal(0, code, err)
-    assert.matches("8 each in one run", out)
-    assert.matches("no plan that counts each co%-scheduled metric in one run takes fewer than 5 runs", out)
-    assert.matches("the same 14 events without co%-scheduling: 4 runs", out)
-    assert.matches("in 5 runs", out)
+    assert_co_scheduled(plan_metrics(list, "skylake_core.json", "--smt", "on"), 8, 5, 14, 4, 5)
   end)
 
   it("counts the events a metric leaves on scarce counters, and fills their runs with the several-run metrics' events", function()
@@ -358,24 +365,10 @@ describe("metric-aware plans", function()
     local list = {}
     for i, evs in ipairs(S) do list[#list + 1] = { MetricName = "s" .. i, MetricExpr = table.concat(evs, " + ") } end
     for i, evs in ipairs(O) do list[#list + 1] = { MetricName = "o" .. i, MetricExpr = table.concat(evs, " + ") } end
-    local dir = T.tmpdir()
-    finally(function() T.rmtree(dir) end)
-    T.write(dir .. "/nine.json", cjson.encode(list))
-    local function plan_of(file)
-      local out, err, code = T.autoperf("plan", "--smt", "on", "--pmu", "sim:" .. SHARED .. "icelakex_core.json",
-        "--metrics", file)
-      assert.equal(0, code, err)
-      return out
-    end
-    local out = plan_of(dir .. "/nine.json")
-    assert.matches("9 each in one run", out)
-    assert.matches("no plan that counts each co%-scheduled metric in one run takes fewer than 8 runs", out)
-    assert.matches("the same 42 events without co%-scheduling: 6 runs", out)
-    assert.matches("in 9 runs", out)
+    assert_co_scheduled(plan_metrics(list, "icelakex_core.json", "--smt", "on"), 9, 8, 42, 6, 9)
     list[#list + 1] = { MetricName = "x", MetricExpr = "OFFCORE_REQUESTS_OUTSTANDING.CYCLES_WITH_DATA_RD + " ..
       "OFFCORE_REQUESTS_OUTSTANDING.ALL_DATA_RD + L1D_PEND_MISS.PENDING + LD_BLOCKS.NO_SR + MEM_INST_RETIRED.ALL_LOADS" }
-    T.write(dir .. "/ten.json", cjson.encode(list))
-    out = plan_of(dir .. "/ten.json")
+    local out = plan_metrics(list, "icelakex_core.json", "--smt", "on")
     assert.matches("1 computed from several runs", out)
     assert.matches("fewer than 9 runs", out)
     -- (planned after the groups, the five would take runs of their own:

@@ -132,46 +132,49 @@ describe("the simulated PMU's topdown rules (intel_pmu_hw_config())", function()
     return a
   end
   local function group(p) return assert(p:group(0, -1, true)) end
+  -- A group of icx() led by slots (tag 1); with metrics, the 4 level-1
+  -- metric events follow it (tags 2-5).
+  local function slots_group(metrics)
+    local g = group(icx())
+    assert.is_true(g:add(raw(0x0400), 1, SLOTS))
+    if metrics then
+      for k = 0, 3 do assert.is_true(g:add(raw(0x8000 + (k << 8)), 2 + k, metric(k))) end
+    end
+    return g
+  end
+  -- g refuses the event with EINVAL
+  local function refused(g, attr, tag, facts)
+    local ok, _, errno = g:add(attr, tag, facts)
+    assert.is_nil(ok)
+    assert.equal(EINVAL, errno)
+  end
 
   it("refuses a metric event that leads its group, or whose leader is not slots (EINVAL)", function()
     local g = group(icx())
-    local ok, _, errno = g:add(raw(0x8000), 1, metric(0))
-    assert.is_nil(ok)
-    assert.equal(EINVAL, errno)
+    refused(g, raw(0x8000), 1, metric(0))
     assert.is_true(g:add(raw(0x3c), 2, { allowed = GP8 })) -- cycles leads
-    ok, _, errno = g:add(raw(0x8000), 3, metric(0))
-    assert.is_nil(ok)
-    assert.equal(EINVAL, errno)
+    refused(g, raw(0x8000), 3, metric(0))
     assert.equal(1, g:size())
     g:close()
   end)
 
   it("accepts metric events behind a slots leader, beside general events, on no general counter", function()
-    local g = group(icx())
-    assert.is_true(g:add(raw(0x0400), 1, SLOTS))
-    for k = 0, 3 do assert.is_true(g:add(raw(0x8000 + (k << 8)), 2 + k, metric(k))) end
+    local g = slots_group(true)
     -- all 8 general counters are still free
     for i = 1, 8 do assert.is_true(g:add(raw(0x10 + i), 10 + i, { allowed = GP8 })) end
     -- a second retiring event: its one pseudo counter is taken
-    local ok, _, errno = g:add(raw(0x8000), 30, metric(0))
-    assert.is_nil(ok)
-    assert.equal(EINVAL, errno)
+    refused(g, raw(0x8000), 30, metric(0))
     g:close()
   end)
 
   it("refuses sampling metric events and metric events behind a sampling slots leader", function()
-    local g = group(icx())
-    assert.is_true(g:add(raw(0x0400), 1, SLOTS))
-    local ok, _, errno = g:add(raw(0x8000, { sample_period = 10000 }), 2, metric(0))
-    assert.is_nil(ok)
-    assert.equal(EINVAL, errno)
+    local g = slots_group()
+    refused(g, raw(0x8000, { sample_period = 10000 }), 2, metric(0))
     assert.is_true(g:add(raw(0x8000), 3, metric(0)))
     g:close()
     g = group(icx())
     assert.is_true(g:add(raw(0x0400, { sample_period = 10000 }), 1, SLOTS)) -- slots alone may sample
-    ok, _, errno = g:add(raw(0x8100), 2, metric(1))
-    assert.is_nil(ok)
-    assert.equal(EINVAL, errno)
+    refused(g, raw(0x8100), 2, metric(1))
     g:close()
   end)
 
@@ -193,18 +196,13 @@ describe("the simulated PMU's topdown rules (intel_pmu_hw_config())", function()
     assert.matches("PERF_METRICS.RETIRING:c1 can never be counted: a topdown event takes no filter", perr)
     ev.config = 0x8000
     assert.truthy(plan.make({ slots, ev }))
-    local g = group(icx())
-    assert.is_true(g:add(raw(0x0400), 1, SLOTS))
-    local ok, _, errno = g:add(raw(0x8000 | (1 << 24)), 2, metric(0, { refuse = true }))
-    assert.is_nil(ok)
-    assert.equal(EINVAL, errno)
+    local g = slots_group()
+    refused(g, raw(0x8000 | (1 << 24)), 2, metric(0, { refuse = true }))
     g:close()
   end)
 
   it("counts the level-1 metrics as shares of slots that sum to slots (slots x byte / 0xff)", function()
-    local g = group(icx())
-    assert.is_true(g:add(raw(0x0400), 1, SLOTS))
-    for k = 0, 3 do assert.is_true(g:add(raw(0x8000 + (k << 8)), 2 + k, metric(k))) end
+    local g = slots_group(true)
     assert(g:enable(true))
     local x = 0
     for i = 1, 2000000 do x = x + i % 7 end
