@@ -14,6 +14,7 @@
 -- TMA nodes need 40-84 events) is left to the plain plan and labelled
 -- "computed from several runs".
 local plan_mod = require "autoperf.plan"
+local util = require "autoperf.util"
 
 local M = {}
 
@@ -400,12 +401,7 @@ function M.merge(items, md, reverse)
       if alive[c] then
         for _, e in ipairs(c.events) do
           if md.scarce(e) then
-            local h = holders[e]
-            if not h then
-              h = {}
-              holders[e] = h
-              names[#names + 1] = e
-            end
+            local h = util.list_for(holders, names, e)
             h[#h + 1] = c.id
           end
         end
@@ -652,11 +648,7 @@ function M.bound(items, all, popts, md)
   local holders, names = {}, {}
   for i, it in ipairs(items) do
     for _, e in ipairs(it.mine) do
-      if not holders[e] then
-        holders[e] = {}
-        names[#names + 1] = e
-      end
-      table.insert(holders[e], i)
+      table.insert(util.list_for(holders, names, e), i)
     end
   end
   -- Whether two metrics' events of PMU p fit one run, asked once per
