@@ -339,6 +339,22 @@ describe("metric-aware plans", function()
     assert_co_scheduled(plan_metrics(list, "skylake_core.json", "--smt", "on"), 8, 5, 14, 4, 5)
   end)
 
+  it("bounds the counts of linked metrics by their fewest split into runs, where each event alone allows fewer", function()
+    if not shared() then return pending("../shared/pmu-data is absent") end
+    -- Skylake's 4 counters (SMT on), a chain of five metrics over seven
+    -- events (p: A B C, q: A D, r: B E, s: E F, t: D G): any two sharing
+    -- an event fit one run, and an event's partners fit beside it, so
+    -- each event alone asks one count; but p with q or r fills a run, and
+    -- every split into runs counts 9, past two runs' 8
+    local A, B, C, D = "IDQ.DSB_UOPS", "IDQ.MITE_UOPS", "IDQ.MS_UOPS", "IDQ.DSB_CYCLES_ANY"
+    local E, F, G = "IDQ.MITE_CYCLES", "DECODE.LCP", "L2_RQSTS.MISS"
+    local list = {}
+    for i, evs in ipairs({ { A, B, C }, { A, D }, { B, E }, { E, F }, { D, G } }) do
+      list[i] = { MetricName = string.char(("p"):byte() + i - 1), MetricExpr = table.concat(evs, " + ") }
+    end
+    assert_co_scheduled(plan_metrics(list, "skylake_core.json", "--smt", "on"), 5, 3, 7, 2, 3)
+  end)
+
   it("counts the events a metric leaves on scarce counters, and fills their runs with the several-run metrics' events", function()
     if not shared() then return pending("../shared/pmu-data is absent") end
     -- Ice Lake-SP: half the events count on counters 0-3 only. Three

@@ -630,6 +630,196 @@ function M.fill(clusters, singles, md)
   return clusters, left
 end
 
+-- The nodes least_counts searches per set of linked metrics before it
+-- settles for the copies M.bound counts there (the shared files' sets
+-- take at most 150).
+M.SEARCH = 20000
+
+-- The fewest counts of events of kind 1 (scarce counters only) on PMU p
+-- of any plan that counts each metric of items in one run; M.bound adds
+-- the spill past the spare counters and divides by the scarce counters.
+-- The metrics in one run are a group that fits one run, so a plan's runs
+-- split the metrics linked (through such an event both need) into
+-- groups; the fewest counts of a split is searched exactly, depth first:
+-- the cheapest join first; cut where the counts so far and the copies
+-- still missing (each event ends in at least its copies' worth of
+-- groups, and groups only grow) reach the best, or where another order
+-- of joins reached the same groups as cheaply; a metric whose events a
+-- group holds joins it and nothing else (any other choice only grows a
+-- group). A metric whose events on p another's include is left out (it
+-- joins that one's group at no cost). Past M.SEARCH nodes a set counts
+-- its events' copies. Events no metric of items needs count once. hw:
+-- plan.model's records; copies: {[event] = runs at least} (M.bound's).
+local function least_counts(items, hw, md, p, copies)
+  local function counted(e)
+    local q, k, only, alone = md.shape(e)
+    return q == p and k == 1 and only and not alone
+  end
+  local function copies_of(e) return math.max(1, copies[e] or 1) end
+  -- each metric's events on p
+  local parts = {}
+  for i, it in ipairs(items) do
+    local part, set, n = {}, {}, 0
+    for _, e in ipairs(it.mine) do
+      if md.shape(e) == p and not set[e] then
+        set[e] = true
+        part[#part + 1] = e
+        if counted(e) then n = n + 1 end
+      end
+    end
+    if n > 0 then parts[#parts + 1] = { i = i, part = part, set = set } end
+  end
+  -- the metrics no other includes (of equal ones, the first), the
+  -- biggest first
+  table.sort(parts, function(a, b)
+    if #a.part ~= #b.part then return #a.part > #b.part end
+    return a.i < b.i
+  end)
+  local kept = {}
+  for _, a in ipairs(parts) do
+    local inside = false
+    for _, b in ipairs(kept) do
+      inside = #b.part >= #a.part
+      for _, e in ipairs(inside and a.part or {}) do
+        if not b.set[e] then
+          inside = false
+          break
+        end
+      end
+      if inside then break end
+    end
+    if not inside then kept[#kept + 1] = a end
+  end
+  -- the linked sets (union-find over the counted events)
+  local up, first = {}, {}
+  local function root(k)
+    while up[k] ~= k do
+      up[k] = up[up[k]]
+      k = up[k]
+    end
+    return k
+  end
+  for k, a in ipairs(kept) do
+    up[k] = k
+    for _, e in ipairs(a.part) do
+      if counted(e) then
+        if first[e] then up[root(k)] = root(first[e]) else first[e] = k end
+      end
+    end
+  end
+  local sets, order = {}, {}
+  for k, a in ipairs(kept) do
+    local r = root(k)
+    if not sets[r] then
+      sets[r] = {}
+      order[#order + 1] = r
+    end
+    table.insert(sets[r], a)
+  end
+  local total = 0
+  for _, h in ipairs(hw) do
+    if counted(h.ev.name) and not first[h.ev.name] then total = total + 1 end
+  end
+  for _, r in ipairs(order) do
+    local list = sets[r]
+    local floor = 0
+    for e, k in pairs(first) do
+      if root(k) == r then floor = floor + copies_of(e) end
+    end
+    local groups, held, seen_at, index, n_index = {}, {}, {}, {}, 0
+    local best, nodes, need = math.huge, 0, floor
+    for _, a in ipairs(list) do
+      for _, e in ipairs(a.part) do
+        if not index[e] then
+          n_index = n_index + 1
+          index[e] = n_index
+        end
+      end
+    end
+    -- a state: the groups' events after the first d metrics
+    local function state(d)
+      local sig = {}
+      for k, g in ipairs(groups) do
+        local ids = {}
+        for j, e in ipairs(g.events) do ids[j] = index[e] end
+        table.sort(ids)
+        sig[k] = table.concat(ids, ",")
+      end
+      table.sort(sig)
+      return d .. ":" .. table.concat(sig, "|")
+    end
+    local function put(g, a)
+      local new = {}
+      for _, e in ipairs(a.part) do
+        if md.put(g, e) then
+          new[#new + 1] = e
+          if counted(e) then
+            held[e] = (held[e] or 0) + 1
+            g.n = g.n + 1
+            if held[e] <= copies_of(e) then need = need - 1 end
+          end
+        end
+      end
+      return new
+    end
+    local function unput(g, new)
+      for _, e in ipairs(new) do
+        md.take(g, e)
+        if counted(e) then
+          if held[e] <= copies_of(e) then need = need + 1 end
+          held[e] = held[e] - 1
+          g.n = g.n - 1
+        end
+      end
+    end
+    local function search(d, sum)
+      nodes = nodes + 1
+      if nodes > M.SEARCH then return false end
+      if d > #list then
+        best = math.min(best, sum)
+        return true
+      end
+      if sum + need >= best then return true end
+      local key = state(d)
+      if seen_at[key] and seen_at[key] <= sum then return true end
+      seen_at[key] = sum
+      local a = list[d]
+      local tries = {}
+      for _, g in ipairs(groups) do
+        local add = 0
+        for _, e in ipairs(a.part) do
+          if not g.set[e] then add = add + 1 end
+        end
+        if add == 0 then return search(d + 1, sum) end
+        if md.joins(g, a.part) then
+          add = 0
+          for _, e in ipairs(a.part) do
+            if not g.set[e] and counted(e) then add = add + 1 end
+          end
+          tries[#tries + 1] = { g = g, add = add }
+        end
+      end
+      table.sort(tries, function(x, y) return x.add < y.add end)
+      for _, t in ipairs(tries) do
+        local new = put(t.g, a)
+        local ok = search(d + 1, sum + t.add)
+        unput(t.g, new)
+        if not ok then return false end
+      end
+      local g = md.group(0)
+      g.n = 0
+      groups[#groups + 1] = g
+      local new = put(g, a)
+      local ok = search(d + 1, sum + g.n)
+      unput(g, new)
+      groups[#groups] = nil
+      return ok
+    end
+    total = total + (search(1, 0) and best or floor)
+  end
+  return total
+end
+
 -- A lower bound on the runs of any plan that counts each metric of items
 -- ({{mine={events}}}: those that fit one run) in one run (its events of
 -- each PMU in one run of that PMU): an event the metrics of a set need,
@@ -733,6 +923,24 @@ function M.bound(items, all, popts, md)
     if #b == 0 then return #a end
     return #a + math.max(#apart_set(b, p), math.ceil(n / md.sizes[p].scarce))
   end
+  -- An event of scarce counters only: the other such events of the
+  -- metrics needing it each share a run with it (their metric's), at
+  -- most the scarce counters less one beside each of its counts.
+  local function partners(e, h)
+    local p, k, only, alone = md.shape(e)
+    if not (p and k == 1 and only and not alone) or md.sizes[p].scarce < 2 then return 0 end
+    local seen, n = { [e] = true }, 0
+    for _, i in ipairs(h) do
+      for _, x in ipairs(items[i].mine) do
+        local q, kx, ox, ax = md.shape(x)
+        if not seen[x] and q == p and kx == 1 and ox and not ax then
+          seen[x] = true
+          n = n + 1
+        end
+      end
+    end
+    return math.ceil(n / (md.sizes[p].scarce - 1))
+  end
   local copies = {}
   for _, e in ipairs(names) do
     local h, p = holders[e], md.shape(e)
@@ -741,7 +949,7 @@ function M.bound(items, all, popts, md)
         if #items[a].mine ~= #items[b].mine then return #items[a].mine > #items[b].mine end
         return a < b
       end)
-      copies[e] = math.max(#apart_set(h, p), covered(e, h))
+      copies[e] = math.max(#apart_set(h, p), covered(e, h), partners(e, h))
     end
   end
   local pmus, hw = plan_mod.model(all, popts)
@@ -804,7 +1012,8 @@ function M.bound(items, all, popts, md)
   end
   for p, size in ipairs(md.sizes) do
     if size.scarce > 0 then
-      local own = (alone_n[p] or 0) + math.ceil(((scarce_n[p] or 0) + (over[p] or 0)) / size.scarce)
+      local counts = math.max(scarce_n[p] or 0, least_counts(items, hw, md, p, copies)) + (over[p] or 0)
+      local own = (alone_n[p] or 0) + math.ceil(counts / size.scarce)
       if own > bound then bound = own end
     end
   end
