@@ -53,6 +53,24 @@ describe("metric formulas", function()
     assert.same({ "ICACHE_16B.IFDATA_STALL:c1:e1", "OCR.X:ocr_msr_val=0x103b800002" }, parse.names(ast))
   end)
 
+  it("read only the branch that the machine's constants choose, as they are evaluated", function()
+    local function reads(src, fixed)
+      return table.concat(parse.reads(assert(parse.parse(src, "intel")), function(n) return fixed[n] end), " ")
+    end
+    assert.equal("a", reads("( a / 2 ) if smt else b", { smt = 1 }))
+    assert.equal("b", reads("( a / 2 ) if smt else b", { smt = 0 }))
+    assert.equal("smt a b", reads("( a / 2 ) if smt else b", {}))
+    -- folded through arithmetic, comparisons, min/max and not
+    assert.equal("b", reads("a if max(threads, 1) * 2 > 4 else b", { threads = 2 }))
+    assert.equal("a", reads("a if not (threads == 1) else b", { threads = 2 }))
+    -- and/or stop where their left side decides, as the formula does
+    assert.equal("", reads("0 and a", {}))
+    assert.equal("", reads("smt or a", { smt = 1 }))
+    assert.equal("a", reads("smt and a", { smt = 1 }))
+    -- a condition over counts decides nothing before counting
+    assert.equal("c a b", reads("a if c > 0 else b", {}))
+  end)
+
   it("reject what they do not support with the position, and never run the text", function()
     local _, e = parse.parse("a + * b")
     assert.same({ pos = 5, msg = "unexpected '*'" }, e)
@@ -284,12 +302,14 @@ describe("metric-aware plans", function()
         end
       end
       assert.is_true(#d.metrics.cosched > 0, f)
+      -- the events each metric reads on the simulated model (SMT on)
+      local consts = metrics.constants({ simulated = "sim", machine = require("autoperf.machine").describe() })
       for _, name in ipairs(d.metrics.cosched) do
         local m = set.by_name[name]
         local found = false
         for _, r in ipairs(runs) do
           local all = true
-          for _, e in ipairs(m.events) do
+          for _, e in ipairs(metrics.live_events(m, consts, set.by_name)) do
             if not skipped[e] and not r[e] then all = false end
           end
           found = found or all
@@ -433,6 +453,37 @@ describe("autoperf metrics", function()
     for _, m in ipairs(d.metrics) do v[m.name] = m.value end
     assert.equal(2 ^ 29 * r["task-clock"], v.m1)
     assert.equal(r["task-clock"], v.m30)
+  end)
+
+  it("plans the events a formula reads with the profile's hyper-threading state, and computes with that state", function()
+    if not shared() then return pending("../shared/pmu-data is absent") end
+    local dir = T.tmpdir()
+    finally(function() T.rmtree(dir) end)
+    local ap = require "autoperf"
+    -- Skylake's Frontend_Bound: IDQ_UOPS_NOT_DELIVERED.CORE over
+    -- CPU_CLK_UNHALTED.THREAD_ANY if smt_on else CPU_CLK_UNHALTED.THREAD
+    -- (both on fixed counter 1 only: together they fit no run)
+    local want = { on = { "CPU_CLK_UNHALTED.THREAD_ANY", 1 }, off = { "CPU_CLK_UNHALTED.THREAD", 0 } }
+    for smt, w in pairs(want) do
+      local p = dir .. "/" .. smt
+      local _, err, code = T.autoperf("profile", "-q", "-o", p, "--smt", smt, "--pmu", "sim:" .. SHARED ..
+        "skylake_core.json", "--metrics", SHARED .. "skylake_metrics.json", "--metric", "Frontend_Bound,Retiring",
+        "--", "true")
+      assert.equal(0, code, err)
+      local planned = {}
+      for _, e in ipairs(T.json(p .. "/manifest.json").events) do planned[e.name] = true end
+      assert.is_true(planned[w[1]], smt)
+      local res = assert(ap.metrics(p))
+      assert.equal(w[2], res.constants.HYPERTHREADING_ON.value, smt)
+      assert.equal("smt " .. smt, res.constants.HYPERTHREADING_ON.from)
+      local n = 0
+      for _, m in ipairs(res.metrics) do
+        n = n + 1
+        assert.is_nil(m.missing, smt .. ": " .. m.name)
+        assert.is_false(m.several_runs, smt .. ": " .. m.name .. " from runs " .. table.concat(m.runs, ","))
+      end
+      assert.equal(2, n)
+    end
   end)
 
   it("computes a hybrid half's file on both halves simulated, from that half's events", function()

@@ -680,7 +680,8 @@ end
 -- opts.core_type ("core" or "atom", a hybrid part's half: hybrid.pin)
 -- keeps that half's events and pins the workload to its CPUs. Returns
 -- {catalog=, events=, counters=, counters_from=, pmus=, hardware=,
--- simulated=, pinned={word=, pmu=, cpus=, cpu_list=}} or nil, message,
+-- simulated=, pinned={word=, pmu=, cpus=, cpu_list=}, smt= ("on"/"off": opts.smt,
+-- which the manifest records)} or nil, message,
 -- exit code.
 function M.prepare(specs, opts)
   opts = opts or {}
@@ -688,9 +689,15 @@ function M.prepare(specs, opts)
   if not cat then return nil, err, 1 end
   if type(specs) == "string" then specs = { specs } end
   local events, metric_plan
+  -- the hyper-threading state asked for (--smt), as the manifest records it
+  local smt = opts.smt ~= nil and (opts.smt and "on" or "off") or nil
   if opts.metrics and (specs == nil or #specs == 0) then
-    -- --metrics FILE [--metric NAMES]: the events the metrics need
-    events, metric_plan = require("autoperf.metrics").plan_events(cat, opts.metrics, opts.metric)
+    -- --metrics FILE [--metric NAMES]: the events the metrics read with
+    -- the constants the profile will be computed with (its manifest's)
+    local mx = require "autoperf.metrics"
+    local consts = mx.constants({ machine = machine.describe(), simulated = cat.sim and cat.sim.name,
+                                  settings = { smt = smt } })
+    events, metric_plan = mx.plan_events(cat, opts.metrics, opts.metric, consts)
     if not events then return nil, metric_plan, 2 end
   elseif specs == nil or #specs == 0 then
     events = default_events(cat, opts.events_json)
@@ -744,7 +751,7 @@ function M.prepare(specs, opts)
   end
   return { catalog = cat, events = events, counters = counters, counters_from = counters and note or nil,
            pmus = pmus, hardware = cat.hardware, simulated = cat.sim and cat.sim.name, pinned = pinned,
-           anchors = anchor_evs, metrics = metric_plan }
+           anchors = anchor_evs, metrics = metric_plan, smt = smt }
 end
 
 -- The planner's options for a prepared selection (see M.prepare) and
@@ -913,6 +920,7 @@ local function run(prep, given)
     interval_ms = opts.interval_ms, repetitions = reps,
     system_wide = opts.system_wide and true or false,
     core_type = prep.pinned and prep.pinned.word or nil,
+    smt = prep.smt,
     anchors = {},
   }
   for i, a in ipairs(anchor_list) do settings.anchors[i] = a.name end

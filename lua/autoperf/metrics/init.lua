@@ -64,7 +64,7 @@ local function intel_metric(path, r)
   local m = {
     name = name, legacy = r.LegacyName, desc = r.BriefDescription, unit = r.UnitOfMeasure or "",
     level = tonumber(r.Level) or 1, parent = r.ParentCategory, category = r.Category,
-    groups = groups_of(r.MetricGroup), events = {}, event_set = {}, constants = {}, text = r.Formula,
+    groups = groups_of(r.MetricGroup), events = {}, event_set = {}, constants = {}, text = r.Formula, names = {},
   }
   if m.parent == "" then m.parent = nil end
   m.tma = r.Category == "TMA"
@@ -97,10 +97,11 @@ local function intel_metric(path, r)
     end
     if not a then return nil, "unknown alias '" .. n .. "'" end
     slots[#slots + 1] = a
+    m.names[n] = a
     return #slots
   end)
   if not f then return nil, where(path, name, "Formula", cerr) end
-  m.fn, m.slots = f, slots
+  m.fn, m.slots, m.ast = f, slots, ast
   if r.BaseFormula and r.BaseFormula:find("%S") then
     local bast, berr = parse.parse(r.BaseFormula, "intel")
     if not bast then return nil, where(path, name, "BaseFormula", berr) end
@@ -123,7 +124,7 @@ local function perf_metric(path, r)
   local name = r.MetricName
   local m = {
     name = name, desc = r.BriefDescription, level = 1, groups = groups_of(r.MetricGroup),
-    events = {}, event_set = {}, constants = {}, text = r.MetricExpr, refs = {},
+    events = {}, event_set = {}, constants = {}, text = r.MetricExpr, refs = {}, names = {},
   }
   local scale, unit = tostring(r.ScaleUnit or ""):match("^([%d%.eE%+%-]*)(.*)$")
   m.scale, m.unit = tonumber(scale) or 1, unit or ""
@@ -169,6 +170,7 @@ local function perf_bind(path, m, by_name)
       add_event(m, n)
     end
     slots[#slots + 1] = a
+    m.names[n] = a
     return #slots
   end)
   if not f then return nil, where(path, m.name, "MetricExpr", cerr) end
@@ -374,6 +376,47 @@ function M.events_of(list)
   for _, m in ipairs(list) do
     for _, e in ipairs(m.events) do util.append_new(out, seen, e) end
   end
+  return out
+end
+
+-- The constants of M.constants known before anything is counted (the
+-- machine's topology and hyper-threading state): M.live_events folds
+-- them.
+M.FIXED = { HYPERTHREADING_ON = true, THREADS_PER_CORE = true, SOCKET_COUNT = true, CPU_COUNT = true,
+            CORE_COUNT = true, CORES_PER_SOCKET = true }
+
+-- The events m's formula reads under consts (M.constants), in order: a
+-- branch the machine's constants (M.FIXED) rule out reads nothing, so
+-- its events need no count (Skylake's Frontend_Bound reads
+-- CPU_CLK_UNHALTED.THREAD_ANY with hyper-threading on,
+-- CPU_CLK_UNHALTED.THREAD without; both need fixed counter 1, so only
+-- the one read lets the metric fit one run). A metric m refers to
+-- (perf's) adds the events it reads. by_name: the set's metrics; memo:
+-- {[metric] = events}, shared by the calls under the same consts.
+function M.live_events(m, consts, by_name, memo)
+  memo = memo or {}
+  if memo[m] then return memo[m] end
+  if not (m.ast and m.names and consts) then return m.events end
+  -- (load refuses a metric that refers to itself: this only stops a
+  -- walk through a set that was not loaded)
+  memo[m] = m.events
+  local function fixed(n)
+    local a = m.names[n]
+    if a and a.kind == "num" then return a.value end
+    local c = a and a.kind == "const" and M.FIXED[a.name] and consts[a.name]
+    return c and c.value + 0.0 or nil
+  end
+  local out, seen = {}, {}
+  for _, n in ipairs(parse.reads(m.ast, fixed)) do
+    local a = m.names[n] or {}
+    if a.kind == "metric" then
+      local o = by_name and by_name[a.name]
+      for _, e in ipairs(o and M.live_events(o, consts, by_name, memo) or {}) do util.append_new(out, seen, e) end
+    elseif a.kind == "event" or a.kind == "source_count" or a.kind == "has_event" then
+      util.append_new(out, seen, a.name)
+    end
+  end
+  memo[m] = out
   return out
 end
 
@@ -805,6 +848,9 @@ function M.compute(set, dir, opts)
   if not counts then return nil, err end
   counts.dir = dir
   local consts = M.constants(counts.manifest, opts)
+  -- each metric's events: those its formula reads under consts
+  local live_memo = {}
+  local function events_of(m) return M.live_events(m, consts, set.by_name, live_memo) end
   local by_name = {}
   local out = { metrics = {}, constants = consts, simulated = counts.manifest.simulated ~= nil,
                 reps = counts.reps, dir = dir }
@@ -822,8 +868,9 @@ function M.compute(set, dir, opts)
     local one = false
     for _, k in ipairs(keys) do
       local ev_names = rr[k]
-      local all = #m.events > 0
-      for _, e in ipairs(m.events) do
+      local evs = events_of(m)
+      local all = #evs > 0
+      for _, e in ipairs(evs) do
         if not ev_names[e] then all = false break end
       end
       if all then one = ev_names break end
@@ -916,7 +963,8 @@ function M.compute(set, dir, opts)
     end
     local function duration()
       -- of the run the metric's events were counted in (the first one)
-      local x = m.events[1] and pick(m.events[1])
+      local first = events_of(m)[1]
+      local x = first and pick(first)
       if not x then x = any_count(rep) end
       if not x then return 0 / 0 end
       local f = ctx and ctx.factor[x.run] or 1
@@ -1024,9 +1072,9 @@ function M.compute(set, dir, opts)
         end
       end
       for _, o in ipairs(list) do
-        if runs_of(o, 1) then add_counted(o.events) end
+        if runs_of(o, 1) then add_counted(events_of(o)) end
       end
-      add_counted(m.events)
+      add_counted(events_of(m))
       local ser, al = align_series(counts, names, anchor)
       hit = ser and { series = ser, al = al } or { why = al }
       aligned[anchor] = hit
@@ -1109,8 +1157,8 @@ function M.compute(set, dir, opts)
     r.several_runs = #r.runs > 1
     -- per interval (repetition 1), as long as its events' shortest series
     local len, clock
-    local one = one_run(m, 1)
-    for _, e in ipairs(m.events) do
+    local one, evs = one_run(m, 1), events_of(m)
+    for _, e in ipairs(evs) do
       local x = one and one[e] or (counts.at[e] or {})[1]
       if x and (not len or #x.series < len) then len, clock = #x.series, x end
     end
@@ -1119,7 +1167,7 @@ function M.compute(set, dir, opts)
       -- lined up by the anchor's progress: interval j is the j-th equal
       -- part of every run's progress, its time the first event's run's
       local al = aligned_of(cr.anchor, m)
-      for _, e in ipairs(m.events) do
+      for _, e in ipairs(evs) do
         local x = ctx1.pick(e)
         if al.series and x and not al.series[e] then
           al = { why = string.format("run %d has no series of %s", x.run, cr.anchor) }
@@ -1128,10 +1176,10 @@ function M.compute(set, dir, opts)
       if al.series then
         local lctx = setmetatable({ aligned = al.series }, { __index = ctx1 })
         local first
-        for _, e in ipairs(m.events) do first = first or ctx1.pick(e) end
+        for _, e in ipairs(evs) do first = first or ctx1.pick(e) end
         local dur = al.series["\1duration/" .. first.run] or {}
         len = #dur
-        for _, e in ipairs(m.events) do
+        for _, e in ipairs(evs) do
           if al.series[e] then len = math.min(len, #al.series[e]) end
         end
         local t = 0
@@ -1288,13 +1336,21 @@ end
 -- planning: profile --metrics FILE [--metric NAMES]). Events the catalog
 -- lacks (another PMU's, perf's duration_time is no event) are left out
 -- and listed in skipped {{name=, error=}}; their metrics say so when
--- computed. Returns events, {file=, names=, metrics=N, skipped=}, or nil,
--- message.
-function M.plan_events(cat, file, names)
+-- computed. consts (M.constants, those the profile will be computed
+-- with): a metric needs the events its formula reads under them
+-- (M.live_events); nil: every event it names. Returns events, {file=,
+-- names=, metrics=N, skipped=}, or nil, message.
+function M.plan_events(cat, file, names, consts)
   local set, err = M.load(file)
   if not set then return nil, err end
-  local list, serr = M.select(set, names)
-  if not list then return nil, serr end
+  local chosen, serr = M.select(set, names)
+  if not chosen then return nil, serr end
+  -- each metric with the events it reads on this machine (consts: the
+  -- constants it will be computed with)
+  local list, memo = {}, {}
+  for i, m in ipairs(chosen) do
+    list[i] = { name = m.name, events = M.live_events(m, consts, set.by_name, memo) }
+  end
   local events, skipped, seen = {}, {}, {}
   -- the half of a hybrid part the file is for (alderlake_metrics_goldencove_core.json: the P-cores')
   local t = require("autoperf.pmu.hybrid").of_file((file:match("([^/]+)$") or file):gsub("_metrics", "", 1))

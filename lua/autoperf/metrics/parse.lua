@@ -282,6 +282,75 @@ local BIN = {
   ["!="] = function(a, b) return a ~= b and 1 or 0 end,
 }
 
+-- The names an evaluation of ast may read, each once, in order of
+-- appearance, where fixed(name) gives the value of a name fixed before
+-- anything is counted (a machine's constant), else nil: of `x if c else
+-- y` whose c folds to a value only the branch taken, of `a and b` (`or`)
+-- whose a folds to false (true) a alone, as M.compile's function
+-- evaluates them; the names fixed gives are not listed. A name a
+-- function takes (source_count(X)) is listed, strcmp_cpuid_str's CPU id
+-- not.
+function M.reads(ast, fixed)
+  local out, seen = {}, {}
+  local function read(n)
+    if not seen[n] then
+      seen[n] = true
+      out[#out + 1] = n
+    end
+  end
+  -- x's value when it folds, else nil
+  local function fold(x)
+    local k = x[1]
+    if k == "num" then
+      return x[2] + 0.0
+    elseif k == "var" then
+      local v = fixed(x[2])
+      if v == nil then read(x[2]) end
+      return v
+    elseif k == "if" then
+      local c = fold(x[3])
+      if c ~= nil then return fold(truthy(c) and x[2] or x[4]) end
+      fold(x[2])
+      fold(x[4])
+      return nil
+    elseif k == "and" or k == "or" then
+      local a = fold(x[2])
+      if a ~= nil and truthy(a) == (k == "or") then return truthy(a) and 1.0 or 0.0 end
+      local b = fold(x[3])
+      if a == nil or b == nil then return nil end
+      return truthy(b) and 1.0 or 0.0
+    elseif k == "call" then
+      local fname, args = x[2], x[3]
+      if NAMED[fname] then
+        if fname ~= "strcmp_cpuid_str" then read(args[1][2]) end
+        return nil
+      end
+      local vs, all = {}, true
+      for i, a in ipairs(args) do
+        vs[i] = fold(a)
+        all = all and vs[i] ~= nil
+      end
+      if not all then return nil end
+      if fname == "d_ratio" then return vs[2] == 0 and 0.0 or vs[1] / vs[2] end
+      local pick = fname == "min" and math.min or math.max
+      local v = vs[1]
+      for i = 2, #vs do v = pick(v, vs[i]) end
+      return v
+    elseif k == "neg" or k == "not" then
+      local a = fold(x[2])
+      if a == nil then return nil end
+      if k == "neg" then return -a end
+      return truthy(a) and 0.0 or 1.0
+    end
+    local a, b = fold(x[2]), fold(x[3])
+    if a == nil or b == nil then return nil end
+    if k == "xor" then return (truthy(a) ~= truthy(b)) and 1.0 or 0.0 end
+    return BIN[k](a, b)
+  end
+  fold(ast)
+  return out
+end
+
 -- Compiles an AST to a function(get) -> number, where get(slot) gives
 -- the value of the name that bind(name) mapped to slot. bind(name, fname)
 -- returns a slot, or nil, message (fname: the function whose argument the

@@ -633,7 +633,7 @@ end
 -- The nodes least_counts searches per set of linked metrics before it
 -- settles for the copies M.bound counts there (the shared files' sets
 -- take at most 1870: Skylake-SP's 22 linked metrics).
-M.SEARCH = 20000
+M.SEARCH = 2000
 
 -- The fewest counts of events of kind 1 (scarce counters only) on PMU p
 -- of any plan that counts each metric of items in one run; M.bound adds
