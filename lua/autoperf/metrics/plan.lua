@@ -631,9 +631,143 @@ function M.fill(clusters, singles, md)
 end
 
 -- The nodes least_counts searches per set of linked metrics before it
--- settles for the copies M.bound counts there (the shared files' sets
--- take at most 1870: Skylake-SP's 22 linked metrics).
+-- settles for its floor (the shared files' sets take at most 35, but for
+-- Skylake's and Skylake-SP's 30 and 32 linked metrics: there the floor,
+-- their linear relaxation's, is what the search would prove).
 M.SEARCH = 2000
+
+-- The most unions cover_lp enumerates (the shared files' sets have at
+-- most 287).
+M.UNIONS = 5000
+
+-- max c.y subject to A y <= b, y >= 0, b >= 0 (rows: {[j] = a}, sparse
+-- or dense), by the simplex method on a dictionary, Bland's rule (no
+-- cycling), at most 50 pivots per row: the optimum, or nil.
+local function packing_lp(rows, b, c)
+  local m, n = #rows, #c
+  local d, rhs = {}, {}
+  for i = 1, m do
+    local r = {}
+    for j = 1, n do r[j] = rows[i][j] or 0 end
+    d[i], rhs[i] = r, b[i]
+  end
+  local obj, z = {}, 0
+  for j = 1, n do obj[j] = c[j] end
+  -- variable ids: nonbasic[j], basic[i] (1..n the y, n+1.. the slacks)
+  local nonbasic, basic = {}, {}
+  for j = 1, n do nonbasic[j] = j end
+  for i = 1, m do basic[i] = n + i end
+  local EPS = 1e-9
+  for _ = 1, 50 * (m + n) do
+    local enter
+    for j = 1, n do
+      if obj[j] > EPS and (not enter or nonbasic[j] < nonbasic[enter]) then enter = j end
+    end
+    if not enter then return z end
+    local leave, ratio
+    for i = 1, m do
+      local a = d[i][enter]
+      if a > EPS then
+        local r = rhs[i] / a
+        if not leave or r < ratio - EPS or (r < ratio + EPS and basic[i] < basic[leave]) then leave, ratio = i, r end
+      end
+    end
+    if not leave then return nil end -- unbounded: never for a packing with a positive row per variable
+    -- pivot: the entering variable takes the leaving one's row
+    local row, a = d[leave], d[leave][enter]
+    for j = 1, n do row[j] = row[j] / a end
+    row[enter] = 1 / a
+    rhs[leave] = rhs[leave] / a
+    for i = 1, m do
+      if i ~= leave then
+        local f = d[i][enter]
+        if f ~= 0 then
+          local ri = d[i]
+          for j = 1, n do ri[j] = ri[j] - f * row[j] end
+          ri[enter] = -f * row[enter]
+          rhs[i] = rhs[i] - f * rhs[leave]
+        end
+      end
+    end
+    local f = obj[enter]
+    for j = 1, n do obj[j] = obj[j] - f * row[j] end
+    obj[enter] = -f * row[enter]
+    z = z + f * rhs[leave]
+    nonbasic[enter], basic[leave] = basic[leave], nonbasic[enter]
+  end
+  return nil
+end
+
+-- The linear relaxation of splitting list's metrics (sets of events of
+-- kind 1, {{k1={names}}}) into groups of at most cap such events at the
+-- fewest counts: a group's counts are those of the union of its metrics'
+-- events; any union of at most cap events may be a group (every group
+-- of a plan is one, its fit aside), with every metric it includes. Its
+-- optimum (by the dual, a packing: a value per metric, the metrics a
+-- union includes worth at most the union's size) is at most the fewest
+-- counts of any split. nil past M.UNIONS unions.
+local function cover_lp(list, cap)
+  local sets = {}
+  for k, a in ipairs(list) do
+    local st = {}
+    for _, e in ipairs(a.k1) do st[e] = true end
+    sets[k] = st
+  end
+  local function key_of(u)
+    local t = {}
+    for e in pairs(u) do t[#t + 1] = e end
+    table.sort(t)
+    return table.concat(t, " "), #t
+  end
+  -- the unions of metrics of at most cap events, breadth first
+  local seen, queue, head = {}, {}, 1
+  for k in ipairs(list) do
+    local key, size = key_of(sets[k])
+    if size <= cap and not seen[key] then
+      seen[key] = true
+      queue[#queue + 1] = { set = sets[k], size = size }
+    end
+  end
+  while head <= #queue do
+    local u = queue[head]
+    head = head + 1
+    for k, a in ipairs(list) do
+      local v, size = nil, u.size
+      for _, e in ipairs(a.k1) do
+        if not u.set[e] then size = size + 1 end
+      end
+      if size > u.size and size <= cap then
+        v = {}
+        for e in pairs(u.set) do v[e] = true end
+        for _, e in ipairs(a.k1) do v[e] = true end
+        local key = key_of(v)
+        if not seen[key] then
+          if #queue >= M.UNIONS then return nil end
+          seen[key] = true
+          queue[#queue + 1] = { set = v, size = size }
+        end
+      end
+      local _ = k
+    end
+  end
+  local rows, b, c = {}, {}, {}
+  for k in ipairs(list) do c[k] = 1 end
+  for i, u in ipairs(queue) do
+    local r = {}
+    for k, a in ipairs(list) do
+      local inside = true
+      for _, e in ipairs(a.k1) do
+        if not u.set[e] then
+          inside = false
+          break
+        end
+      end
+      if inside then r[k] = 1 end
+    end
+    rows[i], b[i] = r, u.size
+  end
+  return packing_lp(rows, b, c)
+end
 
 -- The fewest counts of events of kind 1 (scarce counters only) on PMU p
 -- of any plan that counts each metric of items in one run; M.bound adds
@@ -646,9 +780,11 @@ M.SEARCH = 2000
 -- groups, and groups only grow) reach the best, or where another order
 -- of joins reached the same groups as cheaply; a metric whose events a
 -- group holds joins it and nothing else (any other choice only grows a
--- group). A metric whose events on p another's include is left out (it
+-- group); a split that reaches the floor ends it. The floor: the
+-- events' copies, or the linear relaxation's optimum (cover_lp) rounded
+-- up. A metric whose events on p another's include is left out (it
 -- joins that one's group at no cost). Past M.SEARCH nodes a set counts
--- its events' copies. Events no metric of items needs count once. hw:
+-- its floor. Events no metric of items needs count once. hw:
 -- plan.model's records; copies: {[event] = runs at least} (M.bound's).
 local function least_counts(items, hw, md, p, copies)
   local function counted(e)
@@ -726,6 +862,17 @@ local function least_counts(items, hw, md, p, copies)
     for e, k in pairs(first) do
       if root(k) == r then floor = floor + copies_of(e) end
     end
+    -- the linear relaxation's optimum, rounded up (counts are whole)
+    if #list > 1 then
+      for _, a in ipairs(list) do
+        a.k1 = {}
+        for _, e in ipairs(a.part) do
+          if counted(e) then a.k1[#a.k1 + 1] = e end
+        end
+      end
+      local lp = cover_lp(list, md.sizes[p].scarce)
+      if lp then floor = math.max(floor, math.ceil(lp - 1e-6)) end
+    end
     local groups, held, seen_at, index, n_index = {}, {}, {}, {}, 0
     local best, nodes, need = math.huge, 0, floor
     for _, a in ipairs(list) do
@@ -773,6 +920,8 @@ local function least_counts(items, hw, md, p, copies)
       end
     end
     local function search(d, sum)
+      -- (a split as cheap as the floor is the fewest)
+      if best <= floor then return true end
       nodes = nodes + 1
       if nodes > M.SEARCH then return false end
       if d > #list then
