@@ -632,19 +632,27 @@ function M.fill(clusters, singles, md)
   return clusters, left
 end
 
--- The nodes least_counts searches per set of linked metrics before it
--- settles for its floor (the shared files' sets take at most 35, but for
--- Skylake's and Skylake-SP's 30 and 32 linked metrics: there the floor,
--- their linear relaxation's, is what the search would prove).
-M.SEARCH = 2000
+-- The work (a node and the groups it tries) least_counts searches per
+-- set of linked metrics before it settles for its floor (the shared
+-- files' sets take at most 180, but for Skylake's and Skylake-SP's 30 and
+-- 32 linked metrics: there the floor, their linear relaxation's, is what
+-- the search would prove), and in all per PMU (a metric file of
+-- thousands of linked metrics stays fast: past it each set counts its
+-- floor).
+M.SEARCH = 40000
+M.SEARCH_ALL = 100000
 
 -- The most unions cover_lp enumerates (the shared files' sets have at
--- most 287).
+-- most 287), the most cells (unions x metrics) and pivots its simplex
+-- takes (at most 9184 and 42 on the shared files): past them a set's
+-- floor is its events' copies.
 M.UNIONS = 5000
+M.LP_CELLS = 50000
+M.PIVOTS = 500
 
 -- max c.y subject to A y <= b, y >= 0, b >= 0 (rows: {[j] = a}, sparse
 -- or dense), by the simplex method on a dictionary, Bland's rule (no
--- cycling), at most 50 pivots per row: the optimum, or nil.
+-- cycling), at most M.PIVOTS pivots: the optimum, or nil.
 local function packing_lp(rows, b, c)
   local m, n = #rows, #c
   local d, rhs = {}, {}
@@ -660,7 +668,7 @@ local function packing_lp(rows, b, c)
   for j = 1, n do nonbasic[j] = j end
   for i = 1, m do basic[i] = n + i end
   local EPS = 1e-9
-  for _ = 1, 50 * (m + n) do
+  for _ = 1, M.PIVOTS do
     local enter
     for j = 1, n do
       if obj[j] > EPS and (not enter or nonbasic[j] < nonbasic[enter]) then enter = j end
@@ -733,7 +741,7 @@ local function cover_lp(list, cap)
   while head <= #queue do
     local u = queue[head]
     head = head + 1
-    for k, a in ipairs(list) do
+    for _, a in ipairs(list) do
       local v, size = nil, u.size
       for _, e in ipairs(a.k1) do
         if not u.set[e] then size = size + 1 end
@@ -749,9 +757,9 @@ local function cover_lp(list, cap)
           queue[#queue + 1] = { set = v, size = size }
         end
       end
-      local _ = k
     end
   end
+  if #queue * #list > M.LP_CELLS then return nil end
   local rows, b, c = {}, {}, {}
   for k in ipairs(list) do c[k] = 1 end
   for i, u in ipairs(queue) do
@@ -785,7 +793,7 @@ end
 -- group); a split that reaches the floor ends it. The floor: the
 -- events' copies, or the linear relaxation's optimum (cover_lp) rounded
 -- up. A metric whose events on p another's include is left out (it
--- joins that one's group at no cost). Past M.SEARCH nodes a set counts
+-- joins that one's group at no cost). Past M.SEARCH's work a set counts
 -- its floor. Events no metric of items needs count once. hw:
 -- plan.model's records; copies: {[event] = runs at least} (M.bound's).
 local function least_counts(items, hw, md, p, copies)
@@ -854,7 +862,7 @@ local function least_counts(items, hw, md, p, copies)
     end
     table.insert(sets[r], a)
   end
-  local total = 0
+  local total, spent = 0, 0
   for _, h in ipairs(hw) do
     if counted(h.ev.name) and not first[h.ev.name] then total = total + 1 end
   end
@@ -924,8 +932,8 @@ local function least_counts(items, hw, md, p, copies)
     local function search(d, sum)
       -- (a split as cheap as the floor is the fewest)
       if best <= floor then return true end
-      nodes = nodes + 1
-      if nodes > M.SEARCH then return false end
+      nodes = nodes + 1 + #groups
+      if nodes > M.SEARCH or spent + nodes > M.SEARCH_ALL then return false end
       if d > #list then
         best = math.min(best, sum)
         return true
@@ -967,6 +975,7 @@ local function least_counts(items, hw, md, p, copies)
       return ok
     end
     total = total + (search(1, 0) and best or floor)
+    spent = spent + nodes
   end
   return total
 end
