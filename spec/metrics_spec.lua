@@ -483,6 +483,9 @@ describe("autoperf metrics", function()
         assert.is_false(m.several_runs, smt .. ": " .. m.name .. " from runs " .. table.concat(m.runs, ","))
       end
       assert.equal(2, n)
+      -- the level as the file gives it (an integer)
+      local csv = T.autoperf("metrics", p, "--csv", "--metric", "Frontend_Bound")
+      assert.matches("\nFrontend_Bound,1,,total,", csv)
     end
   end)
 

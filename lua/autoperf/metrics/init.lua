@@ -63,7 +63,7 @@ local function intel_metric(path, r)
   local name = r.MetricName
   local m = {
     name = name, legacy = r.LegacyName, desc = r.BriefDescription, unit = r.UnitOfMeasure or "",
-    level = tonumber(r.Level) or 1, parent = r.ParentCategory, category = r.Category,
+    level = math.tointeger(tonumber(r.Level)) or tonumber(r.Level) or 1, parent = r.ParentCategory, category = r.Category,
     groups = groups_of(r.MetricGroup), events = {}, event_set = {}, constants = {}, text = r.Formula, names = {},
   }
   if m.parent == "" then m.parent = nil end
