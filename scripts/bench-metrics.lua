@@ -50,7 +50,8 @@ for _, part in ipairs(PARTS) do
     return 1
   end
   local mp = prep.metrics
-  local popts = { counters = prep.counters, isolate = require("autoperf.defaults").isolate_list() }
+  -- the planner's options as profile plans with them (the anchors in every run)
+  local popts = profile.plan_options(prep, {})
   local p = assert(plan.make(prep.events, popts))
   -- the plain plan: the same events, once each, no groups
   local plain_evs = {}

@@ -293,12 +293,18 @@ describe("metric-aware plans", function()
       local set = assert(metrics.load(SHARED .. f))
       local skipped = {}
       for _, s in ipairs(d.metrics.skipped) do skipped[s.name] = true end
-      -- per run, the events it counts (NAME#2 is NAME counted again)
+      -- per run, the events it counts (NAME#2 is NAME counted again), the
+      -- anchors with them but those it goes without
       local runs = {}
       for i, r in ipairs(d.runs) do
         runs[i] = {}
         for _, g in ipairs(r.groups) do
           for _, e in ipairs(g.events) do runs[i][e:match("^(.-)#%d+$") or e] = true end
+        end
+        local skipped = {}
+        for _, e in ipairs(r.anchors_skipped or {}) do skipped[e] = true end
+        for _, g in ipairs(d.anchors or {}) do
+          for _, e in ipairs(g.events) do runs[i][e] = runs[i][e] or not skipped[e] end
         end
       end
       assert.is_true(#d.metrics.cosched > 0, f)
@@ -470,8 +476,10 @@ describe("autoperf metrics", function()
         "skylake_core.json", "--metrics", SHARED .. "skylake_metrics.json", "--metric", "Frontend_Bound,Retiring",
         "--", "true")
       assert.equal(0, code, err)
-      local planned = {}
-      for _, e in ipairs(T.json(p .. "/manifest.json").events) do planned[e.name] = true end
+      -- (planned as an event, or read from the run's anchor)
+      local planned, man = {}, T.json(p .. "/manifest.json")
+      for _, e in ipairs(man.events) do planned[e.name] = true end
+      for _, n in ipairs(man.metrics.anchored or {}) do planned[n] = true end
       assert.is_true(planned[w[1]], smt)
       local res = assert(ap.metrics(p))
       assert.equal(w[2], res.constants.HYPERTHREADING_ON.value, smt)
@@ -489,6 +497,34 @@ describe("autoperf metrics", function()
     end
   end)
 
+  it("reads the anchors from each metric's run, and lines up a metric of several runs on instructions", function()
+    if not shared() then return pending("../shared/pmu-data is absent") end
+    local dir = T.tmpdir()
+    finally(function() T.rmtree(dir) end)
+    local _, err, code = T.autoperf("profile", "-q", "-o", dir .. "/p", "--pmu", "sim:" .. SHARED .. "skylake_core.json",
+      "--metrics", SHARED .. "skylake_metrics.json", "--metric",
+      "Info_Thread_IPC,Info_Inst_Mix_IpCall,Bottleneck_Instruction_Fetch_BW", "--", "true")
+    assert.equal(0, code, err)
+    local man = T.json(dir .. "/p/manifest.json")
+    -- INST_RETIRED.ANY is no planned event: every run counts it as its anchor
+    local anchored, anchors = {}, {}
+    for _, n in ipairs(man.metrics.anchored) do anchored[n] = true end
+    for _, a in ipairs(man.anchors) do anchors[a.name] = true end
+    assert.is_true(anchored["INST_RETIRED.ANY"] and anchors["INST_RETIRED.ANY"])
+    for _, e in ipairs(man.events) do assert.is_nil(e.name:match("^INST_RETIRED%.ANY#"), e.name) end
+    local res = assert(require("autoperf").metrics(dir .. "/p"))
+    local by = {}
+    for _, m in ipairs(res.metrics) do by[m.name] = m end
+    for _, name in ipairs({ "Info_Thread_IPC", "Info_Inst_Mix_IpCall" }) do
+      assert.is_nil(by[name].missing, name)
+      assert.is_false(by[name].several_runs, name)
+    end
+    local b = by.Bottleneck_Instruction_Fetch_BW
+    assert.is_nil(b.missing)
+    assert.is_true(b.several_runs)
+    assert.equal("INST_RETIRED.ANY", b.crossrun.anchor)
+  end)
+
   it("computes a hybrid half's file on both halves simulated, from that half's events", function()
     if not shared() then return pending("../shared/pmu-data is absent") end
     local dir = T.tmpdir()
@@ -501,10 +537,17 @@ describe("autoperf metrics", function()
     local res = assert(ap.metrics(dir .. "/p"))
     assert.is_true(#res.metrics >= 5)
     for _, m in ipairs(res.metrics) do assert.is_nil(m.missing, m.name .. ": " .. m.status) end
-    -- the planned events are the P-cores' (names both halves have are cpu_core/NAME/ in the catalog)
+    -- the planned events are the P-cores' (names both halves have are
+    -- cpu_core/NAME/ in the catalog), the anchors the metrics read too
     local pmus = {}
-    for _, e in ipairs(T.json(dir .. "/p/manifest.json").events) do
+    local man = T.json(dir .. "/p/manifest.json")
+    local read = {}
+    for _, n in ipairs(man.metrics.anchored or {}) do read[n] = true end
+    for _, e in ipairs(man.events) do
       if e.name == "INST_RETIRED.ANY" then pmus[#pmus + 1] = e.unit or e.pmu end
+    end
+    for _, a in ipairs(man.anchors) do
+      if a.name == "INST_RETIRED.ANY" and read[a.name] then pmus[#pmus + 1] = a.unit end
     end
     assert.truthy(#pmus > 0)
     for _, u in ipairs(pmus) do assert.truthy(u:find("cpu_core", 1, true), u) end

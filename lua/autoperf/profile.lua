@@ -731,11 +731,6 @@ function M.prepare(specs, opts)
     counters, note, cerr = capacity.plan_counters(cat, events)
     if cerr then return nil, cerr, 2 end
   end
-  if metric_plan then
-    -- one group per metric where its events fit one run (metrics/plan.lua)
-    events, metric_plan = require("autoperf.metrics").group_events(metric_plan,
-      { counters = counters, isolate = defaults.isolate_list(opts.isolate), nmi_watchdog = cat.hardware and machine.nmi_watchdog() })
-  end
   local pmus = {}
   for _, p in ipairs(cat.pmus) do pmus[#pmus + 1] = { name = p.name, type = p.type, events = #p.events } end
   -- the anchors (opts.anchor: anchors.resolve's specs), one hybrid half's
@@ -748,6 +743,13 @@ function M.prepare(specs, opts)
       if not hybrid.of_pmu(ev.pmu) or ev.pmu == pinned.pmu then kept[#kept + 1] = ev end
     end
     anchor_evs = kept
+  end
+  if metric_plan then
+    -- one group per metric where its events fit one run (metrics/plan.lua);
+    -- a group reads the anchors from its run
+    events, metric_plan = require("autoperf.metrics").group_events(metric_plan,
+      { counters = counters, isolate = defaults.isolate_list(opts.isolate), nmi_watchdog = cat.hardware and machine.nmi_watchdog() },
+      anchor_evs)
   end
   return { catalog = cat, events = events, counters = counters, counters_from = counters and note or nil,
            pmus = pmus, hardware = cat.hardware, simulated = cat.sim and cat.sim.name, pinned = pinned,
@@ -946,7 +948,7 @@ local function run(prep, given)
         gopts.tolerance * 100, guard_mod.SPREADS, guard_mod.FLOOR_NS // 1000000, gopts.remeasure,
         gopts.remeasure == 1 and "" or "s") or "off" },
     metrics = prep.metrics and { file = prep.metrics.file, names = prep.metrics.names, skipped = prep.metrics.skipped,
-                                 several_runs = prep.metrics.several } or nil,
+                                 several_runs = prep.metrics.several, anchored = prep.metrics.anchored } or nil,
     simulated = prep.simulated and {
       model = prep.simulated,
       note = "hardware counts come from a simulated PMU: synthetic values derived from task-clock, not measurements",
@@ -973,8 +975,10 @@ local function run(prep, given)
       local names = g.counters and plan_mod.counter_names(g.counters) or {}
       for i, ev in ipairs(g.events) do counter_of[ev.name] = names[i] end
     end
+    -- (an anchor the metrics read from their runs is one of their events)
     local in_sel = {}
     for _, ev in ipairs(opts.events) do in_sel[ev.name] = true end
+    for _, name in ipairs(prep.metrics and prep.metrics.anchored or {}) do in_sel[name] = true end
     manifest.anchors[1] = { name = anchors_mod.DURATION, unit = "ns", note = "the run's wall-clock time (elapsed_ns)" }
     for _, a in ipairs(anchor_list) do
       manifest.anchors[#manifest.anchors + 1] = { name = a.name, unit = M.unit(a), counter = counter_of[a.name],

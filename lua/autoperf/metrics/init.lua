@@ -665,6 +665,13 @@ local function read_counts(dir)
   for i, n in ipairs(anchors.names(s.manifest)) do
     if i > 1 then anchor_names[n] = true end
   end
+  -- the anchors the metrics read from their own runs (metrics/plan.lua):
+  -- every run's count is that run's, the first one's the data's
+  local anchored = {}
+  local mm = type(s.manifest.metrics) == "table" and s.manifest.metrics or {}
+  for _, n in ipairs(type(mm.anchored) == "table" and mm.anchored or {}) do
+    if type(n) == "string" then anchored[n] = true end
+  end
   local at, reps, by_run = {}, 0, {}
   -- per repetition and run: the journal entry, and the anchors' series
   local entry, anchor_at = {}, {}
@@ -685,11 +692,12 @@ local function read_counts(dir)
         anchor_at[key] = anchor_at[key] or {}
         anchor_at[key][ev.name] = { total = ev.total, series = ev.series or {}, unit = ev.unit }
       end
-      if ev.total and not skip[ev.name] then
+      local run_only = ev.total and skip[ev.name] and anchored[ev.name]
+      if ev.total and (not skip[ev.name] or run_only) then
         -- NAME#2: a second count of NAME for another metric's run (metrics/plan.lua)
         local name = ev.name:match("^(.-)#%d+$") or ev.name
-        local per = at[name] or {}
-        at[name] = per
+        local per = run_only and {} or at[name] or {}
+        if not run_only then at[name] = per end
         local x = full[ev.name]
         if x then
           -- an uncore event's next box: metrics take the sum over boxes,
@@ -1374,12 +1382,15 @@ function M.plan_events(cat, file, names, consts)
 end
 
 -- The events of plan_events' meta grouped per metric (metrics/plan.lua)
--- under the planner's options popts; meta gains cosched, several,
--- groups, duplicated, bound, planning_ms. Returns events, meta.
-function M.group_events(meta, popts)
+-- under the planner's options popts, beside anchors (records counted in
+-- every run); meta gains cosched, several, groups, duplicated, anchored
+-- (the anchors a group reads from its run), bound, planning_ms. Returns
+-- events, meta.
+function M.group_events(meta, popts, anchors)
   local t0 = os.clock()
-  local events, info = require("autoperf.metrics.plan").plan(meta.list, meta.rec, popts)
+  local events, info = require("autoperf.metrics.plan").plan(meta.list, meta.rec, popts, { anchors = anchors })
   meta.cosched, meta.several, meta.groups, meta.duplicated = info.cosched, info.several, info.groups, info.duplicated
+  meta.anchored = info.anchored
   meta.bound = info.bound
   meta.planning_ms = (os.clock() - t0) * 1000
   return events, meta

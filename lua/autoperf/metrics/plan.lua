@@ -105,6 +105,8 @@ local function model(all, popts)
     alone[h.ev.name] = h.isolated
   end
   function md.shape(e) return pmu_of[e], kind[e], only[e], alone[e] end
+  -- an event's counters (plan.model's allowed bits) and PMU index
+  function md.allowed(e) return by[e] and by[e].allowed, pmu_of[e] end
   md.sizes = {}
   for i in ipairs(cp) do md.sizes[i] = { scarce = popcount(scarce[i]), spare = spare[i] } end
 
@@ -1193,7 +1195,8 @@ end
 -- groups appears once per group, same name), and info {groups=,
 -- cosched={metric names}, several={metric names}, duplicated=n, bound=n
 -- (M.bound: no plan co-scheduling them takes fewer runs)}.
--- opts: relocate (its passes, 20).
+-- opts: relocate (its passes, 20), anchors (records: the events counted
+-- in every run beside the plan's, anchors.lua).
 function M.plan(list, rec, popts, opts)
   opts = opts or {}
   local all = {}
@@ -1264,9 +1267,38 @@ function M.plan(list, rec, popts, opts)
   end
   -- the records: one per event and group; events no group took, once,
   -- ungrouped
+  -- The anchors a group reads from its run, planning no count of its
+  -- own: a kernel one, and a hardware one on a fixed counter that no
+  -- event of the plan needs alone (Skylake's INST_RETIRED.ANY; not its
+  -- CPU_CLK_UNHALTED.THREAD where CPU_CLK_UNHALTED.THREAD_ANY is planned:
+  -- a run holding that goes without the anchor). Its counter still
+  -- counts in its group's fit.
+  local free, FIXED = {}, require("autoperf.core").FIXED_SHIFT
+  for _, a in ipairs(opts.anchors or {}) do
+    local name = a.name
+    local bits, p = md.allowed(name)
+    -- (the same event: a hybrid part's halves both have INST_RETIRED.ANY)
+    local r = rec[name]
+    local same = r and r.pmu == a.pmu and r.type == a.type and r.config == a.config and (r.config1 or 0) == (a.config1 or 0)
+    if same and not bits then
+      free[name] = true
+    elseif same and bits & ((1 << FIXED) - 1) == 0 and bits ~= 0 then
+      local bit = require("autoperf.anchors").counter({ allowed = bits })
+      local taken = false
+      for _, r in ipairs(all) do
+        local b, q = md.allowed(r.name)
+        if r.name ~= name and q == p and b and b ~= 0 and b & ~(1 << bit) == 0 then taken = true end
+      end
+      free[name] = not taken
+    end
+  end
   local out, base_group = {}, opts.first_group or 1000
   for _, c in ipairs(clusters) do
+    local planned = {}
     for _, e in ipairs(c.events) do
+      if not free[e] then planned[#planned + 1] = e end
+    end
+    for _, e in ipairs(planned) do
       local copy = {}
       for k, v in pairs(rec[e]) do copy[k] = v end
       copy.group = base_group + c.id
@@ -1288,13 +1320,16 @@ function M.plan(list, rec, popts, opts)
   for _, ev in ipairs(out) do seen[ev.name] = true end
   for _, m in ipairs(list) do
     for _, e in ipairs(m.events) do
-      if rec[e] and not seen[e] then
+      if rec[e] and not seen[e] and not free[e] then
         seen[e] = true
         out[#out + 1] = rec[e]
       end
     end
   end
   info.groups = #clusters
+  info.anchored = {}
+  for name in pairs(free) do info.anchored[#info.anchored + 1] = name end
+  table.sort(info.anchored)
   return out, info
 end
 
