@@ -20,7 +20,7 @@ local CATALOG = {
     "lacks (e.g. skl, icx), uses that model (also AUTOPERF_PMU)." },
   { "--events-json", "An Intel perfmon event file (repeatable); ~/.cache/pmu-events/ " ..
     "is read too when present.", count = "*" },
-  { "--smt", "Hyper-threading state for perfmon counter lists (default: this machine's).",
+  { "--smt", "Hyper-threading state for perfmon counter lists and the metrics' HYPERTHREADING_ON (default: this machine's; on for a simulated model).",
     choices = { "on", "off" } },
 }
 
