@@ -595,11 +595,21 @@ function M.constants(manifest, opts)
     THREADS_PER_CORE = { value = tpc, from = topo_from },
     HYPERTHREADING_ON = { value = tpc > 1 and 1 or 0, from = topo_from },
   }
-  local smt = opts.smt or (manifest.settings or {}).smt
-  local smt_from = smt and ("smt " .. smt)
+  -- the state the profile was planned with, then opts.smt's
+  local planned = (manifest.settings or {}).smt
+  local smt, smt_from = planned, planned and ("smt " .. planned)
   if manifest.simulated and smt == nil then
     -- a simulated perfmon model counts with HT on unless --smt off
     smt, smt_from = "on", "the simulated model's default (on unless profiled with --smt off; ap.metrics smt= overrides)"
+  end
+  local was = smt and (smt == "on" and 1 or 0) or out.HYPERTHREADING_ON.value
+  if opts.smt then
+    smt, smt_from = opts.smt, "smt " .. opts.smt
+    if (smt == "on" and 1 or 0) ~= was then
+      -- (the plan read the formulas with the other state: M.live_events)
+      smt_from = smt_from .. " (given; the profile was planned with hyper-threading " .. (was == 1 and "on" or "off") ..
+        ": the events only the other state's formulas read were not counted)"
+    end
   end
   if smt then
     out.HYPERTHREADING_ON = { value = smt == "on" and 1 or 0, from = smt_from }

@@ -874,6 +874,9 @@ local function least_counts(items, hw, md, p, copies)
     for e, k in pairs(first) do
       if root(k) == r then floor = floor + copies_of(e) end
     end
+    -- (the cut's copies still missing start at the copies: what the
+    -- groups' counts pay off; the floor may be higher)
+    local copies_left = floor
     -- the linear relaxation's optimum, rounded up (counts are whole)
     if #list > 1 then
       for _, a in ipairs(list) do
@@ -886,7 +889,7 @@ local function least_counts(items, hw, md, p, copies)
       if lp then floor = math.max(floor, math.ceil(lp - 1e-6)) end
     end
     local groups, held, seen_at, index, n_index = {}, {}, {}, {}, 0
-    local best, nodes, need = math.huge, 0, floor
+    local best, nodes, need = math.huge, 0, copies_left
     for _, a in ipairs(list) do
       for _, e in ipairs(a.part) do
         if not index[e] then
