@@ -285,6 +285,12 @@ describe("a metric from several runs of a synthetic profile", function()
     assert.equal(4, #res.a_per_second.series)
   end)
 
+  it("names its runs briefly, three or more in a row as a range", function()
+    local label = metrics.crossrun_label({ runs = { 1, 2, 4, 5, 6, 7, 9, 11, 12, 13 }, anchor = "INST_RETIRED.ANY",
+                                           spread = 0.125 })
+    assert.equal("from 10 runs, aligned on INST_RETIRED.ANY (its spread across runs 1, 2, 4-7, 9, 11-13: 12.5%)", label)
+  end)
+
   it("says when the guard judged one of its runs inconsistent", function()
     synthetic(dir, { outlier = 2 })
     local set = assert(metrics.load(dir .. "/m.json"))

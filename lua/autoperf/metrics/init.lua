@@ -1251,8 +1251,18 @@ end
 -- 2 runs, aligned on task-clock (spread 3.1% across runs 1, 2)", what
 -- the guard judged of them; without a common anchor, so said.
 function M.crossrun_label(cr)
-  local runs = {}
-  for i, run in ipairs(cr.runs) do runs[i] = tostring(run) end
+  -- (three or more in a row as a range: "15, 16, 19-25")
+  local runs, list, i = {}, cr.runs, 1
+  while i <= #list do
+    local j = i
+    while list[j + 1] == list[j] + 1 do j = j + 1 end
+    if j - i >= 2 then
+      runs[#runs + 1] = list[i] .. "-" .. list[j]
+    else
+      for k = i, j do runs[#runs + 1] = tostring(list[k]) end
+    end
+    i = j + 1
+  end
   local s
   if cr.anchor then
     s = string.format("from %d runs, aligned on %s (its spread across runs %s: %.1f%%)", #cr.runs, cr.anchor,
