@@ -680,23 +680,26 @@ end
 -- opts.core_type ("core" or "atom", a hybrid part's half: hybrid.pin)
 -- keeps that half's events and pins the workload to its CPUs. Returns
 -- {catalog=, events=, counters=, counters_from=, pmus=, hardware=,
--- simulated=, pinned={word=, pmu=, cpus=, cpu_list=}, smt= ("on"/"off": opts.smt,
--- which the manifest records)} or nil, message,
--- exit code.
+-- simulated=, pinned={word=, pmu=, cpus=, cpu_list=}, smt= ("on"/"off":
+-- opts.smt, which the manifest records), machine= (machine.describe(),
+-- when metrics were planned)} or nil, message, exit code.
 function M.prepare(specs, opts)
   opts = opts or {}
   local cat, err = catalog.load({ pmu = opts.pmu, events_json = opts.events_json, smt = opts.smt })
   if not cat then return nil, err, 1 end
   if type(specs) == "string" then specs = { specs } end
   local events, metric_plan
-  -- the hyper-threading state asked for (--smt), as the manifest records it
+  -- the hyper-threading state asked for (--smt), as the manifest records
+  -- it; for metrics, the machine, described once for their constants and
+  -- the manifest (the same constants at plan and at compute time)
   local smt = opts.smt ~= nil and (opts.smt and "on" or "off") or nil
+  local mach
   if opts.metrics and (specs == nil or #specs == 0) then
+    mach = machine.describe()
     -- --metrics FILE [--metric NAMES]: the events the metrics read with
     -- the constants the profile will be computed with (its manifest's)
     local mx = require "autoperf.metrics"
-    local consts = mx.constants({ machine = machine.describe(), simulated = cat.sim and cat.sim.name,
-                                  settings = { smt = smt } })
+    local consts = mx.constants({ machine = mach, simulated = cat.sim and cat.sim.name, settings = { smt = smt } })
     events, metric_plan = mx.plan_events(cat, opts.metrics, opts.metric, consts)
     if not events then return nil, metric_plan, 2 end
   elseif specs == nil or #specs == 0 then
@@ -753,7 +756,7 @@ function M.prepare(specs, opts)
   end
   return { catalog = cat, events = events, counters = counters, counters_from = counters and note or nil,
            pmus = pmus, hardware = cat.hardware, simulated = cat.sim and cat.sim.name, pinned = pinned,
-           anchors = anchor_evs, metrics = metric_plan, smt = smt }
+           anchors = anchor_evs, metrics = metric_plan, smt = smt, machine = mach }
 end
 
 -- The planner's options for a prepared selection (see M.prepare) and
@@ -933,7 +936,7 @@ local function run(prep, given)
     command = opts.argv, cwd = opts.cwd or os.getenv("PWD"),
     settings = settings,
     key = { command = opts.argv, events = names, settings = settings },
-    machine = machine.describe(),
+    machine = prep.machine or machine.describe(),
     pmus = { sysfs = prep.pmus, libpfm = core.pfm_pmus() or {} },
     events = {},
     plan = plan_mod.describe(plan),

@@ -883,10 +883,9 @@ function M.compute(set, dir, opts)
     local keys = {}
     for k in pairs(rr) do keys[#keys + 1] = k end
     table.sort(keys)
-    local one = false
+    local one, evs = false, events_of(m)
     for _, k in ipairs(keys) do
       local ev_names = rr[k]
-      local evs = events_of(m)
       local all = #evs > 0
       for _, e in ipairs(evs) do
         if not ev_names[e] then all = false break end

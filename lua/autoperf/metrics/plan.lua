@@ -105,6 +105,12 @@ local function model(all, popts)
     alone[h.ev.name] = h.isolated
   end
   function md.shape(e) return pmu_of[e], kind[e], only[e], alone[e] end
+  -- the PMU of an event of its scarce counters only (kind 1, generic
+  -- counters only, not taken alone), else nil: what M.bound counts
+  function md.scarce_only(e)
+    if kind[e] == 1 and only[e] and not alone[e] then return pmu_of[e] end
+    return nil
+  end
   -- an event's counters (plan.model's allowed bits) and PMU index
   function md.allowed(e) return by[e] and by[e].allowed, pmu_of[e] end
   md.sizes = {}
@@ -799,10 +805,7 @@ end
 -- its floor. Events no metric of items needs count once. hw:
 -- plan.model's records; copies: {[event] = runs at least} (M.bound's).
 local function least_counts(items, hw, md, p, copies)
-  local function counted(e)
-    local q, k, only, alone = md.shape(e)
-    return q == p and k == 1 and only and not alone
-  end
+  local function counted(e) return md.scarce_only(e) == p end
   local function copies_of(e) return math.max(1, copies[e] or 1) end
   -- each metric's events on p
   local parts = {}
@@ -1054,13 +1057,12 @@ function M.bound(items, all, popts, md)
   -- Remote_MEM fit no run of the three 4-event metrics needing
   -- MEM_LOAD_RETIRED.FB_HIT, and their six such events take two runs).
   local function covered(e, h)
-    local p, k, only, alone = md.shape(e)
-    if not (p and k == 1 and only and not alone) or md.sizes[p].scarce == 0 then return 0 end
+    local p = md.scarce_only(e)
+    if not p or md.sizes[p].scarce == 0 then return 0 end
     local function scarce_of(i)
       local out = {}
       for _, x in ipairs(items[i].mine) do
-        local q, kx, ox, ax = md.shape(x)
-        if q == p and kx == 1 and ox and not ax then out[#out + 1] = x end
+        if md.scarce_only(x) == p then out[#out + 1] = x end
       end
       return out
     end
@@ -1092,13 +1094,12 @@ function M.bound(items, all, popts, md)
   -- metrics needing it each share a run with it (their metric's), at
   -- most the scarce counters less one beside each of its counts.
   local function partners(e, h)
-    local p, k, only, alone = md.shape(e)
-    if not (p and k == 1 and only and not alone) or md.sizes[p].scarce < 2 then return 0 end
+    local p = md.scarce_only(e)
+    if not p or md.sizes[p].scarce < 2 then return 0 end
     local seen, n = { [e] = true }, 0
     for _, i in ipairs(h) do
       for _, x in ipairs(items[i].mine) do
-        local q, kx, ox, ax = md.shape(x)
-        if not seen[x] and q == p and kx == 1 and ox and not ax then
+        if not seen[x] and md.scarce_only(x) == p then
           seen[x] = true
           n = n + 1
         end
@@ -1268,8 +1269,6 @@ function M.plan(list, rec, popts, opts)
       table.insert(holders[e], c)
     end
   end
-  -- the records: one per event and group; events no group took, once,
-  -- ungrouped
   -- The anchors a group reads from its run, planning no count of its
   -- own: a kernel one, and a hardware one on a fixed counter that no
   -- event of the plan needs alone (Skylake's INST_RETIRED.ANY; not its
@@ -1288,13 +1287,15 @@ function M.plan(list, rec, popts, opts)
     elseif same and bits & ((1 << FIXED) - 1) == 0 and bits ~= 0 then
       local bit = require("autoperf.anchors").counter({ allowed = bits })
       local taken = false
-      for _, r in ipairs(all) do
-        local b, q = md.allowed(r.name)
-        if r.name ~= name and q == p and b and b ~= 0 and b & ~(1 << bit) == 0 then taken = true end
+      for _, other in ipairs(all) do
+        local b, q = md.allowed(other.name)
+        if other.name ~= name and q == p and b and b ~= 0 and b & ~(1 << bit) == 0 then taken = true end
       end
       free[name] = not taken
     end
   end
+  -- the records: one per event and group; events no group took, once,
+  -- ungrouped
   local out, base_group = {}, opts.first_group or 1000
   for _, c in ipairs(clusters) do
     local planned = {}
