@@ -10,7 +10,7 @@ local CORE = { ["skylake_metrics.json"] = "skylake_core.json", ["skylakex_metric
                ["icelakex_metrics.json"] = "icelakex_core.json", ["sapphirerapids_metrics.json"] = "sapphirerapids_core.json",
                ["alderlake_metrics_goldencove_core.json"] = "alderlake_goldencove_core.json",
                ["skylakex_metrics_perf.json"] = "skylakex_core.json" }
-local function shared() return T.slurp(SHARED .. "skylakex_metrics.json") ~= nil end
+local function shared() return T.have(SHARED .. "skylakex_metrics.json") end
 
 -- value of src with names from vars
 local function ev(src, vars, dialect)
